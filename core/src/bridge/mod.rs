@@ -1,0 +1,479 @@
+//! The Linux bridge (`net/bridge/`): learning, flooding, link-local rules,
+//! port flags and VLAN filtering. BEHAVIOUR.md §1.
+//!
+//! The bridge decides; the [`crate::graph`] moves frames. [`Bridge::input`]
+//! is `br_handle_frame` + `br_handle_frame_finish` for a frame a port
+//! received, [`Bridge::xmit`] is `br_dev_xmit` for a frame the bridge device
+//! itself sends. Both fill a list of [`Egress`] ports and say whether the
+//! bridge device (the host) gets a copy.
+
+pub mod vlan;
+
+use crate::counters::DropReason;
+use crate::fdb::{Fdb, Learned, PortNo};
+use crate::graph::IfId;
+use crate::time::Instant;
+use crate::wire::{Frame, Mac, Tag, VlanProtocol};
+use std::time::Duration;
+pub use vlan::VlanSet;
+
+/// The kernel's port limit (`BR_MAX_PORTS`).
+pub const MAX_PORTS: usize = 1024;
+
+/// Bits of `group_fwd_mask` that cannot be set: STP, PAUSE, LACP.
+pub const GROUP_FWD_RESTRICTED: u16 = 0x0007;
+/// What an 802.1ad bridge must forward (`BR_GROUPFWD_8021AD`).
+pub const GROUP_FWD_8021AD: u16 = 0xb801;
+
+/// 802.1D port states, numbered as `bridge link set ... state N` takes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortState {
+    Disabled = 0,
+    Listening = 1,
+    Learning = 2,
+    Forwarding = 3,
+    Blocking = 4,
+}
+
+impl PortState {
+    pub fn from_number(n: u8) -> Option<Self> {
+        Some(match n {
+            0 => PortState::Disabled,
+            1 => PortState::Listening,
+            2 => PortState::Learning,
+            3 => PortState::Forwarding,
+            4 => PortState::Blocking,
+            _ => return None,
+        })
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            PortState::Disabled => "disabled",
+            PortState::Listening => "listening",
+            PortState::Learning => "learning",
+            PortState::Forwarding => "forwarding",
+            PortState::Blocking => "blocking",
+        }
+    }
+}
+
+/// Per-port flags (`bridge link set`), kernel defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortFlags {
+    pub learning: bool,
+    pub flood: bool,
+    pub mcast_flood: bool,
+    pub bcast_flood: bool,
+    pub hairpin: bool,
+    pub isolated: bool,
+}
+
+impl Default for PortFlags {
+    fn default() -> Self {
+        PortFlags {
+            learning: true,
+            flood: true,
+            mcast_flood: true,
+            bcast_flood: true,
+            hairpin: false,
+            isolated: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Port {
+    pub ifid: IfId,
+    pub port_no: PortNo,
+    pub flags: PortFlags,
+    pub state: PortState,
+    pub priority: u8,
+    pub cost: u32,
+    pub group_fwd_mask: u16,
+    pub vlans: VlanSet,
+}
+
+/// Bridge options with the kernel's defaults (BEHAVIOUR.md §1.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BridgeConfig {
+    pub ageing_time: Duration,
+    pub vlan_filtering: bool,
+    pub vlan_protocol: VlanProtocol,
+    pub default_pvid: u16,
+    pub group_fwd_mask: u16,
+    pub fdb_max_learned: u32,
+    pub stp_state: u32,
+    pub priority: u16,
+    pub forward_delay: Duration,
+    pub hello_time: Duration,
+    pub max_age: Duration,
+}
+
+impl Default for BridgeConfig {
+    fn default() -> Self {
+        BridgeConfig {
+            ageing_time: Duration::from_secs(300),
+            vlan_filtering: false,
+            vlan_protocol: VlanProtocol::Dot1Q,
+            default_pvid: 1,
+            group_fwd_mask: 0,
+            fdb_max_learned: 0,
+            stp_state: 0,
+            priority: 0x8000,
+            forward_delay: Duration::from_secs(15),
+            hello_time: Duration::from_secs(2),
+            max_age: Duration::from_secs(20),
+        }
+    }
+}
+
+/// One place a frame leaves the bridge: a port, and a tag to push on the way
+/// out (VLAN filtering, a tagged member).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Egress {
+    pub ifid: IfId,
+    pub push: Option<Tag>,
+}
+
+/// Whether the bridge device gets a copy, and with which tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Host {
+    No,
+    Yes(Option<Tag>),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Unicast,
+    Multicast,
+    Broadcast,
+}
+
+#[derive(Clone, Debug)]
+pub struct Bridge {
+    pub cfg: BridgeConfig,
+    pub fdb: Fdb,
+    /// Indexed by port number; slot 0 is reserved.
+    ports: Vec<Option<Port>>,
+    /// The bridge device's own VLAN membership (`bridge vlan ... self`).
+    pub self_vlans: VlanSet,
+    pub learned_new: u64,
+    pub learned_roamed: u64,
+    pub learn_full: u64,
+}
+
+impl Default for Bridge {
+    fn default() -> Self {
+        Self::new(BridgeConfig::default())
+    }
+}
+
+impl Bridge {
+    pub fn new(cfg: BridgeConfig) -> Self {
+        let mut fdb = Fdb::new();
+        fdb.max_learned = cfg.fdb_max_learned;
+        Bridge {
+            self_vlans: VlanSet::with_default(cfg.default_pvid),
+            cfg,
+            fdb,
+            ports: vec![None],
+            learned_new: 0,
+            learned_roamed: 0,
+            learn_full: 0,
+        }
+    }
+
+    /// The hold time of dynamic entries.
+    pub fn hold_time(&self) -> Duration {
+        self.cfg.ageing_time
+    }
+
+    /// Adds a port on the lowest free number. Returns `None` when all 1023
+    /// are taken.
+    pub fn add_port(&mut self, ifid: IfId) -> Option<PortNo> {
+        let no = match self.ports.iter().skip(1).position(Option::is_none) {
+            Some(i) => i + 1,
+            None if self.ports.len() < MAX_PORTS => {
+                self.ports.push(None);
+                self.ports.len() - 1
+            }
+            None => return None,
+        };
+        self.ports[no] = Some(Port {
+            ifid,
+            port_no: no as PortNo,
+            flags: PortFlags::default(),
+            state: PortState::Forwarding,
+            priority: 32,
+            cost: 100,
+            group_fwd_mask: 0,
+            vlans: VlanSet::with_default(self.cfg.default_pvid),
+        });
+        Some(no as PortNo)
+    }
+
+    pub fn remove_port(&mut self, no: PortNo) -> Option<Port> {
+        let p = self.ports.get_mut(usize::from(no))?.take();
+        self.fdb.flush_port(no, false);
+        p
+    }
+
+    pub fn port(&self, no: PortNo) -> Option<&Port> {
+        self.ports.get(usize::from(no))?.as_ref()
+    }
+
+    pub fn port_mut(&mut self, no: PortNo) -> Option<&mut Port> {
+        self.ports.get_mut(usize::from(no))?.as_mut()
+    }
+
+    pub fn ports(&self) -> impl Iterator<Item = &Port> {
+        self.ports.iter().flatten()
+    }
+
+    pub fn has_forwarding_port(&self) -> bool {
+        self.ports().any(|p| p.state == PortState::Forwarding)
+    }
+
+    pub fn set_fdb_max_learned(&mut self, n: u32) {
+        self.cfg.fdb_max_learned = n;
+        self.fdb.max_learned = n;
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.fdb.poll_timeout()
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) -> usize {
+        let hold = self.hold_time();
+        self.fdb.handle_timeout(now, hold)
+    }
+
+    /// A frame received on port `no` (`br_handle_frame`). `host_present`
+    /// says whether anything can take a copy for the bridge device.
+    pub fn input(
+        &mut self,
+        now: Instant,
+        no: PortNo,
+        frame: &mut Frame<'_>,
+        egress: &mut Vec<Egress>,
+    ) -> Result<Host, DropReason> {
+        let Some(port) = self.ports.get(usize::from(no)).and_then(Option::as_ref) else {
+            return Err(DropReason::PortState);
+        };
+        let src = frame.src();
+        if !src.is_valid_source() {
+            return Err(DropReason::InvalidSrcMac);
+        }
+        let dst = frame.dst();
+        if let Some(group) = dst.link_local_group() {
+            let required = match self.cfg.vlan_protocol {
+                VlanProtocol::Dot1AD => GROUP_FWD_8021AD,
+                VlanProtocol::Dot1Q => 0,
+            };
+            let mut mask = required | port.group_fwd_mask;
+            match group {
+                0 if self.cfg.stp_state == 0 || mask & 1 != 0 => {}
+                0 => {
+                    // STP on: the BPDU is for the bridge itself.
+                    if port.state == PortState::Disabled {
+                        return Err(DropReason::PortState);
+                    }
+                    return Ok(Host::Yes(None));
+                }
+                1 => return Err(DropReason::Pause),
+                g => {
+                    mask |= self.cfg.group_fwd_mask;
+                    if mask & (1 << g) == 0 {
+                        return Ok(Host::Yes(None));
+                    }
+                }
+            }
+        }
+        match port.state {
+            PortState::Forwarding | PortState::Learning => {}
+            _ => return Err(DropReason::PortState),
+        }
+        let pcp = frame.outer_tag().map_or(0, Tag::pcp);
+        let vid = if self.cfg.vlan_filtering {
+            vlan_ingress(&port.vlans, self.cfg.vlan_protocol.tpid(), frame)?
+        } else {
+            0
+        };
+        let learning_state = port.state == PortState::Learning;
+        let isolated = port.flags.isolated;
+        if port.flags.learning && !self.cfg.ageing_time.is_zero() {
+            let hold = self.hold_time();
+            match self.fdb.learn(now, src, vid, no, hold) {
+                Learned::New => self.learned_new += 1,
+                Learned::Roamed { .. } => self.learned_roamed += 1,
+                Learned::Full => self.learn_full += 1,
+                Learned::Refreshed | Learned::Kept => {}
+            }
+        }
+        if learning_state {
+            return Err(DropReason::PortState);
+        }
+        let class = if dst.is_broadcast() {
+            Class::Broadcast
+        } else if dst.is_multicast() {
+            Class::Multicast
+        } else {
+            Class::Unicast
+        };
+        if class == Class::Unicast {
+            match self.fdb.lookup(dst, vid) {
+                Some(e) if e.flags.local => return Ok(self.host_copy(vid, pcp)),
+                Some(e) => {
+                    let to = e.port.expect("non-local entries have a port");
+                    if let Some(p) = self.port(to) {
+                        if self.should_deliver(p, Some((no, isolated)), vid) {
+                            egress.push(self.egress(p, vid, pcp));
+                        }
+                    }
+                    return Ok(Host::No);
+                }
+                None => {}
+            }
+        }
+        self.flood(class, Some((no, isolated)), vid, pcp, false, egress);
+        Ok(match class {
+            Class::Unicast => Host::No,
+            _ => self.host_copy(vid, pcp),
+        })
+    }
+
+    /// A frame the bridge device sends (`br_dev_xmit`).
+    pub fn xmit(
+        &mut self,
+        frame: &mut Frame<'_>,
+        egress: &mut Vec<Egress>,
+    ) -> Result<(), DropReason> {
+        let pcp = frame.outer_tag().map_or(0, Tag::pcp);
+        let vid = if self.cfg.vlan_filtering {
+            vlan_ingress(&self.self_vlans, self.cfg.vlan_protocol.tpid(), frame)?
+        } else {
+            0
+        };
+        let dst = frame.dst();
+        let class = if dst.is_broadcast() {
+            Class::Broadcast
+        } else if dst.is_multicast() {
+            Class::Multicast
+        } else {
+            Class::Unicast
+        };
+        if class == Class::Unicast {
+            if let Some(e) = self.fdb.lookup(dst, vid) {
+                if let Some(p) = e.port.and_then(|to| self.port(to)) {
+                    if !e.flags.local && self.should_deliver(p, None, vid) {
+                        egress.push(self.egress(p, vid, pcp));
+                    }
+                }
+                return Ok(());
+            }
+        }
+        self.flood(class, None, vid, pcp, true, egress);
+        Ok(())
+    }
+
+    fn host_copy(&self, vid: u16, pcp: u8) -> Host {
+        if !self.cfg.vlan_filtering {
+            return Host::Yes(None);
+        }
+        if !self.self_vlans.contains(vid) {
+            return Host::No;
+        }
+        Host::Yes(self.tag_for(&self.self_vlans, vid, pcp))
+    }
+
+    fn tag_for(&self, set: &VlanSet, vid: u16, pcp: u8) -> Option<Tag> {
+        (self.cfg.vlan_filtering && !set.is_untagged(vid))
+            .then(|| Tag::new(self.cfg.vlan_protocol.tpid(), vid, pcp))
+    }
+
+    fn egress(&self, p: &Port, vid: u16, pcp: u8) -> Egress {
+        Egress {
+            ifid: p.ifid,
+            push: self.tag_for(&p.vlans, vid, pcp),
+        }
+    }
+
+    /// `should_deliver`: `from` is the ingress port and whether it is
+    /// isolated, `None` for frames of the bridge device.
+    #[inline]
+    fn should_deliver(&self, p: &Port, from: Option<(PortNo, bool)>, vid: u16) -> bool {
+        if let Some((no, isolated)) = from {
+            if p.port_no == no && !p.flags.hairpin {
+                return false;
+            }
+            if isolated && p.flags.isolated {
+                return false;
+            }
+        }
+        p.state == PortState::Forwarding && (!self.cfg.vlan_filtering || p.vlans.contains(vid))
+    }
+
+    fn flood(
+        &self,
+        class: Class,
+        from: Option<(PortNo, bool)>,
+        vid: u16,
+        pcp: u8,
+        local_orig: bool,
+        egress: &mut Vec<Egress>,
+    ) {
+        for p in self.ports() {
+            let allowed = match class {
+                Class::Unicast => p.flags.flood,
+                Class::Multicast => p.flags.mcast_flood || local_orig,
+                Class::Broadcast => p.flags.bcast_flood || local_orig,
+            };
+            if allowed && self.should_deliver(p, from, vid) {
+                egress.push(self.egress(p, vid, pcp));
+            }
+        }
+    }
+
+    /// Adds local FDB entries for `mac` on VID 0 and every VLAN of `set`.
+    pub fn add_local_addr(&mut self, now: Instant, mac: Mac, port: Option<PortNo>) {
+        self.fdb.add_local(now, mac, 0, port);
+        let vids: Vec<u16> = match port {
+            Some(no) => self
+                .port(no)
+                .map(|p| p.vlans.iter().collect())
+                .unwrap_or_default(),
+            None => self.self_vlans.iter().collect(),
+        };
+        for v in vids {
+            self.fdb.add_local(now, mac, v, port);
+        }
+    }
+}
+
+/// `br_allowed_ingress`: yields the VID and pops a tag of the bridge's
+/// protocol. A tag of another protocol stays in the frame (it is payload).
+fn vlan_ingress(set: &VlanSet, tpid: u16, frame: &mut Frame<'_>) -> Result<u16, DropReason> {
+    let vid = match frame.outer_tag() {
+        Some(t) if t.tpid == tpid => {
+            frame.pop_tag();
+            if t.vid() == 0 {
+                if set.pvid == 0 {
+                    return Err(DropReason::NoPvid);
+                }
+                set.pvid
+            } else {
+                t.vid()
+            }
+        }
+        _ => {
+            if set.pvid == 0 {
+                return Err(DropReason::NoPvid);
+            }
+            set.pvid
+        }
+    };
+    if !set.contains(vid) {
+        return Err(DropReason::VlanIngress);
+    }
+    Ok(vid)
+}

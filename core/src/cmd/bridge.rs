@@ -1,0 +1,691 @@
+//! `bridge fdb|link|vlan`, as the `bridge` tool of iproute2 takes them.
+
+use super::link::{link_json, port_of, port_state};
+use super::{err, lookup, to_json, Args, CmdError, Command, FdbAdd, Opts, PortChanges, VlanCmd};
+use crate::fdb::{EntryFlags, FdbError, FdbKey, PortNo};
+use crate::graph::{Graph, IfId};
+use crate::time::Instant;
+use crate::wire::Mac;
+use serde_json::{json, Value};
+use std::fmt::Write;
+
+pub(super) fn parse(w: &[String]) -> Result<Command, CmdError> {
+    let obj = w.first().map(String::as_str).unwrap_or("");
+    let verb = w.get(1).map(String::as_str).unwrap_or("show");
+    let rest = if w.len() > 2 { &w[2..] } else { &[] };
+    let cmd = format!("bridge {obj} {verb}");
+    match (obj, verb) {
+        ("fdb", "add" | "replace" | "append") => parse_fdb_add(rest, cmd, verb == "replace"),
+        ("fdb", "del" | "delete") => {
+            let mut a = Args::new(rest, cmd.clone());
+            let (mut mac, mut dev, mut vlan) = (None, None, None);
+            while let Some(x) = a.next() {
+                match x {
+                    "dev" => dev = Some(a.value("dev")?.to_string()),
+                    "vlan" => vlan = Some(vid(&mut a, "vlan")?),
+                    "master" | "self" | "permanent" | "static" | "dynamic" | "local" => {}
+                    _ if mac.is_none() => {
+                        mac = Some(x.parse::<Mac>().map_err(|e| err(&cmd, e.to_string()))?)
+                    }
+                    _ => return Err(a.unknown(x, "LLADDR dev DEV [vlan VID]")),
+                }
+            }
+            Ok(Command::FdbDel {
+                mac: mac
+                    .ok_or_else(|| err(&cmd, "no address given (bridge fdb del LLADDR dev DEV)"))?,
+                dev: dev.ok_or_else(|| err(&cmd, "argument \"dev\" is required"))?,
+                vlan,
+            })
+        }
+        ("fdb", "show" | "list" | "ls") => {
+            let mut a = Args::new(rest, cmd);
+            let (mut dev, mut br) = (None, None);
+            while let Some(x) = a.next() {
+                match x {
+                    "dev" => dev = Some(a.value("dev")?.to_string()),
+                    "br" => br = Some(a.value("br")?.to_string()),
+                    _ => return Err(a.unknown(x, "dev DEV or br BRIDGE")),
+                }
+            }
+            Ok(Command::FdbShow { dev, br })
+        }
+        ("link", "set") => {
+            let mut a = Args::new(rest, cmd.clone());
+            let mut dev = None;
+            let mut p = PortChanges::default();
+            while let Some(x) = a.peek() {
+                if x == "dev" {
+                    a.next();
+                    dev = Some(a.value("dev")?.to_string());
+                } else if !parse_port_words(&mut a, &mut p, false)? {
+                    return Err(a.unknown(x, "dev DEV, learning, flood, mcast_flood, bcast_flood, hairpin, isolated, state, cost or priority"));
+                }
+            }
+            let dev = dev.ok_or_else(|| err(&cmd, "argument \"dev\" is required"))?;
+            Ok(Command::BridgeLinkSet { dev, port: p })
+        }
+        ("link", "show" | "list" | "ls") => {
+            let mut a = Args::new(rest, cmd);
+            let mut dev = None;
+            while let Some(x) = a.next() {
+                match x {
+                    "dev" => dev = Some(a.value("dev")?.to_string()),
+                    _ => return Err(a.unknown(x, "dev DEV")),
+                }
+            }
+            Ok(Command::BridgeLinkShow { dev })
+        }
+        ("vlan", "add" | "del" | "delete") => {
+            let mut a = Args::new(rest, cmd.clone());
+            let mut v = VlanCmd {
+                dev: String::new(),
+                vids: (0, 0),
+                pvid: false,
+                untagged: false,
+                self_: false,
+            };
+            let mut have_vid = false;
+            while let Some(x) = a.next() {
+                match x {
+                    "dev" => v.dev = a.value("dev")?.to_string(),
+                    "vid" => {
+                        let s = a.value("vid")?;
+                        let (lo, hi) = match s.split_once('-') {
+                            Some((l, h)) => (l, h),
+                            None => (s, s),
+                        };
+                        let p = |t: &str| t.parse::<u16>().ok().filter(|v| (1..=4094).contains(v));
+                        match (p(lo), p(hi)) {
+                            (Some(l), Some(h)) if l <= h => v.vids = (l, h),
+                            _ => {
+                                return Err(a.bad(
+                                    "vid",
+                                    s,
+                                    "a VLAN id or range from 1 to 4094 (10 or 10-20)",
+                                ))
+                            }
+                        }
+                        have_vid = true;
+                    }
+                    "pvid" => v.pvid = true,
+                    "untagged" => v.untagged = true,
+                    "self" => v.self_ = true,
+                    "master" => {}
+                    _ => {
+                        return Err(
+                            a.unknown(x, "dev DEV vid VID [pvid] [untagged] [self] [master]")
+                        )
+                    }
+                }
+            }
+            if v.dev.is_empty() {
+                return Err(err(&cmd, "argument \"dev\" is required"));
+            }
+            if !have_vid {
+                return Err(err(&cmd, "argument \"vid\" is required"));
+            }
+            if v.pvid && v.vids.0 != v.vids.1 {
+                return Err(err(&cmd, "pvid takes a single VLAN, not a range"));
+            }
+            Ok(if verb == "add" {
+                Command::VlanAdd(v)
+            } else {
+                Command::VlanDel(v)
+            })
+        }
+        ("vlan", "show" | "list" | "ls") => {
+            let mut a = Args::new(rest, cmd);
+            let mut dev = None;
+            while let Some(x) = a.next() {
+                match x {
+                    "dev" => dev = Some(a.value("dev")?.to_string()),
+                    _ => return Err(a.unknown(x, "dev DEV")),
+                }
+            }
+            Ok(Command::VlanShow { dev })
+        }
+        ("fdb" | "link" | "vlan", v) => Err(err(
+            format!("bridge {obj}"),
+            format!("unknown verb \"{v}\""),
+        )),
+        (o, _) => Err(err(
+            "bridge",
+            format!("unknown object \"{o}\" (expected fdb, link or vlan)"),
+        )),
+    }
+}
+
+fn vid(a: &mut Args<'_>, key: &str) -> Result<u16, CmdError> {
+    let v: u16 = a.num(key, "a VLAN id from 0 to 4094")?;
+    if v > 4094 {
+        return Err(a.bad(key, &v.to_string(), "a VLAN id from 0 to 4094"));
+    }
+    Ok(v)
+}
+
+/// Parses one per-port option at the cursor; false if the word is not one.
+/// `ip link set ... type bridge_slave` and `bridge link set` share these.
+pub(super) fn parse_port_words(
+    a: &mut Args<'_>,
+    p: &mut PortChanges,
+    stop_on_unknown: bool,
+) -> Result<bool, CmdError> {
+    let mut any = false;
+    while let Some(x) = a.peek() {
+        let slot = match x {
+            "learning" => &mut p.learning,
+            "flood" => &mut p.flood,
+            "mcast_flood" => &mut p.mcast_flood,
+            "bcast_flood" => &mut p.bcast_flood,
+            "hairpin" => &mut p.hairpin,
+            "isolated" => &mut p.isolated,
+            "state" => {
+                a.next();
+                let n: u8 = a.num("state", "a port state from 0 to 4")?;
+                if port_state(n).is_none() {
+                    return Err(a.bad("state", &n.to_string(), "0 (disabled) to 4 (blocking)"));
+                }
+                p.state = Some(n);
+                any = true;
+                continue;
+            }
+            "cost" => {
+                a.next();
+                let c: u32 = a.num("cost", "a path cost from 1 to 65535")?;
+                if !(1..=65535).contains(&c) {
+                    return Err(a.bad("cost", &c.to_string(), "a path cost from 1 to 65535"));
+                }
+                p.cost = Some(c);
+                any = true;
+                continue;
+            }
+            "priority" => {
+                a.next();
+                let v: u8 = a.num("priority", "a port priority from 0 to 63")?;
+                if v > 63 {
+                    return Err(a.bad("priority", &v.to_string(), "a port priority from 0 to 63"));
+                }
+                p.priority = Some(v);
+                any = true;
+                continue;
+            }
+            "group_fwd_mask" => {
+                a.next();
+                let v: u16 = a.num("group_fwd_mask", "a 16-bit mask")?;
+                if v & crate::bridge::GROUP_FWD_RESTRICTED != 0 {
+                    return Err(err(&a.cmd, format!("group_fwd_mask {v:#x} sets bits 0-2 (STP, PAUSE, LACP), which the kernel refuses (EINVAL)")));
+                }
+                p.group_fwd_mask = Some(v);
+                any = true;
+                continue;
+            }
+            _ => {
+                if stop_on_unknown || any {
+                    return Ok(any);
+                }
+                return Ok(false);
+            }
+        };
+        a.next();
+        *slot = Some(a.on_off(x)?);
+        any = true;
+        if !stop_on_unknown {
+            return Ok(true);
+        }
+    }
+    Ok(any)
+}
+
+fn parse_fdb_add(w: &[String], cmd: String, replace: bool) -> Result<Command, CmdError> {
+    let mut a = Args::new(w, cmd.clone());
+    let (mut mac, mut dev, mut vlan) = (None, None, None);
+    let mut f = EntryFlags::default();
+    let (mut is_static, mut dynamic, mut local) = (false, false, false);
+    while let Some(x) = a.next() {
+        match x {
+            "dev" => dev = Some(a.value("dev")?.to_string()),
+            "vlan" => vlan = Some(vid(&mut a, "vlan")?),
+            "master" | "self" | "use" => {}
+            "local" | "permanent" => local = true,
+            "static" => is_static = true,
+            "dynamic" => dynamic = true,
+            "sticky" => f.sticky = true,
+            "extern_learn" => f.extern_learn = true,
+            "dst" | "port" | "vni" | "via" | "src_vni" | "nhid" => {
+                return Err(err(
+                    &cmd,
+                    format!("\"{x}\" belongs to VXLAN devices, which are not built yet"),
+                ))
+            }
+            _ if mac.is_none() => {
+                mac = Some(x.parse::<Mac>().map_err(|e| err(&cmd, e.to_string()))?)
+            }
+            _ => {
+                return Err(a.unknown(
+                    x,
+                    "LLADDR dev DEV [vlan VID] [local|static|dynamic] [sticky]",
+                ))
+            }
+        }
+    }
+    if u8::from(is_static) + u8::from(dynamic) + u8::from(local) > 1 {
+        return Err(err(
+            &cmd,
+            "choose one of local/permanent, static and dynamic",
+        ));
+    }
+    f.local = !is_static && !dynamic;
+    f.is_static = is_static;
+    let mac = mac.ok_or_else(|| err(&cmd, "no address given (bridge fdb add LLADDR dev DEV)"))?;
+    if mac.is_multicast() {
+        return Err(err(&cmd, format!("{mac} is a multicast address; the FDB holds unicast addresses (multicast groups go in the MDB)")));
+    }
+    Ok(Command::FdbAdd(FdbAdd {
+        mac,
+        dev: dev.ok_or_else(|| err(&cmd, "argument \"dev\" is required"))?,
+        vlan,
+        flags: f,
+        replace,
+    }))
+}
+
+/// The bridge and port number an FDB command on `dev` means: a port of a
+/// bridge, or the bridge itself (port `None`).
+fn fdb_target(g: &Graph, cmd: &str, dev: &str) -> Result<(IfId, Option<PortNo>), CmdError> {
+    let id = lookup(g, cmd, dev)?;
+    if g.iface(id).bridge().is_some() {
+        return Ok((id, None));
+    }
+    let (br, no) = port_of(g, cmd, id)?;
+    Ok((br, Some(no)))
+}
+
+fn fdb_vids(g: &Graph, br: IfId, port: Option<PortNo>, vlan: Option<u16>) -> Vec<u16> {
+    if let Some(v) = vlan {
+        return vec![v];
+    }
+    let b = g.iface(br).bridge().expect("bridge");
+    let mut v = vec![0];
+    match port.and_then(|p| b.port(p)) {
+        Some(p) => v.extend(p.vlans.iter()),
+        None => v.extend(b.self_vlans.iter()),
+    }
+    v
+}
+
+pub(super) fn fdb_add(g: &mut Graph, now: Instant, a: &FdbAdd) -> Result<(), CmdError> {
+    let cmd = format!("bridge fdb add {} dev {}", a.mac, a.dev);
+    let (br, port) = fdb_target(g, &cmd, &a.dev)?;
+    let vids = fdb_vids(g, br, port, a.vlan);
+    let b = g.iface_mut(br).bridge_mut().expect("bridge");
+    if port.is_none() && !a.flags.local {
+        return Err(err(
+            &cmd,
+            "an entry on the bridge device itself is a host entry: use local/permanent",
+        ));
+    }
+    if let Some(p) = port.and_then(|p| b.port(p)) {
+        use crate::bridge::PortState::*;
+        if !a.flags.local && !matches!(p.state, Learning | Forwarding) {
+            return Err(err(&cmd, format!("the port is {} (EPERM): only local entries can be added to a port that is not learning or forwarding", p.state.name())));
+        }
+    }
+    if !a.replace {
+        for v in &vids {
+            if b.fdb.lookup(a.mac, *v).is_some() {
+                return Err(err(&cmd, FdbError::Exists(a.mac, *v).to_string()));
+            }
+        }
+    }
+    let hold = b.hold_time();
+    for v in vids {
+        b.fdb
+            .add(now, FdbKey::new(a.mac, v), port, a.flags, true, hold)
+            .map_err(|e| err(&cmd, e.to_string()))?;
+    }
+    Ok(())
+}
+
+pub(super) fn fdb_del(
+    g: &mut Graph,
+    mac: Mac,
+    dev: &str,
+    vlan: Option<u16>,
+) -> Result<(), CmdError> {
+    let cmd = format!("bridge fdb del {mac} dev {dev}");
+    let (br, port) = fdb_target(g, &cmd, dev)?;
+    let vids = fdb_vids(g, br, port, vlan);
+    let b = g.iface_mut(br).bridge_mut().expect("bridge");
+    let present: Vec<u16> = vids
+        .into_iter()
+        .filter(|v| b.fdb.lookup(mac, *v).is_some_and(|e| e.port == port))
+        .collect();
+    if present.is_empty() {
+        return Err(err(
+            &cmd,
+            FdbError::NotFound(mac, vlan.unwrap_or(0)).to_string(),
+        ));
+    }
+    for v in present {
+        b.fdb.remove(mac, v).map_err(|e| err(&cmd, e.to_string()))?;
+    }
+    Ok(())
+}
+
+pub(super) fn fdb_show(
+    g: &Graph,
+    now: Instant,
+    dev: Option<&str>,
+    br: Option<&str>,
+    opts: Opts,
+) -> Result<String, CmdError> {
+    let cmd = "bridge fdb show";
+    let dev_id = dev.map(|d| lookup(g, cmd, d)).transpose()?;
+    let br_id = br.map(|b| lookup(g, cmd, b)).transpose()?;
+    let mut rows = Vec::new();
+    for (id, f) in g.iter() {
+        let Some(b) = f.bridge() else { continue };
+        if br_id.is_some_and(|x| x != id) {
+            continue;
+        }
+        let mut entries: Vec<_> = b.fdb.iter().collect();
+        entries.sort_by_key(|(k, e)| (e.port, k.vid(), k.mac()));
+        for (k, e) in entries {
+            let ifid = e.port.and_then(|p| b.port(p)).map(|p| p.ifid).unwrap_or(id);
+            if dev_id.is_some_and(|d| d != ifid) {
+                continue;
+            }
+            let age = now.saturating_duration_since(e.updated);
+            rows.push((
+                k.mac(),
+                g.iface(ifid).name.clone(),
+                k.vid(),
+                f.name.clone(),
+                e.state_name(),
+                e.flags,
+                age,
+            ));
+        }
+    }
+    if opts.json {
+        let v: Vec<Value> = rows
+            .iter()
+            .map(|(mac, ifname, vid, master, state, flags, age)| {
+                let mut m = json!({"mac": mac.to_string(), "ifname": ifname});
+                if *vid != 0 {
+                    m["vlan"] = (*vid).into();
+                }
+                let mut fl = vec![];
+                if flags.sticky {
+                    fl.push("sticky");
+                }
+                if flags.extern_learn {
+                    fl.push("extern_learn");
+                }
+                m["flags"] = fl.into();
+                m["master"] = master.clone().into();
+                if !state.is_empty() {
+                    m["state"] = (*state).into();
+                }
+                if opts.stats || opts.details {
+                    m["updated"] = (age.as_millis() as u64 / 10).into();
+                }
+                m
+            })
+            .collect();
+        return Ok(to_json(Value::Array(v)));
+    }
+    let mut s = String::new();
+    for (mac, ifname, vid, master, state, flags, age) in rows {
+        let _ = write!(s, "{mac} dev {ifname}");
+        if vid != 0 {
+            let _ = write!(s, " vlan {vid}");
+        }
+        if opts.stats || opts.details {
+            let _ = write!(s, " used {}/{}", age.as_secs(), age.as_secs());
+        }
+        if flags.extern_learn {
+            s.push_str(" extern_learn");
+        }
+        if flags.sticky {
+            s.push_str(" sticky");
+        }
+        let _ = write!(s, " master {master}");
+        if !state.is_empty() {
+            let _ = write!(s, " {state}");
+        }
+        s.push('\n');
+    }
+    Ok(s)
+}
+
+pub(super) fn port_set(
+    g: &mut Graph,
+    cmd: &str,
+    dev: &str,
+    p: &PortChanges,
+) -> Result<(), CmdError> {
+    let id = lookup(g, cmd, dev)?;
+    let (br, no) = port_of(g, cmd, id)?;
+    let b = g.iface_mut(br).bridge_mut().expect("bridge");
+    let port = b.port_mut(no).expect("port of its master");
+    p.apply_flags(&mut port.flags);
+    if let Some(s) = p.state {
+        port.state = port_state(s).expect("checked at parse");
+    }
+    if let Some(c) = p.cost {
+        port.cost = c;
+    }
+    if let Some(pr) = p.priority {
+        port.priority = pr;
+    }
+    if let Some(m) = p.group_fwd_mask {
+        port.group_fwd_mask = m;
+    }
+    if p.learning == Some(false) {
+        b.fdb.flush_port(no, true);
+    }
+    Ok(())
+}
+
+pub(super) fn link_show(g: &Graph, dev: Option<&str>, opts: Opts) -> Result<String, CmdError> {
+    let cmd = "bridge link show";
+    let only = dev.map(|d| lookup(g, cmd, d)).transpose()?;
+    let ports: Vec<IfId> = g
+        .iter()
+        .filter(|(id, f)| f.master.is_some() && only.is_none_or(|o| o == *id))
+        .map(|(id, _)| id)
+        .collect();
+    if opts.json {
+        let v: Vec<Value> = ports
+            .iter()
+            .map(|id| {
+                let l = link_json(g, *id, Opts { details: false, ..opts });
+                let f = g.iface(*id);
+                let b = g.iface(f.master.expect("port")).bridge().expect("bridge");
+                let p = b.port(f.port_no).expect("port");
+                let mut m = json!({
+                    "ifindex": l["ifindex"], "ifname": l["ifname"], "flags": l["flags"], "mtu": l["mtu"],
+                    "master": l["master"], "state": p.state.name(), "priority": p.priority, "cost": p.cost,
+                });
+                if opts.details {
+                    for (k, v) in [
+                        ("hairpin", p.flags.hairpin),
+                        ("learning", p.flags.learning),
+                        ("flood", p.flags.flood),
+                        ("mcast_flood", p.flags.mcast_flood),
+                        ("bcast_flood", p.flags.bcast_flood),
+                        ("isolated", p.flags.isolated),
+                    ] {
+                        m[k] = v.into();
+                    }
+                }
+                m
+            })
+            .collect();
+        return Ok(to_json(Value::Array(v)));
+    }
+    let mut s = String::new();
+    for id in ports {
+        let f = g.iface(id);
+        let l = link_json(g, id, Opts::default());
+        let flags: Vec<&str> = l["flags"]
+            .as_array()
+            .expect("flags")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let b = g.iface(f.master.expect("port")).bridge().expect("bridge");
+        let p = b.port(f.port_no).expect("port");
+        let _ = writeln!(
+            s,
+            "{}: {}: <{}> mtu {} master {} state {} priority {} cost {}",
+            f.ifindex,
+            f.name,
+            flags.join(","),
+            f.mtu,
+            g.iface(f.master.expect("port")).name,
+            p.state.name(),
+            p.priority,
+            p.cost
+        );
+        if opts.details {
+            let o = |b: bool| if b { "on" } else { "off" };
+            let _ = writeln!(
+                s,
+                "    hairpin {} learning {} flood {} mcast_flood {} bcast_flood {} isolated {}",
+                o(p.flags.hairpin),
+                o(p.flags.learning),
+                o(p.flags.flood),
+                o(p.flags.mcast_flood),
+                o(p.flags.bcast_flood),
+                o(p.flags.isolated)
+            );
+        }
+    }
+    Ok(s)
+}
+
+pub(super) fn vlan_change(
+    g: &mut Graph,
+    now: Instant,
+    v: &VlanCmd,
+    add: bool,
+) -> Result<(), CmdError> {
+    let cmd = format!(
+        "bridge vlan {} dev {}",
+        if add { "add" } else { "del" },
+        v.dev
+    );
+    let id = lookup(g, &cmd, &v.dev)?;
+    let is_bridge = g.iface(id).bridge().is_some();
+    if is_bridge && !v.self_ {
+        return Err(err(
+            &cmd,
+            format!(
+                "\"{}\" is the bridge itself: add \"self\" to change its own VLANs",
+                v.dev
+            ),
+        ));
+    }
+    let (br, port) = if is_bridge {
+        (id, None)
+    } else {
+        let (b, n) = port_of(g, &cmd, id)?;
+        (b, Some(n))
+    };
+    let mac = g.iface(id).mac;
+    let b = g.iface_mut(br).bridge_mut().expect("bridge");
+    let set = match port {
+        Some(n) => &mut b.port_mut(n).expect("port").vlans,
+        None => &mut b.self_vlans,
+    };
+    if !add && !(v.vids.0..=v.vids.1).any(|x| set.contains(x)) {
+        return Err(err(
+            &cmd,
+            format!("vid {} is not configured on \"{}\"", v.vids.0, v.dev),
+        ));
+    }
+    for x in v.vids.0..=v.vids.1 {
+        if add {
+            set.add(x, v.pvid, v.untagged);
+        } else {
+            set.del(x);
+        }
+    }
+    for x in v.vids.0..=v.vids.1 {
+        if add {
+            b.fdb.add_local(now, mac, x, port);
+        } else if b
+            .fdb
+            .lookup(mac, x)
+            .is_some_and(|e| e.flags.local && e.port == port)
+        {
+            let _ = b.fdb.remove(mac, x);
+        }
+    }
+    Ok(())
+}
+
+/// (VID, is the PVID, leaves untagged).
+type VlanRow = (u16, bool, bool);
+
+pub(super) fn vlan_show(g: &Graph, dev: Option<&str>, opts: Opts) -> Result<String, CmdError> {
+    let cmd = "bridge vlan show";
+    let only = dev.map(|d| lookup(g, cmd, d)).transpose()?;
+    let mut rows: Vec<(String, Vec<VlanRow>)> = Vec::new();
+    for (id, f) in g.iter() {
+        if only.is_some_and(|o| o != id) {
+            continue;
+        }
+        let set = if let Some(b) = f.bridge() {
+            &b.self_vlans
+        } else if let Some(b) = f.master.and_then(|m| g.iface(m).bridge()) {
+            &b.port(f.port_no).expect("port").vlans
+        } else {
+            continue;
+        };
+        rows.push((
+            f.name.clone(),
+            set.iter()
+                .map(|v| (v, set.pvid == v, set.is_untagged(v)))
+                .collect(),
+        ));
+    }
+    let flags = |pvid: bool, untagged: bool| {
+        let mut f = vec![];
+        if pvid {
+            f.push("PVID");
+        }
+        if untagged {
+            f.push("Egress Untagged");
+        }
+        f
+    };
+    if opts.json {
+        let v: Vec<Value> = rows
+            .iter()
+            .map(|(name, vl)| {
+                json!({"ifname": name, "vlans": vl.iter().map(|(v, p, u)| {
+                    let mut m = json!({"vlan": v});
+                    let f = flags(*p, *u);
+                    if !f.is_empty() { m["flags"] = f.into(); }
+                    m
+                }).collect::<Vec<_>>()})
+            })
+            .collect();
+        return Ok(to_json(Value::Array(v)));
+    }
+    let mut s = String::from("port              vlan-id  \n");
+    for (name, vl) in rows {
+        for (i, (v, p, u)) in vl.iter().enumerate() {
+            let first = if i == 0 { name.as_str() } else { "" };
+            let f = flags(*p, *u).join(" ");
+            let _ = writeln!(s, "{first:<17} {v} {f}").map(|_| ());
+        }
+        if vl.is_empty() {
+            let _ = writeln!(s, "{name:<17} None");
+        }
+    }
+    Ok(s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n") + "\n")
+}

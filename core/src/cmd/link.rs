@@ -1,0 +1,784 @@
+//! `link add|del|set|show` and `tuntap add|del`.
+
+use super::{
+    err, graph_err, lookup, to_json, Args, BridgeOpts, CmdError, Command, LinkAdd, LinkKind,
+    LinkSet, Opts, PortChanges,
+};
+use crate::bridge::{Bridge, BridgeConfig, PortState, GROUP_FWD_RESTRICTED};
+use crate::graph::{Graph, IfId, Kind};
+use crate::time::{from_centisecs, to_centisecs, Instant};
+use crate::vlan::VlanDev;
+use crate::wire::{Mac, VlanProtocol};
+use serde_json::{json, Map, Value};
+use std::fmt::Write;
+
+pub(super) fn parse_tuntap(w: &[String]) -> Result<Command, CmdError> {
+    let verb = w.first().map(String::as_str).unwrap_or("");
+    let cmd = format!("tuntap {verb}");
+    let mut a = Args::new(&w[w.len().min(1)..], cmd.clone());
+    let mut name = None;
+    let mut mode = None;
+    while let Some(x) = a.next() {
+        match x {
+            "dev" | "name" => name = Some(a.value(x)?.to_string()),
+            "mode" => mode = Some(a.value("mode")?),
+            "user" | "group" => {
+                a.value(x)?;
+            }
+            "one_queue" | "pi" | "vnet_hdr" | "multi_queue" => {}
+            _ if name.is_none() => name = Some(x.to_string()),
+            _ => return Err(a.unknown(x, "dev NAME, mode tap")),
+        }
+    }
+    let name = name.ok_or_else(|| err(&cmd, "no device name given (tuntap add NAME mode tap)"))?;
+    match mode {
+        Some("tap") => {}
+        Some("tun") => {
+            return Err(err(
+                &cmd,
+                "mode tun carries no Ethernet frames; patchbay switches frames, use mode tap",
+            ))
+        }
+        Some(m) => return Err(a.bad("mode", m, "tap")),
+        None => return Err(err(&cmd, "argument \"mode\" is required (mode tap)")),
+    }
+    check_name(&cmd, &name)?;
+    match verb {
+        "add" => Ok(Command::TuntapAdd { name }),
+        "del" | "delete" => Ok(Command::TuntapDel { name }),
+        v => Err(err(
+            "tuntap",
+            format!("unknown verb \"{v}\" (expected add or del)"),
+        )),
+    }
+}
+
+/// Interface names follow the kernel's rules: 1–15 bytes, no '/', ':' or
+/// whitespace.
+pub(crate) fn check_name(cmd: &str, name: &str) -> Result<(), CmdError> {
+    if name.is_empty()
+        || name.len() > 15
+        || name.contains(['/', ':'])
+        || name.contains(char::is_whitespace)
+        || name == "."
+        || name == ".."
+    {
+        return Err(err(cmd, format!("\"{name}\" is not a valid interface name (1 to 15 characters, no '/', ':' or spaces)")));
+    }
+    Ok(())
+}
+
+pub(super) fn parse(w: &[String]) -> Result<Command, CmdError> {
+    let verb = w.first().map(String::as_str).unwrap_or("show");
+    let rest = if w.is_empty() { w } else { &w[1..] };
+    match verb {
+        "add" => parse_add(rest),
+        "del" | "delete" => {
+            let mut a = Args::new(rest, "link del");
+            let mut name = None;
+            while let Some(x) = a.next() {
+                match x {
+                    "dev" => name = Some(a.value("dev")?.to_string()),
+                    "type" => {
+                        a.value("type")?;
+                    }
+                    _ if name.is_none() => name = Some(x.to_string()),
+                    _ => return Err(a.unknown(x, "dev NAME")),
+                }
+            }
+            let name =
+                name.ok_or_else(|| err("link del", "no device given (link del dev NAME)"))?;
+            Ok(Command::LinkDel { name })
+        }
+        "set" | "change" => parse_set(rest),
+        "show" | "list" | "lst" | "sh" | "ls" => {
+            let mut a = Args::new(rest, "link show");
+            let (mut dev, mut master, mut kind) = (None, None, None);
+            while let Some(x) = a.next() {
+                match x {
+                    "dev" => dev = Some(a.value("dev")?.to_string()),
+                    "master" => master = Some(a.value("master")?.to_string()),
+                    "type" => kind = Some(a.value("type")?.to_string()),
+                    "up" => {}
+                    _ if dev.is_none() => dev = Some(x.to_string()),
+                    _ => return Err(a.unknown(x, "dev NAME, master NAME or type KIND")),
+                }
+            }
+            Ok(Command::LinkShow { dev, master, kind })
+        }
+        v => Err(err(
+            "link",
+            format!("unknown verb \"{v}\" (expected add, del, set or show)"),
+        )),
+    }
+}
+
+fn parse_add(w: &[String]) -> Result<Command, CmdError> {
+    let mut a = Args::new(w, "link add");
+    let (mut name, mut link, mut kind, mut mtu, mut address, mut up) =
+        (None, None, None, None, None, false);
+    while let Some(x) = a.next() {
+        match x {
+            "link" => link = Some(a.value("link")?.to_string()),
+            "name" | "dev" => name = Some(a.value(x)?.to_string()),
+            "mtu" => mtu = Some(a.num("mtu", "an MTU in bytes")?),
+            "address" => address = Some(a.mac("address")?),
+            "up" => up = true,
+            "type" => {
+                let t = a.value("type")?;
+                a.cmd = format!("link add {} type {t}", name.as_deref().unwrap_or(""));
+                kind = Some(match t {
+                    "bridge" => LinkKind::Bridge(parse_bridge_opts(&mut a)?),
+                    "vlan" => parse_vlan_opts(&mut a)?,
+                    "bond" | "team" | "vxlan" | "macvlan" | "macvtap" | "ipvlan" | "ipvtap" | "veth" | "dummy" | "nlmon" | "netdevsim" => {
+                        return Err(err(&a.cmd, format!("the userspace {t} device is not built yet; this version emulates bridge and vlan")))
+                    }
+                    other => return Err(a.bad("type", other, "bridge or vlan")),
+                });
+            }
+            _ if name.is_none() => name = Some(x.to_string()),
+            _ => return Err(a.unknown(x, "link, name, mtu, address or type")),
+        }
+    }
+    let name = name.ok_or_else(|| {
+        err(
+            "link add",
+            "no device name given (link add NAME type bridge)",
+        )
+    })?;
+    check_name("link add", &name)?;
+    let kind = kind.ok_or_else(|| {
+        err(
+            format!("link add {name}"),
+            "argument \"type\" is required (type bridge or type vlan)",
+        )
+    })?;
+    if matches!(kind, LinkKind::Vlan { .. }) && link.is_none() {
+        return Err(err(
+            format!("link add {name} type vlan"),
+            "a VLAN needs a lower device (link add link eth0 name eth0.2 type vlan id 2)",
+        ));
+    }
+    if matches!(kind, LinkKind::Bridge(_)) && link.is_some() {
+        return Err(err(
+            format!("link add {name} type bridge"),
+            "a bridge takes no \"link\" device",
+        ));
+    }
+    Ok(Command::LinkAdd(LinkAdd {
+        name,
+        link,
+        kind,
+        mtu,
+        address,
+        up,
+    }))
+}
+
+fn parse_vlan_opts(a: &mut Args<'_>) -> Result<LinkKind, CmdError> {
+    let (mut id, mut protocol) = (None, VlanProtocol::Dot1Q);
+    while let Some(x) = a.peek() {
+        match x {
+            "id" => {
+                a.next();
+                let v: u16 = a.num("id", "a VLAN id from 0 to 4094")?;
+                if v > 4094 {
+                    return Err(a.bad("id", &v.to_string(), "a VLAN id from 0 to 4094"));
+                }
+                id = Some(v);
+            }
+            "protocol" => {
+                a.next();
+                let v = a.value("protocol")?;
+                protocol = VlanProtocol::parse(v)
+                    .ok_or_else(|| a.bad("protocol", v, "802.1Q or 802.1ad"))?;
+            }
+            "reorder_hdr" | "gvrp" | "mvrp" | "loose_binding" | "bridge_binding" => {
+                a.next();
+                let v = a.on_off(x)?;
+                if x == "reorder_hdr" && !v {
+                    return Err(err(&a.cmd, "reorder_hdr off is not emulated: the VLAN device always sees untagged frames"));
+                }
+            }
+            _ => break,
+        }
+    }
+    let id = id.ok_or_else(|| err(&a.cmd, "argument \"id\" is required (type vlan id N)"))?;
+    Ok(LinkKind::Vlan { id, protocol })
+}
+
+fn parse_bridge_opts(a: &mut Args<'_>) -> Result<BridgeOpts, CmdError> {
+    let mut o = BridgeOpts::default();
+    while let Some(x) = a.peek() {
+        match x {
+            "ageing_time" => {
+                a.next();
+                o.ageing_time = Some(a.num(x, "centiseconds")?);
+            }
+            "forward_delay" => {
+                a.next();
+                o.forward_delay = Some(a.num(x, "centiseconds")?);
+            }
+            "hello_time" => {
+                a.next();
+                o.hello_time = Some(a.num(x, "centiseconds")?);
+            }
+            "max_age" => {
+                a.next();
+                o.max_age = Some(a.num(x, "centiseconds")?);
+            }
+            "stp_state" => {
+                a.next();
+                o.stp_state = Some(a.num(x, "0 or 1")?);
+            }
+            "priority" => {
+                a.next();
+                o.priority = Some(a.num(x, "a number from 0 to 65535")?);
+            }
+            "vlan_filtering" => {
+                a.next();
+                o.vlan_filtering = Some(a.flag01(x)?);
+            }
+            "vlan_protocol" => {
+                a.next();
+                let v = a.value(x)?;
+                o.vlan_protocol =
+                    Some(VlanProtocol::parse(v).ok_or_else(|| a.bad(x, v, "802.1Q or 802.1ad"))?);
+            }
+            "vlan_default_pvid" => {
+                a.next();
+                let v: u16 = a.num(x, "a VLAN id from 0 to 4094")?;
+                if v > 4094 {
+                    return Err(a.bad(x, &v.to_string(), "a VLAN id from 0 to 4094"));
+                }
+                o.vlan_default_pvid = Some(v);
+            }
+            "group_fwd_mask" => {
+                a.next();
+                let v: u16 = a.num(x, "a 16-bit mask")?;
+                if v & GROUP_FWD_RESTRICTED != 0 {
+                    return Err(err(&a.cmd, format!("group_fwd_mask {v:#x} sets bits 0-2 (STP, PAUSE, LACP), which the kernel refuses (EINVAL)")));
+                }
+                o.group_fwd_mask = Some(v);
+            }
+            "fdb_max_learned" => {
+                a.next();
+                o.fdb_max_learned = Some(a.num(x, "a number of entries (0 = no limit)")?);
+            }
+            _ => break,
+        }
+    }
+    if let Some(s) = o.stp_state {
+        if s != 0 {
+            return Err(err(&a.cmd, "stp_state 1: spanning tree is not built yet in this version; only stp_state 0 is accepted"));
+        }
+    }
+    if let Some(cs) = o.ageing_time {
+        if cs != 0 && !(10..=100_000_000).contains(&cs) {
+            return Err(a.bad(
+                "ageing_time",
+                &cs.to_string(),
+                "0 or 10 to 100000000 centiseconds",
+            ));
+        }
+    }
+    Ok(o)
+}
+
+fn parse_port_opts(a: &mut Args<'_>) -> Result<PortChanges, CmdError> {
+    let mut p = PortChanges::default();
+    super::bridge::parse_port_words(a, &mut p, true)?;
+    Ok(p)
+}
+
+fn parse_set(w: &[String]) -> Result<Command, CmdError> {
+    let mut a = Args::new(w, "link set");
+    let mut s = LinkSet::default();
+    while let Some(x) = a.next() {
+        match x {
+            "dev" => s.name = a.value("dev")?.to_string(),
+            "up" => s.up = Some(true),
+            "down" => s.up = Some(false),
+            "master" => s.master = Some(Some(a.value("master")?.to_string())),
+            "nomaster" => s.master = Some(None),
+            "mtu" => s.mtu = Some(a.num("mtu", "an MTU in bytes")?),
+            "address" => s.address = Some(a.mac("address")?),
+            "type" => {
+                let t = a.value("type")?;
+                a.cmd = format!("link set {} type {t}", s.name);
+                match t {
+                    "bridge" => s.bridge = Some(parse_bridge_opts(&mut a)?),
+                    "bridge_slave" => s.port = Some(parse_port_opts(&mut a)?),
+                    other => return Err(a.bad("type", other, "bridge or bridge_slave")),
+                }
+            }
+            _ if s.name.is_empty() => s.name = x.to_string(),
+            _ => return Err(a.unknown(x, "up, down, master, nomaster, mtu, address or type")),
+        }
+    }
+    if s.name.is_empty() {
+        return Err(err("link set", "no device given (link set dev NAME up)"));
+    }
+    if let Some(m) = s.mtu {
+        if !(68..=65535).contains(&m) {
+            return Err(a.bad("mtu", &m.to_string(), "68 to 65535"));
+        }
+    }
+    Ok(Command::LinkSet(s))
+}
+
+fn bridge_config(o: &BridgeOpts, mut c: BridgeConfig) -> BridgeConfig {
+    if let Some(v) = o.ageing_time {
+        c.ageing_time = from_centisecs(v);
+    }
+    if let Some(v) = o.forward_delay {
+        c.forward_delay = from_centisecs(v);
+    }
+    if let Some(v) = o.hello_time {
+        c.hello_time = from_centisecs(v);
+    }
+    if let Some(v) = o.max_age {
+        c.max_age = from_centisecs(v);
+    }
+    if let Some(v) = o.stp_state {
+        c.stp_state = v;
+    }
+    if let Some(v) = o.priority {
+        c.priority = v;
+    }
+    if let Some(v) = o.vlan_filtering {
+        c.vlan_filtering = v;
+    }
+    if let Some(v) = o.vlan_protocol {
+        c.vlan_protocol = v;
+    }
+    if let Some(v) = o.vlan_default_pvid {
+        c.default_pvid = v;
+    }
+    if let Some(v) = o.group_fwd_mask {
+        c.group_fwd_mask = v;
+    }
+    if let Some(v) = o.fdb_max_learned {
+        c.fdb_max_learned = v;
+    }
+    c
+}
+
+/// The address a new emulated device gets when none is given: locally
+/// administered, derived from the name so a topology file is reproducible.
+/// Front ends that expose the device as a TAP replace it with the TAP's.
+pub fn default_mac(name: &str) -> Mac {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    Mac::local(h & 0xff_ffff_ffff)
+}
+
+pub(super) fn add(g: &mut Graph, now: Instant, a: &LinkAdd) -> Result<IfId, CmdError> {
+    let cmd = format!("link add {}", a.name);
+    if g.by_name(&a.name).is_some() {
+        return Err(err(
+            &cmd,
+            format!("a device named \"{}\" already exists", a.name),
+        ));
+    }
+    let mac = a.address.unwrap_or_else(|| default_mac(&a.name));
+    let id = match &a.kind {
+        LinkKind::Bridge(o) => {
+            let cfg = bridge_config(o, BridgeConfig::default());
+            let mut b = Bridge::new(cfg);
+            b.add_local_addr(now, mac, None);
+            g.add(
+                &a.name,
+                Kind::Bridge(Box::new(b)),
+                mac,
+                a.mtu.unwrap_or(1500),
+            )
+            .map_err(|e| graph_err(&cmd, e))?
+        }
+        LinkKind::Vlan { id, protocol } => {
+            let lower_name = a.link.as_deref().expect("checked at parse");
+            let lower = lookup(g, &cmd, lower_name)?;
+            let v = g
+                .add_vlan(
+                    &a.name,
+                    lower,
+                    VlanDev {
+                        id: *id,
+                        protocol: *protocol,
+                    },
+                )
+                .map_err(|e| graph_err(&cmd, e))?;
+            let f = g.iface_mut(v);
+            if let Some(m) = a.address {
+                f.mac = m;
+            }
+            if let Some(m) = a.mtu {
+                f.mtu = m;
+            }
+            v
+        }
+    };
+    if a.up {
+        g.iface_mut(id).admin_up = true;
+    }
+    Ok(id)
+}
+
+pub(super) fn set(g: &mut Graph, now: Instant, s: &LinkSet) -> Result<(), CmdError> {
+    let cmd = format!("link set {}", s.name);
+    let id = lookup(g, &cmd, &s.name)?;
+    // Check everything before changing anything.
+    let master = match &s.master {
+        Some(Some(m)) => {
+            let br = lookup(g, &cmd, m)?;
+            if g.iface(br).bridge().is_none() {
+                return Err(err(
+                    &cmd,
+                    format!("argument \"master\": \"{m}\" is not a bridge"),
+                ));
+            }
+            if br == id {
+                return Err(err(&cmd, "a device cannot be its own master"));
+            }
+            if matches!(g.iface(id).kind, Kind::Bridge(_)) {
+                return Err(err(&cmd, format!("a bridge cannot be a port of a bridge (\"{}\"): the kernel refuses it with ELOOP", s.name)));
+            }
+            if let Some(cur) = g.iface(id).master {
+                if cur != br {
+                    return Err(err(&cmd, format!("\"{}\" is already enslaved to \"{}\" (run 'patchbay link set {} nomaster' first)", s.name, g.iface(cur).name, s.name)));
+                }
+            }
+            Some(Some(br))
+        }
+        Some(None) => Some(None),
+        None => None,
+    };
+    if s.bridge.is_some() && g.iface(id).bridge().is_none() {
+        return Err(err(
+            &cmd,
+            format!(
+                "\"{}\" is not a bridge: bridge options do not apply",
+                s.name
+            ),
+        ));
+    }
+    if s.port.is_some() {
+        port_of(g, &cmd, id)?;
+    }
+    if let Some(Some(br)) = master {
+        g.enslave(now, id, br).map_err(|e| graph_err(&cmd, e))?;
+    } else if master == Some(None) && g.iface(id).master.is_some() {
+        g.release(id).map_err(|e| graph_err(&cmd, e))?;
+    }
+    if let Some(o) = &s.bridge {
+        let f = g.iface_mut(id);
+        let b = f.bridge_mut().expect("checked");
+        let old = b.cfg.clone();
+        b.cfg = bridge_config(o, old.clone());
+        b.set_fdb_max_learned(b.cfg.fdb_max_learned);
+        if b.cfg.ageing_time < old.ageing_time {
+            b.fdb.schedule_gc(now);
+        }
+    }
+    if let Some(p) = &s.port {
+        super::bridge::port_set(g, &cmd, &s.name, p)?;
+    }
+    let f = g.iface_mut(id);
+    if let Some(m) = s.mtu {
+        f.mtu = m;
+    }
+    if let Some(up) = s.up {
+        f.admin_up = up;
+    }
+    if let Some(mac) = s.address {
+        set_address(g, now, id, mac);
+    }
+    Ok(())
+}
+
+/// Changes a device's MAC and the local FDB entries that follow it.
+pub fn set_address(g: &mut Graph, now: Instant, id: IfId, mac: Mac) {
+    let f = g.iface_mut(id);
+    let old = std::mem::replace(&mut f.mac, mac);
+    let (master, port_no) = (f.master, f.port_no);
+    if let Some(b) = f.bridge_mut() {
+        b.fdb.remove_local(old, None);
+        b.add_local_addr(now, mac, None);
+    }
+    if let Some(br) = master {
+        if let Some(b) = g.iface_mut(br).bridge_mut() {
+            b.fdb.remove_local(old, Some(port_no));
+            b.add_local_addr(now, mac, Some(port_no));
+        }
+    }
+    // VLAN devices that still share the old address follow the lower.
+    let ups: Vec<IfId> = g.iface(id).vlan_uppers.iter().map(|u| u.2).collect();
+    for u in ups {
+        if g.iface(u).mac == old {
+            set_address(g, now, u, mac);
+        }
+    }
+}
+
+pub(super) fn port_of(g: &Graph, cmd: &str, id: IfId) -> Result<(IfId, u16), CmdError> {
+    let f = g.iface(id);
+    match f.master {
+        Some(br) if g.iface(br).bridge().is_some() => Ok((br, f.port_no)),
+        _ => Err(err(
+            cmd,
+            format!(
+                "\"{}\" is not a bridge port (link set {} master BRIDGE first)",
+                f.name, f.name
+            ),
+        )),
+    }
+}
+
+fn flags(g: &Graph, id: IfId) -> Vec<&'static str> {
+    let f = g.iface(id);
+    let mut v = vec!["BROADCAST", "MULTICAST"];
+    if f.admin_up {
+        v.push("UP");
+        if g.oper_up(id) {
+            v.push("LOWER_UP");
+        } else {
+            v.insert(0, "NO-CARRIER");
+        }
+    }
+    v
+}
+
+fn operstate(g: &Graph, id: IfId) -> &'static str {
+    let f = g.iface(id);
+    if !f.admin_up {
+        "DOWN"
+    } else if g.oper_up(id) {
+        "UP"
+    } else if matches!(f.kind, Kind::Vlan(_)) {
+        "LOWERLAYERDOWN"
+    } else {
+        "DOWN"
+    }
+}
+
+fn bridge_info(b: &Bridge, learned: bool) -> Value {
+    let c = &b.cfg;
+    let mut m = json!({
+        "forward_delay": to_centisecs(c.forward_delay),
+        "hello_time": to_centisecs(c.hello_time),
+        "max_age": to_centisecs(c.max_age),
+        "ageing_time": to_centisecs(c.ageing_time),
+        "stp_state": c.stp_state,
+        "priority": c.priority,
+        "vlan_filtering": u8::from(c.vlan_filtering),
+        "vlan_protocol": c.vlan_protocol.name(),
+        "vlan_default_pvid": c.default_pvid,
+        "group_fwd_mask": format!("{:#x}", c.group_fwd_mask),
+        "fdb_max_learned": c.fdb_max_learned,
+    });
+    if learned {
+        m["fdb_n_learned"] = b.fdb.learned_count().into();
+    }
+    m
+}
+
+fn port_info(g: &Graph, id: IfId) -> Option<Value> {
+    let f = g.iface(id);
+    let b = g.iface(f.master?).bridge()?;
+    let p = b.port(f.port_no)?;
+    Some(json!({
+        "state": p.state.name(),
+        "priority": p.priority,
+        "cost": p.cost,
+        "hairpin": p.flags.hairpin,
+        "learning": p.flags.learning,
+        "flood": p.flags.flood,
+        "mcast_flood": p.flags.mcast_flood,
+        "bcast_flood": p.flags.bcast_flood,
+        "isolated": p.flags.isolated,
+        "group_fwd_mask": format!("{:#x}", p.group_fwd_mask),
+        "port_no": format!("{:#x}", p.port_no),
+    }))
+}
+
+pub(super) fn link_json(g: &Graph, id: IfId, opts: Opts) -> Value {
+    let f = g.iface(id);
+    let mut m = Map::new();
+    m.insert("ifindex".into(), f.ifindex.into());
+    if let Some(l) = f.link {
+        m.insert("link".into(), g.iface(l).name.clone().into());
+    }
+    m.insert("ifname".into(), f.name.clone().into());
+    m.insert("flags".into(), flags(g, id).into());
+    m.insert("mtu".into(), f.mtu.into());
+    m.insert("qdisc".into(), "noqueue".into());
+    if let Some(ms) = f.master {
+        m.insert("master".into(), g.iface(ms).name.clone().into());
+    }
+    m.insert("operstate".into(), operstate(g, id).into());
+    m.insert("linkmode".into(), "DEFAULT".into());
+    m.insert("group".into(), "default".into());
+    m.insert("link_type".into(), "ether".into());
+    m.insert("address".into(), f.mac.to_string().into());
+    m.insert("broadcast".into(), "ff:ff:ff:ff:ff:ff".into());
+    if opts.details {
+        let mut li = Map::new();
+        if let Some(k) = f.kind.info_kind() {
+            li.insert("info_kind".into(), k.into());
+        }
+        match &f.kind {
+            Kind::Bridge(b) => {
+                li.insert("info_data".into(), bridge_info(b, true));
+            }
+            Kind::Vlan(v) => {
+                li.insert(
+                    "info_data".into(),
+                    json!({"protocol": v.protocol.name(), "id": v.id, "flags": ["REORDER_HDR"]}),
+                );
+            }
+            Kind::Tap => {
+                li.insert(
+                    "info_data".into(),
+                    json!({"type": "tap", "pi": false, "vnet_hdr": true}),
+                );
+            }
+            Kind::External => {}
+        }
+        if let Some(pi) = port_info(g, id) {
+            li.insert("info_slave_kind".into(), "bridge".into());
+            li.insert("info_slave_data".into(), pi);
+        }
+        if !li.is_empty() {
+            m.insert("linkinfo".into(), Value::Object(li));
+        }
+    }
+    if opts.stats {
+        m.insert("stats64".into(), f.counters.to_json());
+    }
+    Value::Object(m)
+}
+
+pub(super) fn show(
+    g: &Graph,
+    dev: Option<&str>,
+    master: Option<&str>,
+    kind: Option<&str>,
+    opts: Opts,
+) -> Result<String, CmdError> {
+    let cmd = "link show";
+    let want_master = master.map(|m| lookup(g, cmd, m)).transpose()?;
+    let ids: Vec<IfId> = match dev {
+        Some(d) => vec![lookup(g, cmd, d)?],
+        None => g
+            .iter()
+            .filter(|(_, f)| want_master.is_none_or(|m| f.master == Some(m)))
+            .filter(|(_, f)| kind.is_none_or(|k| f.kind.info_kind() == Some(k)))
+            .map(|(id, _)| id)
+            .collect(),
+    };
+    if opts.json {
+        return Ok(to_json(Value::Array(
+            ids.iter().map(|id| link_json(g, *id, opts)).collect(),
+        )));
+    }
+    let mut s = String::new();
+    for id in ids {
+        let f = g.iface(id);
+        let name = match f.link {
+            Some(l) => format!("{}@{}", f.name, g.iface(l).name),
+            None => f.name.clone(),
+        };
+        let master = f
+            .master
+            .map(|m| format!(" master {}", g.iface(m).name))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "{}: {}: <{}> mtu {} qdisc noqueue{} state {} mode DEFAULT group default qlen 1000",
+            f.ifindex,
+            name,
+            flags(g, id).join(","),
+            f.mtu,
+            master,
+            operstate(g, id)
+        );
+        let _ = writeln!(s, "    link/ether {} brd ff:ff:ff:ff:ff:ff", f.mac);
+        if opts.details {
+            match &f.kind {
+                Kind::Bridge(b) => {
+                    let c = &b.cfg;
+                    let _ = writeln!(
+                        s,
+                        "    bridge forward_delay {} hello_time {} max_age {} ageing_time {} stp_state {} priority {} vlan_filtering {} vlan_protocol {} vlan_default_pvid {} group_fwd_mask {:#x} fdb_n_learned {} fdb_max_learned {}",
+                        to_centisecs(c.forward_delay),
+                        to_centisecs(c.hello_time),
+                        to_centisecs(c.max_age),
+                        to_centisecs(c.ageing_time),
+                        c.stp_state,
+                        c.priority,
+                        u8::from(c.vlan_filtering),
+                        c.vlan_protocol.name(),
+                        c.default_pvid,
+                        c.group_fwd_mask,
+                        b.fdb.learned_count(),
+                        c.fdb_max_learned,
+                    );
+                }
+                Kind::Vlan(v) => {
+                    let _ = writeln!(
+                        s,
+                        "    vlan protocol {} id {} <REORDER_HDR>",
+                        v.protocol.name(),
+                        v.id
+                    );
+                }
+                Kind::Tap => {
+                    let _ = writeln!(s, "    tun type tap pi off vnet_hdr on");
+                }
+                Kind::External => {}
+            }
+            if let Some(br) = f.master {
+                if let Some(p) = g.iface(br).bridge().and_then(|b| b.port(f.port_no)) {
+                    let onoff = |b: bool| if b { "on" } else { "off" };
+                    let _ = writeln!(
+                        s,
+                        "    bridge_slave state {} priority {} cost {} hairpin {} learning {} flood {} mcast_flood {} bcast_flood {} isolated {} port_no {:#x}",
+                        p.state.name(),
+                        p.priority,
+                        p.cost,
+                        onoff(p.flags.hairpin),
+                        onoff(p.flags.learning),
+                        onoff(p.flags.flood),
+                        onoff(p.flags.mcast_flood),
+                        onoff(p.flags.bcast_flood),
+                        onoff(p.flags.isolated),
+                        p.port_no
+                    );
+                }
+            }
+        }
+        if opts.stats {
+            let c = &f.counters;
+            let _ = writeln!(
+                s,
+                "    RX:  bytes packets dropped\n    {:>10} {:>7} {:>7}",
+                c.rx_bytes,
+                c.rx_packets,
+                c.total_drops()
+            );
+            let _ = writeln!(
+                s,
+                "    TX:  bytes packets\n    {:>10} {:>7}",
+                c.tx_bytes, c.tx_packets
+            );
+        }
+    }
+    Ok(s)
+}
+
+/// Port states for `bridge link set state N`.
+pub(super) fn port_state(n: u8) -> Option<PortState> {
+    PortState::from_number(n)
+}

@@ -1,0 +1,425 @@
+//! The iproute2 command language, with `patchbay` in place of `ip` and
+//! `bridge`: parsing words into typed [`Command`]s, applying them to a
+//! [`Graph`], and printing what iproute2 prints (text, or JSON with `-j`).
+//!
+//! Parsing is kept apart from the devices (VPP keeps `l2_input.c` apart from
+//! `l2_input_node.c`): a command is checked whole before anything changes,
+//! so a bad command changes nothing. The daemon, `-batch` files and the
+//! simulator's scenario files all come through here.
+
+mod bridge;
+mod link;
+mod stats;
+
+use crate::bridge::PortFlags;
+use crate::fdb::EntryFlags;
+use crate::graph::{Graph, GraphError, IfId};
+use crate::time::Instant;
+use crate::wire::{Mac, VlanProtocol};
+use std::fmt;
+use std::str::FromStr;
+
+/// How output is printed (`-j`, `-d`, `-s`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Opts {
+    pub json: bool,
+    pub details: bool,
+    pub stats: bool,
+}
+
+/// A command that could not be carried out. It names the command, the
+/// argument and why; nothing was changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CmdError {
+    pub cmd: String,
+    pub msg: String,
+}
+
+impl fmt::Display for CmdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.cmd, self.msg)
+    }
+}
+
+impl std::error::Error for CmdError {}
+
+pub(crate) fn err(cmd: impl AsRef<str>, msg: impl Into<String>) -> CmdError {
+    CmdError {
+        cmd: cmd.as_ref().into(),
+        msg: msg.into(),
+    }
+}
+
+fn graph_err(cmd: &str, e: GraphError) -> CmdError {
+    err(cmd, e.to_string())
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    TuntapAdd {
+        name: String,
+    },
+    TuntapDel {
+        name: String,
+    },
+    LinkAdd(LinkAdd),
+    LinkDel {
+        name: String,
+    },
+    LinkSet(LinkSet),
+    LinkShow {
+        dev: Option<String>,
+        master: Option<String>,
+        kind: Option<String>,
+    },
+    FdbAdd(FdbAdd),
+    FdbDel {
+        mac: Mac,
+        dev: String,
+        vlan: Option<u16>,
+    },
+    FdbShow {
+        dev: Option<String>,
+        br: Option<String>,
+    },
+    BridgeLinkSet {
+        dev: String,
+        port: PortChanges,
+    },
+    BridgeLinkShow {
+        dev: Option<String>,
+    },
+    VlanAdd(VlanCmd),
+    VlanDel(VlanCmd),
+    VlanShow {
+        dev: Option<String>,
+    },
+    Stats {
+        dev: Option<String>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkKind {
+    Bridge(BridgeOpts),
+    Vlan { id: u16, protocol: VlanProtocol },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkAdd {
+    pub name: String,
+    pub link: Option<String>,
+    pub kind: LinkKind,
+    pub mtu: Option<u32>,
+    pub address: Option<Mac>,
+    pub up: bool,
+}
+
+/// Bridge options as `type bridge ...` takes them; times in centiseconds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BridgeOpts {
+    pub ageing_time: Option<u64>,
+    pub forward_delay: Option<u64>,
+    pub hello_time: Option<u64>,
+    pub max_age: Option<u64>,
+    pub stp_state: Option<u32>,
+    pub priority: Option<u16>,
+    pub vlan_filtering: Option<bool>,
+    pub vlan_protocol: Option<VlanProtocol>,
+    pub vlan_default_pvid: Option<u16>,
+    pub group_fwd_mask: Option<u16>,
+    pub fdb_max_learned: Option<u32>,
+}
+
+/// Per-port options (`bridge link set`, `ip link set ... type bridge_slave`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PortChanges {
+    pub learning: Option<bool>,
+    pub flood: Option<bool>,
+    pub mcast_flood: Option<bool>,
+    pub bcast_flood: Option<bool>,
+    pub hairpin: Option<bool>,
+    pub isolated: Option<bool>,
+    pub state: Option<u8>,
+    pub cost: Option<u32>,
+    pub priority: Option<u8>,
+    pub group_fwd_mask: Option<u16>,
+}
+
+impl PortChanges {
+    pub fn apply_flags(&self, f: &mut PortFlags) {
+        let set = |dst: &mut bool, v: Option<bool>| {
+            if let Some(v) = v {
+                *dst = v;
+            }
+        };
+        set(&mut f.learning, self.learning);
+        set(&mut f.flood, self.flood);
+        set(&mut f.mcast_flood, self.mcast_flood);
+        set(&mut f.bcast_flood, self.bcast_flood);
+        set(&mut f.hairpin, self.hairpin);
+        set(&mut f.isolated, self.isolated);
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LinkSet {
+    pub name: String,
+    pub up: Option<bool>,
+    /// `Some(None)` = nomaster.
+    pub master: Option<Option<String>>,
+    pub mtu: Option<u32>,
+    pub address: Option<Mac>,
+    pub bridge: Option<BridgeOpts>,
+    pub port: Option<PortChanges>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FdbAdd {
+    pub mac: Mac,
+    pub dev: String,
+    pub vlan: Option<u16>,
+    pub flags: EntryFlags,
+    pub replace: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VlanCmd {
+    pub dev: String,
+    pub vids: (u16, u16),
+    pub pvid: bool,
+    pub untagged: bool,
+    pub self_: bool,
+}
+
+impl Command {
+    /// Devices the command needs as ports or lowers: a front end that can
+    /// attach existing kernel netdevs does so for these before applying.
+    pub fn lowers(&self) -> Vec<&str> {
+        match self {
+            Command::LinkAdd(a) => a.link.as_deref().into_iter().collect(),
+            Command::LinkSet(s) if matches!(s.master, Some(Some(_))) => vec![s.name.as_str()],
+            _ => vec![],
+        }
+    }
+}
+
+/// Walks the words of one command.
+pub(crate) struct Args<'a> {
+    words: &'a [String],
+    i: usize,
+    pub cmd: String,
+}
+
+impl<'a> Args<'a> {
+    pub fn new(words: &'a [String], cmd: impl Into<String>) -> Self {
+        Args {
+            words,
+            i: 0,
+            cmd: cmd.into(),
+        }
+    }
+
+    pub fn next(&mut self) -> Option<&'a str> {
+        let w = self.words.get(self.i)?;
+        self.i += 1;
+        Some(w.as_str())
+    }
+
+    pub fn peek(&self) -> Option<&'a str> {
+        self.words.get(self.i).map(String::as_str)
+    }
+
+    pub fn value(&mut self, key: &str) -> Result<&'a str, CmdError> {
+        self.next()
+            .ok_or_else(|| err(&self.cmd, format!("argument \"{key}\" needs a value")))
+    }
+
+    pub fn num<T: FromStr>(&mut self, key: &str, what: &str) -> Result<T, CmdError> {
+        let v = self.value(key)?;
+        parse_num(v).ok_or_else(|| self.bad(key, v, what))
+    }
+
+    pub fn on_off(&mut self, key: &str) -> Result<bool, CmdError> {
+        let v = self.value(key)?;
+        match v {
+            "on" => Ok(true),
+            "off" => Ok(false),
+            _ => Err(self.bad(key, v, "\"on\" or \"off\"")),
+        }
+    }
+
+    pub fn flag01(&mut self, key: &str) -> Result<bool, CmdError> {
+        let v = self.value(key)?;
+        match v {
+            "1" => Ok(true),
+            "0" => Ok(false),
+            _ => Err(self.bad(key, v, "0 or 1")),
+        }
+    }
+
+    pub fn mac(&mut self, key: &str) -> Result<Mac, CmdError> {
+        let v = self.value(key)?;
+        v.parse().map_err(|e: crate::wire::ParseMacError| {
+            err(&self.cmd, format!("argument \"{key}\": {e}"))
+        })
+    }
+
+    pub fn bad(&self, key: &str, value: &str, expected: &str) -> CmdError {
+        err(
+            &self.cmd,
+            format!("argument \"{key}\" expects {expected}, got \"{value}\""),
+        )
+    }
+
+    pub fn unknown(&self, word: &str, expected: &str) -> CmdError {
+        err(
+            &self.cmd,
+            format!("unknown argument \"{word}\" (expected {expected})"),
+        )
+    }
+}
+
+/// Decimal, or hex with 0x.
+fn parse_num<T: FromStr>(s: &str) -> Option<T> {
+    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        let v = u64::from_str_radix(h, 16).ok()?;
+        return v.to_string().parse().ok();
+    }
+    s.parse().ok()
+}
+
+/// Parses the words of one command (without `patchbay` and global options).
+pub fn parse(words: &[String]) -> Result<Command, CmdError> {
+    let Some(first) = words.first() else {
+        return Err(err("patchbay", "no command given (try 'link show')"));
+    };
+    let rest = &words[1..];
+    match first.as_str() {
+        "link" | "l" => link::parse(rest),
+        "tuntap" | "tap" => link::parse_tuntap(rest),
+        "bridge" => bridge::parse(rest),
+        "fdb" | "vlan" => bridge::parse(words),
+        "stats" => {
+            let mut a = Args::new(rest, "stats");
+            let dev = match a.next() {
+                Some("dev") => Some(a.value("dev")?.to_string()),
+                Some(d) => Some(d.to_string()),
+                None => None,
+            };
+            Ok(Command::Stats { dev })
+        }
+        other => Err(err(
+            "patchbay",
+            format!("unknown object \"{other}\" (expected link, tuntap, bridge or stats)"),
+        )),
+    }
+}
+
+/// What a command printed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Output {
+    pub text: String,
+}
+
+/// Applies a command to the graph. `tuntap` needs a front end that can make
+/// TAP devices; here it is refused.
+pub fn apply(g: &mut Graph, now: Instant, cmd: &Command, opts: Opts) -> Result<Output, CmdError> {
+    let text = match cmd {
+        Command::TuntapAdd { .. } | Command::TuntapDel { .. } => {
+            return Err(err(
+                "tuntap",
+                "TAP devices are made by the daemon (run 'patchbay daemon')",
+            ))
+        }
+        Command::LinkAdd(a) => link::add(g, now, a).map(|_| String::new())?,
+        Command::LinkDel { name } => {
+            let id = lookup(g, "link del", name)?;
+            g.remove(id);
+            String::new()
+        }
+        Command::LinkSet(s) => link::set(g, now, s).map(|_| String::new())?,
+        Command::LinkShow { dev, master, kind } => {
+            link::show(g, dev.as_deref(), master.as_deref(), kind.as_deref(), opts)?
+        }
+        Command::FdbAdd(a) => bridge::fdb_add(g, now, a).map(|_| String::new())?,
+        Command::FdbDel { mac, dev, vlan } => {
+            bridge::fdb_del(g, *mac, dev, *vlan).map(|_| String::new())?
+        }
+        Command::FdbShow { dev, br } => {
+            bridge::fdb_show(g, now, dev.as_deref(), br.as_deref(), opts)?
+        }
+        Command::BridgeLinkSet { dev, port } => {
+            bridge::port_set(g, "bridge link set", dev, port).map(|_| String::new())?
+        }
+        Command::BridgeLinkShow { dev } => bridge::link_show(g, dev.as_deref(), opts)?,
+        Command::VlanAdd(v) => bridge::vlan_change(g, now, v, true).map(|_| String::new())?,
+        Command::VlanDel(v) => bridge::vlan_change(g, now, v, false).map(|_| String::new())?,
+        Command::VlanShow { dev } => bridge::vlan_show(g, dev.as_deref(), opts)?,
+        Command::Stats { dev } => stats::show(g, dev.as_deref(), opts)?,
+    };
+    Ok(Output { text })
+}
+
+pub(crate) fn lookup(g: &Graph, cmd: &str, name: &str) -> Result<IfId, CmdError> {
+    g.by_name(name)
+        .ok_or_else(|| graph_err(cmd, GraphError::NoDevice(name.into())))
+}
+
+pub(crate) fn to_json(v: serde_json::Value) -> String {
+    let mut s = serde_json::to_string(&v).expect("json");
+    s.push('\n');
+    s
+}
+
+/// Splits a line of a `-batch` file into words: whitespace separates,
+/// single and double quotes group, `#` starts a comment.
+pub fn split_line(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), '\\') => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            (Some(_), c) => cur.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, '#') if !in_word => break,
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            (None, '\\') => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                    in_word = true;
+                }
+            }
+            (None, c) => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err("unterminated quote".into());
+    }
+    if in_word {
+        words.push(cur);
+    }
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests;

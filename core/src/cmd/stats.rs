@@ -1,0 +1,69 @@
+//! `patchbay stats [DEV]`: per-interface counters and drop reasons.
+
+use super::{lookup, to_json, CmdError, Opts};
+use crate::counters::DropReason;
+use crate::graph::{Graph, IfId};
+use serde_json::{json, Value};
+use std::fmt::Write;
+
+pub(super) fn show(g: &Graph, dev: Option<&str>, opts: Opts) -> Result<String, CmdError> {
+    let ids: Vec<IfId> = match dev {
+        Some(d) => vec![lookup(g, "stats", d)?],
+        None => g.iter().map(|(id, _)| id).collect(),
+    };
+    if opts.json {
+        let v: Vec<Value> = ids
+            .iter()
+            .map(|id| {
+                let f = g.iface(*id);
+                let mut m = json!({"ifname": f.name, "stats": f.counters.to_json()});
+                if let Some(b) = f.bridge() {
+                    m["fdb"] = json!({
+                        "entries": b.fdb.len(),
+                        "learned": b.fdb.learned_count(),
+                        "learned_new": b.learned_new,
+                        "roamed": b.learned_roamed,
+                        "limit_hits": b.learn_full,
+                    });
+                }
+                m
+            })
+            .collect();
+        return Ok(to_json(Value::Array(v)));
+    }
+    let mut s = String::new();
+    for id in ids {
+        let f = g.iface(id);
+        let c = &f.counters;
+        let _ = writeln!(
+            s,
+            "{}: rx {} packets {} bytes  tx {} packets {} bytes  dropped {}",
+            f.name,
+            c.rx_packets,
+            c.rx_bytes,
+            c.tx_packets,
+            c.tx_bytes,
+            c.total_drops()
+        );
+        let drops: Vec<String> = DropReason::ALL
+            .iter()
+            .filter(|r| c.dropped(**r) > 0)
+            .map(|r| format!("{} {}", r.name(), c.dropped(*r)))
+            .collect();
+        if !drops.is_empty() {
+            let _ = writeln!(s, "    drops: {}", drops.join(", "));
+        }
+        if let Some(b) = f.bridge() {
+            let _ = writeln!(
+                s,
+                "    fdb: {} entries, {} learned (new {}, roamed {}, limit hits {})",
+                b.fdb.len(),
+                b.fdb.learned_count(),
+                b.learned_new,
+                b.learned_roamed,
+                b.learn_full
+            );
+        }
+    }
+    Ok(s)
+}

@@ -1,0 +1,125 @@
+use super::*;
+
+fn words(l: &str) -> Vec<String> {
+    split_line(l).unwrap()
+}
+
+fn parse_err(l: &str) -> String {
+    parse(&words(l)).unwrap_err().to_string()
+}
+
+#[test]
+fn split_line_handles_quotes_and_comments() {
+    assert_eq!(
+        words("link add br0 type bridge # a comment"),
+        ["link", "add", "br0", "type", "bridge"]
+    );
+    assert_eq!(
+        words(r#"link add team0 type team config '{"runner": {"name": "lacp"}}'"#)
+            .last()
+            .unwrap(),
+        r#"{"runner": {"name": "lacp"}}"#
+    );
+    assert!(split_line("link 'add").is_err());
+    assert!(words("   # only a comment").is_empty());
+}
+
+#[test]
+fn guide_lines_parse() {
+    for l in [
+        "link add br0 type bridge",
+        "link set eth0 master br0",
+        "link set tap1 master br0",
+        "link add link eth0 name eth0.2 type vlan id 2",
+        "link add link eth0 name eth0.3 type vlan id 3",
+        "tuntap add tap1 mode tap",
+        "tuntap del dev tap1 mode tap",
+        "link add name br1 type bridge ageing_time 1000 vlan_filtering 1 group_fwd_mask 0x4000",
+        "link set dev br0 type bridge vlan_filtering 1",
+        "link set dev veth1 type bridge_slave learning off hairpin on",
+        "bridge fdb add 00:17:42:8a:b4:05 dev veth1 master static vlan 10",
+        "bridge fdb del 00:17:42:8a:b4:05 dev veth1 vlan 10",
+        "bridge fdb show br br0",
+        "bridge link set dev veth1 isolated on flood off",
+        "bridge vlan add dev veth1 vid 10-20",
+        "bridge vlan add dev br0 vid 10 pvid untagged self",
+        "bridge vlan show",
+        "link show",
+        "stats br0",
+    ] {
+        parse(&words(l)).unwrap_or_else(|e| panic!("{l}: {e}"));
+    }
+}
+
+#[test]
+fn errors_name_the_command_the_argument_and_why() {
+    let e = parse_err("link add br0 type bridge ageing_time soon");
+    assert!(e.starts_with("link add br0 type bridge:"), "{e}");
+    assert!(
+        e.contains("\"ageing_time\"") && e.contains("\"soon\""),
+        "{e}"
+    );
+    let e = parse_err("link add link eth0 name eth0.5000 type vlan id 5000");
+    assert!(e.contains("\"id\"") && e.contains("4094"), "{e}");
+    let e = parse_err("link add eth0.2 type vlan id 2");
+    assert!(e.contains("lower device"), "{e}");
+    let e = parse_err("link add br0 type bridge stp_state 1");
+    assert!(e.contains("stp_state"), "{e}");
+    let e = parse_err("link add thisnameiswaytoolong type bridge");
+    assert!(e.contains("not a valid interface name"), "{e}");
+    let e = parse_err("bridge vlan add dev p1 vid 0");
+    assert!(e.contains("\"vid\""), "{e}");
+    let e = parse_err("bridge fdb add 01:00:5e:00:00:01 dev p1");
+    assert!(e.contains("multicast"), "{e}");
+    let e = parse_err("tuntap add tap0 mode tun");
+    assert!(e.contains("mode tun"), "{e}");
+    let e = parse_err("link set br0 frobnicate");
+    assert!(e.contains("\"frobnicate\""), "{e}");
+}
+
+#[test]
+fn a_failed_command_changes_nothing() {
+    let mut g = Graph::new();
+    let now = Instant::ZERO;
+    let run =
+        |g: &mut Graph, l: &str| parse(&words(l)).and_then(|c| apply(g, now, &c, Opts::default()));
+    run(&mut g, "link add br0 type bridge").unwrap();
+    run(&mut g, "link add br1 type bridge").unwrap();
+    let before = run(&mut g, "link show").unwrap();
+    // master is not a bridge: nothing else in the command takes effect.
+    assert!(run(&mut g, "link set br0 up mtu 9000 master br1").is_err());
+    assert!(run(&mut g, "link set br0 up master nosuch").is_err());
+    assert_eq!(run(&mut g, "link show").unwrap(), before);
+    assert!(run(&mut g, "link add br0 type bridge")
+        .unwrap_err()
+        .to_string()
+        .contains("already exists"));
+}
+
+#[test]
+fn json_link_show_has_iproute2_keys() {
+    let mut g = Graph::new();
+    let c = parse(&words("link add br0 type bridge vlan_filtering 1")).unwrap();
+    apply(&mut g, Instant::ZERO, &c, Opts::default()).unwrap();
+    let c = parse(&words("link show dev br0")).unwrap();
+    let out = apply(
+        &mut g,
+        Instant::ZERO,
+        &c,
+        Opts {
+            json: true,
+            details: true,
+            stats: false,
+        },
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out.text).unwrap();
+    let l = &v[0];
+    assert_eq!(l["ifname"], "br0");
+    assert_eq!(l["operstate"], "DOWN");
+    assert_eq!(l["mtu"], 1500);
+    assert_eq!(l["linkinfo"]["info_kind"], "bridge");
+    assert_eq!(l["linkinfo"]["info_data"]["ageing_time"], 30000);
+    assert_eq!(l["linkinfo"]["info_data"]["vlan_filtering"], 1);
+    assert_eq!(l["linkinfo"]["info_data"]["forward_delay"], 1500);
+}

@@ -1,0 +1,111 @@
+//! Per-interface counters and the named reasons a frame is dropped.
+//!
+//! The data plane never returns an error: a frame that goes nowhere is one
+//! increment of one of these reasons, so `patchbay stats` can say why.
+
+use serde::Serialize;
+
+macro_rules! drop_reasons {
+    ($($variant:ident => $name:literal: $doc:literal,)*) => {
+        /// Why a frame was dropped. The name is what `patchbay stats` prints.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum DropReason { $(#[doc = $doc] $variant,)* }
+
+        impl DropReason {
+            pub const ALL: &'static [DropReason] = &[$(DropReason::$variant,)*];
+            pub const COUNT: usize = Self::ALL.len();
+            pub fn name(self) -> &'static str {
+                match self { $(DropReason::$variant => $name,)* }
+            }
+        }
+    };
+}
+
+drop_reasons! {
+    Runt => "runt": "shorter than an Ethernet header (14 bytes)",
+    TruncatedTag => "truncated_tag": "a VLAN TPID with no room for the tag after it",
+    Oversize => "oversize": "longer than the interface MTU allows, and not a GSO frame",
+    BadOffload => "bad_offload": "checksum/GSO metadata that points outside the frame",
+    InvalidSrcMac => "invalid_src_mac": "source MAC is multicast or all zeros",
+    AdminDown => "admin_down": "the interface is administratively down",
+    PortState => "port_state": "the bridge port is not learning or forwarding",
+    Pause => "pause": "an 802.3x PAUSE frame (01:80:C2:00:00:01)",
+    LinkLocal => "link_local": "a link-local frame (01:80:C2:00:00:0X) not in group_fwd_mask, and no host to take it",
+    VlanIngress => "vlan_ingress": "VLAN filtering: the VID is not configured on the ingress port",
+    NoPvid => "no_pvid": "VLAN filtering: an untagged frame on a port without a PVID",
+    NoRoute => "no_egress": "the forwarding decision left no port to send to",
+    Unclaimed => "unclaimed": "no upper device or host took the frame",
+    LoopDepth => "stack_depth": "the interface stack is deeper than the core walks",
+    TxFull => "tx_full": "the transmit batch of the attachment was full",
+    TxError => "tx_error": "the attachment refused the frame when it was sent",
+}
+
+/// Counters for one interface, in the kernel's sense of rx and tx: rx is what
+/// the device received from below, tx what it sent down.
+#[derive(Clone, Debug, Default)]
+pub struct Counters {
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    pub drops: [u64; DropReason::COUNT],
+}
+
+impl Counters {
+    #[inline]
+    pub fn rx(&mut self, len: usize) {
+        self.rx_packets += 1;
+        self.rx_bytes += len as u64;
+    }
+
+    #[inline]
+    pub fn tx(&mut self, len: usize) {
+        self.tx_packets += 1;
+        self.tx_bytes += len as u64;
+    }
+
+    #[inline]
+    pub fn drop(&mut self, reason: DropReason) {
+        self.drops[reason as usize] += 1;
+    }
+
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.drops[reason as usize]
+    }
+
+    pub fn total_drops(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            rx_packets: u64,
+            rx_bytes: u64,
+            tx_packets: u64,
+            tx_bytes: u64,
+            dropped: u64,
+            drops: serde_json::Map<String, serde_json::Value>,
+            #[serde(skip)]
+            _p: std::marker::PhantomData<&'a ()>,
+        }
+        let mut drops = serde_json::Map::new();
+        for r in DropReason::ALL {
+            let n = self.dropped(*r);
+            if n > 0 {
+                drops.insert(r.name().into(), n.into());
+            }
+        }
+        serde_json::to_value(Out {
+            rx_packets: self.rx_packets,
+            rx_bytes: self.rx_bytes,
+            tx_packets: self.tx_packets,
+            tx_bytes: self.tx_bytes,
+            dropped: self.total_drops(),
+            drops,
+            _p: std::marker::PhantomData,
+        })
+        .expect("counters serialize")
+    }
+}

@@ -1,0 +1,617 @@
+//! The interface graph: devices with `master` and `link` relations, and the
+//! walk a frame takes through them (BEHAVIOUR.md §1.3–1.4, §4).
+//!
+//! Up (`rx`): a device that receives a frame first offers a tagged frame to
+//! its VLAN uppers (the kernel's `vlan_do_receive` runs before the
+//! `rx_handler`), then to its master (a bridge), and otherwise passes it to
+//! its own host side. Down (`tx`): a VLAN device pushes its tag and sends on
+//! its lower device, a bridge decides ports, and a device with a wire
+//! attachment queues the frame on it.
+//!
+//! Frames enter and leave only at attachments. A *wire* attachment is the
+//! far side of a port (an AF_PACKET socket on a veth, a TAP's file
+//! descriptor, a simulated wire): reading it is the device's rx, writing it
+//! the device's tx. A *host* attachment is the stack side of an emulated
+//! device exposed as a TAP (a bridge's own port, a VLAN device): reading it
+//! is the device's tx, writing it delivers to the host.
+
+use crate::bridge::{Bridge, Egress, Host};
+use crate::counters::{Counters, DropReason};
+use crate::pipeline::{Direction, Outputs};
+use crate::time::Instant;
+use crate::vlan::VlanDev;
+use crate::wire::{Frame, Mac, Offload, Tag, ETH_HLEN, VLAN_HLEN};
+use hashbrown::HashMap;
+
+/// An interface in the graph (an index; stable while the interface lives).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IfId(pub u32);
+
+/// An attachment: a file descriptor of the daemon or a wire end of the
+/// simulator. Numbered by the front end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AttachId(pub u32);
+
+/// How deep the walk goes before it assumes a loop.
+pub const MAX_DEPTH: usize = 8;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The far end of a port: rx comes from it, tx goes to it.
+    Wire,
+    /// The host side of an emulated device: tx comes from it, local
+    /// delivery goes to it.
+    Host,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    pub id: AttachId,
+    pub role: Role,
+}
+
+#[derive(Clone, Debug)]
+pub enum Kind {
+    /// A kernel netdev that patchbay uses as a port or lower (AF_PACKET).
+    External,
+    /// A TAP that patchbay created (`tuntap add`).
+    Tap,
+    Bridge(Box<Bridge>),
+    Vlan(VlanDev),
+}
+
+impl Kind {
+    /// `info_kind` as iproute2 prints it.
+    pub fn info_kind(&self) -> Option<&'static str> {
+        match self {
+            Kind::External => None,
+            Kind::Tap => Some("tun"),
+            Kind::Bridge(_) => Some("bridge"),
+            Kind::Vlan(_) => Some("vlan"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Iface {
+    pub name: String,
+    pub ifindex: u32,
+    pub kind: Kind,
+    pub master: Option<IfId>,
+    /// The bridge port number while `master` is a bridge.
+    pub port_no: u16,
+    /// The lower device (VLAN).
+    pub link: Option<IfId>,
+    /// VLAN devices on top: (TPID, VID, device).
+    pub vlan_uppers: Vec<(u16, u16, IfId)>,
+    pub admin_up: bool,
+    /// Carrier of the attachment (wire devices); reported by the front end.
+    pub carrier: bool,
+    pub mtu: u32,
+    pub mac: Mac,
+    pub attach: Option<Attachment>,
+    pub counters: Counters,
+    pub capture: bool,
+}
+
+impl Iface {
+    pub fn bridge(&self) -> Option<&Bridge> {
+        match &self.kind {
+            Kind::Bridge(b) => Some(b),
+            _ => None,
+        }
+    }
+    pub fn bridge_mut(&mut self) -> Option<&mut Bridge> {
+        match &mut self.kind {
+            Kind::Bridge(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GraphError {
+    #[error("a device named \"{0}\" already exists")]
+    Exists(String),
+    #[error("no device named \"{0}\" (see 'patchbay link show')")]
+    NoDevice(String),
+    #[error("\"{0}\" is not a bridge")]
+    NotABridge(String),
+    #[error("\"{dev}\" is already enslaved to \"{master}\" (run 'patchbay link set {dev} nomaster' first)")]
+    Busy { dev: String, master: String },
+    #[error("a bridge cannot be a port of a bridge (\"{0}\"): the kernel refuses it with ELOOP")]
+    Loop(String),
+    #[error("bridge \"{0}\" has 1023 ports already")]
+    TooManyPorts(String),
+    #[error("\"{lower}\" already has a {proto} VLAN device with id {id} (\"{other}\")")]
+    VlanExists {
+        lower: String,
+        proto: &'static str,
+        id: u16,
+        other: String,
+    },
+    #[error("\"{0}\" is not enslaved")]
+    NotEnslaved(String),
+}
+
+#[derive(Debug, Default)]
+pub struct Graph {
+    ifaces: Vec<Option<Iface>>,
+    names: HashMap<String, IfId>,
+    by_attach: Vec<Option<IfId>>,
+    next_ifindex: u32,
+    scratch: Vec<Vec<Egress>>,
+}
+
+impl Graph {
+    pub fn new() -> Self {
+        Graph {
+            next_ifindex: 1,
+            scratch: (0..=MAX_DEPTH).map(|_| Vec::with_capacity(64)).collect(),
+            ..Default::default()
+        }
+    }
+
+    pub fn add(&mut self, name: &str, kind: Kind, mac: Mac, mtu: u32) -> Result<IfId, GraphError> {
+        if self.names.contains_key(name) {
+            return Err(GraphError::Exists(name.into()));
+        }
+        let id = match self.ifaces.iter().position(Option::is_none) {
+            Some(i) => IfId(i as u32),
+            None => {
+                self.ifaces.push(None);
+                IfId(self.ifaces.len() as u32 - 1)
+            }
+        };
+        let iface = Iface {
+            name: name.into(),
+            ifindex: self.next_ifindex,
+            kind,
+            master: None,
+            port_no: 0,
+            link: None,
+            vlan_uppers: Vec::new(),
+            admin_up: false,
+            carrier: true,
+            mtu,
+            mac,
+            attach: None,
+            counters: Counters::default(),
+            capture: false,
+        };
+        self.next_ifindex += 1;
+        self.ifaces[id.0 as usize] = Some(iface);
+        self.names.insert(name.into(), id);
+        Ok(id)
+    }
+
+    /// Adds a VLAN device on `lower`.
+    pub fn add_vlan(&mut self, name: &str, lower: IfId, vlan: VlanDev) -> Result<IfId, GraphError> {
+        let l = self.iface(lower);
+        if let Some(&(_, _, other)) = l
+            .vlan_uppers
+            .iter()
+            .find(|(tpid, vid, _)| *tpid == vlan.protocol.tpid() && *vid == vlan.id)
+        {
+            return Err(GraphError::VlanExists {
+                lower: l.name.clone(),
+                proto: vlan.protocol.name(),
+                id: vlan.id,
+                other: self.iface(other).name.clone(),
+            });
+        }
+        let (mac, mtu) = (l.mac, l.mtu);
+        let id = self.add(name, Kind::Vlan(vlan), mac, mtu)?;
+        self.iface_mut(id).link = Some(lower);
+        self.iface_mut(lower)
+            .vlan_uppers
+            .push((vlan.protocol.tpid(), vlan.id, id));
+        Ok(id)
+    }
+
+    /// Removes a device and everything stacked on it (the kernel unregisters
+    /// VLAN uppers with their lower). Returns the removed devices with their
+    /// attachments, uppers first.
+    pub fn remove(&mut self, id: IfId) -> Vec<(IfId, Iface)> {
+        let mut gone = Vec::new();
+        self.remove_rec(id, &mut gone);
+        gone
+    }
+
+    fn remove_rec(&mut self, id: IfId, gone: &mut Vec<(IfId, Iface)>) {
+        let uppers: Vec<IfId> = self.iface(id).vlan_uppers.iter().map(|u| u.2).collect();
+        for u in uppers {
+            self.remove_rec(u, gone);
+        }
+        if self.iface(id).master.is_some() {
+            let _ = self.release(id);
+        }
+        let ports: Vec<IfId> = self
+            .iface(id)
+            .bridge()
+            .map(|b| b.ports().map(|p| p.ifid).collect())
+            .unwrap_or_default();
+        for p in ports {
+            let _ = self.release(p);
+        }
+        if let Some(lower) = self.iface(id).link {
+            self.iface_mut(lower).vlan_uppers.retain(|u| u.2 != id);
+        }
+        let iface = self.ifaces[id.0 as usize].take().expect("live interface");
+        self.names.remove(&iface.name);
+        if let Some(a) = iface.attach {
+            self.by_attach[a.id.0 as usize] = None;
+        }
+        gone.push((id, iface));
+    }
+
+    /// `ip link set DEV master BR`.
+    pub fn enslave(&mut self, now: Instant, dev: IfId, br: IfId) -> Result<u16, GraphError> {
+        let d = self.iface(dev);
+        if matches!(d.kind, Kind::Bridge(_)) {
+            return Err(GraphError::Loop(d.name.clone()));
+        }
+        if let Some(m) = d.master {
+            if m == br {
+                return Ok(d.port_no);
+            }
+            return Err(GraphError::Busy {
+                dev: d.name.clone(),
+                master: self.iface(m).name.clone(),
+            });
+        }
+        let mac = d.mac;
+        let bname = self.iface(br).name.clone();
+        let b = self
+            .iface_mut(br)
+            .bridge_mut()
+            .ok_or(GraphError::NotABridge(bname.clone()))?;
+        let no = b.add_port(dev).ok_or(GraphError::TooManyPorts(bname))?;
+        b.add_local_addr(now, mac, Some(no));
+        let d = self.iface_mut(dev);
+        d.master = Some(br);
+        d.port_no = no;
+        Ok(no)
+    }
+
+    /// `ip link set DEV nomaster`.
+    pub fn release(&mut self, dev: IfId) -> Result<(), GraphError> {
+        let d = self.iface(dev);
+        let br = d
+            .master
+            .ok_or_else(|| GraphError::NotEnslaved(d.name.clone()))?;
+        let no = d.port_no;
+        if let Some(b) = self.iface_mut(br).bridge_mut() {
+            b.remove_port(no);
+        }
+        let d = self.iface_mut(dev);
+        d.master = None;
+        d.port_no = 0;
+        Ok(())
+    }
+
+    /// Binds an attachment to a device.
+    pub fn attach(&mut self, id: IfId, attach: Attachment) {
+        let i = attach.id.0 as usize;
+        if i >= self.by_attach.len() {
+            self.by_attach.resize(i + 1, None);
+        }
+        if let Some(old) = self.iface(id).attach {
+            self.by_attach[old.id.0 as usize] = None;
+        }
+        self.by_attach[i] = Some(id);
+        self.iface_mut(id).attach = Some(attach);
+    }
+
+    pub fn detach(&mut self, id: IfId) -> Option<Attachment> {
+        let a = self.iface_mut(id).attach.take()?;
+        self.by_attach[a.id.0 as usize] = None;
+        Some(a)
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<IfId> {
+        self.names.get(name).copied()
+    }
+
+    pub fn by_attach(&self, a: AttachId) -> Option<IfId> {
+        self.by_attach.get(a.0 as usize).copied().flatten()
+    }
+
+    pub fn get(&self, id: IfId) -> Option<&Iface> {
+        self.ifaces.get(id.0 as usize)?.as_ref()
+    }
+
+    pub fn get_mut(&mut self, id: IfId) -> Option<&mut Iface> {
+        self.ifaces.get_mut(id.0 as usize)?.as_mut()
+    }
+
+    /// The interface behind an id the caller got from this graph.
+    pub fn iface(&self, id: IfId) -> &Iface {
+        self.get(id).expect("IfId of a live interface")
+    }
+
+    pub fn iface_mut(&mut self, id: IfId) -> &mut Iface {
+        self.get_mut(id).expect("IfId of a live interface")
+    }
+
+    /// Interfaces in ifindex order.
+    pub fn iter(&self) -> impl Iterator<Item = (IfId, &Iface)> {
+        let mut v: Vec<(IfId, &Iface)> = self
+            .ifaces
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.as_ref().map(|f| (IfId(i as u32), f)))
+            .collect();
+        v.sort_by_key(|(_, f)| f.ifindex);
+        v.into_iter()
+    }
+
+    /// Operational state: admin up, carrier, and a lower that is up; a
+    /// bridge also needs a forwarding port (BEHAVIOUR.md §1.1).
+    pub fn oper_up(&self, id: IfId) -> bool {
+        let f = self.iface(id);
+        if !f.admin_up {
+            return false;
+        }
+        match &f.kind {
+            Kind::External | Kind::Tap => f.carrier,
+            Kind::Vlan(_) => f.link.is_some_and(|l| self.oper_up(l)),
+            Kind::Bridge(b) => b
+                .ports()
+                .any(|p| p.state == crate::bridge::PortState::Forwarding && self.oper_up(p.ifid)),
+        }
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.ifaces
+            .iter()
+            .flatten()
+            .filter_map(|f| f.bridge().and_then(Bridge::poll_timeout))
+            .min()
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for f in self.ifaces.iter_mut().flatten() {
+            if let Some(b) = f.bridge_mut() {
+                b.handle_timeout(now);
+            }
+        }
+    }
+
+    /// Entry point of the data path: one frame read from attachment `attach`.
+    /// `stripped` is a VLAN tag that the kernel removed into metadata.
+    pub fn receive(
+        &mut self,
+        now: Instant,
+        attach: AttachId,
+        data: &[u8],
+        stripped: Option<Tag>,
+        offload: Offload,
+        out: &mut Outputs,
+    ) {
+        let Some(id) = self.by_attach(attach) else {
+            return;
+        };
+        let iface = self.iface_mut(id);
+        let frame = match Frame::parse(data, stripped, offload) {
+            Ok(f) => f,
+            Err(r) => return iface.counters.drop(r),
+        };
+        let role = iface.attach.map(|a| a.role);
+        if role == Some(Role::Host) {
+            return self.tx(now, id, frame, out, 0);
+        }
+        let max = iface.mtu as usize + ETH_HLEN + VLAN_HLEN * frame.tags().len();
+        if !frame.offload.is_gso() && frame.len() > max {
+            return iface.counters.drop(DropReason::Oversize);
+        }
+        self.rx(now, id, frame, out, 0);
+    }
+
+    fn upper_for(&self, id: IfId, frame: &Frame<'_>) -> Option<IfId> {
+        let tag = frame.outer_tag()?;
+        self.iface(id)
+            .vlan_uppers
+            .iter()
+            .find(|(tpid, vid, _)| *tpid == tag.tpid && *vid == tag.vid())
+            .map(|u| u.2)
+    }
+
+    /// A device received `frame` from below.
+    fn rx(
+        &mut self,
+        now: Instant,
+        id: IfId,
+        mut frame: Frame<'_>,
+        out: &mut Outputs,
+        depth: usize,
+    ) {
+        let iface = self.iface_mut(id);
+        if depth >= MAX_DEPTH {
+            return iface.counters.drop(DropReason::LoopDepth);
+        }
+        if !iface.admin_up {
+            return iface.counters.drop(DropReason::AdminDown);
+        }
+        iface.counters.rx(frame.len());
+        if iface.capture {
+            out.capture(id, Direction::Rx, &frame);
+        }
+        if let Some(up) = self.upper_for(id, &frame) {
+            frame.pop_tag();
+            return self.rx(now, up, frame, out, depth + 1);
+        }
+        let iface = self.iface(id);
+        if let Some(br) = iface.master {
+            let no = iface.port_no;
+            return self.bridge_input(now, br, id, no, frame, out, depth);
+        }
+        self.deliver_host(id, frame, out);
+    }
+
+    /// The device's own stack takes `frame`: its host attachment, or the
+    /// kernel itself for an external device (which has the frame already).
+    fn deliver_host(&mut self, id: IfId, frame: Frame<'_>, out: &mut Outputs) {
+        let iface = self.iface_mut(id);
+        match (iface.attach, &iface.kind) {
+            (Some(a), _) if a.role == Role::Host => {
+                if let Err(r) = out.push(a.id, &frame) {
+                    iface.counters.drop(r);
+                }
+            }
+            (_, Kind::External) => {}
+            _ => iface.counters.drop(DropReason::Unclaimed),
+        }
+    }
+
+    /// A device sends `frame` down.
+    fn tx(
+        &mut self,
+        now: Instant,
+        id: IfId,
+        mut frame: Frame<'_>,
+        out: &mut Outputs,
+        depth: usize,
+    ) {
+        let iface = self.iface_mut(id);
+        if depth >= MAX_DEPTH {
+            return iface.counters.drop(DropReason::LoopDepth);
+        }
+        if !iface.admin_up {
+            return iface.counters.drop(DropReason::AdminDown);
+        }
+        iface.counters.tx(frame.len());
+        if iface.capture {
+            out.capture(id, Direction::Tx, &frame);
+        }
+        match &iface.kind {
+            Kind::External | Kind::Tap => match iface.attach {
+                Some(a) if a.role == Role::Wire => {
+                    if let Err(r) = out.push(a.id, &frame) {
+                        iface.counters.drop(r);
+                    }
+                }
+                _ => iface.counters.drop(DropReason::Unclaimed),
+            },
+            Kind::Vlan(v) => {
+                let (tag, lower) = (v.tag(), iface.link.expect("a VLAN device has a lower"));
+                if !frame.push_tag(tag) {
+                    return iface.counters.drop(DropReason::LoopDepth);
+                }
+                self.tx(now, lower, frame, out, depth + 1);
+            }
+            Kind::Bridge(_) => self.bridge_xmit(now, id, frame, out, depth),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn bridge_input(
+        &mut self,
+        now: Instant,
+        br: IfId,
+        port: IfId,
+        no: u16,
+        mut frame: Frame<'_>,
+        out: &mut Outputs,
+        depth: usize,
+    ) {
+        let mut egress = std::mem::take(&mut self.scratch[depth]);
+        egress.clear();
+        let bif = self.iface_mut(br);
+        let res = if bif.admin_up {
+            bif.bridge_mut()
+                .expect("master is a bridge")
+                .input(now, no, &mut frame, &mut egress)
+        } else {
+            Err(DropReason::PortState)
+        };
+        match res {
+            Err(r) => self.iface_mut(port).counters.drop(r),
+            Ok(host) => {
+                if egress.is_empty() && host == Host::No {
+                    self.iface_mut(port).counters.drop(DropReason::NoRoute);
+                }
+                self.send_egress(now, &egress, frame, out, depth);
+                if let Host::Yes(tag) = host {
+                    self.bridge_local_in(now, br, frame, tag, out, depth);
+                }
+            }
+        }
+        self.scratch[depth] = egress;
+    }
+
+    fn bridge_xmit(
+        &mut self,
+        now: Instant,
+        br: IfId,
+        mut frame: Frame<'_>,
+        out: &mut Outputs,
+        depth: usize,
+    ) {
+        let mut egress = std::mem::take(&mut self.scratch[depth]);
+        egress.clear();
+        let bif = self.iface_mut(br);
+        let res = bif
+            .bridge_mut()
+            .expect("a bridge")
+            .xmit(&mut frame, &mut egress);
+        match res {
+            Err(r) => bif.counters.drop(r),
+            Ok(()) => {
+                if egress.is_empty() {
+                    bif.counters.drop(DropReason::NoRoute);
+                }
+                self.send_egress(now, &egress, frame, out, depth);
+            }
+        }
+        self.scratch[depth] = egress;
+    }
+
+    fn send_egress(
+        &mut self,
+        now: Instant,
+        egress: &[Egress],
+        frame: Frame<'_>,
+        out: &mut Outputs,
+        depth: usize,
+    ) {
+        for e in egress {
+            let mut f = frame;
+            if let Some(t) = e.push {
+                if !f.push_tag(t) {
+                    self.iface_mut(e.ifid).counters.drop(DropReason::LoopDepth);
+                    continue;
+                }
+            }
+            self.tx(now, e.ifid, f, out, depth + 1);
+        }
+    }
+
+    /// `br_pass_frame_up`: the bridge device receives the frame.
+    fn bridge_local_in(
+        &mut self,
+        now: Instant,
+        br: IfId,
+        mut frame: Frame<'_>,
+        tag: Option<Tag>,
+        out: &mut Outputs,
+        depth: usize,
+    ) {
+        if let Some(t) = tag {
+            if !frame.push_tag(t) {
+                return self.iface_mut(br).counters.drop(DropReason::LoopDepth);
+            }
+        }
+        let bif = self.iface_mut(br);
+        bif.counters.rx(frame.len());
+        if bif.capture {
+            out.capture(br, Direction::Rx, &frame);
+        }
+        if let Some(up) = self.upper_for(br, &frame) {
+            frame.pop_tag();
+            // The bridge device is the VLAN device's lower: a normal rx.
+            return self.rx(now, up, frame, out, depth + 1);
+        }
+        self.deliver_host(br, frame, out);
+    }
+}

@@ -1,0 +1,175 @@
+//! Batched forwarding: the shapes that carry a burst in and out of the core.
+//!
+//! An attachment hands the graph up to [`BURST`] frames at a time
+//! ([`crate::Graph::receive`] per frame); every frame the graph sends is
+//! copied once, with its tags, into the [`TxBatch`] of the attachment it
+//! leaves by. The front end flushes the batches after the burst with batched
+//! system calls and clears them. Buffers keep their capacity from burst to
+//! burst, so steady-state forwarding allocates nothing.
+
+use crate::counters::DropReason;
+use crate::graph::{AttachId, IfId};
+use crate::wire::{Frame, Offload};
+
+/// Frames per receive burst (the OVS and VPP batch size).
+pub const BURST: usize = 32;
+
+/// Frames one attachment may have queued before a flush; more are dropped
+/// as [`DropReason::TxFull`]. Large enough for a burst flooded to itself
+/// several times over.
+pub const TX_BATCH_FRAMES: usize = 8 * BURST;
+
+/// One frame in a transmit batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxDesc {
+    pub off: u32,
+    pub len: u32,
+    pub offload: Offload,
+}
+
+const _: () = assert!(
+    std::mem::size_of::<TxDesc>() <= 24,
+    "keep per-frame metadata small"
+);
+
+/// The frames queued for one attachment.
+#[derive(Debug, Default)]
+pub struct TxBatch {
+    pub buf: Vec<u8>,
+    pub frames: Vec<TxDesc>,
+}
+
+impl TxBatch {
+    pub fn push(&mut self, frame: &Frame<'_>) -> bool {
+        if self.frames.len() >= TX_BATCH_FRAMES {
+            return false;
+        }
+        let off = self.buf.len();
+        let offload = frame.emit(&mut self.buf);
+        self.frames.push(TxDesc {
+            off: off as u32,
+            len: (self.buf.len() - off) as u32,
+            offload,
+        });
+        true
+    }
+
+    pub fn frame(&self, d: &TxDesc) -> &[u8] {
+        &self.buf[d.off as usize..(d.off + d.len) as usize]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], Offload)> {
+        self.frames.iter().map(|d| (self.frame(d), d.offload))
+    }
+
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.frames.clear();
+    }
+}
+
+/// Which way a captured frame went, seen from the interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Rx,
+    Tx,
+}
+
+/// A frame copied for `patchbay capture`.
+#[derive(Clone, Copy, Debug)]
+pub struct CaptureRec {
+    pub ifid: IfId,
+    pub dir: Direction,
+    pub off: u32,
+    pub len: u32,
+}
+
+/// Everything one burst produced: per-attachment transmit batches and
+/// captured copies.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    batches: Vec<TxBatch>,
+    dirty: Vec<AttachId>,
+    pub capture_buf: Vec<u8>,
+    pub captures: Vec<CaptureRec>,
+}
+
+impl Outputs {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Queues `frame` on `attach`; false when its batch is full.
+    #[inline]
+    pub fn push(&mut self, attach: AttachId, frame: &Frame<'_>) -> Result<(), DropReason> {
+        let i = attach.0 as usize;
+        if i >= self.batches.len() {
+            self.batches.resize_with(i + 1, TxBatch::default);
+        }
+        let b = &mut self.batches[i];
+        if b.is_empty() {
+            self.dirty.push(attach);
+        }
+        if b.push(frame) {
+            Ok(())
+        } else {
+            Err(DropReason::TxFull)
+        }
+    }
+
+    pub fn capture(&mut self, ifid: IfId, dir: Direction, frame: &Frame<'_>) {
+        let off = self.capture_buf.len();
+        frame.emit(&mut self.capture_buf);
+        self.captures.push(CaptureRec {
+            ifid,
+            dir,
+            off: off as u32,
+            len: (self.capture_buf.len() - off) as u32,
+        });
+    }
+
+    pub fn captured(&self) -> impl Iterator<Item = (CaptureRec, &[u8])> {
+        self.captures.iter().map(|c| {
+            (
+                *c,
+                &self.capture_buf[c.off as usize..(c.off + c.len) as usize],
+            )
+        })
+    }
+
+    /// Attachments with frames queued, in the order they first got one.
+    pub fn dirty(&self) -> &[AttachId] {
+        &self.dirty
+    }
+
+    pub fn batch(&self, attach: AttachId) -> Option<&TxBatch> {
+        self.batches.get(attach.0 as usize)
+    }
+
+    /// Hands each non-empty batch to `f`, then empties everything.
+    pub fn flush(&mut self, mut f: impl FnMut(AttachId, &TxBatch)) {
+        for a in self.dirty.drain(..) {
+            let b = &mut self.batches[a.0 as usize];
+            f(a, b);
+            b.clear();
+        }
+        self.capture_buf.clear();
+        self.captures.clear();
+    }
+
+    /// Total frames queued on all attachments.
+    pub fn queued(&self) -> usize {
+        self.dirty
+            .iter()
+            .map(|a| self.batches[a.0 as usize].len())
+            .sum()
+    }
+}

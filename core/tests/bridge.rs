@@ -1,0 +1,531 @@
+//! The bridge and VLAN devices driven through the graph, with virtual
+//! attachments and a hand-driven clock (BEHAVIOUR.md §1, §4).
+
+use patchbay_core::cmd::{self, Opts};
+use patchbay_core::counters::DropReason;
+use patchbay_core::graph::{Attachment, Kind, Role};
+use patchbay_core::pipeline::Outputs;
+use patchbay_core::wire::{build_frame, ethertype, Frame, Mac, Offload, Tag};
+use patchbay_core::{AttachId, Graph, IfId, Instant};
+
+struct Lab {
+    g: Graph,
+    out: Outputs,
+    now: Instant,
+}
+
+fn secs(s: u64) -> Instant {
+    Instant::from_nanos(s * 1_000_000_000)
+}
+
+impl Lab {
+    /// A bridge br0 with `n` ports p1..pn, attachment i+1 on port i+1.
+    fn new(n: u32, bridge_opts: &str) -> Lab {
+        let mut lab = Lab {
+            g: Graph::new(),
+            out: Outputs::new(),
+            now: Instant::ZERO,
+        };
+        lab.run(&format!("link add br0 type bridge {bridge_opts}"));
+        lab.run("link set br0 up");
+        for i in 1..=n {
+            let id = lab
+                .g
+                .add(
+                    &format!("p{i}"),
+                    Kind::Tap,
+                    Mac::local(0x1000 + u64::from(i)),
+                    1500,
+                )
+                .unwrap();
+            lab.g.attach(
+                id,
+                Attachment {
+                    id: AttachId(i),
+                    role: Role::Wire,
+                },
+            );
+            lab.run(&format!("link set p{i} up master br0"));
+        }
+        lab
+    }
+
+    fn run(&mut self, line: &str) -> String {
+        let words = cmd::split_line(line).unwrap();
+        let c = cmd::parse(&words).unwrap_or_else(|e| panic!("{line}: {e}"));
+        cmd::apply(&mut self.g, self.now, &c, Opts::default())
+            .unwrap_or_else(|e| panic!("{line}: {e}"))
+            .text
+    }
+
+    fn try_run(&mut self, line: &str) -> Result<String, String> {
+        let words = cmd::split_line(line).unwrap();
+        let c = cmd::parse(&words).map_err(|e| e.to_string())?;
+        cmd::apply(
+            &mut self.g,
+            self.now,
+            &c,
+            Opts {
+                json: true,
+                ..Opts::default()
+            },
+        )
+        .map(|o| o.text)
+        .map_err(|e| e.to_string())
+    }
+
+    /// Sends `frame` in at attachment `port` and returns what left where.
+    fn send(&mut self, port: u32, frame: &[u8]) -> Vec<(u32, Vec<u8>)> {
+        self.g.receive(
+            self.now,
+            AttachId(port),
+            frame,
+            None,
+            Offload::NONE,
+            &mut self.out,
+        );
+        let mut got = Vec::new();
+        self.out.flush(|a, b| {
+            for (f, _) in b.iter() {
+                got.push((a.0, f.to_vec()));
+            }
+        });
+        got.sort();
+        got
+    }
+
+    fn ports_reached(&mut self, port: u32, frame: &[u8]) -> Vec<u32> {
+        self.send(port, frame).into_iter().map(|(p, _)| p).collect()
+    }
+
+    fn id(&self, name: &str) -> IfId {
+        self.g.by_name(name).unwrap()
+    }
+
+    fn drops(&self, name: &str, r: DropReason) -> u64 {
+        self.g.iface(self.id(name)).counters.dropped(r)
+    }
+}
+
+fn mac(n: u64) -> Mac {
+    Mac::local(n)
+}
+
+fn eth(dst: Mac, src: Mac) -> Vec<u8> {
+    build_frame(dst, src, &[], ethertype::IPV4, &[0x45; 46])
+}
+
+fn tagged(dst: Mac, src: Mac, vid: u16) -> Vec<u8> {
+    build_frame(
+        dst,
+        src,
+        &[Tag::new(ethertype::VLAN, vid, 0)],
+        ethertype::IPV4,
+        &[0x45; 46],
+    )
+}
+
+#[test]
+fn unknown_unicast_floods_to_every_other_port_once_then_learns() {
+    let mut lab = Lab::new(4, "");
+    let (a, b) = (mac(0xa), mac(0xb));
+    assert_eq!(lab.ports_reached(1, &eth(b, a)), vec![2, 3, 4]);
+    // b answers: a is known on port 1, so only port 1 gets it.
+    assert_eq!(lab.ports_reached(3, &eth(a, b)), vec![1]);
+    assert_eq!(lab.ports_reached(1, &eth(b, a)), vec![3]);
+    let fdb = lab.run("bridge fdb show br br0");
+    assert!(fdb.contains(&format!("{a} dev p1 master br0\n")), "{fdb}");
+    assert!(fdb.contains(&format!("{b} dev p3 master br0\n")), "{fdb}");
+}
+
+#[test]
+fn broadcast_reaches_every_other_port_and_is_byte_identical() {
+    let mut lab = Lab::new(3, "");
+    let f = eth(Mac::BROADCAST, mac(1));
+    let got = lab.send(2, &f);
+    assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), vec![1, 3]);
+    assert!(got.iter().all(|(_, bytes)| *bytes == f));
+}
+
+#[test]
+fn roaming_moves_the_entry() {
+    let mut lab = Lab::new(3, "");
+    lab.send(1, &eth(mac(9), mac(1)));
+    lab.send(2, &eth(mac(9), mac(1)));
+    assert_eq!(lab.ports_reached(3, &eth(mac(1), mac(9))), vec![2]);
+}
+
+#[test]
+fn entries_age_out_on_the_virtual_clock() {
+    let mut lab = Lab::new(2, "ageing_time 1000");
+    lab.send(1, &eth(mac(2), mac(1)));
+    assert_eq!(lab.ports_reached(2, &eth(mac(1), mac(2))), vec![1]);
+    assert_eq!(lab.g.poll_timeout(), Some(secs(10)));
+    lab.now = secs(10);
+    lab.g.handle_timeout(lab.now);
+    // mac(1) aged out; mac(2) was learned at t=0 too and is gone as well.
+    assert!(!lab.run("bridge fdb show").contains(&mac(1).to_string()));
+    assert_eq!(
+        lab.ports_reached(2, &eth(mac(1), mac(2))),
+        vec![1],
+        "flooded again"
+    );
+}
+
+#[test]
+fn ageing_time_zero_never_learns() {
+    let mut lab = Lab::new(3, "ageing_time 0");
+    lab.send(1, &eth(mac(2), mac(1)));
+    assert_eq!(lab.ports_reached(2, &eth(mac(1), mac(2))), vec![1, 3]);
+}
+
+#[test]
+fn port_flags_learning_flood_and_isolation() {
+    let mut lab = Lab::new(4, "");
+    lab.run("bridge link set dev p2 flood off");
+    assert_eq!(lab.ports_reached(1, &eth(mac(99), mac(1))), vec![3, 4]);
+    lab.run("bridge link set dev p3 bcast_flood off");
+    assert_eq!(
+        lab.ports_reached(1, &eth(Mac::BROADCAST, mac(1))),
+        vec![2, 4]
+    );
+    lab.run("bridge link set dev p4 mcast_flood off");
+    let mcast: Mac = "01:00:5e:00:00:01".parse().unwrap();
+    assert_eq!(lab.ports_reached(1, &eth(mcast, mac(1))), vec![2, 3]);
+    lab.run("bridge link set dev p1 learning off");
+    lab.send(1, &eth(Mac::BROADCAST, mac(0x77)));
+    assert!(!lab.run("bridge fdb show").contains(&mac(0x77).to_string()));
+    // Isolated ports do not talk to each other, but do talk to others.
+    let mut lab = Lab::new(3, "");
+    lab.run("bridge link set dev p1 isolated on");
+    lab.run("bridge link set dev p2 isolated on");
+    assert_eq!(lab.ports_reached(1, &eth(Mac::BROADCAST, mac(1))), vec![3]);
+    assert_eq!(
+        lab.ports_reached(3, &eth(Mac::BROADCAST, mac(3))),
+        vec![1, 2]
+    );
+}
+
+#[test]
+fn hairpin_sends_back_out_of_the_ingress_port() {
+    let mut lab = Lab::new(2, "");
+    lab.send(1, &eth(mac(2), mac(1)));
+    lab.send(1, &eth(mac(1), mac(2)));
+    assert_eq!(
+        lab.ports_reached(1, &eth(mac(2), mac(3))),
+        Vec::<u32>::new()
+    );
+    assert_eq!(
+        lab.drops("p1", DropReason::NoRoute),
+        2,
+        "both frames were for a MAC behind p1"
+    );
+    lab.run("bridge link set dev p1 hairpin on");
+    assert_eq!(lab.ports_reached(1, &eth(mac(2), mac(3))), vec![1]);
+}
+
+#[test]
+fn link_local_frames_are_not_forwarded_unless_masked() {
+    let mut lab = Lab::new(3, "");
+    let lldp: Mac = "01:80:c2:00:00:0e".parse().unwrap();
+    let pause: Mac = "01:80:c2:00:00:01".parse().unwrap();
+    let stp: Mac = "01:80:c2:00:00:00".parse().unwrap();
+    assert!(lab.ports_reached(1, &eth(lldp, mac(1))).is_empty());
+    assert!(lab.ports_reached(1, &eth(pause, mac(1))).is_empty());
+    assert_eq!(lab.drops("p1", DropReason::Pause), 1);
+    // STP off: BPDUs are forwarded like data.
+    assert_eq!(lab.ports_reached(1, &eth(stp, mac(1))), vec![2, 3]);
+    lab.run("link set br0 type bridge group_fwd_mask 0x4000");
+    assert_eq!(lab.ports_reached(1, &eth(lldp, mac(1))), vec![2, 3]);
+    assert!(lab
+        .try_run("link set br0 type bridge group_fwd_mask 0x2")
+        .unwrap_err()
+        .contains("bits 0-2"));
+}
+
+#[test]
+fn invalid_source_and_malformed_frames_are_counted() {
+    let mut lab = Lab::new(2, "");
+    assert!(lab
+        .ports_reached(1, &eth(mac(2), Mac::BROADCAST))
+        .is_empty());
+    assert!(lab.ports_reached(1, &eth(mac(2), Mac::ZERO)).is_empty());
+    assert_eq!(lab.drops("p1", DropReason::InvalidSrcMac), 2);
+    assert!(lab.ports_reached(1, &[0u8; 10]).is_empty());
+    assert_eq!(lab.drops("p1", DropReason::Runt), 1);
+    let mut bad_tag = eth(mac(2), mac(1));
+    bad_tag.truncate(14);
+    bad_tag[12..14].copy_from_slice(&0x8100u16.to_be_bytes());
+    bad_tag.push(0);
+    assert!(lab.ports_reached(1, &bad_tag).is_empty());
+    assert_eq!(lab.drops("p1", DropReason::TruncatedTag), 1);
+    let huge = build_frame(mac(2), mac(1), &[], ethertype::IPV4, &[0; 3000]);
+    assert!(lab.ports_reached(1, &huge).is_empty());
+    assert_eq!(lab.drops("p1", DropReason::Oversize), 1);
+    // And it still forwards.
+    assert_eq!(lab.ports_reached(1, &eth(mac(2), mac(1))), vec![2]);
+}
+
+#[test]
+fn vlan_filtering_isolates_access_ports_and_tags_on_the_trunk() {
+    let mut lab = Lab::new(4, "vlan_filtering 1");
+    // p1, p2: access VLAN 10; p3: access VLAN 20; p4: trunk for 10 and 20.
+    for (p, v) in [("p1", 10), ("p2", 10), ("p3", 20)] {
+        lab.run(&format!("bridge vlan add dev {p} vid {v} pvid untagged"));
+        lab.run(&format!("bridge vlan del dev {p} vid 1"));
+    }
+    lab.run("bridge vlan add dev p4 vid 10");
+    lab.run("bridge vlan add dev p4 vid 20");
+    lab.run("bridge vlan del dev p4 vid 1");
+    let got = lab.send(1, &eth(Mac::BROADCAST, mac(1)));
+    assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), vec![2, 4]);
+    assert_eq!(
+        got[0].1,
+        eth(Mac::BROADCAST, mac(1)),
+        "access port: untagged"
+    );
+    assert_eq!(
+        got[1].1,
+        tagged(Mac::BROADCAST, mac(1), 10),
+        "trunk: tagged 10"
+    );
+    // A frame tagged 20 from the trunk reaches only p3, untagged.
+    let got = lab.send(4, &tagged(Mac::BROADCAST, mac(4), 20));
+    assert_eq!(got, vec![(3, eth(Mac::BROADCAST, mac(4)))]);
+    // Same MAC in two VLANs is two entries.
+    lab.send(3, &eth(Mac::BROADCAST, mac(1)));
+    assert_eq!(lab.ports_reached(4, &tagged(mac(1), mac(4), 10)), vec![1]);
+    assert_eq!(lab.ports_reached(4, &tagged(mac(1), mac(4), 20)), vec![3]);
+    // Ingress checks: an untagged frame on the trunk (no PVID), a VID the
+    // port lacks.
+    assert!(lab
+        .ports_reached(4, &eth(Mac::BROADCAST, mac(4)))
+        .is_empty());
+    assert_eq!(lab.drops("p4", DropReason::NoPvid), 1);
+    assert!(lab
+        .ports_reached(1, &tagged(Mac::BROADCAST, mac(1), 20))
+        .is_empty());
+    assert_eq!(lab.drops("p1", DropReason::VlanIngress), 1);
+    let show = lab.run("bridge vlan show dev p1");
+    assert!(
+        show.contains("p1                10 PVID Egress Untagged"),
+        "{show}"
+    );
+}
+
+#[test]
+fn priority_tagged_frames_take_the_pvid_and_keep_their_pcp() {
+    let mut lab = Lab::new(2, "vlan_filtering 1");
+    lab.run("bridge vlan add dev p2 vid 1");
+    let prio = build_frame(
+        Mac::BROADCAST,
+        mac(1),
+        &[Tag::new(ethertype::VLAN, 0, 5)],
+        ethertype::IPV4,
+        &[0; 46],
+    );
+    let got = lab.send(1, &prio);
+    let f = Frame::parse(&got[0].1, None, Offload::NONE).unwrap();
+    assert_eq!(f.outer_tag().map(|t| (t.vid(), t.pcp())), Some((1, 5)));
+}
+
+#[test]
+fn without_filtering_tags_pass_through_untouched() {
+    let mut lab = Lab::new(2, "");
+    let f = tagged(Mac::BROADCAST, mac(1), 33);
+    assert_eq!(lab.send(1, &f), vec![(2, f)]);
+}
+
+#[test]
+fn vlan_devices_tag_on_tx_and_take_their_vid_on_rx_including_qinq() {
+    let mut g = Graph::new();
+    let mut out = Outputs::new();
+    let eth0 = g.add("eth0", Kind::Tap, mac(1), 1500).unwrap();
+    g.attach(
+        eth0,
+        Attachment {
+            id: AttachId(1),
+            role: Role::Wire,
+        },
+    );
+    let run = |g: &mut Graph, l: &str| {
+        let c = cmd::parse(&cmd::split_line(l).unwrap()).unwrap();
+        cmd::apply(g, Instant::ZERO, &c, Opts::default()).unwrap();
+    };
+    run(
+        &mut g,
+        "link add link eth0 name eth0.100 type vlan id 100 protocol 802.1ad",
+    );
+    run(
+        &mut g,
+        "link add link eth0.100 name eth0.100.20 type vlan id 20",
+    );
+    for d in ["eth0", "eth0.100", "eth0.100.20"] {
+        run(&mut g, &format!("link set {d} up"));
+    }
+    let inner = g.by_name("eth0.100.20").unwrap();
+    g.attach(
+        inner,
+        Attachment {
+            id: AttachId(2),
+            role: Role::Host,
+        },
+    );
+    // The host sends on eth0.100.20: two tags, S-tag outermost, leave eth0.
+    let f = eth(mac(7), mac(1));
+    g.receive(
+        Instant::ZERO,
+        AttachId(2),
+        &f,
+        None,
+        Offload::NONE,
+        &mut out,
+    );
+    let mut sent = vec![];
+    out.flush(|a, b| sent.extend(b.iter().map(|(f, _)| (a.0, f.to_vec()))));
+    let s_tag = Tag::new(ethertype::QINQ, 100, 0);
+    let c_tag = Tag::new(ethertype::VLAN, 20, 0);
+    let double = build_frame(
+        mac(7),
+        mac(1),
+        &[s_tag, c_tag],
+        ethertype::IPV4,
+        &[0x45; 46],
+    );
+    assert_eq!(sent, vec![(1, double.clone())]);
+    // The same frame received on eth0 climbs to eth0.100.20 untagged.
+    g.receive(
+        Instant::ZERO,
+        AttachId(1),
+        &double,
+        None,
+        Offload::NONE,
+        &mut out,
+    );
+    let mut got = vec![];
+    out.flush(|a, b| got.extend(b.iter().map(|(f, _)| (a.0, f.to_vec()))));
+    assert_eq!(got, vec![(2, f)]);
+    // Another VID is not theirs: nothing is delivered.
+    let other = build_frame(
+        mac(7),
+        mac(1),
+        &[Tag::new(ethertype::QINQ, 101, 0)],
+        ethertype::IPV4,
+        &[0; 46],
+    );
+    g.receive(
+        Instant::ZERO,
+        AttachId(1),
+        &other,
+        None,
+        Offload::NONE,
+        &mut out,
+    );
+    assert_eq!(out.queued(), 0);
+    assert_eq!(g.iface(eth0).counters.dropped(DropReason::Unclaimed), 1);
+    // A duplicate VLAN on the same lower is refused.
+    let c = cmd::parse(
+        &cmd::split_line("link add link eth0 name x type vlan id 100 protocol 802.1ad").unwrap(),
+    )
+    .unwrap();
+    let e = cmd::apply(&mut g, Instant::ZERO, &c, Opts::default()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("already has a 802.1ad VLAN device with id 100"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_vlan_device_on_a_bridge_port_takes_its_frames_first() {
+    let mut lab = Lab::new(2, "");
+    lab.run("link add link p1 name p1.5 type vlan id 5");
+    lab.run("link set p1.5 up");
+    let v = lab.id("p1.5");
+    lab.g.attach(
+        v,
+        Attachment {
+            id: AttachId(9),
+            role: Role::Host,
+        },
+    );
+    let got = lab.send(1, &tagged(Mac::BROADCAST, mac(1), 5));
+    assert_eq!(got, vec![(9, eth(Mac::BROADCAST, mac(1)))]);
+    let got = lab.send(1, &tagged(Mac::BROADCAST, mac(1), 6));
+    assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), vec![2]);
+}
+
+#[test]
+fn the_bridge_device_gets_local_traffic_and_sends_through_the_fdb() {
+    let mut lab = Lab::new(2, "");
+    let br = lab.id("br0");
+    lab.g.attach(
+        br,
+        Attachment {
+            id: AttachId(100),
+            role: Role::Host,
+        },
+    );
+    let br_mac = lab.g.iface(br).mac;
+    // A frame to the bridge's own address goes to the host only.
+    assert_eq!(lab.ports_reached(1, &eth(br_mac, mac(1))), vec![100]);
+    // Broadcast: every other port and the host.
+    assert_eq!(
+        lab.ports_reached(1, &eth(Mac::BROADCAST, mac(1))),
+        vec![2, 100]
+    );
+    // The host's reply goes straight to p1, where mac(1) was learned.
+    assert_eq!(lab.ports_reached(100, &eth(mac(1), br_mac)), vec![1]);
+    // Host broadcast ignores bcast_flood, as the kernel does.
+    lab.run("bridge link set dev p2 bcast_flood off");
+    assert_eq!(
+        lab.ports_reached(100, &eth(Mac::BROADCAST, br_mac)),
+        vec![1, 2]
+    );
+}
+
+#[test]
+fn admin_down_ports_drop_and_count() {
+    let mut lab = Lab::new(3, "");
+    lab.run("link set p3 down");
+    assert_eq!(lab.ports_reached(1, &eth(Mac::BROADCAST, mac(1))), vec![2]);
+    assert_eq!(lab.drops("p3", DropReason::AdminDown), 1);
+    lab.run("bridge link set dev p2 state 0");
+    assert!(lab
+        .ports_reached(1, &eth(Mac::BROADCAST, mac(1)))
+        .is_empty());
+    assert!(lab
+        .ports_reached(2, &eth(Mac::BROADCAST, mac(2)))
+        .is_empty());
+    assert_eq!(lab.drops("p2", DropReason::PortState), 1);
+}
+
+#[test]
+fn fdb_limit_and_static_entries() {
+    let mut lab = Lab::new(2, "fdb_max_learned 3");
+    for i in 0..10 {
+        lab.send(1, &eth(Mac::BROADCAST, mac(100 + i)));
+    }
+    let show = lab.try_run("bridge fdb show dev p1").unwrap();
+    let rows: serde_json::Value = serde_json::from_str(&show).unwrap();
+    let dynamic = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r.get("state").is_none())
+        .count();
+    assert_eq!(dynamic, 3);
+    lab.run("bridge fdb add 02:00:00:00:99:99 dev p2 master static");
+    assert_eq!(
+        lab.ports_reached(1, &eth("02:00:00:00:99:99".parse().unwrap(), mac(100))),
+        vec![2]
+    );
+    let e = lab
+        .try_run("bridge fdb add 02:00:00:00:99:99 dev p2 master static")
+        .unwrap_err();
+    assert!(e.contains("already exists"), "{e}");
+    lab.run("bridge fdb del 02:00:00:00:99:99 dev p2");
+    assert!(lab
+        .try_run("bridge fdb del 02:00:00:00:99:99 dev p2")
+        .is_err());
+}
