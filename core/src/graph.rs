@@ -260,18 +260,28 @@ impl Graph {
                 master: self.iface(m).name.clone(),
             });
         }
-        let mac = d.mac;
+        let local = self.port_local_mac(dev);
         let bname = self.iface(br).name.clone();
         let b = self
             .iface_mut(br)
             .bridge_mut()
             .ok_or(GraphError::NotABridge(bname.clone()))?;
         let no = b.add_port(dev).ok_or(GraphError::TooManyPorts(bname))?;
-        b.add_local_addr(now, mac, Some(no));
+        if let Some(mac) = local {
+            b.add_local_addr(now, mac, Some(no));
+        }
         let d = self.iface_mut(dev);
         d.master = Some(br);
         d.port_no = no;
         Ok(no)
+    }
+
+    /// The address a port contributes as a local FDB entry. A TAP's netdev
+    /// is the far end of the port (the host or VM behind it sends from that
+    /// address), so unlike a kernel port it contributes none.
+    pub fn port_local_mac(&self, dev: IfId) -> Option<Mac> {
+        let d = self.iface(dev);
+        (!matches!(d.kind, Kind::Tap)).then_some(d.mac)
     }
 
     /// `ip link set DEV nomaster`.

@@ -594,7 +594,11 @@ pub(super) fn vlan_change(
         let (b, n) = port_of(g, &cmd, id)?;
         (b, Some(n))
     };
-    let mac = g.iface(id).mac;
+    let mac = if is_bridge {
+        Some(g.iface(id).mac)
+    } else {
+        g.port_local_mac(id)
+    };
     let b = g.iface_mut(br).bridge_mut().expect("bridge");
     let set = match port {
         Some(n) => &mut b.port_mut(n).expect("port").vlans,
@@ -613,6 +617,7 @@ pub(super) fn vlan_change(
             set.del(x);
         }
     }
+    let Some(mac) = mac else { return Ok(()) };
     for x in v.vids.0..=v.vids.1 {
         if add {
             b.fdb.add_local(now, mac, x, port);

@@ -500,6 +500,7 @@ pub(super) fn set(g: &mut Graph, now: Instant, s: &LinkSet) -> Result<(), CmdErr
 
 /// Changes a device's MAC and the local FDB entries that follow it.
 pub fn set_address(g: &mut Graph, now: Instant, id: IfId, mac: Mac) {
+    let has_local = g.port_local_mac(id).is_some();
     let f = g.iface_mut(id);
     let old = std::mem::replace(&mut f.mac, mac);
     let (master, port_no) = (f.master, f.port_no);
@@ -507,7 +508,7 @@ pub fn set_address(g: &mut Graph, now: Instant, id: IfId, mac: Mac) {
         b.fdb.remove_local(old, None);
         b.add_local_addr(now, mac, None);
     }
-    if let Some(br) = master {
+    if let Some(br) = master.filter(|_| has_local) {
         if let Some(b) = g.iface_mut(br).bridge_mut() {
             b.fdb.remove_local(old, Some(port_no));
             b.add_local_addr(now, mac, Some(port_no));

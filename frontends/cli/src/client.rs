@@ -1,0 +1,270 @@
+//! The client side of the control socket.
+
+use patchbay_io::pcap;
+use patchbay_io::proto::{Request, Response};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Opts {
+    pub json: bool,
+    pub details: bool,
+    pub stats: bool,
+    pub pretty: bool,
+}
+
+pub struct Conn {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+impl Conn {
+    pub fn open(socket: &Path) -> Result<Conn, String> {
+        let s = UnixStream::connect(socket).map_err(|e| {
+            format!(
+                "cannot reach the patchbay daemon at {} ({e}); start it with 'patchbay daemon' (as root), or point --socket / PATCHBAY_SOCKET at it",
+                socket.display()
+            )
+        })?;
+        let writer = s.try_clone().map_err(|e| e.to_string())?;
+        Ok(Conn {
+            reader: BufReader::new(s),
+            writer,
+        })
+    }
+
+    pub fn send(&mut self, req: &Request) -> Result<Response, String> {
+        let mut line = serde_json::to_vec(req).map_err(|e| e.to_string())?;
+        line.push(b'\n');
+        self.writer
+            .write_all(&line)
+            .map_err(|e| format!("daemon connection: {e}"))?;
+        let mut answer = String::new();
+        self.reader
+            .read_line(&mut answer)
+            .map_err(|e| format!("daemon connection: {e}"))?;
+        if answer.is_empty() {
+            return Err("the daemon closed the connection".into());
+        }
+        serde_json::from_str(&answer).map_err(|e| format!("bad answer from the daemon: {e}"))
+    }
+
+    /// Runs one command; returns its output.
+    pub fn run(&mut self, words: &[String], o: Opts) -> Result<String, String> {
+        let r = self.send(&Request {
+            words: words.to_vec(),
+            json: o.json,
+            details: o.details,
+            stats: o.stats,
+            capture: None,
+        })?;
+        if r.ok {
+            Ok(pretty(r.out, o))
+        } else {
+            Err(r.error)
+        }
+    }
+}
+
+fn pretty(out: String, o: Opts) -> String {
+    if o.json && o.pretty {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&out) {
+            return serde_json::to_string_pretty(&v).unwrap_or(out) + "\n";
+        }
+    }
+    out
+}
+
+pub fn command(socket: &Path, words: &[String], o: Opts) -> ExitCode {
+    let r = Conn::open(socket).and_then(|mut c| c.run(words, o));
+    match r {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("Error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `-batch FILE`: every line is a command; stops at the first failure and
+/// names the file and line, as `ip -batch` does.
+pub fn batch(socket: &Path, file: &str, o: Opts) -> ExitCode {
+    let text = if file == "-" {
+        let mut s = String::new();
+        if let Err(e) = std::io::stdin().read_to_string(&mut s) {
+            eprintln!("Error: reading stdin: {e}");
+            return ExitCode::from(2);
+        }
+        s
+    } else {
+        match std::fs::read_to_string(file) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("Error: cannot read batch file {file}: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    };
+    let mut conn = match Conn::open(socket) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for (n, line) in text.lines().enumerate() {
+        let mut words = match patchbay_core::cmd::split_line(line) {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("Error: {e}\nCommand failed {file}:{}", n + 1);
+                return ExitCode::from(1);
+            }
+        };
+        if words.is_empty() {
+            continue;
+        }
+        if words[0] == "ip" || words[0] == "patchbay" {
+            words.remove(0);
+        }
+        match conn.run(&words, o) {
+            Ok(out) => print!("{out}"),
+            Err(e) => {
+                eprintln!("Error: {e}\nCommand failed {file}:{}", n + 1);
+                return ExitCode::from(1);
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `patchbay capture DEV -w FILE [-c COUNT]`: records what DEV sends and
+/// receives until COUNT frames or Ctrl-C.
+pub fn capture(socket: &Path, args: &[String]) -> ExitCode {
+    let (mut dev, mut file, mut count) = (None, None, None::<u64>);
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "-w" => {
+                i += 1;
+                file = args.get(i).cloned();
+            }
+            "-c" => {
+                i += 1;
+                count = args.get(i).and_then(|c| c.parse().ok());
+                if count.is_none() {
+                    eprintln!("Error: capture: -c expects a number of frames");
+                    return ExitCode::from(2);
+                }
+            }
+            "dev" | "-i" => {
+                i += 1;
+                dev = args.get(i).cloned();
+            }
+            d if dev.is_none() => dev = Some(d.to_string()),
+            a => {
+                eprintln!(
+                    "Error: capture: unknown argument \"{a}\" (expected DEV -w FILE [-c COUNT])"
+                );
+                return ExitCode::from(2);
+            }
+        }
+        i += 1;
+    }
+    let (Some(dev), Some(file)) = (dev, file) else {
+        eprintln!("Error: capture: usage: patchbay capture DEV -w FILE.pcap [-c COUNT]");
+        return ExitCode::from(2);
+    };
+    let mut conn = match Conn::open(socket) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let r = conn.send(&Request {
+        capture: Some(dev.clone()),
+        ..Default::default()
+    });
+    match r {
+        Ok(r) if r.ok => {}
+        Ok(r) => {
+            eprintln!("Error: {}", r.error);
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let mut out = match std::fs::File::create(&file) {
+        Ok(f) => std::io::BufWriter::new(f),
+        Err(e) => {
+            eprintln!("Error: capture: cannot create {file}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register(sig, stop.clone());
+    }
+    let _ = conn
+        .reader
+        .get_ref()
+        .set_read_timeout(Some(std::time::Duration::from_millis(200)));
+    eprintln!(
+        "capturing on {dev} into {file}{}",
+        count
+            .map(|c| format!(" ({c} frames)"))
+            .unwrap_or_else(|| " (Ctrl-C to stop)".into())
+    );
+    let mut buf: Vec<u8> = Vec::new();
+    let mut header_done = false;
+    let mut frames = 0u64;
+    let mut chunk = [0u8; 65536];
+    while !stop.load(Ordering::Relaxed) && count.is_none_or(|c| frames < c) {
+        match conn.reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue
+            }
+            Err(e) => {
+                eprintln!("Error: capture: {e}");
+                break;
+            }
+        }
+        if !header_done && buf.len() >= 24 {
+            let _ = out.write_all(&buf[..24]);
+            buf.drain(..24);
+            header_done = true;
+        }
+        while header_done && count.is_none_or(|c| frames < c) {
+            let Some(n) = pcap::next_record_len(&buf) else {
+                break;
+            };
+            let _ = out.write_all(&buf[..n]);
+            buf.drain(..n);
+            frames += 1;
+        }
+    }
+    if !header_done {
+        let _ = out.write_all(&pcap::header(pcap::LINKTYPE_ETHERNET));
+    }
+    let _ = out.flush();
+    eprintln!("{frames} frames written to {file}");
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,142 @@
+//! `patchbay`: the daemon, the iproute2-style client, and the demo.
+//!
+//! Global options follow iproute2 (`-j`, `-d`, `-s`, `-batch FILE`); the
+//! words after them are sent to the daemon, which parses and carries them
+//! out (one parser for the daemon, batch files and the simulator).
+
+mod client;
+mod demo;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: patchbay [OPTIONS] OBJECT COMMAND...
+       patchbay daemon [--socket PATH]
+       patchbay demo
+       patchbay capture DEV -w FILE.pcap [-c COUNT]
+       patchbay [-j] -batch FILE
+
+objects (as in ip(8) and bridge(8), with patchbay in place of ip):
+  link add|del|set|show      type bridge | vlan
+  tuntap add|del NAME mode tap
+  bridge fdb|link|vlan ...
+  stats [DEV]                per-port counters and drop reasons
+
+options:
+  -j, -json        JSON output in iproute2's shape
+  -d, -details     details (link options, port flags)
+  -s, -stats       counters
+  -b, -batch FILE  run the commands of FILE, one per line ('-' = stdin)
+  --socket PATH    the daemon's control socket
+                   (default $PATCHBAY_SOCKET, else /run/patchbay/patchbay.sock)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut opts = client::Opts::default();
+    let mut socket: Option<PathBuf> = None;
+    let mut batch: Option<String> = None;
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "-j" | "-json" | "--json" => opts.json = true,
+            "-d" | "-details" | "--details" => opts.details = true,
+            "-s" | "-stats" | "--stats" => opts.stats = true,
+            "-p" | "-pretty" => opts.pretty = true,
+            "-b" | "-batch" | "--batch" => {
+                i += 1;
+                let Some(f) = args.get(i) else {
+                    eprintln!("patchbay: -batch needs a file name");
+                    return ExitCode::from(2);
+                };
+                batch = Some(f.clone());
+            }
+            "--socket" => {
+                i += 1;
+                let Some(p) = args.get(i) else {
+                    eprintln!("patchbay: --socket needs a path");
+                    return ExitCode::from(2);
+                };
+                socket = Some(PathBuf::from(p));
+            }
+            "-h" | "-help" | "--help" | "help" => {
+                print!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            "-V" | "-Version" | "--version" => {
+                println!("patchbay {}", env!("CARGO_PKG_VERSION"));
+                return ExitCode::SUCCESS;
+            }
+            _ => break,
+        }
+        i += 1;
+    }
+    let rest = &args[i..];
+    let socket = patchbay_io::proto::socket_path(socket);
+    if let Some(file) = batch {
+        return client::batch(&socket, &file, opts);
+    }
+    match rest.first().map(String::as_str) {
+        None => {
+            eprint!("{USAGE}");
+            ExitCode::from(2)
+        }
+        Some("daemon") => daemon(&rest[1..], socket),
+        Some("demo") => demo::run(),
+        Some("capture") => client::capture(&socket, &rest[1..]),
+        Some(_) => client::command(&socket, rest, opts),
+    }
+}
+
+fn daemon(args: &[String], mut socket: PathBuf) -> ExitCode {
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--socket" => {
+                i += 1;
+                match args.get(i) {
+                    Some(p) => socket = PathBuf::from(p),
+                    None => {
+                        eprintln!("patchbay daemon: --socket needs a path");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            a => {
+                eprintln!("patchbay daemon: unknown argument \"{a}\" (expected --socket PATH)");
+                return ExitCode::from(2);
+            }
+        }
+        i += 1;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PATCHBAY_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("patchbay daemon: needs root (CAP_NET_ADMIN and CAP_NET_RAW) to create TAPs and open packet sockets; run it with sudo");
+        return ExitCode::from(1);
+    }
+    let mut d = match patchbay_io::daemon::Daemon::new(&socket) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!(
+                "patchbay daemon: cannot listen on {}: {e}",
+                socket.display()
+            );
+            return ExitCode::from(1);
+        }
+    };
+    match d.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("patchbay daemon: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

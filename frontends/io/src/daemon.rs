@@ -1,0 +1,754 @@
+//! The daemon: one mio event loop that owns every attachment and the
+//! control socket, and runs the core pipeline to completion on each burst.
+//!
+//! Thread layout: run-to-completion on one thread. A readable attachment is
+//! drained in bursts of 32 (`recvmmsg` / `read`), each frame walks the
+//! interface graph, and the per-attachment transmit batches are flushed
+//! (`sendmmsg` / `writev`) before the next burst. Commands from the control
+//! socket are applied between bursts on the same thread, so the packet path
+//! takes no lock. See ARCHITECTURE.md for why this layout and what the
+//! benchmark says about it.
+
+use crate::packet::PacketSocket;
+use crate::proto::{Request, Response};
+use crate::ring::RxBufs;
+use crate::tap::Tap;
+use crate::{pcap, sys};
+use mio::net::{UnixListener, UnixStream};
+use mio::{Events, Interest, Poll, Token};
+use patchbay_core::cmd::{self, Command, Opts};
+use patchbay_core::counters::DropReason;
+use patchbay_core::graph::{Attachment, Kind, Role};
+use patchbay_core::pipeline::Outputs;
+use patchbay_core::{AttachId, Graph, IfId, Instant};
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tracing::{debug, info, warn};
+
+const LISTENER: Token = Token(0);
+const SIGNAL: Token = Token(1);
+const CLIENT_BASE: usize = 16;
+const ATTACH_BASE: usize = 1 << 24;
+/// Bursts one attachment may take before others get a turn.
+const BURSTS_PER_TURN: usize = 8;
+/// How often kernel link state (IFF_UP, carrier) is read back.
+const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+/// A capture client that falls this far behind loses frames.
+const CAPTURE_BACKLOG: usize = 16 << 20;
+
+#[derive(Debug)]
+enum Port {
+    Packet(PacketSocket),
+    Tap(Tap),
+}
+
+impl Port {
+    fn fd(&self) -> i32 {
+        match self {
+            Port::Packet(p) => p.as_raw_fd(),
+            Port::Tap(t) => t.as_raw_fd(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Att {
+    port: Port,
+    ifid: IfId,
+    /// The kernel netdev behind the attachment.
+    netdev: String,
+}
+
+#[derive(Debug)]
+struct Client {
+    stream: UnixStream,
+    inbuf: Vec<u8>,
+    outbuf: Vec<u8>,
+    capture: Option<IfId>,
+    closing: bool,
+}
+
+pub struct Daemon {
+    poll: Poll,
+    graph: Graph,
+    out: Outputs,
+    rx: RxBufs,
+    atts: Vec<Option<Att>>,
+    clients: Vec<Option<Client>>,
+    listener: UnixListener,
+    signal: UnixStream,
+    socket: PathBuf,
+    epoch: std::time::Instant,
+    wall_epoch: u64,
+    pending: Vec<AttachId>,
+    stop: bool,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("socket", &self.socket)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Daemon {
+    /// Binds the control socket (mode 0600) and installs SIGINT/SIGTERM.
+    pub fn new(socket: &Path) -> io::Result<Daemon> {
+        if let Some(dir) = socket.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        if socket.exists() {
+            if std::os::unix::net::UnixStream::connect(socket).is_ok() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!(
+                        "a patchbay daemon already listens on {} (stop it, or pass --socket)",
+                        socket.display()
+                    ),
+                ));
+            }
+            std::fs::remove_file(socket)?;
+        }
+        let mut listener = UnixListener::bind(socket)?;
+        std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))?;
+        let poll = Poll::new()?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let (tx, mut rx) = UnixStream::pair()?;
+        let std_tx: std::os::unix::net::UnixStream = tx.into();
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::low_level::pipe::register(sig, std_tx.try_clone()?)?;
+        }
+        poll.registry()
+            .register(&mut rx, SIGNAL, Interest::READABLE)?;
+        let wall_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        Ok(Daemon {
+            poll,
+            graph: Graph::new(),
+            out: Outputs::new(),
+            rx: RxBufs::new(),
+            atts: Vec::new(),
+            clients: Vec::new(),
+            listener,
+            signal: rx,
+            socket: socket.to_path_buf(),
+            epoch: std::time::Instant::now(),
+            wall_epoch,
+            pending: Vec::new(),
+            stop: false,
+        })
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_nanos(self.epoch.elapsed().as_nanos() as u64)
+    }
+
+    /// Runs until SIGINT or SIGTERM, then removes every TAP it created.
+    pub fn run(&mut self) -> io::Result<()> {
+        info!(socket = %self.socket.display(), "patchbay daemon listening");
+        let mut events = Events::with_capacity(256);
+        let mut next_sync = self.now() + SYNC_INTERVAL;
+        while !self.stop {
+            let now = self.now();
+            let mut deadline = next_sync;
+            if let Some(t) = self.graph.poll_timeout() {
+                deadline = deadline.min(t);
+            }
+            let timeout = if self.pending.is_empty() {
+                deadline.saturating_duration_since(now)
+            } else {
+                Duration::ZERO
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    LISTENER => self.accept(),
+                    SIGNAL => {
+                        let mut b = [0u8; 64];
+                        let _ = self.signal.read(&mut b);
+                        info!("signal received, stopping");
+                        self.stop = true;
+                    }
+                    Token(t) if t >= ATTACH_BASE => {
+                        let a = AttachId((t - ATTACH_BASE) as u32);
+                        if !self.pending.contains(&a) {
+                            self.pending.push(a);
+                        }
+                    }
+                    Token(t) => self.client_event(t - CLIENT_BASE),
+                }
+            }
+            self.service_pending();
+            let now = self.now();
+            self.graph.handle_timeout(now);
+            if now >= next_sync {
+                self.sync_links();
+                next_sync = now + SYNC_INTERVAL;
+            }
+        }
+        self.shutdown();
+        Ok(())
+    }
+
+    fn service_pending(&mut self) {
+        let mut i = 0;
+        while i < self.pending.len() {
+            let a = self.pending[i];
+            let mut drained = false;
+            for _ in 0..BURSTS_PER_TURN {
+                match self.rx_burst(a) {
+                    Ok(n) if n == self.rx.capacity() => continue,
+                    Ok(_) => {
+                        drained = true;
+                        break;
+                    }
+                    Err(e) => {
+                        warn!(attach = a.0, "receive failed: {e}");
+                        drained = true;
+                        break;
+                    }
+                }
+            }
+            if drained {
+                self.pending.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// One burst from attachment `a` through the graph and out again.
+    fn rx_burst(&mut self, a: AttachId) -> io::Result<usize> {
+        let Some(att) = self.atts.get(a.0 as usize).and_then(Option::as_ref) else {
+            return Ok(0);
+        };
+        let n = match &att.port {
+            Port::Packet(p) => p.recv_burst(&mut self.rx)?,
+            Port::Tap(t) => t.recv_burst(&mut self.rx)?,
+        };
+        if n == 0 {
+            return Ok(0);
+        }
+        let now = self.now();
+        for i in 0..n {
+            let (data, tag, off, trunc) = self.rx.frame(i);
+            if trunc {
+                if let Some(id) = self.graph.by_attach(a) {
+                    self.graph.iface_mut(id).counters.drop(DropReason::Oversize);
+                }
+                continue;
+            }
+            self.graph.receive(now, a, data, tag, off, &mut self.out);
+        }
+        self.flush();
+        Ok(n)
+    }
+
+    fn flush(&mut self) {
+        if !self.out.captures.is_empty() {
+            let ts = self.wall_epoch + self.now().as_nanos();
+            for (rec, data) in self.out.captured() {
+                for c in self.clients.iter_mut().flatten() {
+                    if c.capture == Some(rec.ifid) && c.outbuf.len() < CAPTURE_BACKLOG {
+                        pcap::record(&mut c.outbuf, ts, data);
+                    }
+                }
+            }
+            for i in 0..self.clients.len() {
+                if self.clients[i]
+                    .as_ref()
+                    .is_some_and(|c| c.capture.is_some() && !c.outbuf.is_empty())
+                {
+                    self.client_write(i);
+                }
+            }
+        }
+        let Daemon {
+            out, atts, graph, ..
+        } = self;
+        out.flush(|a, batch| {
+            let Some(att) = atts.get(a.0 as usize).and_then(Option::as_ref) else {
+                return;
+            };
+            let r = match &att.port {
+                Port::Packet(p) => p.send_batch(batch),
+                Port::Tap(t) => t.send_batch(batch),
+            };
+            let lost = match r {
+                Ok(n) => batch.len() - n,
+                Err(e) => {
+                    debug!(dev = %att.netdev, "send failed: {e}");
+                    batch.len()
+                }
+            };
+            if lost > 0 {
+                if let Some(f) = graph.get_mut(att.ifid) {
+                    f.counters.drops[DropReason::TxError as usize] += lost as u64;
+                }
+            }
+        });
+    }
+
+    fn accept(&mut self) {
+        loop {
+            match self.listener.accept() {
+                Ok((mut stream, _)) => {
+                    let i = self
+                        .clients
+                        .iter()
+                        .position(Option::is_none)
+                        .unwrap_or_else(|| {
+                            self.clients.push(None);
+                            self.clients.len() - 1
+                        });
+                    if let Err(e) = self.poll.registry().register(
+                        &mut stream,
+                        Token(CLIENT_BASE + i),
+                        Interest::READABLE | Interest::WRITABLE,
+                    ) {
+                        warn!("cannot register client: {e}");
+                        continue;
+                    }
+                    self.clients[i] = Some(Client {
+                        stream,
+                        inbuf: Vec::new(),
+                        outbuf: Vec::new(),
+                        capture: None,
+                        closing: false,
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    warn!("accept: {e}");
+                    break;
+                }
+            }
+        }
+    }
+
+    fn client_event(&mut self, i: usize) {
+        let mut closed = false;
+        if let Some(c) = self.clients.get_mut(i).and_then(Option::as_mut) {
+            let mut buf = [0u8; 16384];
+            loop {
+                match c.stream.read(&mut buf) {
+                    Ok(0) => {
+                        closed = true;
+                        break;
+                    }
+                    Ok(n) => c.inbuf.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(_) => {
+                        closed = true;
+                        break;
+                    }
+                }
+            }
+        } else {
+            return;
+        }
+        loop {
+            let c = self.clients[i].as_mut().expect("live client");
+            let Some(nl) = c.inbuf.iter().position(|b| *b == b'\n') else {
+                break;
+            };
+            let line: Vec<u8> = c.inbuf.drain(..=nl).collect();
+            let reply = match serde_json::from_slice::<Request>(&line) {
+                Ok(req) => self.handle_request(i, req),
+                Err(e) => Response {
+                    ok: false,
+                    error: format!("bad request: {e}"),
+                    ..Default::default()
+                },
+            };
+            let c = self.clients[i].as_mut().expect("live client");
+            let mut s = serde_json::to_vec(&reply).expect("json");
+            s.push(b'\n');
+            // A capture's pcap header must follow its answer line.
+            let header = if c.capture.is_some() && reply.ok {
+                Some(pcap::header(pcap::LINKTYPE_ETHERNET))
+            } else {
+                None
+            };
+            let mut buf = std::mem::take(&mut c.outbuf);
+            c.outbuf = s;
+            if let Some(h) = header {
+                c.outbuf.extend_from_slice(&h);
+            }
+            c.outbuf.append(&mut buf);
+        }
+        self.client_write(i);
+        if closed
+            || self.clients[i]
+                .as_ref()
+                .is_some_and(|c| c.closing && c.outbuf.is_empty())
+        {
+            self.drop_client(i);
+        }
+    }
+
+    fn client_write(&mut self, i: usize) {
+        let Some(c) = self.clients.get_mut(i).and_then(Option::as_mut) else {
+            return;
+        };
+        while !c.outbuf.is_empty() {
+            match c.stream.write(&c.outbuf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    c.outbuf.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    c.outbuf.clear();
+                    c.closing = true;
+                    break;
+                }
+            }
+        }
+    }
+
+    fn drop_client(&mut self, i: usize) {
+        if let Some(mut c) = self.clients[i].take() {
+            let _ = self.poll.registry().deregister(&mut c.stream);
+            if let Some(id) = c.capture {
+                let still = self.clients.iter().flatten().any(|o| o.capture == Some(id));
+                if let Some(f) = self.graph.get_mut(id) {
+                    f.capture = still;
+                }
+            }
+        }
+    }
+
+    fn handle_request(&mut self, client: usize, req: Request) -> Response {
+        if let Some(dev) = req.capture {
+            return match self.graph.by_name(&dev) {
+                Some(id) => {
+                    self.graph.iface_mut(id).capture = true;
+                    self.clients[client].as_mut().expect("client").capture = Some(id);
+                    Response {
+                        ok: true,
+                        ..Default::default()
+                    }
+                }
+                None => Response {
+                    ok: false,
+                    error: format!("capture: no device named \"{dev}\" (see 'patchbay link show')"),
+                    ..Default::default()
+                },
+            };
+        }
+        let opts = Opts {
+            json: req.json,
+            details: req.details,
+            stats: req.stats,
+        };
+        match self.execute(&req.words, opts) {
+            Ok(out) => Response {
+                ok: true,
+                out,
+                ..Default::default()
+            },
+            Err(e) => Response {
+                ok: false,
+                error: e,
+                ..Default::default()
+            },
+        }
+    }
+
+    /// Parses and carries out one command. On error nothing is changed.
+    pub fn execute(&mut self, words: &[String], opts: Opts) -> Result<String, String> {
+        let c = cmd::parse(words).map_err(|e| e.to_string())?;
+        let now = self.now();
+        let mut attached = Vec::new();
+        for name in c.lowers() {
+            match self.ensure_attached(name) {
+                Ok(Some(id)) => attached.push(id),
+                Ok(None) => {}
+                Err(e) => {
+                    self.release_unused(&attached);
+                    return Err(e);
+                }
+            }
+        }
+        let res = match &c {
+            Command::TuntapAdd { name } => self.tuntap_add(name).map(|_| String::new()),
+            Command::TuntapDel { name } => self.tuntap_del(name).map(|_| String::new()),
+            Command::LinkAdd(a) => {
+                let r = cmd::apply(&mut self.graph, now, &c, opts).map_err(|e| e.to_string());
+                match r {
+                    Ok(_) => {
+                        let id = self.graph.by_name(&a.name).expect("just added");
+                        self.expose(id).map(|_| String::new()).inspect_err(|_| {
+                            self.remove_devices(id);
+                        })
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Command::LinkDel { name } => match self.graph.by_name(name).map(|id| (id, &self.graph.iface(id).kind)) {
+                Some((_, Kind::External)) => Err(format!(
+                    "link del {name}: \"{name}\" is a kernel device that patchbay only uses; release it with 'patchbay link set {name} nomaster'"
+                )),
+                Some((_, Kind::Tap)) => Err(format!("link del {name}: \"{name}\" is a TAP; remove it with 'patchbay tuntap del {name} mode tap'")),
+                Some((id, _)) => {
+                    self.remove_devices(id);
+                    Ok(String::new())
+                }
+                None => cmd::apply(&mut self.graph, now, &c, opts).map(|o| o.text).map_err(|e| e.to_string()),
+            },
+            Command::LinkSet(s) => {
+                let r = cmd::apply(&mut self.graph, now, &c, opts).map(|o| o.text).map_err(|e| e.to_string());
+                if r.is_ok() {
+                    let id = self.graph.by_name(&s.name).expect("applied");
+                    self.link_set_effects(id, s.up, s.address.is_some());
+                }
+                r
+            }
+            _ => cmd::apply(&mut self.graph, now, &c, opts).map(|o| o.text).map_err(|e| e.to_string()),
+        };
+        if res.is_err() {
+            self.release_unused(&attached);
+        } else {
+            let all: Vec<IfId> = self
+                .graph
+                .iter()
+                .filter(|(_, f)| matches!(f.kind, Kind::External))
+                .map(|(id, _)| id)
+                .collect();
+            self.release_unused(&all);
+        }
+        res
+    }
+
+    /// Makes sure a kernel netdev named `name` is in the graph with an
+    /// AF_PACKET attachment. Returns the id if it was attached just now.
+    fn ensure_attached(&mut self, name: &str) -> Result<Option<IfId>, String> {
+        if self.graph.by_name(name).is_some() {
+            return Ok(None);
+        }
+        let Some(ifindex) = sys::ifindex(name) else {
+            return Err(format!("no device named \"{name}\": it is neither a patchbay device nor a kernel netdev in this namespace"));
+        };
+        let mac =
+            sys::mac(name).map_err(|e| format!("cannot read the address of \"{name}\": {e}"))?;
+        let mtu = sys::mtu(name).unwrap_or(1500);
+        let (up, carrier) = sys::flags(name).unwrap_or((false, false));
+        let sock = PacketSocket::open(ifindex)
+            .map_err(|e| format!("cannot open a packet socket on \"{name}\": {e}"))?;
+        let id = self
+            .graph
+            .add(name, Kind::External, mac, mtu)
+            .map_err(|e| e.to_string())?;
+        {
+            let f = self.graph.iface_mut(id);
+            f.admin_up = up;
+            f.carrier = carrier;
+        }
+        self.add_attachment(id, Port::Packet(sock), name, Role::Wire)
+            .map_err(|e| e.to_string())?;
+        info!(dev = name, ifindex, "attached kernel netdev");
+        Ok(Some(id))
+    }
+
+    /// Releases external devices that are no longer a port or a lower.
+    fn release_unused(&mut self, ids: &[IfId]) {
+        for id in ids {
+            let Some(f) = self.graph.get(*id) else {
+                continue;
+            };
+            if matches!(f.kind, Kind::External) && f.master.is_none() && f.vlan_uppers.is_empty() {
+                info!(dev = %f.name, "released kernel netdev");
+                self.remove_devices(*id);
+            }
+        }
+    }
+
+    fn add_attachment(&mut self, id: IfId, port: Port, netdev: &str, role: Role) -> io::Result<()> {
+        let a = self
+            .atts
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or_else(|| {
+                self.atts.push(None);
+                self.atts.len() - 1
+            });
+        let fd = port.fd();
+        self.poll.registry().register(
+            &mut mio::unix::SourceFd(&fd),
+            Token(ATTACH_BASE + a),
+            Interest::READABLE,
+        )?;
+        self.atts[a] = Some(Att {
+            port,
+            ifid: id,
+            netdev: netdev.to_string(),
+        });
+        self.graph.attach(
+            id,
+            Attachment {
+                id: AttachId(a as u32),
+                role,
+            },
+        );
+        // Frames may already be waiting: edge-triggered polling would not say.
+        self.pending.push(AttachId(a as u32));
+        Ok(())
+    }
+
+    fn close_attachment(&mut self, a: AttachId) {
+        if let Some(att) = self.atts.get_mut(a.0 as usize).and_then(Option::take) {
+            let fd = att.port.fd();
+            let _ = self
+                .poll
+                .registry()
+                .deregister(&mut mio::unix::SourceFd(&fd));
+            self.pending.retain(|p| *p != a);
+            debug!(dev = %att.netdev, "closed attachment");
+        }
+    }
+
+    /// Removes a device and its uppers from the graph and closes their
+    /// attachments (a TAP disappears with its descriptor).
+    fn remove_devices(&mut self, id: IfId) {
+        for (_, f) in self.graph.remove(id) {
+            if let Some(a) = f.attach {
+                self.close_attachment(a.id);
+            }
+        }
+    }
+
+    fn tuntap_add(&mut self, name: &str) -> Result<(), String> {
+        let cmd = format!("tuntap add {name}");
+        if self.graph.by_name(name).is_some() || sys::ifindex(name).is_some() {
+            return Err(format!("{cmd}: a device named \"{name}\" already exists"));
+        }
+        let tap = Tap::create(name).map_err(|e| format!("{cmd}: {e}"))?;
+        let mac = sys::mac(name).map_err(|e| format!("{cmd}: {e}"))?;
+        let id = self
+            .graph
+            .add(name, Kind::Tap, mac, 1500)
+            .map_err(|e| format!("{cmd}: {e}"))?;
+        // The port side of a TAP is up while patchbay holds it; the netdev
+        // facing the host has its own state, which the host sets.
+        self.graph.iface_mut(id).admin_up = true;
+        self.add_attachment(id, Port::Tap(tap), name, Role::Wire)
+            .map_err(|e| format!("{cmd}: {e}"))?;
+        info!(dev = name, "created TAP");
+        Ok(())
+    }
+
+    fn tuntap_del(&mut self, name: &str) -> Result<(), String> {
+        let cmd = format!("tuntap del {name}");
+        let id = self
+            .graph
+            .by_name(name)
+            .ok_or_else(|| format!("{cmd}: no TAP named \"{name}\" made by patchbay"))?;
+        if !matches!(self.graph.iface(id).kind, Kind::Tap) {
+            return Err(format!(
+                "{cmd}: \"{name}\" is not a TAP (use 'patchbay link del {name}')"
+            ));
+        }
+        self.remove_devices(id);
+        Ok(())
+    }
+
+    /// Exposes a new emulated device as a TAP of the same name, so the host
+    /// can address it (`ip addr add`, `ip link set ... netns`).
+    fn expose(&mut self, id: IfId) -> Result<(), String> {
+        let (name, mac, up) = {
+            let f = self.graph.iface(id);
+            (f.name.clone(), f.mac, f.admin_up)
+        };
+        if sys::ifindex(&name).is_some() {
+            return Err(format!("link add {name}: a kernel device named \"{name}\" already exists, and patchbay exposes its devices as TAPs of their own name"));
+        }
+        let tap = Tap::create(&name)
+            .map_err(|e| format!("link add {name}: cannot create its TAP: {e}"))?;
+        if let Err(e) = sys::set_mac(&name, mac) {
+            warn!(dev = %name, "cannot set the TAP address: {e}");
+        }
+        if up {
+            let _ = sys::set_up(&name, true);
+        }
+        self.add_attachment(id, Port::Tap(tap), &name, Role::Host)
+            .map_err(|e| format!("link add {name}: {e}"))
+    }
+
+    /// Carries `link set` through to the kernel netdev behind a device.
+    fn link_set_effects(&mut self, id: IfId, up: Option<bool>, address: bool) {
+        let f = self.graph.iface(id);
+        let Some(a) = f.attach else { return };
+        let Some(att) = self.atts.get(a.id.0 as usize).and_then(Option::as_ref) else {
+            return;
+        };
+        let netdev = att.netdev.clone();
+        if let Some(up) = up {
+            if let Err(e) = sys::set_up(&netdev, up) {
+                debug!(dev = %netdev, "cannot change the netdev's state (moved to another namespace?): {e}");
+            }
+        }
+        if address && a.role == Role::Host {
+            if let Err(e) = sys::set_mac(&netdev, f.mac) {
+                warn!(dev = %netdev, "cannot set the TAP address: {e}");
+            }
+        }
+        if matches!(f.kind, Kind::Tap) {
+            // The port side of a TAP stays up; the user's up/down went to the netdev.
+            self.graph.iface_mut(id).admin_up = true;
+        }
+    }
+
+    /// Reads IFF_UP and carrier of the kernel netdevs used as ports.
+    fn sync_links(&mut self) {
+        for att in self.atts.iter().flatten() {
+            let Some(f) = self.graph.get_mut(att.ifid) else {
+                continue;
+            };
+            if !matches!(f.kind, Kind::External) {
+                continue;
+            }
+            match sys::flags(&att.netdev) {
+                Ok((up, carrier)) => {
+                    if f.admin_up != up || f.carrier != carrier {
+                        info!(dev = %att.netdev, up, carrier, "link state changed");
+                    }
+                    f.admin_up = up;
+                    f.carrier = carrier;
+                }
+                Err(_) => {
+                    if f.carrier {
+                        warn!(dev = %att.netdev, "the netdev is gone");
+                    }
+                    f.carrier = false;
+                }
+            }
+        }
+    }
+
+    fn shutdown(&mut self) {
+        let n = self
+            .atts
+            .iter()
+            .flatten()
+            .filter(|a| matches!(a.port, Port::Tap(_)))
+            .count();
+        for i in 0..self.atts.len() {
+            self.close_attachment(AttachId(i as u32));
+        }
+        let _ = std::fs::remove_file(&self.socket);
+        info!(taps = n, "stopped; TAP devices removed");
+    }
+}

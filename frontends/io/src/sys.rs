@@ -1,0 +1,116 @@
+//! Interface ioctls on kernel netdevs, by name: index, address, MTU, flags.
+
+use patchbay_core::wire::Mac;
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+pub(crate) fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+/// The kernel's index for `name`, if such a netdev exists in this namespace.
+pub fn ifindex(name: &str) -> Option<u32> {
+    let c = CString::new(name).ok()?;
+    // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (i != 0).then_some(i)
+}
+
+pub(crate) fn ifreq(name: &str) -> io::Result<libc::ifreq> {
+    if name.len() >= libc::IFNAMSIZ {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "interface name too long",
+        ));
+    }
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut r: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in r.ifr_name.iter_mut().zip(name.bytes()) {
+        *d = s as libc::c_char;
+    }
+    Ok(r)
+}
+
+fn ctl_socket() -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2) call; the fd is owned immediately.
+    let fd = cvt(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: fd is a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn ioctl(name: &str, req: libc::c_ulong, r: &mut libc::ifreq) -> io::Result<()> {
+    let s = ctl_socket()?;
+    // SAFETY: `r` is a valid ifreq for the whole call; these requests read
+    // or write only the ifreq.
+    cvt(unsafe { libc::ioctl(s.as_raw_fd(), req as _, r as *mut libc::ifreq) })
+        .map(drop)
+        .map_err(|e| io::Error::new(e.kind(), format!("{name}: {e}")))
+}
+
+pub fn mac(name: &str) -> io::Result<Mac> {
+    let mut r = ifreq(name)?;
+    ioctl(name, libc::SIOCGIFHWADDR, &mut r)?;
+    // SAFETY: SIOCGIFHWADDR filled the ifru_hwaddr member of the union.
+    let sa = unsafe { r.ifr_ifru.ifru_hwaddr };
+    let mut m = [0u8; 6];
+    for (d, s) in m.iter_mut().zip(sa.sa_data.iter()) {
+        *d = *s as u8;
+    }
+    Ok(Mac(m))
+}
+
+pub fn set_mac(name: &str, mac: Mac) -> io::Result<()> {
+    let mut r = ifreq(name)?;
+    // SAFETY: we write the hwaddr member that SIOCSIFHWADDR reads.
+    unsafe {
+        r.ifr_ifru.ifru_hwaddr.sa_family = libc::ARPHRD_ETHER;
+        for (d, s) in r.ifr_ifru.ifru_hwaddr.sa_data.iter_mut().zip(mac.0) {
+            *d = s as libc::c_char;
+        }
+    }
+    ioctl(name, libc::SIOCSIFHWADDR, &mut r)
+}
+
+pub fn mtu(name: &str) -> io::Result<u32> {
+    let mut r = ifreq(name)?;
+    ioctl(name, libc::SIOCGIFMTU, &mut r)?;
+    // SAFETY: SIOCGIFMTU filled the ifru_mtu member.
+    Ok(unsafe { r.ifr_ifru.ifru_mtu } as u32)
+}
+
+/// (IFF_UP, IFF_RUNNING = carrier).
+pub fn flags(name: &str) -> io::Result<(bool, bool)> {
+    let mut r = ifreq(name)?;
+    ioctl(name, libc::SIOCGIFFLAGS, &mut r)?;
+    // SAFETY: SIOCGIFFLAGS filled the ifru_flags member.
+    let f = i32::from(unsafe { r.ifr_ifru.ifru_flags });
+    Ok((f & libc::IFF_UP != 0, f & libc::IFF_RUNNING != 0))
+}
+
+pub fn set_up(name: &str, up: bool) -> io::Result<()> {
+    let mut r = ifreq(name)?;
+    ioctl(name, libc::SIOCGIFFLAGS, &mut r)?;
+    // SAFETY: the flags member was filled by SIOCGIFFLAGS and is what
+    // SIOCSIFFLAGS reads.
+    unsafe {
+        let f = &mut r.ifr_ifru.ifru_flags;
+        if up {
+            *f |= libc::IFF_UP as libc::c_short;
+        } else {
+            *f &= !(libc::IFF_UP as libc::c_short);
+        }
+    }
+    ioctl(name, libc::SIOCSIFFLAGS, &mut r)
+}
+
+pub(crate) fn set_nonblocking(fd: libc::c_int) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor we own.
+    let fl = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    // SAFETY: as above.
+    cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) }).map(drop)
+}
