@@ -119,8 +119,8 @@ impl Lab {
             &[
                 "sysctl",
                 "-qw",
-                "net.ipv6.conf.all.accept_dad=0",
-                "net.ipv6.conf.default.accept_dad=0",
+                "net.ipv6.conf.all.disable_ipv6=1",
+                "net.ipv6.conf.default.disable_ipv6=1",
             ],
         );
         Ok(ns)
@@ -230,5 +230,151 @@ impl Drop for Lab {
                 .status();
         }
         let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+/// Runs `f` on a thread that has entered network namespace `ns` (network
+/// namespaces are per thread, so the caller's stays as it was).
+pub fn in_netns<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<Result<T, String>> {
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
+        // SAFETY: setns on a namespace file we hold open; it changes only
+        // this thread's network namespace.
+        let r = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
+        if r != 0 {
+            return Err(format!("setns {path}: {}", std::io::Error::last_os_error()));
+        }
+        Ok(f())
+    })
+}
+
+fn raw_socket(dev: &str) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let ifindex = crate::sys::ifindex(dev)
+        .ok_or_else(|| std::io::Error::other(format!("no device {dev}")))?;
+    let proto = (libc::ETH_P_ALL as u16).to_be();
+    // SAFETY: plain socket(2); owned right away.
+    let raw = crate::sys::cvt(unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            i32::from(proto),
+        )
+    })?;
+    // SAFETY: fresh descriptor.
+    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+    // SAFETY: sockaddr_ll is plain old data.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = proto;
+    sll.sll_ifindex = ifindex as i32;
+    // SAFETY: valid sockaddr_ll of the given size.
+    crate::sys::cvt(unsafe {
+        libc::bind(
+            raw,
+            &sll as *const _ as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_ll>() as u32,
+        )
+    })?;
+    Ok(fd)
+}
+
+/// Sends raw frames on `dev` inside `ns`. Returns, per frame, whether the
+/// kernel took it.
+pub fn raw_send(ns: &str, dev: &str, frames: Vec<Vec<u8>>) -> Result<Vec<bool>, String> {
+    let dev = dev.to_string();
+    in_netns(ns, move || {
+        let fd = raw_socket(&dev).map_err(|e| e.to_string())?;
+        Ok(frames
+            .iter()
+            .map(|f| {
+                // SAFETY: send(2) of a live buffer on our socket.
+                unsafe {
+                    libc::send(
+                        std::os::fd::AsRawFd::as_raw_fd(&fd),
+                        f.as_ptr() as *const libc::c_void,
+                        f.len(),
+                        0,
+                    ) >= 0
+                }
+            })
+            .collect())
+    })
+    .join()
+    .map_err(|_| "raw_send thread panicked".to_string())?
+    .and_then(|r| r)
+}
+
+/// Captured frames, or why not.
+pub type Captured = std::thread::JoinHandle<Result<Vec<Vec<u8>>, String>>;
+
+/// Captures what `dev` inside `ns` receives for `dur` (incoming frames
+/// only). The capture is open when this returns; join the handle for the
+/// frames.
+pub fn raw_capture(ns: &str, dev: &str, dur: Duration) -> Result<Captured, String> {
+    let dev = dev.to_string();
+    let (tx, rx) = std::sync::mpsc::channel::<Result<(), String>>();
+    let h = in_netns(ns, move || -> Result<Vec<Vec<u8>>, String> {
+        let fd = match raw_socket(&dev) {
+            Ok(fd) => fd,
+            Err(e) => {
+                let _ = tx.send(Err(e.to_string()));
+                return Err(e.to_string());
+            }
+        };
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+        let tv = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 50_000,
+        };
+        // SAFETY: SO_RCVTIMEO takes a timeval of this size.
+        unsafe {
+            libc::setsockopt(
+                raw,
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                &tv as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::timeval>() as u32,
+            )
+        };
+        let _ = tx.send(Ok(()));
+        let t0 = Instant::now();
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        while t0.elapsed() < dur {
+            // SAFETY: sockaddr_ll is plain old data.
+            let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+            let mut len = std::mem::size_of::<libc::sockaddr_ll>() as u32;
+            // SAFETY: recvfrom into live buffers of the given sizes.
+            let n = unsafe {
+                libc::recvfrom(
+                    raw,
+                    buf.as_mut_ptr() as *mut libc::c_void,
+                    buf.len(),
+                    0,
+                    &mut from as *mut _ as *mut libc::sockaddr,
+                    &mut len,
+                )
+            };
+            if n > 0 && from.sll_pkttype != libc::PACKET_OUTGOING {
+                got.push(buf[..n as usize].to_vec());
+            }
+        }
+        Ok(got)
+    });
+    type Inner = std::thread::JoinHandle<Result<Result<Vec<Vec<u8>>, String>, String>>;
+    let flat = |h: Inner| {
+        h.join()
+            .map_err(|_| "capture thread panicked".to_string())?
+            .and_then(|r| r)
+    };
+    match rx.recv() {
+        Ok(Ok(())) => Ok(std::thread::spawn(move || flat(h))),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(flat(h).err().unwrap_or_default()),
     }
 }

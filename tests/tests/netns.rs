@@ -1,0 +1,471 @@
+//! End-to-end tests in network namespaces (root). Each test builds its own
+//! lab (namespaces, veths, a daemon) and removes it when it ends, also when
+//! it fails. Without root they are skipped, except under CI=true, where
+//! they fail: CI must run them.
+
+use patchbay_core::wire::{build_frame, ethertype, Mac, Tag};
+use patchbay_io::lab::{check_prerequisites, in_netns, raw_capture, raw_send, Lab};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+fn patchbay_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("PATCHBAY_BIN") {
+        return p.into();
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let bin = dir.join("patchbay");
+    assert!(
+        bin.exists(),
+        "{} not found: build it first (cargo build --release --bins), or set PATCHBAY_BIN",
+        bin.display()
+    );
+    bin
+}
+
+fn lab(prefix: &str) -> Option<Lab> {
+    if let Err(why) = check_prerequisites() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true and this test cannot run: it {why}");
+        }
+        eprintln!("skipped: this test {why}");
+        return None;
+    }
+    Some(Lab::new(prefix, &patchbay_bin()))
+}
+
+fn ping(lab: &Lab, ns: &str, to: &str) -> bool {
+    lab.exec(ns, &["ping", "-c", "2", "-i", "0.2", "-W", "2", to])
+        .is_ok_and(|o| o.status.success())
+}
+
+fn mac_of(lab: &Lab, ns: &str, dev: &str) -> String {
+    let out = lab.ip(&["-n", ns, "-j", "link", "show", dev]).unwrap();
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v[0]["address"].as_str().unwrap().to_string()
+}
+
+fn pbj(lab: &Lab, args: &[&str]) -> Value {
+    let mut a = vec!["-j"];
+    a.extend_from_slice(args);
+    let out = lab
+        .pb(&a)
+        .unwrap_or_else(|e| panic!("patchbay {args:?}: {e}"));
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("patchbay -j {args:?}: {e}: {out}"))
+}
+
+/// Deterministic payload (xorshift), so the receiver can check every byte.
+fn payload(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Sends `len` bytes over TCP from `from` to `to_addr` in `to_ns` and checks
+/// that every byte arrives intact.
+fn tcp_transfer(from: &str, to_ns: &str, to_addr: &str, len: usize) {
+    let addr: std::net::SocketAddr = format!("{to_addr}:5001").parse().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server = in_netns(to_ns, move || {
+        let l = std::net::TcpListener::bind(addr).expect("bind");
+        tx.send(()).unwrap();
+        let (mut s, _) = l.accept().expect("accept");
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut got = Vec::with_capacity(len);
+        s.read_to_end(&mut got).expect("read");
+        got
+    });
+    rx.recv_timeout(Duration::from_secs(5))
+        .expect("server listening");
+    let client = in_netns(from, move || {
+        let mut s =
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
+        s.write_all(&payload(len)).expect("write");
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+    });
+    client.join().unwrap().unwrap();
+    let got = server.join().unwrap().unwrap();
+    assert_eq!(got.len(), len, "bytes received");
+    assert!(got == payload(len), "payload corrupted in transit");
+}
+
+#[test]
+fn three_hosts_on_veth_and_tap_ping_and_tcp_learn_and_age() {
+    let Some(mut lab) = lab("t1") else { return };
+    let (a, b, c) = (
+        lab.netns("a").unwrap(),
+        lab.netns("b").unwrap(),
+        lab.netns("c").unwrap(),
+    );
+    let pa = lab.veth_host("pa", &a, "198.18.1.1/24").unwrap();
+    let pb = lab.veth_host("pb", &b, "198.18.1.2/24").unwrap();
+    lab.start_daemon().unwrap();
+    let (br, tc) = (lab.name("br"), lab.name("tc"));
+    for cmd in [
+        format!("tuntap add {tc} mode tap"),
+        format!("link add {br} type bridge"),
+        format!("link set {pa} master {br}"),
+        format!("link set {pb} master {br}"),
+        format!("link set {tc} master {br}"),
+        format!("link set {br} up"),
+    ] {
+        lab.pb(&cmd.split_whitespace().collect::<Vec<_>>()).unwrap();
+    }
+    lab.ip(&["link", "set", &tc, "netns", &c]).unwrap();
+    lab.host_addr(&c, &tc, "198.18.1.3/24").unwrap();
+
+    assert!(ping(&lab, &a, "198.18.1.2"), "a -> b (veth to veth)");
+    assert!(ping(&lab, &a, "198.18.1.3"), "a -> c (veth to TAP)");
+    assert!(ping(&lab, &b, "198.18.1.3"), "b -> c (veth to TAP)");
+
+    // TCP with the veths' default offloads (TSO, checksum offload on).
+    let offloads = lab
+        .exec_ok(&a, &["ethtool", "-k", "eth0"])
+        .unwrap_or_default();
+    if !offloads.is_empty() {
+        assert!(
+            offloads.contains("tcp-segmentation-offload: on"),
+            "{offloads}"
+        );
+    }
+    tcp_transfer(&a, &b, "198.18.1.2", 16 << 20);
+    tcp_transfer(&a, &c, "198.18.1.3", 16 << 20);
+    tcp_transfer(&c, &b, "198.18.1.2", 16 << 20);
+
+    // Each host's MAC is learned on its own port.
+    let fdb = pbj(&lab, &["bridge", "fdb", "show", "br", &br]);
+    let port_of = |mac: &str| {
+        fdb.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["mac"] == mac && e.get("state").is_none())
+            .map(|e| e["ifname"].as_str().unwrap().to_string())
+    };
+    assert_eq!(
+        port_of(&mac_of(&lab, &a, "eth0")).as_deref(),
+        Some(pa.as_str()),
+        "{fdb}"
+    );
+    assert_eq!(
+        port_of(&mac_of(&lab, &b, "eth0")).as_deref(),
+        Some(pb.as_str()),
+        "{fdb}"
+    );
+    assert_eq!(
+        port_of(&mac_of(&lab, &c, &tc)).as_deref(),
+        Some(tc.as_str()),
+        "{fdb}"
+    );
+
+    // And ages out: ageing_time 1 s, no traffic.
+    lab.pb(&["link", "set", &br, "type", "bridge", "ageing_time", "100"])
+        .unwrap();
+    let a_mac = mac_of(&lab, &a, "eth0");
+    let t0 = Instant::now();
+    loop {
+        let fdb = pbj(&lab, &["bridge", "fdb", "show", "br", &br]);
+        let learned = fdb
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e.get("state").is_none())
+            .count();
+        if learned == 0 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "entries did not age out: {fdb}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!lab
+        .pb(&["bridge", "fdb", "show"])
+        .unwrap()
+        .contains(&format!("{a_mac} dev {pa} master")));
+
+    // Stopping the daemon removes the TAPs it created.
+    let st = lab.stop_daemon().expect("daemon was running");
+    assert!(st.success(), "daemon exit status {st}");
+    assert!(
+        lab.ip(&["-n", &c, "link", "show", &tc]).is_err(),
+        "TAP {tc} still exists after the daemon stopped"
+    );
+    assert!(
+        lab.ip(&["link", "show", &br]).is_err(),
+        "bridge TAP {br} still exists"
+    );
+}
+
+#[test]
+fn vlans_isolate_access_ports_and_the_trunk_carries_both_tagged() {
+    let Some(mut lab) = lab("t2") else { return };
+    let (a, b, t) = (
+        lab.netns("a").unwrap(),
+        lab.netns("b").unwrap(),
+        lab.netns("t").unwrap(),
+    );
+    let pa = lab.veth_host("pa", &a, "198.18.2.1/24").unwrap();
+    let pb = lab.veth_host("pb", &b, "198.18.2.2/24").unwrap();
+    let pt = lab.veth_host("pt", &t, "198.18.2.9/24").unwrap();
+    lab.start_daemon().unwrap();
+    let br = lab.name("br");
+    for cmd in [
+        format!("link add {br} type bridge vlan_filtering 1"),
+        format!("link set {pa} master {br}"),
+        format!("link set {pb} master {br}"),
+        format!("link set {pt} master {br}"),
+        format!("bridge vlan add dev {pa} vid 10 pvid untagged"),
+        format!("bridge vlan add dev {pb} vid 20 pvid untagged"),
+        format!("bridge vlan del dev {pt} vid 1"),
+        format!("bridge vlan add dev {pt} vid 10"),
+        format!("bridge vlan add dev {pt} vid 20"),
+        format!("link set {br} up"),
+    ] {
+        lab.pb(&cmd.split_whitespace().collect::<Vec<_>>()).unwrap();
+    }
+    let cap = raw_capture(&t, "eth0", Duration::from_secs(3)).unwrap();
+    assert!(
+        !ping(&lab, &a, "198.18.2.2"),
+        "a (VLAN 10) reached b (VLAN 20)"
+    );
+    let _ = ping(&lab, &b, "198.18.2.1");
+    let frames = cap.join().unwrap().unwrap();
+    // The kernel's veth hands tagged frames to packet sockets with the tag
+    // in metadata; ask tcpdump-free: look at what arrived, via the ARP
+    // requests' sender addresses and the daemon's counters.
+    let arp_from = |ip: [u8; 4]| {
+        frames
+            .iter()
+            .any(|f| f.len() >= 42 && f[12..14] == [0x08, 0x06] && f[28..32] == ip)
+    };
+    assert!(
+        arp_from([198, 18, 2, 1]),
+        "the trunk did not see a's ARP (VLAN 10)"
+    );
+    assert!(
+        arp_from([198, 18, 2, 2]),
+        "the trunk did not see b's ARP (VLAN 20)"
+    );
+    let stats = pbj(&lab, &["stats", &pt]);
+    assert!(stats[0]["stats"]["tx_packets"].as_u64().unwrap() >= 2);
+    // The tags themselves: capture on the trunk with tcpdump, which restores
+    // tags from packet metadata.
+    let Ok(mut dump) = lab.spawn(
+        &t,
+        &["tcpdump", "-i", "eth0", "-e", "-nn", "-l", "-c", "4", "arp"],
+    ) else {
+        panic!("tcpdump is needed for this test (apt-get install tcpdump)");
+    };
+    std::thread::sleep(Duration::from_millis(800));
+    let _ = ping(&lab, &a, "198.18.2.77");
+    let _ = ping(&lab, &b, "198.18.2.78");
+    let t0 = Instant::now();
+    while dump.try_wait().unwrap().is_none() && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = dump.kill();
+    let out = dump.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("vlan 10"),
+        "no VLAN 10 tag on the trunk:\n{text}"
+    );
+    assert!(
+        text.contains("vlan 20"),
+        "no VLAN 20 tag on the trunk:\n{text}"
+    );
+    assert!(
+        !text.contains("vlan 1,"),
+        "VLAN 1 leaked to the trunk:\n{text}"
+    );
+}
+
+#[test]
+fn link_local_frames_stay_and_a_flood_reaches_every_other_port_once() {
+    let Some(mut lab) = lab("t3") else { return };
+    let ns: Vec<String> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|s| lab.netns(s).unwrap())
+        .collect();
+    let mut ports = vec![];
+    for (i, n) in ns.iter().enumerate() {
+        ports.push(
+            lab.veth_host(&format!("p{i}"), n, &format!("198.18.3.{}/24", i + 1))
+                .unwrap(),
+        );
+    }
+    lab.start_daemon().unwrap();
+    let br = lab.name("br");
+    lab.pb(&["link", "add", &br, "type", "bridge"]).unwrap();
+    for p in &ports {
+        lab.pb(&["link", "set", p, "master", &br]).unwrap();
+    }
+    lab.pb(&["link", "set", &br, "up"]).unwrap();
+    let src = Mac::local(0xa11ce);
+    let marker = *b"patchbay-flood-marker";
+    let mut bcast_payload = marker.to_vec();
+    bcast_payload.resize(46, 0);
+    let lldp: Mac = "01:80:c2:00:00:0e".parse().unwrap();
+    let unknown = Mac::local(0xdead);
+    let frames = vec![
+        build_frame(lldp, src, &[], 0x88cc, &[1; 46]),
+        build_frame(Mac::BROADCAST, src, &[], 0x88b5, &bcast_payload),
+        build_frame(unknown, src, &[], 0x88b5, &bcast_payload),
+    ];
+    let caps: Vec<_> = ns[1..]
+        .iter()
+        .map(|n| raw_capture(n, "eth0", Duration::from_secs(2)).unwrap())
+        .collect();
+    let sent = raw_send(&ns[0], "eth0", frames).unwrap();
+    assert!(
+        sent.iter().all(|s| *s),
+        "the kernel refused a test frame: {sent:?}"
+    );
+    for (i, cap) in caps.into_iter().enumerate() {
+        let got = cap.join().unwrap().unwrap();
+        let mine: Vec<&Vec<u8>> = got
+            .iter()
+            .filter(|f| f.len() >= 14 && f[6..12] == src.0)
+            .collect();
+        let lldp_seen = mine.iter().filter(|f| f[..6] == lldp.0).count();
+        let bcast_seen = mine.iter().filter(|f| f[..6] == Mac::BROADCAST.0).count();
+        let unknown_seen = mine.iter().filter(|f| f[..6] == unknown.0).count();
+        assert_eq!(lldp_seen, 0, "host {} got the LLDP frame", i + 1);
+        assert_eq!(
+            bcast_seen,
+            1,
+            "host {} got the broadcast {bcast_seen} times",
+            i + 1
+        );
+        assert_eq!(
+            unknown_seen,
+            1,
+            "host {} got the unknown unicast {unknown_seen} times",
+            i + 1
+        );
+    }
+}
+
+#[test]
+fn a_burst_of_malformed_frames_is_counted_and_forwarding_goes_on() {
+    let Some(mut lab) = lab("t4") else { return };
+    let (a, c) = (lab.netns("a").unwrap(), lab.netns("c").unwrap());
+    let pa = lab.veth_host("pa", &a, "198.18.4.1/24").unwrap();
+    lab.start_daemon().unwrap();
+    let (br, tc) = (lab.name("br"), lab.name("tc"));
+    for cmd in [
+        format!("tuntap add {tc} mode tap"),
+        format!("link add {br} type bridge vlan_filtering 1"),
+        format!("link set {pa} master {br}"),
+        format!("link set {tc} master {br}"),
+        format!("link set {br} up"),
+    ] {
+        lab.pb(&cmd.split_whitespace().collect::<Vec<_>>()).unwrap();
+    }
+    lab.ip(&["link", "set", &tc, "netns", &c]).unwrap();
+    lab.host_addr(&c, &tc, "198.18.4.3/24").unwrap();
+    // Host c may send frames larger than the port's MTU of 1500.
+    lab.ip(&["-n", &c, "link", "set", &tc, "mtu", "9000"])
+        .unwrap();
+    let src = Mac::local(0xbad);
+    let dst = Mac::local(0x1);
+    let truncated_tag = build_frame(dst, src, &[], ethertype::VLAN, &[]);
+    let truncated_qinq = build_frame(
+        dst,
+        src,
+        &[Tag::new(ethertype::QINQ, 5, 0)],
+        ethertype::VLAN,
+        &[0x00],
+    );
+    let reserved_vid = build_frame(
+        dst,
+        src,
+        &[Tag::new(ethertype::VLAN, 4095, 0)],
+        ethertype::IPV4,
+        &[0; 46],
+    );
+    let oversize = build_frame(dst, src, &[], ethertype::IPV4, &[0; 3000]);
+    let mcast_src = build_frame(
+        dst,
+        "01:00:5e:00:00:09".parse().unwrap(),
+        &[],
+        ethertype::IPV4,
+        &[0; 46],
+    );
+    let runt = vec![0x02u8; 10];
+    let mut burst = vec![];
+    for _ in 0..20 {
+        burst.extend([
+            truncated_tag.clone(),
+            truncated_qinq.clone(),
+            reserved_vid.clone(),
+            oversize.clone(),
+            mcast_src.clone(),
+        ]);
+    }
+    burst.push(runt);
+    let sent = raw_send(&c, &tc, burst).unwrap();
+    let runt_sent = *sent.last().unwrap();
+    assert!(
+        sent[..100].iter().all(|s| *s),
+        "the kernel refused a test frame"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let st = pbj(&lab, &["stats", &tc]);
+    let drops = &st[0]["stats"]["drops"];
+    assert_eq!(drops["truncated_tag"], 40, "{st}");
+    assert_eq!(drops["vlan_ingress"], 20, "{st}");
+    assert_eq!(drops["oversize"], 20, "{st}");
+    assert_eq!(drops["invalid_src_mac"], 20, "{st}");
+    if runt_sent {
+        assert_eq!(drops["runt"], 1, "{st}");
+    }
+    assert!(
+        ping(&lab, &a, "198.18.4.3"),
+        "forwarding stopped after the malformed burst"
+    );
+}
+
+#[test]
+fn a_bad_command_names_what_was_wrong_and_changes_nothing() {
+    let Some(mut lab) = lab("t5") else { return };
+    lab.start_daemon().unwrap();
+    let br = lab.name("br");
+    lab.pb(&["link", "add", &br, "type", "bridge"]).unwrap();
+    let before = lab.pb(&["-j", "-d", "link", "show"]).unwrap();
+    let e = lab
+        .pb(&["link", "set", &br, "type", "bridge", "ageing_time", "soon"])
+        .unwrap_err();
+    assert!(e.contains("ageing_time") && e.contains("soon"), "{e}");
+    let e = lab
+        .pb(&["link", "set", "nosuchdev0", "master", &br])
+        .unwrap_err();
+    assert!(e.contains("nosuchdev0"), "{e}");
+    let e = lab.pb(&["link", "add", &br, "type", "bridge"]).unwrap_err();
+    assert!(e.contains("already exists"), "{e}");
+    assert_eq!(lab.pb(&["-j", "-d", "link", "show"]).unwrap(), before);
+    // -batch stops at the failing line and names it.
+    let f = std::env::temp_dir().join(format!("{}.pb", lab.tag));
+    std::fs::write(
+        &f,
+        format!("link set {br} up\nlink set {br} frobnicate\nlink set {br} down\n"),
+    )
+    .unwrap();
+    let e = lab.pb(&["-batch", f.to_str().unwrap()]).unwrap_err();
+    let _ = std::fs::remove_file(&f);
+    assert!(e.contains(":2"), "{e}");
+    let v: Value = serde_json::from_str(&lab.pb(&["-j", "link", "show", &br]).unwrap()).unwrap();
+    assert!(
+        v[0]["flags"].as_array().unwrap().iter().any(|f| f == "UP"),
+        "line 1 ran, line 3 did not"
+    );
+}
