@@ -42,9 +42,7 @@ fn ping(lab: &Lab, ns: &str, to: &str) -> bool {
 }
 
 fn mac_of(lab: &Lab, ns: &str, dev: &str) -> String {
-    let out = lab.ip(&["-n", ns, "-j", "link", "show", dev]).unwrap();
-    let v: Value = serde_json::from_str(&out).unwrap();
-    v[0]["address"].as_str().unwrap().to_string()
+    lab.mac(ns, dev).unwrap()
 }
 
 fn pbj(lab: &Lab, args: &[&str]) -> Value {

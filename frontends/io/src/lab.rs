@@ -148,6 +148,21 @@ impl Lab {
         Ok(())
     }
 
+    /// The MAC of `dev` inside `ns`.
+    pub fn mac(&self, ns: &str, dev: &str) -> Result<String, String> {
+        let p = format!("/sys/class/net/{dev}/address");
+        self.exec_ok(ns, &["cat", &p]).map(|s| s.trim().to_string())
+    }
+
+    /// A counter of `dev` inside `ns` (`rx_packets`, `tx_bytes`, ...).
+    pub fn counter(&self, ns: &str, dev: &str, name: &str) -> Result<u64, String> {
+        let p = format!("/sys/class/net/{dev}/statistics/{name}");
+        self.exec_ok(ns, &["cat", &p])?
+            .trim()
+            .parse()
+            .map_err(|e| format!("{p}: {e}"))
+    }
+
     /// Remembers a root-namespace device to delete at the end.
     pub fn track_link(&mut self, name: &str) {
         self.links.push(name.to_string());
@@ -377,4 +392,51 @@ pub fn raw_capture(ns: &str, dev: &str, dur: Duration) -> Result<Captured, Strin
         Ok(Err(e)) => Err(e),
         Err(_) => Err(flat(h).err().unwrap_or_default()),
     }
+}
+
+/// Sends `frame` on `dev` inside `ns` as fast as `sendmmsg` goes, for `dur`.
+/// Returns how many frames the kernel took. The comparison harness's load
+/// generator.
+pub fn raw_blast(ns: &str, dev: &str, frame: Vec<u8>, dur: Duration) -> Result<u64, String> {
+    let dev = dev.to_string();
+    in_netns(ns, move || -> Result<u64, String> {
+        let fd = raw_socket(&dev).map_err(|e| e.to_string())?;
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+        let one: libc::c_int = 1;
+        // SAFETY: PACKET_QDISC_BYPASS takes an int.
+        unsafe {
+            libc::setsockopt(
+                raw,
+                libc::SOL_PACKET,
+                libc::PACKET_QDISC_BYPASS,
+                &one as *const _ as *const libc::c_void,
+                4,
+            )
+        };
+        const N: usize = 64;
+        let mut iov = libc::iovec {
+            iov_base: frame.as_ptr() as *mut libc::c_void,
+            iov_len: frame.len(),
+        };
+        // SAFETY: plain old data.
+        let mut msgs: [libc::mmsghdr; N] = unsafe { std::mem::zeroed() };
+        for m in msgs.iter_mut() {
+            m.msg_hdr.msg_iov = &mut iov;
+            m.msg_hdr.msg_iovlen = 1;
+        }
+        let t0 = Instant::now();
+        let mut sent = 0u64;
+        while t0.elapsed() < dur {
+            // SAFETY: every message points at the same live frame; the
+            // kernel only reads it.
+            let r = unsafe { libc::sendmmsg(raw, msgs.as_mut_ptr(), N as u32, 0) };
+            if r > 0 {
+                sent += r as u64;
+            }
+        }
+        Ok(sent)
+    })
+    .join()
+    .map_err(|_| "blast thread panicked".to_string())?
+    .and_then(|r| r)
 }

@@ -1,0 +1,1 @@
+//! Benchmarks: `benches/pipeline.rs` (criterion) and `src/compare.rs` (kernel vs patchbay).
