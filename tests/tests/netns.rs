@@ -323,6 +323,18 @@ fn link_local_frames_stay_and_a_flood_reaches_every_other_port_once() {
         .iter()
         .map(|n| raw_capture(n, "eth0", Duration::from_secs(2)).unwrap())
         .collect();
+    // patchbay's own capture on a port: the two frames the port sends.
+    let pcap_file = std::env::temp_dir().join(format!("{}.pcap", lab.tag));
+    let mut capture = std::process::Command::new(&lab.patchbay)
+        .arg("--socket")
+        .arg(&lab.socket)
+        .args(["capture", &ports[1], "-w"])
+        .arg(&pcap_file)
+        .args(["-c", "2"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
     let sent = raw_send(&ns[0], "eth0", frames).unwrap();
     assert!(
         sent.iter().all(|s| *s),
@@ -351,6 +363,25 @@ fn link_local_frames_stay_and_a_flood_reaches_every_other_port_once() {
             i + 1
         );
     }
+    let t0 = Instant::now();
+    while capture.try_wait().unwrap().is_none() && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = capture.kill();
+    let _ = capture.wait();
+    let pcap = std::fs::read(&pcap_file).unwrap_or_default();
+    let _ = std::fs::remove_file(&pcap_file);
+    assert!(pcap.len() > 24, "empty capture");
+    assert_eq!(&pcap[..4], &0xa1b2_3c4du32.to_le_bytes(), "pcap magic (ns)");
+    let (mut rest, mut records) = (&pcap[24..], vec![]);
+    while let Some(n) = patchbay_io::pcap::next_record_len(rest) {
+        records.push(rest[16..n].to_vec());
+        rest = &rest[n..];
+    }
+    assert_eq!(records.len(), 2, "captured frames");
+    assert!(records
+        .iter()
+        .all(|r| r[6..12] == src.0 && r.windows(marker.len()).any(|w| w == marker)));
 }
 
 #[test]
