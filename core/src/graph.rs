@@ -427,6 +427,36 @@ impl Graph {
             .map(|u| u.2)
     }
 
+    /// What every device does with a frame going through it either way:
+    /// refuse it past the depth limit or while down, else count it and copy
+    /// it for a capture. False when the frame stops here.
+    fn pass(
+        &mut self,
+        id: IfId,
+        dir: Direction,
+        frame: &Frame<'_>,
+        out: &mut Outputs,
+        depth: usize,
+    ) -> bool {
+        let iface = self.iface_mut(id);
+        if depth >= MAX_DEPTH {
+            iface.counters.drop(DropReason::LoopDepth);
+            return false;
+        }
+        if !iface.admin_up {
+            iface.counters.drop(DropReason::AdminDown);
+            return false;
+        }
+        match dir {
+            Direction::Rx => iface.counters.rx(frame.len()),
+            Direction::Tx => iface.counters.tx(frame.len()),
+        }
+        if iface.capture {
+            out.capture(id, dir, frame);
+        }
+        true
+    }
+
     /// A device received `frame` from below.
     fn rx(
         &mut self,
@@ -436,16 +466,8 @@ impl Graph {
         out: &mut Outputs,
         depth: usize,
     ) {
-        let iface = self.iface_mut(id);
-        if depth >= MAX_DEPTH {
-            return iface.counters.drop(DropReason::LoopDepth);
-        }
-        if !iface.admin_up {
-            return iface.counters.drop(DropReason::AdminDown);
-        }
-        iface.counters.rx(frame.len());
-        if iface.capture {
-            out.capture(id, Direction::Rx, &frame);
+        if !self.pass(id, Direction::Rx, &frame, out, depth) {
+            return;
         }
         if let Some(up) = self.upper_for(id, &frame) {
             frame.pop_tag();
@@ -483,17 +505,10 @@ impl Graph {
         out: &mut Outputs,
         depth: usize,
     ) {
+        if !self.pass(id, Direction::Tx, &frame, out, depth) {
+            return;
+        }
         let iface = self.iface_mut(id);
-        if depth >= MAX_DEPTH {
-            return iface.counters.drop(DropReason::LoopDepth);
-        }
-        if !iface.admin_up {
-            return iface.counters.drop(DropReason::AdminDown);
-        }
-        iface.counters.tx(frame.len());
-        if iface.capture {
-            out.capture(id, Direction::Tx, &frame);
-        }
         match &iface.kind {
             Kind::External | Kind::Tap => match iface.attach {
                 Some(a) if a.role == Role::Wire => {

@@ -149,6 +149,18 @@ enum Class {
     Broadcast,
 }
 
+impl Class {
+    fn of(dst: Mac) -> Class {
+        if dst.is_broadcast() {
+            Class::Broadcast
+        } else if dst.is_multicast() {
+            Class::Multicast
+        } else {
+            Class::Unicast
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Bridge {
     pub cfg: BridgeConfig,
@@ -313,13 +325,7 @@ impl Bridge {
         if learning_state {
             return Err(DropReason::PortState);
         }
-        let class = if dst.is_broadcast() {
-            Class::Broadcast
-        } else if dst.is_multicast() {
-            Class::Multicast
-        } else {
-            Class::Unicast
-        };
+        let class = Class::of(dst);
         if class == Class::Unicast {
             match self.fdb.lookup(dst, vid) {
                 Some(e) if e.flags.local => return Ok(self.host_copy(vid, pcp)),
@@ -355,13 +361,7 @@ impl Bridge {
             0
         };
         let dst = frame.dst();
-        let class = if dst.is_broadcast() {
-            Class::Broadcast
-        } else if dst.is_multicast() {
-            Class::Multicast
-        } else {
-            Class::Unicast
-        };
+        let class = Class::of(dst);
         if class == Class::Unicast {
             if let Some(e) = self.fdb.lookup(dst, vid) {
                 if let Some(p) = e.port.and_then(|to| self.port(to)) {
