@@ -123,10 +123,10 @@ fn run(a: &Args) -> Result<(), String> {
     };
     let kbr = lab.name("kb");
     let ubr = lab.name("ub");
-    lab.start_daemon()?;
-    lab.pb(&["link", "add", &ubr, "type", "bridge"])?;
-    lab.pb(&["link", "set", &ubr, "up"])?;
-    let (mut k_rate, mut k_tcp, mut u_rate, mut u_tcp) = (vec![], vec![], vec![], vec![]);
+    let layouts = ["run-to-completion", "pipeline"];
+    let (mut k_rate, mut k_tcp) = (vec![], vec![]);
+    let mut u_rate = vec![vec![]; layouts.len()];
+    let mut u_tcp = vec![vec![]; layouts.len()];
     for r in 0..a.rounds {
         eprintln!("round {}/{}: kernel bridge", r + 1, a.rounds);
         lab.ip(&["link", "add", &kbr, "type", "bridge"])?;
@@ -139,46 +139,63 @@ fn run(a: &Args) -> Result<(), String> {
         k_rate.push(rate(&lab, &t, a.seconds)?);
         k_tcp.push(tcp(&lab, &t, a.seconds)?);
         lab.ip(&["link", "del", &kbr])?;
-        eprintln!("round {}/{}: patchbay", r + 1, a.rounds);
-        for p in [&t.pa, &t.pb] {
-            lab.pb(&["link", "set", p, "master", &ubr])?;
-        }
-        warm(&lab, &t)?;
-        u_rate.push(rate(&lab, &t, a.seconds)?);
-        u_tcp.push(tcp(&lab, &t, a.seconds)?);
-        for p in [&t.pa, &t.pb] {
-            lab.pb(&["link", "set", p, "nomaster"])?;
+        for (li, layout) in layouts.iter().enumerate() {
+            eprintln!("round {}/{}: patchbay, {layout}", r + 1, a.rounds);
+            lab.start_daemon_with(&["--layout", layout])?;
+            lab.pb(&["link", "add", &ubr, "type", "bridge"])?;
+            lab.pb(&["link", "set", &ubr, "up"])?;
+            for p in [&t.pa, &t.pb] {
+                lab.pb(&["link", "set", p, "master", &ubr])?;
+            }
+            warm(&lab, &t)?;
+            u_rate[li].push(rate(&lab, &t, a.seconds)?);
+            u_tcp[li].push(tcp(&lab, &t, a.seconds)?);
+            lab.stop_daemon();
         }
     }
-    let (kr, ur, kt, ut) = (
-        median(&mut k_rate),
-        median(&mut u_rate),
-        median(&mut k_tcp),
-        median(&mut u_tcp),
-    );
+    let (kr, kt) = (median(&mut k_rate.clone()), median(&mut k_tcp.clone()));
     println!(
         "medians of {} rounds, {} s each, two hosts on veth, same run",
         a.rounds, a.seconds
     );
     println!(
-        "{:<28} {:>14} {:>14} {:>8}",
+        "{:<36} {:>14} {:>14} {:>8}",
         "", "kernel bridge", "patchbay", "ratio"
     );
-    println!(
-        "{:<28} {:>14.0} {:>14.0} {:>8.2}",
-        "64-byte frames per second",
-        kr,
-        ur,
-        ur / kr
-    );
-    println!(
-        "{:<28} {:>14.2} {:>14.2} {:>8.2}",
-        "TCP Gbit/s (iperf3)",
-        kt / 1e9,
-        ut / 1e9,
-        ut / kt
-    );
-    println!("rounds: kernel rate {k_rate:.0?} patchbay rate {u_rate:.0?}");
+    for (li, layout) in layouts.iter().enumerate() {
+        let (ur, ut) = (
+            median(&mut u_rate[li].clone()),
+            median(&mut u_tcp[li].clone()),
+        );
+        println!(
+            "{:<36} {:>14.0} {:>14.0} {:>8.2}",
+            format!("64-byte frames/s, {layout}"),
+            kr,
+            ur,
+            ur / kr
+        );
+        println!(
+            "{:<36} {:>14.2} {:>14.2} {:>8.2}",
+            format!("TCP Gbit/s, {layout}"),
+            kt / 1e9,
+            ut / 1e9,
+            ut / kt
+        );
+    }
+    let gb = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{:.2}", x / 1e9))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    println!("rounds: kernel rate {k_rate:.0?} tcp Gbit/s {}", gb(&k_tcp));
+    for (li, layout) in layouts.iter().enumerate() {
+        println!(
+            "rounds: {layout} rate {:.0?} tcp Gbit/s {}",
+            u_rate[li],
+            gb(&u_tcp[li])
+        );
+    }
     Ok(())
 }
 

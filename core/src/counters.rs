@@ -37,6 +37,7 @@ drop_reasons! {
     NoRoute => "no_egress": "the forwarding decision left no port to send to",
     Unclaimed => "unclaimed": "no upper device or host took the frame",
     LoopDepth => "stack_depth": "the interface stack is deeper than the core walks",
+    RxRingFull => "rx_ring_full": "the ring to the forwarding worker was full (pipeline layout)",
     TxFull => "tx_full": "the transmit batch of the attachment was full",
     TxError => "tx_error": "the attachment refused the frame when it was sent",
 }

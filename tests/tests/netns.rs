@@ -25,7 +25,21 @@ fn patchbay_bin() -> PathBuf {
     bin
 }
 
-fn lab(prefix: &str) -> Option<Lab> {
+/// Runs a scenario once per daemon thread layout: each is a test of its own.
+macro_rules! both_layouts {
+    ($rtc:ident, $pipe:ident, $body:ident) => {
+        #[test]
+        fn $rtc() {
+            $body("run-to-completion");
+        }
+        #[test]
+        fn $pipe() {
+            $body("pipeline");
+        }
+    };
+}
+
+fn lab(prefix: &str, layout: &str) -> Option<Lab> {
     if let Err(why) = check_prerequisites() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("CI=true and this test cannot run: it {why}");
@@ -33,7 +47,9 @@ fn lab(prefix: &str) -> Option<Lab> {
         eprintln!("skipped: this test {why}");
         return None;
     }
-    Some(Lab::new(prefix, &patchbay_bin()))
+    let mut lab = Lab::new(prefix, &patchbay_bin());
+    lab.daemon_args = vec!["--layout".into(), layout.into()];
+    Some(lab)
 }
 
 fn ping(lab: &Lab, ns: &str, to: &str) -> bool {
@@ -95,9 +111,10 @@ fn tcp_transfer(from: &str, to_ns: &str, to_addr: &str, len: usize) {
     assert!(got == payload(len), "payload corrupted in transit");
 }
 
-#[test]
-fn three_hosts_on_veth_and_tap_ping_and_tcp_learn_and_age() {
-    let Some(mut lab) = lab("t1") else { return };
+fn three_hosts_on_veth_and_tap_ping_and_tcp_learn_and_age(layout: &str) {
+    let Some(mut lab) = lab("t1", layout) else {
+        return;
+    };
     let (a, b, c) = (
         lab.netns("a").unwrap(),
         lab.netns("b").unwrap(),
@@ -203,9 +220,10 @@ fn three_hosts_on_veth_and_tap_ping_and_tcp_learn_and_age() {
     );
 }
 
-#[test]
-fn vlans_isolate_access_ports_and_the_trunk_carries_both_tagged() {
-    let Some(mut lab) = lab("t2") else { return };
+fn vlans_isolate_access_ports_and_the_trunk_carries_both_tagged(layout: &str) {
+    let Some(mut lab) = lab("t2", layout) else {
+        return;
+    };
     let (a, b, t) = (
         lab.netns("a").unwrap(),
         lab.netns("b").unwrap(),
@@ -287,9 +305,10 @@ fn vlans_isolate_access_ports_and_the_trunk_carries_both_tagged() {
     );
 }
 
-#[test]
-fn link_local_frames_stay_and_a_flood_reaches_every_other_port_once() {
-    let Some(mut lab) = lab("t3") else { return };
+fn link_local_frames_stay_and_a_flood_reaches_every_other_port_once(layout: &str) {
+    let Some(mut lab) = lab("t3", layout) else {
+        return;
+    };
     let ns: Vec<String> = ["a", "b", "c", "d"]
         .iter()
         .map(|s| lab.netns(s).unwrap())
@@ -394,9 +413,10 @@ fn link_local_frames_stay_and_a_flood_reaches_every_other_port_once() {
     );
 }
 
-#[test]
-fn a_burst_of_malformed_frames_is_counted_and_forwarding_goes_on() {
-    let Some(mut lab) = lab("t4") else { return };
+fn a_burst_of_malformed_frames_is_counted_and_forwarding_goes_on(layout: &str) {
+    let Some(mut lab) = lab("t4", layout) else {
+        return;
+    };
     let (a, c) = (lab.netns("a").unwrap(), lab.netns("c").unwrap());
     let pa = lab.veth_host("pa", &a, "198.18.4.1/24").unwrap();
     lab.start_daemon().unwrap();
@@ -474,9 +494,10 @@ fn a_burst_of_malformed_frames_is_counted_and_forwarding_goes_on() {
     );
 }
 
-#[test]
-fn a_bad_command_names_what_was_wrong_and_changes_nothing() {
-    let Some(mut lab) = lab("t5") else { return };
+fn a_bad_command_names_what_was_wrong_and_changes_nothing(layout: &str) {
+    let Some(mut lab) = lab("t5", layout) else {
+        return;
+    };
     lab.start_daemon().unwrap();
     let br = lab.name("br");
     lab.pb(&["link", "add", &br, "type", "bridge"]).unwrap();
@@ -508,3 +529,29 @@ fn a_bad_command_names_what_was_wrong_and_changes_nothing() {
         "line 1 ran, line 3 did not"
     );
 }
+
+both_layouts!(
+    three_hosts_on_veth_and_tap_ping_and_tcp_learn_and_age_rtc,
+    three_hosts_on_veth_and_tap_ping_and_tcp_learn_and_age_pipeline,
+    three_hosts_on_veth_and_tap_ping_and_tcp_learn_and_age
+);
+both_layouts!(
+    vlans_isolate_access_ports_and_the_trunk_carries_both_tagged_rtc,
+    vlans_isolate_access_ports_and_the_trunk_carries_both_tagged_pipeline,
+    vlans_isolate_access_ports_and_the_trunk_carries_both_tagged
+);
+both_layouts!(
+    link_local_frames_stay_and_a_flood_reaches_every_other_port_once_rtc,
+    link_local_frames_stay_and_a_flood_reaches_every_other_port_once_pipeline,
+    link_local_frames_stay_and_a_flood_reaches_every_other_port_once
+);
+both_layouts!(
+    a_burst_of_malformed_frames_is_counted_and_forwarding_goes_on_rtc,
+    a_burst_of_malformed_frames_is_counted_and_forwarding_goes_on_pipeline,
+    a_burst_of_malformed_frames_is_counted_and_forwarding_goes_on
+);
+both_layouts!(
+    a_bad_command_names_what_was_wrong_and_changes_nothing_rtc,
+    a_bad_command_names_what_was_wrong_and_changes_nothing_pipeline,
+    a_bad_command_names_what_was_wrong_and_changes_nothing
+);

@@ -10,9 +10,13 @@ mod demo;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// The daemon's thread layout unless `--layout` or `PATCHBAY_LAYOUT` says
+/// otherwise; chosen by the comparison harness (ARCHITECTURE.md, Threads).
+const DEFAULT_LAYOUT: &str = "run-to-completion";
+
 const USAGE: &str = "\
 usage: patchbay [OPTIONS] OBJECT COMMAND...
-       patchbay daemon [--socket PATH]
+       patchbay daemon [--socket PATH] [--layout run-to-completion|pipeline]
        patchbay demo
        patchbay capture DEV -w FILE.pcap [-c COUNT]
        patchbay [-j] -batch FILE
@@ -90,6 +94,9 @@ fn main() -> ExitCode {
 }
 
 fn daemon(args: &[String], mut socket: PathBuf) -> ExitCode {
+    use patchbay_io::daemon::Layout;
+    let mut layout_name =
+        std::env::var("PATCHBAY_LAYOUT").unwrap_or_else(|_| DEFAULT_LAYOUT.into());
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -103,8 +110,18 @@ fn daemon(args: &[String], mut socket: PathBuf) -> ExitCode {
                     }
                 }
             }
+            "--layout" => {
+                i += 1;
+                match args.get(i) {
+                    Some(l) => layout_name = l.clone(),
+                    None => {
+                        eprintln!("patchbay daemon: --layout needs run-to-completion or pipeline");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
             a => {
-                eprintln!("patchbay daemon: unknown argument \"{a}\" (expected --socket PATH)");
+                eprintln!("patchbay daemon: unknown argument \"{a}\" (expected --socket PATH or --layout run-to-completion|pipeline)");
                 return ExitCode::from(2);
             }
         }
@@ -122,7 +139,11 @@ fn daemon(args: &[String], mut socket: PathBuf) -> ExitCode {
         eprintln!("patchbay daemon: needs root (CAP_NET_ADMIN and CAP_NET_RAW) to create TAPs and open packet sockets; run it with sudo");
         return ExitCode::from(1);
     }
-    let mut d = match patchbay_io::daemon::Daemon::new(&socket) {
+    let Some(layout) = Layout::parse(&layout_name) else {
+        eprintln!("patchbay daemon: layout \"{layout_name}\" is not run-to-completion or pipeline");
+        return ExitCode::from(2);
+    };
+    let mut d = match patchbay_io::daemon::Daemon::new(&socket, layout) {
         Ok(d) => d,
         Err(e) => {
             eprintln!(

@@ -1,19 +1,27 @@
-//! The daemon: one mio event loop that owns every attachment and the
-//! control socket, and runs the core pipeline to completion on each burst.
+//! The daemon: a mio event loop that owns the attachments and the control
+//! socket and runs the core on every burst, in one of two thread layouts.
 //!
-//! Thread layout: run-to-completion on one thread. A readable attachment is
-//! drained in bursts of 32 (`recvmmsg` / `read`), each frame walks the
-//! interface graph, and the per-attachment transmit batches are flushed
-//! (`sendmmsg` / `writev`) before the next burst. Commands from the control
-//! socket are applied between bursts on the same thread, so the packet path
-//! takes no lock. See ARCHITECTURE.md for why this layout and what the
-//! benchmark says about it.
+//! Run to completion ([`Layout::RunToCompletion`]): one thread. A readable
+//! attachment is drained in bursts of 32 (`recvmmsg` / `read`), each frame
+//! walks the interface graph, and the per-attachment transmit batches are
+//! flushed (`sendmmsg` / `writev`) before the next burst.
+//!
+//! Pipeline ([`Layout::Pipeline`]): a receive thread (`rxthread.rs`) reads
+//! bursts into a shared slot pool and pushes them onto lock-free per-port
+//! rings; this thread, the forwarding worker, drains the rings through the
+//! graph and sends. Either way, commands from the control socket are applied
+//! by the thread that owns the graph, between bursts, so the packet path
+//! takes no lock. ARCHITECTURE.md says which layout the benchmark favours.
 
+use crate::attach::Port;
 use crate::packet::PacketSocket;
 use crate::proto::{Request, Response};
-use crate::ring::RxBufs;
+use crate::ring::{split, PortRing, RxBufs, BURST};
+use crate::rxthread::{self, RxCtl, Shared};
 use crate::tap::Tap;
 use crate::{pcap, sys};
+use crossbeam_channel::{Receiver, Sender};
+
 use mio::net::{UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token};
 use patchbay_core::cmd::{self, Command, Opts};
@@ -25,11 +33,14 @@ use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 use tracing::{debug, info, warn};
 
 const LISTENER: Token = Token(0);
 const SIGNAL: Token = Token(1);
+const WAKE: Token = Token(2);
 const CLIENT_BASE: usize = 16;
 const ATTACH_BASE: usize = 1 << 24;
 /// Bursts one attachment may take before others get a turn.
@@ -39,24 +50,46 @@ const SYNC_INTERVAL: Duration = Duration::from_secs(1);
 /// A capture client that falls this far behind loses frames.
 const CAPTURE_BACKLOG: usize = 16 << 20;
 
-#[derive(Debug)]
-enum Port {
-    Packet(PacketSocket),
-    Tap(Tap),
+/// How the daemon spreads its work over threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// One thread: receive, forward and send each burst in turn.
+    RunToCompletion,
+    /// A receive thread and a forwarding worker joined by per-port rings.
+    Pipeline,
 }
 
-impl Port {
-    fn fd(&self) -> i32 {
-        match self {
-            Port::Packet(p) => p.as_raw_fd(),
-            Port::Tap(t) => t.as_raw_fd(),
+impl Layout {
+    pub fn parse(s: &str) -> Option<Layout> {
+        match s {
+            "run-to-completion" | "rtc" => Some(Layout::RunToCompletion),
+            "pipeline" => Some(Layout::Pipeline),
+            _ => None,
         }
     }
 }
 
+/// The worker's side of the pipeline layout.
+#[derive(Debug)]
+struct Pipe {
+    shared: Arc<Shared>,
+    /// Rings by attachment id.
+    rings: Vec<Option<Arc<PortRing>>>,
+    /// Rings of removed attachments, drained until the receive thread
+    /// confirms it stopped filling them.
+    retired: Vec<Arc<PortRing>>,
+    ctl: Sender<RxCtl>,
+    acks: Receiver<AttachId>,
+    registry: mio::Registry,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Slots in the pipeline's pool: enough for every ring of a few dozen ports.
+const POOL_SLOTS: usize = 1024;
+
 #[derive(Debug)]
 struct Att {
-    port: Port,
+    port: Arc<Port>,
     ifid: IfId,
     /// The kernel netdev behind the attachment.
     netdev: String,
@@ -85,6 +118,7 @@ pub struct Daemon {
     wall_epoch: u64,
     pending: Vec<AttachId>,
     stop: bool,
+    pipe: Option<Pipe>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -97,7 +131,7 @@ impl std::fmt::Debug for Daemon {
 
 impl Daemon {
     /// Binds the control socket (mode 0600) and installs SIGINT/SIGTERM.
-    pub fn new(socket: &Path) -> io::Result<Daemon> {
+    pub fn new(socket: &Path, layout: Layout) -> io::Result<Daemon> {
         if let Some(dir) = socket.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -125,6 +159,10 @@ impl Daemon {
         }
         poll.registry()
             .register(&mut rx, SIGNAL, Interest::READABLE)?;
+        let pipe = match layout {
+            Layout::RunToCompletion => None,
+            Layout::Pipeline => Some(Self::start_pipe(&poll)?),
+        };
         let wall_epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -143,6 +181,33 @@ impl Daemon {
             wall_epoch,
             pending: Vec::new(),
             stop: false,
+            pipe,
+        })
+    }
+
+    fn start_pipe(poll: &Poll) -> io::Result<Pipe> {
+        let rx_poll = Poll::new()?;
+        let registry = rx_poll.registry().try_clone()?;
+        let shared = Arc::new(Shared {
+            pool: crate::ring::Pool::new(POOL_SLOTS),
+            sleeping: false.into(),
+            stop: false.into(),
+            waker: mio::Waker::new(poll.registry(), WAKE)?,
+        });
+        let (ctl, ctl_rx) = crossbeam_channel::unbounded();
+        let (ack_tx, acks) = crossbeam_channel::unbounded();
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("patchbay-rx".into())
+            .spawn(move || rxthread::run(rx_poll, s, ctl_rx, ack_tx))?;
+        Ok(Pipe {
+            shared,
+            rings: Vec::new(),
+            retired: Vec::new(),
+            ctl,
+            acks,
+            registry,
+            thread: Some(thread),
         })
     }
 
@@ -161,10 +226,11 @@ impl Daemon {
             if let Some(t) = self.graph.poll_timeout() {
                 deadline = deadline.min(t);
             }
-            let timeout = if self.pending.is_empty() {
-                deadline.saturating_duration_since(now)
-            } else {
+            let busy = !self.pending.is_empty() || self.drain_rings();
+            let timeout = if busy || !self.may_sleep() {
                 Duration::ZERO
+            } else {
+                deadline.saturating_duration_since(now)
             };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -175,6 +241,7 @@ impl Daemon {
             for ev in events.iter() {
                 match ev.token() {
                     LISTENER => self.accept(),
+                    WAKE => {}
                     SIGNAL => {
                         let mut b = [0u8; 64];
                         let _ = self.signal.read(&mut b);
@@ -202,6 +269,67 @@ impl Daemon {
         Ok(())
     }
 
+    /// Pipeline layout: runs up to a burst from every ring through the
+    /// graph. Returns whether there was anything to do.
+    fn drain_rings(&mut self) -> bool {
+        let Some(pipe) = self.pipe.as_mut() else {
+            return false;
+        };
+        while let Ok(a) = pipe.acks.try_recv() {
+            // The receive thread stopped filling it: drain it one last time.
+            if let Some(i) = pipe.retired.iter().position(|r| r.attach == a) {
+                let r = pipe.retired.swap_remove(i);
+                while let Some(d) = r.ring.pop() {
+                    let _ = pipe.shared.pool.free.push(d.slot);
+                }
+            }
+        }
+        let mut work = false;
+        let now = Instant::from_nanos(self.epoch.elapsed().as_nanos() as u64);
+        for i in 0..pipe.rings.len() {
+            let Some(r) = pipe.rings[i].as_ref() else {
+                continue;
+            };
+            let mut n = 0;
+            while n < BURST {
+                let Some(d) = r.ring.pop() else { break };
+                // SAFETY: the descriptor came off the ring, so this thread
+                // owns the slot until it pushes the index back below.
+                let slot = unsafe { pipe.shared.pool.slot(d.slot) };
+                if d.trunc {
+                    if let Some(id) = self.graph.by_attach(r.attach) {
+                        self.graph.iface_mut(id).counters.drop(DropReason::Oversize);
+                    }
+                } else {
+                    let (data, off) = split(slot, d.len as usize);
+                    self.graph
+                        .receive(now, r.attach, data, d.tag, off, &mut self.out);
+                }
+                let _ = pipe.shared.pool.free.push(d.slot);
+                n += 1;
+            }
+            work |= n > 0;
+        }
+        if work {
+            self.flush();
+        }
+        work
+    }
+
+    /// Pipeline layout: announces that the worker is about to block, unless
+    /// a ring filled in the meantime (then the caller polls without waiting).
+    fn may_sleep(&self) -> bool {
+        let Some(pipe) = self.pipe.as_ref() else {
+            return true;
+        };
+        pipe.shared.sleeping.store(true, Ordering::SeqCst);
+        if pipe.rings.iter().flatten().any(|r| !r.ring.is_empty()) {
+            pipe.shared.sleeping.store(false, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
     fn service_pending(&mut self) {
         let mut i = 0;
         while i < self.pending.len() {
@@ -209,7 +337,7 @@ impl Daemon {
             let mut drained = false;
             for _ in 0..BURSTS_PER_TURN {
                 match self.rx_burst(a) {
-                    Ok(n) if n == self.rx.capacity() => continue,
+                    Ok(n) if n == BURST => continue,
                     Ok(_) => {
                         drained = true;
                         break;
@@ -234,10 +362,7 @@ impl Daemon {
         let Some(att) = self.atts.get(a.0 as usize).and_then(Option::as_ref) else {
             return Ok(0);
         };
-        let n = match &att.port {
-            Port::Packet(p) => p.recv_burst(&mut self.rx)?,
-            Port::Tap(t) => t.recv_burst(&mut self.rx)?,
-        };
+        let n = att.port.recv_burst(&mut self.rx)?;
         if n == 0 {
             return Ok(0);
         }
@@ -282,10 +407,7 @@ impl Daemon {
             let Some(att) = atts.get(a.0 as usize).and_then(Option::as_ref) else {
                 return;
             };
-            let r = match &att.port {
-                Port::Packet(p) => p.send_batch(batch),
-                Port::Tap(t) => t.send_batch(batch),
-            };
+            let r = att.port.send_batch(batch);
             let lost = match r {
                 Ok(n) => batch.len() - n,
                 Err(e) => {
@@ -471,6 +593,7 @@ impl Daemon {
     /// Parses and carries out one command. On error nothing is changed.
     pub fn execute(&mut self, words: &[String], opts: Opts) -> Result<String, String> {
         let c = cmd::parse(words).map_err(|e| e.to_string())?;
+        self.fold_ring_drops();
         let now = self.now();
         let mut attached = Vec::new();
         for name in c.lowers() {
@@ -533,6 +656,20 @@ impl Daemon {
         res
     }
 
+    /// Pipeline layout: moves the rings' overflow counts into the graph's
+    /// counters, so `stats` shows them.
+    fn fold_ring_drops(&mut self) {
+        let Some(pipe) = self.pipe.as_ref() else {
+            return;
+        };
+        for r in pipe.rings.iter().flatten() {
+            let n = r.take_full();
+            if let Some(id) = self.graph.by_attach(r.attach).filter(|_| n > 0) {
+                self.graph.iface_mut(id).counters.drops[DropReason::RxRingFull as usize] += n;
+            }
+        }
+    }
+
     /// Makes sure a kernel netdev named `name` is in the graph with an
     /// AF_PACKET attachment. Returns the id if it was attached just now.
     fn ensure_attached(&mut self, name: &str) -> Result<Option<IfId>, String> {
@@ -585,36 +722,62 @@ impl Daemon {
                 self.atts.push(None);
                 self.atts.len() - 1
             });
-        let fd = port.fd();
-        self.poll.registry().register(
-            &mut mio::unix::SourceFd(&fd),
-            Token(ATTACH_BASE + a),
-            Interest::READABLE,
-        )?;
+        let port = Arc::new(port);
+        let fd = port.as_raw_fd();
+        let attach = AttachId(a as u32);
+        match self.pipe.as_mut() {
+            None => {
+                self.poll.registry().register(
+                    &mut mio::unix::SourceFd(&fd),
+                    Token(ATTACH_BASE + a),
+                    Interest::READABLE,
+                )?;
+                // Frames may already be waiting: edge-triggered polling would not say.
+                self.pending.push(attach);
+            }
+            Some(pipe) => {
+                let ring = Arc::new(PortRing::new(attach));
+                if a >= pipe.rings.len() {
+                    pipe.rings.resize_with(a + 1, || None);
+                }
+                pipe.rings[a] = Some(ring.clone());
+                // The ring reaches the receive thread before the descriptor
+                // can wake it.
+                let _ = pipe.ctl.send(RxCtl::Add(ring, port.clone()));
+                pipe.registry.register(
+                    &mut mio::unix::SourceFd(&fd),
+                    Token(rxthread::ATTACH_BASE + a),
+                    Interest::READABLE,
+                )?;
+            }
+        }
         self.atts[a] = Some(Att {
             port,
             ifid: id,
             netdev: netdev.to_string(),
         });
-        self.graph.attach(
-            id,
-            Attachment {
-                id: AttachId(a as u32),
-                role,
-            },
-        );
-        // Frames may already be waiting: edge-triggered polling would not say.
-        self.pending.push(AttachId(a as u32));
+        self.graph.attach(id, Attachment { id: attach, role });
         Ok(())
     }
 
     fn close_attachment(&mut self, a: AttachId) {
         if let Some(att) = self.atts.get_mut(a.0 as usize).and_then(Option::take) {
-            let fd = att.port.fd();
-            let _ = self
-                .poll
-                .registry()
-                .deregister(&mut mio::unix::SourceFd(&fd));
+            let fd = att.port.as_raw_fd();
+            match self.pipe.as_mut() {
+                None => {
+                    let _ = self
+                        .poll
+                        .registry()
+                        .deregister(&mut mio::unix::SourceFd(&fd));
+                }
+                Some(pipe) => {
+                    let _ = pipe.registry.deregister(&mut mio::unix::SourceFd(&fd));
+                    if let Some(r) = pipe.rings.get_mut(a.0 as usize).and_then(Option::take) {
+                        pipe.retired.push(r);
+                    }
+                    let _ = pipe.ctl.send(RxCtl::Remove(a));
+                }
+            }
             self.pending.retain(|p| *p != a);
             debug!(dev = %att.netdev, "closed attachment");
         }
@@ -739,11 +902,17 @@ impl Daemon {
     }
 
     fn shutdown(&mut self) {
+        if let Some(pipe) = self.pipe.as_mut() {
+            pipe.shared.stop.store(true, Ordering::Relaxed);
+            if let Some(t) = pipe.thread.take() {
+                let _ = t.join();
+            }
+        }
         let n = self
             .atts
             .iter()
             .flatten()
-            .filter(|a| matches!(a.port, Port::Tap(_)))
+            .filter(|a| matches!(*a.port, Port::Tap(_)))
             .count();
         for i in 0..self.atts.len() {
             self.close_attachment(AttachId(i as u32));

@@ -21,6 +21,8 @@ pub struct Lab {
     daemon: Option<Child>,
     pub socket: PathBuf,
     pub patchbay: PathBuf,
+    /// Extra arguments for every daemon this lab starts (`--layout ...`).
+    pub daemon_args: Vec<String>,
 }
 
 /// Why a lab cannot run here: not root, or `ip` missing.
@@ -60,6 +62,7 @@ impl Lab {
             daemon: None,
             socket,
             patchbay: patchbay.to_path_buf(),
+            daemon_args: vec![],
         }
     }
 
@@ -170,9 +173,16 @@ impl Lab {
 
     /// Starts `patchbay daemon` on the lab's socket and waits until it answers.
     pub fn start_daemon(&mut self) -> Result<(), String> {
+        self.start_daemon_with(&[])
+    }
+
+    /// Starts the daemon with extra arguments (`--layout pipeline`).
+    pub fn start_daemon_with(&mut self, extra: &[&str]) -> Result<(), String> {
         let child = Command::new(&self.patchbay)
             .args(["daemon", "--socket"])
             .arg(&self.socket)
+            .args(&self.daemon_args)
+            .args(extra)
             .env(
                 "PATCHBAY_LOG",
                 std::env::var("PATCHBAY_LOG").unwrap_or_else(|_| "warn".into()),

@@ -6,12 +6,14 @@
 //! serves the control socket ([`proto`]). All unsafe code of patchbay lives
 //! in this crate, each block with a `SAFETY:` comment.
 
+pub mod attach;
 pub mod daemon;
 pub mod lab;
 pub mod packet;
 pub mod pcap;
 pub mod proto;
 pub mod ring;
+pub mod rxthread;
 pub mod sys;
 pub mod tap;
 pub mod vnet;

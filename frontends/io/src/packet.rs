@@ -6,7 +6,7 @@
 //! our own transmissions) are not read back. Bursts move with one
 //! `recvmmsg` and one `sendmmsg`.
 
-use crate::ring::RxBufs;
+use crate::ring::Slots;
 use crate::sys::{cvt, set_nonblocking};
 use crate::vnet;
 use patchbay_core::pipeline::TxBatch;
@@ -82,7 +82,7 @@ impl PacketSocket {
     }
 
     /// Reads up to a burst. Returns how many frames `rx` now holds.
-    pub fn recv_burst(&self, rx: &mut RxBufs) -> io::Result<usize> {
+    pub fn recv_burst(&self, rx: &mut impl Slots) -> io::Result<usize> {
         let n = rx.capacity();
         let mut cmsg = [[0u64; CMSG_SPACE / 8]; crate::ring::BURST];
         // SAFETY: iovec/mmsghdr are plain old data; zero is valid.
@@ -124,7 +124,6 @@ impl PacketSocket {
             let trunc = m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
             rx.set(i, len, tag, trunc);
         }
-        rx.len = got;
         Ok(got)
     }
 

@@ -5,7 +5,7 @@
 //! in that first TUNSETIFF (a second one on an attached descriptor is
 //! refused), so patchbay issues TUNSETIFF itself.
 
-use crate::ring::RxBufs;
+use crate::ring::Slots;
 use crate::sys::{cvt, ifreq, set_nonblocking};
 use crate::vnet;
 use patchbay_core::pipeline::TxBatch;
@@ -47,7 +47,7 @@ impl Tap {
         })
     }
 
-    pub fn recv_burst(&self, rx: &mut RxBufs) -> io::Result<usize> {
+    pub fn recv_burst(&self, rx: &mut impl Slots) -> io::Result<usize> {
         let mut n = 0;
         while n < rx.capacity() {
             let slot = rx.slot_mut(n);
@@ -72,7 +72,6 @@ impl Tap {
             rx.set(n, r as usize, None, false);
             n += 1;
         }
-        rx.len = n;
         Ok(n)
     }
 
