@@ -29,6 +29,7 @@ drop_reasons! {
     BadOffload => "bad_offload": "checksum/GSO metadata that points outside the frame",
     InvalidSrcMac => "invalid_src_mac": "source MAC is multicast or all zeros",
     AdminDown => "admin_down": "the interface is administratively down",
+    NoCarrier => "no_carrier": "the port has no carrier (its wire or peer is down)",
     PortState => "port_state": "the bridge port is not learning or forwarding",
     Pause => "pause": "an 802.3x PAUSE frame (01:80:C2:00:00:01)",
     LinkLocal => "link_local": "a link-local frame (01:80:C2:00:00:0X) not in group_fwd_mask, and no host to take it",

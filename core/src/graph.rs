@@ -15,13 +15,14 @@
 //! device exposed as a TAP (a bridge's own port, a VLAN device): reading it
 //! is the device's tx, writing it delivers to the host.
 
-use crate::bridge::{Bridge, Egress, Host};
+use crate::bridge::{path_cost, Bridge, Egress, FdbEvent, Host, PortState};
 use crate::counters::{Counters, DropReason};
 use crate::pipeline::{Direction, Outputs};
 use crate::time::Instant;
 use crate::vlan::VlanDev;
 use crate::wire::{Frame, Mac, Offload, Tag, ETH_HLEN, VLAN_HLEN};
 use hashbrown::HashMap;
+use std::collections::VecDeque;
 
 /// An interface in the graph (an index; stable while the interface lives).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -31,6 +32,37 @@ pub struct IfId(pub u32);
 /// simulator. Numbered by the front end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AttachId(pub u32);
+
+/// What the graph did that a timeline shows ([`Graph::poll_event`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    FdbLearned {
+        bridge: IfId,
+        mac: Mac,
+        vid: u16,
+        port: IfId,
+    },
+    FdbMoved {
+        bridge: IfId,
+        mac: Mac,
+        vid: u16,
+        from: Option<IfId>,
+        to: IfId,
+    },
+    FdbExpired {
+        bridge: IfId,
+        count: usize,
+    },
+    PortState {
+        bridge: IfId,
+        port: IfId,
+        state: PortState,
+    },
+    Link {
+        dev: IfId,
+        up: bool,
+    },
+}
 
 /// How deep the walk goes before it assumes a loop.
 pub const MAX_DEPTH: usize = 8;
@@ -56,6 +88,9 @@ pub enum Kind {
     External,
     /// A TAP that patchbay created (`tuntap add`).
     Tap,
+    /// A simulated port (netdevsim-style): a wire of the simulator, with
+    /// carrier, speed and duplex.
+    Netdevsim,
     Bridge(Box<Bridge>),
     Vlan(VlanDev),
 }
@@ -66,6 +101,7 @@ impl Kind {
         match self {
             Kind::External => None,
             Kind::Tap => Some("tun"),
+            Kind::Netdevsim => Some("netdevsim"),
             Kind::Bridge(_) => Some("bridge"),
             Kind::Vlan(_) => Some("vlan"),
         }
@@ -92,6 +128,12 @@ pub struct Iface {
     pub attach: Option<Attachment>,
     pub counters: Counters,
     pub capture: bool,
+    /// Link speed in Mbit/s (0 = unknown) and duplex, as ethtool reports
+    /// them; bridges derive path costs from the speed.
+    pub speed_mbps: u32,
+    pub full_duplex: bool,
+    /// Operational state as last announced ([`Graph::link_changed`]).
+    oper: bool,
 }
 
 impl Iface {
@@ -141,6 +183,7 @@ pub struct Graph {
     by_attach: Vec<Option<IfId>>,
     next_ifindex: u32,
     scratch: Vec<Vec<Egress>>,
+    events: Option<VecDeque<Event>>,
 }
 
 impl Graph {
@@ -152,9 +195,18 @@ impl Graph {
         }
     }
 
-    pub fn add(&mut self, name: &str, kind: Kind, mac: Mac, mtu: u32) -> Result<IfId, GraphError> {
+    pub fn add(
+        &mut self,
+        name: &str,
+        mut kind: Kind,
+        mac: Mac,
+        mtu: u32,
+    ) -> Result<IfId, GraphError> {
         if self.names.contains_key(name) {
             return Err(GraphError::Exists(name.into()));
+        }
+        if let Kind::Bridge(b) = &mut kind {
+            b.record = self.events.is_some();
         }
         let id = match self.ifaces.iter().position(Option::is_none) {
             Some(i) => IfId(i as u32),
@@ -178,6 +230,9 @@ impl Graph {
             attach: None,
             counters: Counters::default(),
             capture: false,
+            speed_mbps: 0,
+            full_duplex: true,
+            oper: false,
         };
         self.next_ifindex += 1;
         self.ifaces[id.0 as usize] = Some(iface);
@@ -273,6 +328,13 @@ impl Graph {
         let d = self.iface_mut(dev);
         d.master = Some(br);
         d.port_no = no;
+        let (speed, up) = (d.speed_mbps, self.oper_up(dev));
+        let b = self.iface_mut(br).bridge_mut().expect("checked");
+        let p = b.port_mut(no).expect("just added");
+        p.cost = path_cost(speed);
+        if !up {
+            p.state = PortState::Disabled;
+        }
         Ok(no)
     }
 
@@ -364,7 +426,7 @@ impl Graph {
             return false;
         }
         match &f.kind {
-            Kind::External | Kind::Tap => f.carrier,
+            Kind::External | Kind::Tap | Kind::Netdevsim => f.carrier,
             Kind::Vlan(_) => f.link.is_some_and(|l| self.oper_up(l)),
             Kind::Bridge(b) => b
                 .ports()
@@ -381,10 +443,127 @@ impl Graph {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        for i in 0..self.ifaces.len() {
+            let Some(b) = self.ifaces[i].as_mut().and_then(Iface::bridge_mut) else {
+                continue;
+            };
+            if b.poll_timeout().is_some_and(|t| t <= now) {
+                b.handle_timeout(now);
+                self.collect(IfId(i as u32));
+            }
+        }
+    }
+
+    /// Starts or stops recording [`Event`]s.
+    pub fn record_events(&mut self, on: bool) {
+        self.events = on.then(VecDeque::new);
         for f in self.ifaces.iter_mut().flatten() {
             if let Some(b) = f.bridge_mut() {
-                b.handle_timeout(now);
+                b.record = on;
+                b.events.clear();
             }
+        }
+    }
+
+    /// The next recorded event, oldest first.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.as_mut()?.pop_front()
+    }
+
+    /// Moves a bridge's own events into the graph's log, with ids.
+    fn collect(&mut self, br: IfId) {
+        let Some(log) = self.events.as_mut() else {
+            return;
+        };
+        let Some(b) = self.ifaces[br.0 as usize]
+            .as_mut()
+            .and_then(Iface::bridge_mut)
+        else {
+            return;
+        };
+        if b.events.is_empty() {
+            return;
+        }
+        let ifid = |b: &Bridge, no: u16| b.port(no).map(|p| p.ifid);
+        for e in b.events.drain(..).collect::<Vec<_>>() {
+            let ev = match e {
+                FdbEvent::Learned { mac, vid, port } => match ifid(b, port) {
+                    Some(port) => Event::FdbLearned {
+                        bridge: br,
+                        mac,
+                        vid,
+                        port,
+                    },
+                    None => continue,
+                },
+                FdbEvent::Moved { mac, vid, from, to } => match ifid(b, to) {
+                    Some(to) => Event::FdbMoved {
+                        bridge: br,
+                        mac,
+                        vid,
+                        from: ifid(b, from),
+                        to,
+                    },
+                    None => continue,
+                },
+                FdbEvent::Expired { count } => Event::FdbExpired { bridge: br, count },
+                FdbEvent::PortState { port, state } => match ifid(b, port) {
+                    Some(port) => Event::PortState {
+                        bridge: br,
+                        port,
+                        state,
+                    },
+                    None => continue,
+                },
+            };
+            log.push_back(ev);
+        }
+    }
+
+    /// `ip link set DEV up|down`.
+    pub fn set_admin(&mut self, now: Instant, id: IfId, up: bool) {
+        self.iface_mut(id).admin_up = up;
+        self.link_changed(now, id);
+    }
+
+    /// The carrier of a wire device came or went.
+    pub fn set_carrier(&mut self, now: Instant, id: IfId, up: bool) {
+        self.iface_mut(id).carrier = up;
+        self.link_changed(now, id);
+    }
+
+    /// `br_port_carrier_check`: a port whose device goes down is disabled
+    /// and its dynamic FDB entries are flushed; it forwards again when the
+    /// device comes back (spanning tree off). Devices stacked on it follow.
+    pub fn link_changed(&mut self, now: Instant, id: IfId) {
+        let up = self.oper_up(id);
+        let f = self.iface_mut(id);
+        if f.oper == up {
+            return;
+        }
+        f.oper = up;
+        let master = f.master;
+        if let Some(log) = self.events.as_mut() {
+            log.push_back(Event::Link { dev: id, up });
+        }
+        if let Some(br) = master {
+            let no = self.iface(id).port_no;
+            if let Some(b) = self.iface_mut(br).bridge_mut() {
+                let state = if up {
+                    PortState::Forwarding
+                } else {
+                    PortState::Disabled
+                };
+                if b.set_port_state(no, state) && !up {
+                    b.fdb.flush_port(no, true);
+                }
+            }
+            self.collect(br);
+            self.link_changed(now, br);
+        }
+        let ups: Vec<IfId> = self.iface(id).vlan_uppers.iter().map(|u| u.2).collect();
+        for u in ups {
+            self.link_changed(now, u);
         }
     }
 
@@ -510,7 +689,8 @@ impl Graph {
         }
         let iface = self.iface_mut(id);
         match &iface.kind {
-            Kind::External | Kind::Tap => match iface.attach {
+            Kind::External | Kind::Tap | Kind::Netdevsim => match iface.attach {
+                Some(_) if !iface.carrier => iface.counters.drop(DropReason::NoCarrier),
                 Some(a) if a.role == Role::Wire => {
                     if let Err(r) = out.push(a.id, &frame) {
                         iface.counters.drop(r);
@@ -563,6 +743,9 @@ impl Graph {
             }
         }
         self.scratch[depth] = egress;
+        if self.events.is_some() {
+            self.collect(br);
+        }
     }
 
     fn bridge_xmit(

@@ -485,15 +485,45 @@ fn the_bridge_device_gets_local_traffic_and_sends_through_the_fdb() {
 }
 
 #[test]
-fn admin_down_ports_drop_and_count() {
+fn down_ports_are_disabled_and_flushed_then_forward_again() {
     let mut lab = Lab::new(3, "");
+    lab.send(3, &eth(Mac::BROADCAST, mac(3)));
+    assert!(lab
+        .run("bridge fdb show")
+        .contains(&format!("{} dev p3 master br0\n", mac(3))));
     lab.run("link set p3 down");
+    assert!(lab
+        .run("bridge link show")
+        .contains("p3: <BROADCAST,MULTICAST> mtu 1500 master br0 state disabled"));
+    assert!(
+        !lab.run("bridge fdb show")
+            .contains(&format!("{} dev p3", mac(3))),
+        "dynamic entries of a down port are flushed"
+    );
     assert_eq!(lab.ports_reached(1, &eth(Mac::BROADCAST, mac(1))), vec![2]);
+    assert_eq!(
+        lab.drops("p3", DropReason::AdminDown),
+        0,
+        "a disabled port is not even tried"
+    );
+    assert!(lab
+        .ports_reached(3, &eth(Mac::BROADCAST, mac(3)))
+        .is_empty());
     assert_eq!(lab.drops("p3", DropReason::AdminDown), 1);
-    lab.run("bridge link set dev p2 state 0");
+    // Carrier loss does the same, and carrier back brings it back.
+    let p2 = lab.id("p2");
+    lab.g.set_carrier(lab.now, p2, false);
     assert!(lab
         .ports_reached(1, &eth(Mac::BROADCAST, mac(1)))
         .is_empty());
+    lab.g.set_carrier(lab.now, p2, true);
+    lab.run("link set p3 up");
+    assert_eq!(
+        lab.ports_reached(1, &eth(Mac::BROADCAST, mac(1))),
+        vec![2, 3]
+    );
+    lab.run("bridge link set dev p2 state 0");
+    assert_eq!(lab.ports_reached(1, &eth(Mac::BROADCAST, mac(1))), vec![3]);
     assert!(lab
         .ports_reached(2, &eth(Mac::BROADCAST, mac(2)))
         .is_empty());

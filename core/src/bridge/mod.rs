@@ -127,6 +127,43 @@ impl Default for BridgeConfig {
     }
 }
 
+/// What a bridge did that the simulator's timeline shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FdbEvent {
+    Learned {
+        mac: Mac,
+        vid: u16,
+        port: PortNo,
+    },
+    Moved {
+        mac: Mac,
+        vid: u16,
+        from: PortNo,
+        to: PortNo,
+    },
+    Expired {
+        count: usize,
+    },
+    PortState {
+        port: PortNo,
+        state: PortState,
+    },
+}
+
+/// The kernel's default path cost for a port speed in Mbit/s (0 = unknown).
+pub fn path_cost(speed_mbps: u32) -> u32 {
+    match speed_mbps {
+        0 => 100,
+        s if s > 10_000 => 1,
+        10_000.. => 2,
+        5_000.. => 3,
+        2_500.. => 4,
+        1_000.. => 5,
+        100.. => 19,
+        _ => 100,
+    }
+}
+
 /// One place a frame leaves the bridge: a port, and a tag to push on the way
 /// out (VLAN filtering, a tagged member).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,6 +206,9 @@ pub struct Bridge {
     ports: Vec<Option<Port>>,
     /// The bridge device's own VLAN membership (`bridge vlan ... self`).
     pub self_vlans: VlanSet,
+    /// Record [`FdbEvent`]s (the simulator's timeline); off in the daemon.
+    pub record: bool,
+    pub events: Vec<FdbEvent>,
     pub learned_new: u64,
     pub learned_roamed: u64,
     pub learn_full: u64,
@@ -192,6 +232,8 @@ impl Bridge {
             learned_new: 0,
             learned_roamed: 0,
             learn_full: 0,
+            record: false,
+            events: Vec::new(),
         }
     }
 
@@ -257,7 +299,26 @@ impl Bridge {
 
     pub fn handle_timeout(&mut self, now: Instant) -> usize {
         let hold = self.hold_time();
-        self.fdb.handle_timeout(now, hold)
+        let n = self.fdb.handle_timeout(now, hold);
+        if n > 0 && self.record {
+            self.events.push(FdbEvent::Expired { count: n });
+        }
+        n
+    }
+
+    /// Sets a port's state; returns whether it changed.
+    pub fn set_port_state(&mut self, no: PortNo, state: PortState) -> bool {
+        let Some(p) = self.port_mut(no) else {
+            return false;
+        };
+        if p.state == state {
+            return false;
+        }
+        p.state = state;
+        if self.record {
+            self.events.push(FdbEvent::PortState { port: no, state });
+        }
+        true
     }
 
     /// A frame received on port `no` (`br_handle_frame`). `host_present`
@@ -316,8 +377,27 @@ impl Bridge {
         if port.flags.learning && !self.cfg.ageing_time.is_zero() {
             let hold = self.hold_time();
             match self.fdb.learn(now, src, vid, no, hold) {
-                Learned::New => self.learned_new += 1,
-                Learned::Roamed { .. } => self.learned_roamed += 1,
+                Learned::New => {
+                    self.learned_new += 1;
+                    if self.record {
+                        self.events.push(FdbEvent::Learned {
+                            mac: src,
+                            vid,
+                            port: no,
+                        });
+                    }
+                }
+                Learned::Roamed { from } => {
+                    self.learned_roamed += 1;
+                    if self.record {
+                        self.events.push(FdbEvent::Moved {
+                            mac: src,
+                            vid,
+                            from,
+                            to: no,
+                        });
+                    }
+                }
                 Learned::Full => self.learn_full += 1,
                 Learned::Refreshed | Learned::Kept => {}
             }

@@ -421,7 +421,7 @@ pub(super) fn add(g: &mut Graph, now: Instant, a: &LinkAdd) -> Result<IfId, CmdE
         }
     };
     if a.up {
-        g.iface_mut(id).admin_up = true;
+        g.set_admin(now, id, true);
     }
     Ok(id)
 }
@@ -490,7 +490,7 @@ pub(super) fn set(g: &mut Graph, now: Instant, s: &LinkSet) -> Result<(), CmdErr
         f.mtu = m;
     }
     if let Some(up) = s.up {
-        f.admin_up = up;
+        g.set_admin(now, id, up);
     }
     if let Some(mac) = s.address {
         set_address(g, now, id, mac);
@@ -645,6 +645,12 @@ pub(super) fn link_json(g: &Graph, id: IfId, opts: Opts) -> Value {
                     json!({"type": "tap", "pi": false, "vnet_hdr": true}),
                 );
             }
+            Kind::Netdevsim => {
+                li.insert(
+                    "info_data".into(),
+                    json!({"speed": f.speed_mbps, "duplex": if f.full_duplex { "full" } else { "half" }, "carrier": f.carrier}),
+                );
+            }
             Kind::External => {}
         }
         if let Some(pi) = port_info(g, id) {
@@ -737,6 +743,15 @@ pub(super) fn show(
                 }
                 Kind::Tap => {
                     let _ = writeln!(s, "    tun type tap pi off vnet_hdr on");
+                }
+                Kind::Netdevsim => {
+                    let _ = writeln!(
+                        s,
+                        "    netdevsim speed {} duplex {} carrier {}",
+                        f.speed_mbps,
+                        if f.full_duplex { "full" } else { "half" },
+                        if f.carrier { "on" } else { "off" }
+                    );
                 }
                 Kind::External => {}
             }

@@ -876,27 +876,28 @@ impl Daemon {
 
     /// Reads IFF_UP and carrier of the kernel netdevs used as ports.
     fn sync_links(&mut self) {
+        let now = self.now();
         for att in self.atts.iter().flatten() {
-            let Some(f) = self.graph.get_mut(att.ifid) else {
+            let Some(f) = self.graph.get(att.ifid) else {
                 continue;
             };
             if !matches!(f.kind, Kind::External) {
                 continue;
             }
-            match sys::flags(&att.netdev) {
-                Ok((up, carrier)) => {
-                    if f.admin_up != up || f.carrier != carrier {
-                        info!(dev = %att.netdev, up, carrier, "link state changed");
-                    }
-                    f.admin_up = up;
-                    f.carrier = carrier;
-                }
+            let (was_up, had_carrier) = (f.admin_up, f.carrier);
+            let (up, carrier) = match sys::flags(&att.netdev) {
+                Ok(st) => st,
                 Err(_) => {
-                    if f.carrier {
+                    if had_carrier {
                         warn!(dev = %att.netdev, "the netdev is gone");
                     }
-                    f.carrier = false;
+                    (was_up, false)
                 }
+            };
+            if (up, carrier) != (was_up, had_carrier) {
+                info!(dev = %att.netdev, up, carrier, "link state changed");
+                self.graph.iface_mut(att.ifid).admin_up = up;
+                self.graph.set_carrier(now, att.ifid, carrier);
             }
         }
     }
