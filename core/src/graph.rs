@@ -521,21 +521,21 @@ impl Graph {
     }
 
     /// `ip link set DEV up|down`.
-    pub fn set_admin(&mut self, now: Instant, id: IfId, up: bool) {
+    pub fn set_admin(&mut self, id: IfId, up: bool) {
         self.iface_mut(id).admin_up = up;
-        self.link_changed(now, id);
+        self.link_changed(id);
     }
 
     /// The carrier of a wire device came or went.
-    pub fn set_carrier(&mut self, now: Instant, id: IfId, up: bool) {
+    pub fn set_carrier(&mut self, id: IfId, up: bool) {
         self.iface_mut(id).carrier = up;
-        self.link_changed(now, id);
+        self.link_changed(id);
     }
 
     /// `br_port_carrier_check`: a port whose device goes down is disabled
     /// and its dynamic FDB entries are flushed; it forwards again when the
     /// device comes back (spanning tree off). Devices stacked on it follow.
-    pub fn link_changed(&mut self, now: Instant, id: IfId) {
+    pub fn link_changed(&mut self, id: IfId) {
         let up = self.oper_up(id);
         let f = self.iface_mut(id);
         if f.oper == up {
@@ -559,11 +559,11 @@ impl Graph {
                 }
             }
             self.collect(br);
-            self.link_changed(now, br);
+            self.link_changed(br);
         }
         let ups: Vec<IfId> = self.iface(id).vlan_uppers.iter().map(|u| u.2).collect();
         for u in ups {
-            self.link_changed(now, u);
+            self.link_changed(u);
         }
     }
 

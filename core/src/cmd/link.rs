@@ -421,7 +421,7 @@ pub(super) fn add(g: &mut Graph, now: Instant, a: &LinkAdd) -> Result<IfId, CmdE
         }
     };
     if a.up {
-        g.set_admin(now, id, true);
+        g.set_admin(id, true);
     }
     Ok(id)
 }
@@ -490,7 +490,7 @@ pub(super) fn set(g: &mut Graph, now: Instant, s: &LinkSet) -> Result<(), CmdErr
         f.mtu = m;
     }
     if let Some(up) = s.up {
-        g.set_admin(now, id, up);
+        g.set_admin(id, up);
     }
     if let Some(mac) = s.address {
         set_address(g, now, id, mac);

@@ -876,7 +876,6 @@ impl Daemon {
 
     /// Reads IFF_UP and carrier of the kernel netdevs used as ports.
     fn sync_links(&mut self) {
-        let now = self.now();
         for att in self.atts.iter().flatten() {
             let Some(f) = self.graph.get(att.ifid) else {
                 continue;
@@ -897,7 +896,7 @@ impl Daemon {
             if (up, carrier) != (was_up, had_carrier) {
                 info!(dev = %att.netdev, up, carrier, "link state changed");
                 self.graph.iface_mut(att.ifid).admin_up = up;
-                self.graph.set_carrier(now, att.ifid, carrier);
+                self.graph.set_carrier(att.ifid, carrier);
             }
         }
     }
