@@ -184,6 +184,9 @@ pub struct Graph {
     next_ifindex: u32,
     scratch: Vec<Vec<Egress>>,
     events: Option<VecDeque<Event>>,
+    /// No timer is due before this (a lower bound: an earlier hint only
+    /// costs a `handle_timeout` that finds nothing due).
+    timer_hint: Option<Instant>,
 }
 
 impl Graph {
@@ -335,6 +338,7 @@ impl Graph {
         if !up {
             p.state = PortState::Disabled;
         }
+        self.link_changed(br);
         Ok(no)
     }
 
@@ -359,6 +363,7 @@ impl Graph {
         let d = self.iface_mut(dev);
         d.master = None;
         d.port_no = 0;
+        self.link_changed(br);
         Ok(())
     }
 
@@ -434,15 +439,31 @@ impl Graph {
         }
     }
 
+    /// When [`Graph::handle_timeout`] next needs to run. O(1).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.ifaces
+        self.timer_hint
+    }
+
+    /// Recomputes the timer hint exactly (after commands that change timers).
+    pub fn refresh_timers(&mut self) {
+        self.timer_hint = self
+            .ifaces
             .iter()
             .flatten()
             .filter_map(|f| f.bridge().and_then(Bridge::poll_timeout))
-            .min()
+            .min();
+    }
+
+    fn note_timer(&mut self, t: Option<Instant>) {
+        if let Some(t) = t {
+            self.timer_hint = Some(self.timer_hint.map_or(t, |h| h.min(t)));
+        }
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.timer_hint.is_none_or(|t| t > now) {
+            return;
+        }
         for i in 0..self.ifaces.len() {
             let Some(b) = self.ifaces[i].as_mut().and_then(Iface::bridge_mut) else {
                 continue;
@@ -452,6 +473,7 @@ impl Graph {
                 self.collect(IfId(i as u32));
             }
         }
+        self.refresh_timers();
     }
 
     /// Starts or stops recording [`Event`]s.
@@ -724,9 +746,11 @@ impl Graph {
         egress.clear();
         let bif = self.iface_mut(br);
         let res = if bif.admin_up {
-            bif.bridge_mut()
-                .expect("master is a bridge")
-                .input(now, no, &mut frame, &mut egress)
+            let b = bif.bridge_mut().expect("master is a bridge");
+            let r = b.input(now, no, &mut frame, &mut egress);
+            let t = b.poll_timeout();
+            self.note_timer(t);
+            r
         } else {
             Err(DropReason::PortState)
         };

@@ -21,6 +21,7 @@ pub mod cmd;
 pub mod counters;
 pub mod fdb;
 pub mod graph;
+pub mod pcap;
 pub mod pipeline;
 pub mod time;
 pub mod vlan;

@@ -358,6 +358,7 @@ pub fn apply(g: &mut Graph, now: Instant, cmd: &Command, opts: Opts) -> Result<O
         Command::VlanShow { dev } => bridge::vlan_show(g, dev.as_deref(), opts)?,
         Command::Stats { dev } => stats::show(g, dev.as_deref(), opts)?,
     };
+    g.refresh_timers();
     Ok(Output { text })
 }
 

@@ -6,6 +6,7 @@
 
 mod client;
 mod demo;
+mod sim;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,6 +20,7 @@ usage: patchbay [OPTIONS] OBJECT COMMAND...
        patchbay daemon [--socket PATH] [--layout run-to-completion|pipeline]
        patchbay demo
        patchbay capture DEV -w FILE.pcap [-c COUNT]
+       patchbay sim FILE [--seed N] [--pcap DIR] [-j]
        patchbay [-j] -batch FILE
 
 objects (as in ip(8) and bridge(8), with patchbay in place of ip):
@@ -89,6 +91,7 @@ fn main() -> ExitCode {
         Some("daemon") => daemon(&rest[1..], socket),
         Some("demo") => demo::run(),
         Some("capture") => client::capture(&socket, &rest[1..]),
+        Some("sim") => sim::run(&rest[1..], opts.json),
         Some(_) => client::command(&socket, rest, opts),
     }
 }

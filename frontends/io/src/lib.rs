@@ -10,7 +10,7 @@ pub mod attach;
 pub mod daemon;
 pub mod lab;
 pub mod packet;
-pub mod pcap;
+pub use patchbay_core::pcap;
 pub mod proto;
 pub mod ring;
 pub mod rxthread;

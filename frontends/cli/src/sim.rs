@@ -1,0 +1,89 @@
+//! `patchbay sim FILE [--seed N] [--pcap DIR] [-j]`: runs a scenario in the
+//! simulator, prints the timeline and summary (or the JSON report), writes
+//! one pcap per wire, and exits non-zero when an assertion fails.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub fn run(args: &[String], json: bool) -> ExitCode {
+    let (mut file, mut seed, mut pcap, mut json) = (None, None, None::<PathBuf>, json);
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--seed" => {
+                i += 1;
+                match args.get(i).and_then(|s| s.parse().ok()) {
+                    Some(s) => seed = Some(s),
+                    None => {
+                        eprintln!("patchbay sim: --seed needs a number");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            "--pcap" => {
+                i += 1;
+                match args.get(i) {
+                    Some(d) => pcap = Some(PathBuf::from(d)),
+                    None => {
+                        eprintln!("patchbay sim: --pcap needs a directory");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            "-j" | "--json" => json = true,
+            f if file.is_none() => file = Some(f.to_string()),
+            a => {
+                eprintln!("patchbay sim: unknown argument \"{a}\" (expected FILE [--seed N] [--pcap DIR] [-j])");
+                return ExitCode::from(2);
+            }
+        }
+        i += 1;
+    }
+    let Some(file) = file else {
+        eprintln!("patchbay sim: usage: patchbay sim FILE [--seed N] [--pcap DIR] [-j]");
+        return ExitCode::from(2);
+    };
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("patchbay sim: cannot read {file}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let t0 = std::time::Instant::now();
+    let (report, sim) = match patchbay_sim::run(&text, seed, pcap.is_some()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("patchbay sim: {file}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let wall = t0.elapsed();
+    if let Some(dir) = &pcap {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("patchbay sim: cannot create {}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+        for (name, bytes) in sim.pcaps() {
+            let path = dir.join(format!("{name}.pcap"));
+            if let Err(e) = std::fs::write(&path, bytes) {
+                eprintln!("patchbay sim: cannot write {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if json {
+        print!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text(500));
+        if let Some(dir) = &pcap {
+            println!("pcaps: {} files in {}", sim.pcaps().len(), dir.display());
+        }
+        eprintln!("({:.2} s wall time)", wall.as_secs_f64());
+    }
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,27 @@
+//! The simulator's scaling figure: a ring of 1,000 bridges (one wire down,
+//! as spanning tree would leave it), pings and two 50 frame/s flows across
+//! it, 60 virtual seconds. Target: under 10 s of wall time.
+//!
+//! cargo bench -p patchbay-sim --bench ring
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use std::time::Duration;
+
+fn ring(c: &mut Criterion) {
+    let text = include_str!("../scenarios/ring-1000.pb");
+    let mut g = c.benchmark_group("sim");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(20))
+        .warm_up_time(Duration::from_secs(1));
+    g.bench_function("ring_1000_bridges_60s_virtual", |b| {
+        b.iter(|| {
+            let (r, _) = patchbay_sim::run(text, None, false).expect("scenario runs");
+            assert!(r.passed());
+            r.events
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, ring);
+criterion_main!(benches);

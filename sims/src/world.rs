@@ -1,0 +1,1161 @@
+//! The engine: the core's [`Graph`] and simulated hosts joined by wires, on
+//! a virtual clock that jumps to the next event or the graph's next timer.
+
+use crate::host::{Heard, Host};
+use crate::report::{Assertion, Entry, FlowReport, PingReport, Report, WireReport};
+use crate::rng::Rng;
+use crate::{time, topo};
+use patchbay_core::cmd::{self, Opts};
+use patchbay_core::graph::{Attachment, Event, Kind, Role};
+use patchbay_core::pipeline::Outputs;
+use patchbay_core::wire::{Mac, Offload};
+use patchbay_core::{AttachId, Graph, IfId, Instant};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::net::Ipv4Addr;
+
+/// A scenario line that could not be carried out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {msg}")]
+pub struct SimError {
+    pub line: usize,
+    pub msg: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    Port(IfId),
+    Host(usize),
+}
+
+#[derive(Clone, Debug, Default)]
+struct DirStats {
+    frames: u64,
+    bytes: u64,
+    lost: u64,
+    protocols: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Clone, Debug)]
+struct Wire {
+    name: String,
+    ends: [End; 2],
+    delay: u64,
+    jitter: u64,
+    loss: f64,
+    speed_mbps: u32,
+    up: bool,
+    /// Per direction: when the sender's serializer is free again, and the
+    /// last arrival (wires keep frames in order).
+    next_free: [u64; 2],
+    last_arrival: [u64; 2],
+    stats: [DirStats; 2],
+    pcap: Option<Vec<u8>>,
+}
+
+#[derive(Clone, Debug)]
+struct Flow {
+    src: usize,
+    dst: usize,
+    size: usize,
+    interval: u64,
+    until: u64,
+    next_seq: u64,
+    sent: u64,
+    received: u64,
+    duplicates: u64,
+    seen: Vec<u64>,
+}
+
+#[derive(Clone, Debug)]
+struct Ping {
+    src: usize,
+    to: Ipv4Addr,
+    dst_name: String,
+    id: u16,
+    count: u16,
+    interval: u64,
+    sent: u16,
+    replies: u16,
+}
+
+#[derive(Debug)]
+enum EvKind {
+    Deliver {
+        wire: usize,
+        to: usize,
+        frame: Vec<u8>,
+    },
+    Command {
+        line: usize,
+        words: Vec<String>,
+    },
+    FlowTick(usize),
+    PingTick(usize),
+}
+
+#[derive(Debug)]
+struct Ev {
+    t: u64,
+    seq: u64,
+    kind: EvKind,
+}
+
+impl PartialEq for Ev {
+    fn eq(&self, o: &Self) -> bool {
+        (self.t, self.seq) == (o.t, o.seq)
+    }
+}
+impl Eq for Ev {}
+impl PartialOrd for Ev {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Ev {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.t, self.seq).cmp(&(o.t, o.seq))
+    }
+}
+
+/// A simulation in progress.
+#[derive(Debug)]
+pub struct Sim {
+    pub graph: Graph,
+    out: Outputs,
+    now: u64,
+    seed: u64,
+    rng: Rng,
+    wires: Vec<Wire>,
+    hosts: Vec<Host>,
+    host_by_name: BTreeMap<String, usize>,
+    /// Attachment id → (wire, side).
+    attach_ends: Vec<(usize, usize)>,
+    heap: BinaryHeap<Reverse<Ev>>,
+    seq: u64,
+    flows: Vec<Flow>,
+    pings: Vec<Ping>,
+    timeline: Vec<Entry>,
+    assertions: Vec<Assertion>,
+    /// Time of the last port-state or link change.
+    settled: u64,
+    events_processed: u64,
+    record_pcap: bool,
+    /// Timeline entries for FDB learning (off for very large runs).
+    pub log_learning: bool,
+}
+
+fn err(line: usize, msg: impl Into<String>) -> SimError {
+    SimError {
+        line,
+        msg: msg.into(),
+    }
+}
+
+/// Hosts get addresses in 198.18.0.0/15 in the order they are declared.
+fn host_ip(n: usize) -> Ipv4Addr {
+    let base = u32::from(Ipv4Addr::new(198, 18, 0, 0));
+    Ipv4Addr::from(base + 1 + n as u32)
+}
+
+impl Sim {
+    pub fn new(seed: u64, record_pcap: bool) -> Sim {
+        let mut graph = Graph::new();
+        graph.record_events(true);
+        Sim {
+            graph,
+            out: Outputs::new(),
+            now: 0,
+            seed,
+            rng: Rng::new(seed),
+            wires: vec![],
+            hosts: vec![],
+            host_by_name: BTreeMap::new(),
+            attach_ends: vec![],
+            heap: BinaryHeap::new(),
+            seq: 0,
+            flows: vec![],
+            pings: vec![],
+            timeline: vec![],
+            assertions: vec![],
+            settled: 0,
+            events_processed: 0,
+            record_pcap,
+            log_learning: true,
+        }
+    }
+
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    fn schedule(&mut self, t: u64, kind: EvKind) {
+        self.seq += 1;
+        self.heap.push(Reverse(Ev {
+            t,
+            seq: self.seq,
+            kind,
+        }));
+    }
+
+    fn log(&mut self, text: String) {
+        self.timeline.push(Entry { t: self.now, text });
+    }
+
+    /// Runs a whole scenario.
+    pub fn run_script(&mut self, text: &str) -> Result<(), SimError> {
+        for (i, l) in text.lines().enumerate() {
+            let words = cmd::split_line(l).map_err(|e| err(i + 1, e))?;
+            if words.is_empty() {
+                continue;
+            }
+            self.exec(i + 1, &words)?;
+        }
+        Ok(())
+    }
+
+    /// Carries out one scenario line now.
+    pub fn exec(&mut self, line: usize, w: &[String]) -> Result<(), SimError> {
+        let s: Vec<&str> = w.iter().map(String::as_str).collect();
+        match s[0] {
+            "seed" => Ok(()), // read before the run starts (see `scenario_seed`)
+            "host" => self.host(line, &s[1..]),
+            "wire" => self.wire(line, &s[1..]),
+            "topology" => {
+                let lines = topo::expand(&s[1..], &mut self.rng).map_err(|m| err(line, m))?;
+                for l in lines {
+                    let words = cmd::split_line(&l).expect("generated lines split");
+                    self.exec(line, &words)?;
+                }
+                Ok(())
+            }
+            "at" => {
+                let t = s
+                    .get(1)
+                    .and_then(|t| time::parse(t))
+                    .ok_or_else(|| err(line, "at TIME COMMAND: TIME like 12s or 500ms"))?;
+                if s.len() < 3 {
+                    return Err(err(line, "at TIME COMMAND: no command"));
+                }
+                if t < self.now {
+                    return Err(err(
+                        line,
+                        format!(
+                            "at {}: that is before the current time {}",
+                            s[1],
+                            time::fmt(self.now)
+                        ),
+                    ));
+                }
+                self.schedule(
+                    t,
+                    EvKind::Command {
+                        line,
+                        words: w[2..].to_vec(),
+                    },
+                );
+                Ok(())
+            }
+            "run" => {
+                let d = s
+                    .get(1)
+                    .and_then(|t| time::parse(t))
+                    .ok_or_else(|| err(line, "run DURATION: like 60s"))?;
+                self.run_for(d);
+                Ok(())
+            }
+            "ping" => self.start_ping(line, &s[1..]),
+            "traffic" => self.start_traffic(line, &s[1..]),
+            "expect" => {
+                let (ok, detail) = self.check(line, &s[1..])?;
+                self.assertions.push(Assertion {
+                    line,
+                    t: self.now,
+                    text: s.join(" "),
+                    ok,
+                    detail,
+                });
+                Ok(())
+            }
+            "tuntap" => Err(err(
+                line,
+                "tuntap: the simulator has no TAP devices; use 'wire' to connect ports",
+            )),
+            _ => {
+                let c = cmd::parse(w).map_err(|e| err(line, e.to_string()))?;
+                let now = Instant::from_nanos(self.now);
+                cmd::apply(&mut self.graph, now, &c, Opts::default())
+                    .map_err(|e| err(line, e.to_string()))?;
+                self.drain_events();
+                Ok(())
+            }
+        }
+    }
+
+    fn host(&mut self, line: usize, s: &[&str]) -> Result<(), SimError> {
+        let name = *s
+            .first()
+            .ok_or_else(|| err(line, "host NAME [mac MAC] [ip ADDR]"))?;
+        if self.host_by_name.contains_key(name) || self.graph.by_name(name).is_some() {
+            return Err(err(line, format!("host {name}: the name is taken")));
+        }
+        let n = self.hosts.len();
+        let mut mac = Mac::local(0x00_0100_0000 + n as u64 + 1);
+        let mut ip = Some(host_ip(n));
+        let mut i = 1;
+        while i < s.len() {
+            match (s[i], s.get(i + 1)) {
+                ("mac", Some(v)) => mac = v.parse().map_err(|e| err(line, format!("host {name}: {e}")))?,
+                ("ip", Some(v)) => {
+                    let a = v.split('/').next().unwrap_or(v);
+                    ip = Some(a.parse().map_err(|_| err(line, format!("host {name}: \"{v}\" is not an IPv4 address")))?);
+                }
+                (k, _) => return Err(err(line, format!("host {name}: unknown or incomplete argument \"{k}\" (expected mac MAC, ip ADDR)"))),
+            }
+            i += 2;
+        }
+        self.hosts.push(Host::new(name, mac, ip));
+        self.host_by_name.insert(name.into(), n);
+        Ok(())
+    }
+
+    /// The end called `name`: a host, or a port (made here as a netdevsim
+    /// port if it does not exist yet).
+    fn end(&mut self, line: usize, name: &str, speed: u32) -> Result<End, SimError> {
+        if let Some(h) = self.host_by_name.get(name) {
+            return Ok(End::Host(*h));
+        }
+        if let Some(id) = self.graph.by_name(name) {
+            let f = self.graph.iface(id);
+            if f.attach.is_some() {
+                return Err(err(line, format!("wire: \"{name}\" is already wired")));
+            }
+            if !matches!(f.kind, Kind::Netdevsim) {
+                return Err(err(
+                    line,
+                    format!(
+                        "wire: \"{name}\" is a {} device; wires connect hosts and ports",
+                        f.kind.info_kind().unwrap_or("kernel")
+                    ),
+                ));
+            }
+            return Ok(End::Port(id));
+        }
+        let id = self
+            .graph
+            .add(
+                name,
+                Kind::Netdevsim,
+                Mac::local(0x00_0200_0000 + self.graph.iter().count() as u64 + 1),
+                1500,
+            )
+            .map_err(|e| err(line, e.to_string()))?;
+        self.graph.iface_mut(id).speed_mbps = speed;
+        self.graph.set_admin(id, true);
+        Ok(End::Port(id))
+    }
+
+    fn wire(&mut self, line: usize, s: &[&str]) -> Result<(), SimError> {
+        if s.len() < 2 {
+            return Err(err(
+                line,
+                "wire A B [delay D] [jitter D] [loss P%] [speed MBPS] | wire A B up|down",
+            ));
+        }
+        if let Some(state) = s.get(2).filter(|x| **x == "up" || **x == "down") {
+            let w = self
+                .find_wire(s[0], s[1])
+                .ok_or_else(|| err(line, format!("no wire between {} and {}", s[0], s[1])))?;
+            self.set_wire(w, *state == "up");
+            return Ok(());
+        }
+        let (mut delay, mut jitter, mut loss, mut speed) = (1_000u64, 0u64, 0.0f64, 1000u32);
+        let mut i = 2;
+        while i < s.len() {
+            let v = s
+                .get(i + 1)
+                .ok_or_else(|| err(line, format!("wire: \"{}\" needs a value", s[i])))?;
+            match s[i] {
+                "delay" => {
+                    delay = time::parse(v).ok_or_else(|| {
+                        err(line, format!("wire: delay \"{v}\" is not a duration"))
+                    })?
+                }
+                "jitter" => {
+                    jitter = time::parse(v).ok_or_else(|| {
+                        err(line, format!("wire: jitter \"{v}\" is not a duration"))
+                    })?
+                }
+                "loss" => {
+                    let p: f64 = v.trim_end_matches('%').parse().map_err(|_| {
+                        err(line, format!("wire: loss \"{v}\" is not a percentage"))
+                    })?;
+                    if !(0.0..=100.0).contains(&p) {
+                        return Err(err(
+                            line,
+                            format!("wire: loss {v} is not between 0% and 100%"),
+                        ));
+                    }
+                    loss = p / 100.0;
+                }
+                "speed" => {
+                    speed = v
+                        .parse()
+                        .map_err(|_| err(line, format!("wire: speed \"{v}\" is not Mbit/s")))?
+                }
+                k => {
+                    return Err(err(
+                        line,
+                        format!(
+                        "wire: unknown argument \"{k}\" (expected delay, jitter, loss or speed)"
+                    ),
+                    ))
+                }
+            }
+            i += 2;
+        }
+        let a = self.end(line, s[0], speed)?;
+        let b = self.end(line, s[1], speed)?;
+        let idx = self.wires.len();
+        for (side, e) in [a, b].iter().enumerate() {
+            if let End::Port(id) = e {
+                let attach = AttachId(self.attach_ends.len() as u32);
+                self.attach_ends.push((idx, side));
+                self.graph.attach(
+                    *id,
+                    Attachment {
+                        id: attach,
+                        role: Role::Wire,
+                    },
+                );
+            }
+        }
+        self.wires.push(Wire {
+            name: format!("{}-{}", s[0], s[1]),
+            ends: [a, b],
+            delay,
+            jitter,
+            loss,
+            speed_mbps: speed,
+            up: true,
+            next_free: [0; 2],
+            last_arrival: [0; 2],
+            stats: Default::default(),
+            pcap: self.record_pcap.then(|| {
+                patchbay_core::pcap::header(patchbay_core::pcap::LINKTYPE_ETHERNET).to_vec()
+            }),
+        });
+        Ok(())
+    }
+
+    fn end_name(&self, e: End) -> &str {
+        match e {
+            End::Port(id) => &self.graph.iface(id).name,
+            End::Host(h) => &self.hosts[h].name,
+        }
+    }
+
+    fn find_wire(&self, a: &str, b: &str) -> Option<usize> {
+        self.wires.iter().position(|w| {
+            let (x, y) = (self.end_name(w.ends[0]), self.end_name(w.ends[1]));
+            (x == a && y == b) || (x == b && y == a)
+        })
+    }
+
+    fn set_wire(&mut self, w: usize, up: bool) {
+        if self.wires[w].up == up {
+            return;
+        }
+        self.wires[w].up = up;
+        let name = self.wires[w].name.clone();
+        self.log(format!("wire {name} {}", if up { "up" } else { "down" }));
+        for e in self.wires[w].ends {
+            match e {
+                End::Port(id) => self.graph.set_carrier(id, up),
+                End::Host(h) => self.hosts[h].carrier = up,
+            }
+        }
+        self.drain_events();
+    }
+
+    fn host_idx(&self, line: usize, name: &str) -> Result<usize, SimError> {
+        self.host_by_name
+            .get(name)
+            .copied()
+            .ok_or_else(|| err(line, format!("no host named \"{name}\"")))
+    }
+
+    fn start_ping(&mut self, line: usize, s: &[&str]) -> Result<(), SimError> {
+        let usage = "ping HOST TARGET [count N] [interval D]";
+        if s.len() < 2 {
+            return Err(err(line, usage));
+        }
+        let src = self.host_idx(line, s[0])?;
+        if self.hosts[src].ip.is_none() {
+            return Err(err(line, format!("ping: host {} has no address", s[0])));
+        }
+        let to = match self.host_by_name.get(s[1]) {
+            Some(h) => self.hosts[*h]
+                .ip
+                .ok_or_else(|| err(line, format!("ping: host {} has no address", s[1])))?,
+            None => s[1].parse().map_err(|_| {
+                err(
+                    line,
+                    format!("ping: \"{}\" is neither a host nor an IPv4 address", s[1]),
+                )
+            })?,
+        };
+        let (mut count, mut interval) = (1u16, 1_000_000_000u64);
+        let mut i = 2;
+        while i < s.len() {
+            let v = s.get(i + 1).ok_or_else(|| err(line, usage))?;
+            match s[i] {
+                "count" => {
+                    count = v
+                        .parse()
+                        .map_err(|_| err(line, format!("ping: count \"{v}\"")))?
+                }
+                "interval" => {
+                    interval = time::parse(v)
+                        .ok_or_else(|| err(line, format!("ping: interval \"{v}\"")))?
+                }
+                k => {
+                    return Err(err(
+                        line,
+                        format!("ping: unknown argument \"{k}\" ({usage})"),
+                    ))
+                }
+            }
+            i += 2;
+        }
+        let idx = self.pings.len();
+        self.pings.push(Ping {
+            src,
+            to,
+            dst_name: s[1].into(),
+            id: idx as u16 + 1,
+            count,
+            interval,
+            sent: 0,
+            replies: 0,
+        });
+        let now = self.now;
+        self.schedule(now, EvKind::PingTick(idx));
+        Ok(())
+    }
+
+    fn start_traffic(&mut self, line: usize, s: &[&str]) -> Result<(), SimError> {
+        let usage = "traffic HOST HOST rate FRAMES_PER_SECOND [size BYTES] [for D]";
+        if s.len() < 2 {
+            return Err(err(line, usage));
+        }
+        let (src, dst) = (self.host_idx(line, s[0])?, self.host_idx(line, s[1])?);
+        let (mut rate, mut size, mut dur) = (10.0f64, 64usize, u64::MAX);
+        let mut i = 2;
+        while i < s.len() {
+            let v = s.get(i + 1).ok_or_else(|| err(line, usage))?;
+            match s[i] {
+                "rate" => {
+                    rate = v.parse().ok().filter(|r: &f64| *r > 0.0).ok_or_else(|| {
+                        err(
+                            line,
+                            format!("traffic: rate \"{v}\" is not a positive number"),
+                        )
+                    })?
+                }
+                "size" => {
+                    size = v
+                        .parse()
+                        .ok()
+                        .filter(|s| (64..=9018).contains(s))
+                        .ok_or_else(|| {
+                            err(
+                                line,
+                                format!(
+                                    "traffic: size \"{v}\" is not 64 to 9018 bytes (with the FCS)"
+                                ),
+                            )
+                        })?
+                }
+                "for" => {
+                    dur = time::parse(v).ok_or_else(|| {
+                        err(line, format!("traffic: for \"{v}\" is not a duration"))
+                    })?
+                }
+                k => {
+                    return Err(err(
+                        line,
+                        format!("traffic: unknown argument \"{k}\" ({usage})"),
+                    ))
+                }
+            }
+            i += 2;
+        }
+        let idx = self.flows.len();
+        let interval = (1e9 / rate).round().max(1.0) as u64;
+        self.flows.push(Flow {
+            src,
+            dst,
+            size,
+            interval,
+            until: self.now.saturating_add(dur),
+            next_seq: 0,
+            sent: 0,
+            received: 0,
+            duplicates: 0,
+            seen: vec![],
+        });
+        let now = self.now;
+        self.schedule(now, EvKind::FlowTick(idx));
+        Ok(())
+    }
+
+    /// Advances the clock by `d`, processing every event and timer on the way.
+    pub fn run_for(&mut self, d: u64) {
+        let end = self.now.saturating_add(d);
+        loop {
+            let next_ev = self.heap.peek().map(|Reverse(e)| e.t);
+            let next_timer = self.graph.poll_timeout().map(Instant::as_nanos);
+            let t = match (next_ev, next_timer) {
+                (Some(a), Some(b)) => a.min(b),
+                (Some(a), None) => a,
+                (None, Some(b)) => b,
+                (None, None) => break,
+            };
+            if t > end {
+                break;
+            }
+            self.now = t.max(self.now);
+            if next_timer.is_some_and(|x| x <= self.now) {
+                self.graph.handle_timeout(Instant::from_nanos(self.now));
+                self.drain_events();
+            }
+            if next_ev.is_some_and(|x| x <= self.now) {
+                let Reverse(ev) = self.heap.pop().expect("peeked");
+                self.events_processed += 1;
+                self.handle(ev.kind);
+            }
+        }
+        self.now = end;
+    }
+
+    fn handle(&mut self, kind: EvKind) {
+        match kind {
+            EvKind::Deliver { wire, to, frame } => {
+                if !self.wires[wire].up {
+                    self.wires[wire].stats[1 - to].lost += 1;
+                    return;
+                }
+                match self.wires[wire].ends[to] {
+                    End::Port(id) => {
+                        let Some(a) = self.graph.iface(id).attach else {
+                            return;
+                        };
+                        let now = Instant::from_nanos(self.now);
+                        self.graph
+                            .receive(now, a.id, &frame, None, Offload::NONE, &mut self.out);
+                        self.flush();
+                        self.drain_events();
+                    }
+                    End::Host(h) => {
+                        let (replies, heard) = self.hosts[h].receive(&frame);
+                        match heard {
+                            Heard::Traffic { flow, seq } => {
+                                if let Some(f) =
+                                    self.flows.get_mut(flow as usize).filter(|f| f.dst == h)
+                                {
+                                    let i = seq as usize;
+                                    if f.seen.len() <= i {
+                                        f.seen.resize(i + 1, 0);
+                                    }
+                                    f.seen[i] += 1;
+                                    if f.seen[i] == 1 {
+                                        f.received += 1;
+                                    } else {
+                                        f.duplicates += 1;
+                                    }
+                                }
+                            }
+                            Heard::EchoReply { id, .. } => {
+                                if let Some(p) =
+                                    self.pings.get_mut(id as usize - 1).filter(|p| p.src == h)
+                                {
+                                    p.replies += 1;
+                                }
+                            }
+                            Heard::Nothing => {}
+                        }
+                        for f in replies {
+                            self.host_send(h, f);
+                        }
+                    }
+                }
+            }
+            EvKind::Command { line, words } => {
+                self.log(format!("at: {}", words.join(" ")));
+                if let Err(e) = self.exec(line, &words) {
+                    // A scheduled command that fails fails the run.
+                    self.log(format!("command failed: {e}"));
+                    self.assertions.push(Assertion {
+                        line,
+                        t: self.now,
+                        text: format!("at {}: {}", time::fmt(self.now), words.join(" ")),
+                        ok: false,
+                        detail: e.msg,
+                    });
+                }
+            }
+            EvKind::FlowTick(i) => {
+                let f = &mut self.flows[i];
+                if self.now >= f.until {
+                    return;
+                }
+                let (src, seq, size, interval) = (f.src, f.next_seq, f.size, f.interval);
+                f.next_seq += 1;
+                f.sent += 1;
+                let dst = self.hosts[f.dst].mac;
+                let frame = self.hosts[src].traffic_frame(dst, i as u32, seq, size);
+                self.host_send(src, frame);
+                let t = self.now + interval;
+                self.schedule(t, EvKind::FlowTick(i));
+            }
+            EvKind::PingTick(i) => {
+                let p = &mut self.pings[i];
+                if p.sent >= p.count {
+                    return;
+                }
+                p.sent += 1;
+                let (src, to, id, seq, interval) = (p.src, p.to, p.id, p.sent, p.interval);
+                let frames = self.hosts[src].ping(to, id, seq);
+                for f in frames {
+                    self.host_send(src, f);
+                }
+                let t = self.now + interval;
+                self.schedule(t, EvKind::PingTick(i));
+            }
+        }
+    }
+
+    fn host_send(&mut self, h: usize, frame: Vec<u8>) {
+        if !self.hosts[h].carrier {
+            return;
+        }
+        self.hosts[h].tx_frames += 1;
+        let Some((w, side)) = self.wires.iter().enumerate().find_map(|(i, w)| {
+            w.ends
+                .iter()
+                .position(|e| *e == End::Host(h))
+                .map(|s| (i, s))
+        }) else {
+            return;
+        };
+        self.transmit(w, side, frame);
+    }
+
+    /// Puts a frame on wire `w` from end `side`.
+    fn transmit(&mut self, w: usize, side: usize, frame: Vec<u8>) {
+        let now = self.now;
+        let wire = &mut self.wires[w];
+        if !wire.up {
+            wire.stats[side].lost += 1;
+            return;
+        }
+        if let Some(p) = wire.pcap.as_mut() {
+            patchbay_core::pcap::record(p, now, &frame);
+        }
+        let st = &mut wire.stats[side];
+        st.frames += 1;
+        st.bytes += frame.len() as u64;
+        *st.protocols.entry(protocol(&frame)).or_insert(0) += 1;
+        if wire.loss > 0.0 && self.rng.unit() < wire.loss {
+            wire.stats[side].lost += 1;
+            return;
+        }
+        // Serialization at the wire's speed (preamble, FCS and gap: +24 bytes).
+        let bits = (frame.len() as u64 + 24) * 8;
+        let ser = if wire.speed_mbps > 0 {
+            bits * 1000 / u64::from(wire.speed_mbps)
+        } else {
+            0
+        };
+        let depart = now.max(wire.next_free[side]) + ser;
+        wire.next_free[side] = depart;
+        let jitter = if wire.jitter > 0 {
+            self.rng.below(wire.jitter + 1)
+        } else {
+            0
+        };
+        let arrival = (depart + wire.delay + jitter).max(wire.last_arrival[side]);
+        wire.last_arrival[side] = arrival;
+        self.schedule(
+            arrival,
+            EvKind::Deliver {
+                wire: w,
+                to: 1 - side,
+                frame,
+            },
+        );
+    }
+
+    fn flush(&mut self) {
+        let mut sent: Vec<(AttachId, Vec<u8>)> = Vec::new();
+        self.out.flush(|a, b| {
+            for (f, _) in b.iter() {
+                sent.push((a, f.to_vec()));
+            }
+        });
+        for (a, f) in sent {
+            let (w, side) = self.attach_ends[a.0 as usize];
+            self.transmit(w, side, f);
+        }
+    }
+
+    fn drain_events(&mut self) {
+        while let Some(e) = self.graph.poll_event() {
+            let name = |g: &Graph, id: IfId| {
+                g.get(id)
+                    .map(|f| f.name.clone())
+                    .unwrap_or_else(|| "?".into())
+            };
+            let text = match e {
+                Event::FdbLearned {
+                    bridge,
+                    mac,
+                    vid,
+                    port,
+                } => {
+                    if !self.log_learning {
+                        continue;
+                    }
+                    format!(
+                        "{}: learned {mac}{} on {}",
+                        name(&self.graph, bridge),
+                        vlan(vid),
+                        name(&self.graph, port)
+                    )
+                }
+                Event::FdbMoved {
+                    bridge,
+                    mac,
+                    vid,
+                    from,
+                    to,
+                } => format!(
+                    "{}: {mac}{} moved from {} to {}",
+                    name(&self.graph, bridge),
+                    vlan(vid),
+                    from.map(|f| name(&self.graph, f))
+                        .unwrap_or_else(|| "?".into()),
+                    name(&self.graph, to)
+                ),
+                Event::FdbExpired { bridge, count } => format!(
+                    "{}: {count} fdb entries aged out",
+                    name(&self.graph, bridge)
+                ),
+                Event::PortState {
+                    bridge,
+                    port,
+                    state,
+                } => {
+                    self.settled = self.now;
+                    format!(
+                        "{}: port {} {}",
+                        name(&self.graph, bridge),
+                        name(&self.graph, port),
+                        state.name()
+                    )
+                }
+                Event::Link { dev, up } => {
+                    self.settled = self.now;
+                    format!(
+                        "link {} {}",
+                        name(&self.graph, dev),
+                        if up { "up" } else { "down" }
+                    )
+                }
+            };
+            self.log(text);
+        }
+    }
+
+    /// Evaluates `expect ...`: (passed, what was found).
+    fn check(&mut self, line: usize, s: &[&str]) -> Result<(bool, String), SimError> {
+        let usage = "expect fdb BR has|lacks MAC|HOST [on PORT] [vlan V] | port PORT state S | link DEV up|down | delivered|lost|duplicates H1 H2 OP N | replies H1 H2 OP N | settled before T | drops DEV REASON OP N";
+        match s {
+            ["fdb", br, verb @ ("has" | "lacks"), who, rest @ ..] => {
+                let bid = self
+                    .graph
+                    .by_name(br)
+                    .ok_or_else(|| err(line, format!("expect: no bridge {br}")))?;
+                let b = self
+                    .graph
+                    .iface(bid)
+                    .bridge()
+                    .ok_or_else(|| err(line, format!("expect: {br} is not a bridge")))?;
+                let mac = match self.host_by_name.get(*who) {
+                    Some(h) => self.hosts[*h].mac,
+                    None => who.parse::<Mac>().map_err(|e| err(line, e.to_string()))?,
+                };
+                let (mut on, mut vid) = (None, 0u16);
+                let mut i = 0;
+                while i < rest.len() {
+                    match (rest[i], rest.get(i + 1)) {
+                        ("on", Some(p)) => on = Some(*p),
+                        ("vlan", Some(v)) => {
+                            vid = v
+                                .parse()
+                                .map_err(|_| err(line, format!("expect: vlan \"{v}\"")))?
+                        }
+                        _ => return Err(err(line, usage)),
+                    }
+                    i += 2;
+                }
+                let found = b.fdb.lookup(mac, vid).map(|e| {
+                    e.port
+                        .and_then(|p| b.port(p))
+                        .map(|p| self.graph.iface(p.ifid).name.clone())
+                        .unwrap_or_else(|| (*br).to_string())
+                });
+                let detail = match &found {
+                    Some(p) => format!("{mac}{} is on {p}", vlan(vid)),
+                    None => format!("{mac}{} is not in the fdb", vlan(vid)),
+                };
+                let ok = match *verb {
+                    "has" => found.is_some() && on.is_none_or(|o| found.as_deref() == Some(o)),
+                    _ => found.is_none(),
+                };
+                Ok((ok, detail))
+            }
+            ["port", port, "state", want] => {
+                let id = self
+                    .graph
+                    .by_name(port)
+                    .ok_or_else(|| err(line, format!("expect: no port {port}")))?;
+                let f = self.graph.iface(id);
+                let st = f
+                    .master
+                    .and_then(|m| self.graph.iface(m).bridge())
+                    .and_then(|b| b.port(f.port_no))
+                    .map(|p| p.state.name())
+                    .ok_or_else(|| err(line, format!("expect: {port} is not a bridge port")))?;
+                Ok((st == *want, format!("{port} is {st}")))
+            }
+            ["link", dev, want @ ("up" | "down")] => {
+                let id = self
+                    .graph
+                    .by_name(dev)
+                    .ok_or_else(|| err(line, format!("expect: no device {dev}")))?;
+                let up = self.graph.oper_up(id);
+                Ok((
+                    (*want == "up") == up,
+                    format!("{dev} is {}", if up { "up" } else { "down" }),
+                ))
+            }
+            [what @ ("delivered" | "lost" | "duplicates"), h1, h2, op, n] => {
+                let (a, b) = (self.host_idx(line, h1)?, self.host_idx(line, h2)?);
+                let flows: Vec<&Flow> = self
+                    .flows
+                    .iter()
+                    .filter(|f| f.src == a && f.dst == b)
+                    .collect();
+                if flows.is_empty() {
+                    return Err(err(line, format!("expect: no traffic from {h1} to {h2}")));
+                }
+                let sent: u64 = flows.iter().map(|f| f.sent).sum();
+                let got: u64 = flows.iter().map(|f| f.received).sum();
+                let dup: u64 = flows.iter().map(|f| f.duplicates).sum();
+                let v = match *what {
+                    "delivered" => got,
+                    "lost" => sent - got,
+                    _ => dup,
+                };
+                let (ok, want) = compare(line, v, sent, op, n)?;
+                Ok((
+                    ok,
+                    format!("{what} {v} of {sent} sent (wanted {op} {want})"),
+                ))
+            }
+            ["replies", h1, h2, op, n] => {
+                let a = self.host_idx(line, h1)?;
+                let ps: Vec<&Ping> = self
+                    .pings
+                    .iter()
+                    .filter(|p| p.src == a && p.dst_name == *h2)
+                    .collect();
+                if ps.is_empty() {
+                    return Err(err(line, format!("expect: no ping from {h1} to {h2}")));
+                }
+                let sent: u64 = ps.iter().map(|p| u64::from(p.sent)).sum();
+                let got: u64 = ps.iter().map(|p| u64::from(p.replies)).sum();
+                let (ok, want) = compare(line, got, sent, op, n)?;
+                Ok((
+                    ok,
+                    format!("{got} replies to {sent} requests (wanted {op} {want})"),
+                ))
+            }
+            ["settled", "before", t] => {
+                let t = time::parse(t)
+                    .ok_or_else(|| err(line, format!("expect: \"{t}\" is not a time")))?;
+                Ok((
+                    self.settled <= t,
+                    format!("last port or link change at {}", time::fmt(self.settled)),
+                ))
+            }
+            ["drops", dev, reason, op, n] => {
+                let id = self
+                    .graph
+                    .by_name(dev)
+                    .ok_or_else(|| err(line, format!("expect: no device {dev}")))?;
+                let r = patchbay_core::counters::DropReason::ALL
+                    .iter()
+                    .find(|r| r.name() == *reason)
+                    .ok_or_else(|| err(line, format!("expect: no drop reason \"{reason}\"")))?;
+                let v = self.graph.iface(id).counters.dropped(*r);
+                let (ok, want) = compare(line, v, v, op, n)?;
+                Ok((
+                    ok,
+                    format!("{dev} dropped {v} as {reason} (wanted {op} {want})"),
+                ))
+            }
+            _ => Err(err(line, usage)),
+        }
+    }
+
+    /// The report of everything so far.
+    pub fn report(&self) -> Report {
+        let name = |e: End| self.end_name(e).to_string();
+        Report {
+            seed: self.seed,
+            virtual_time: self.now,
+            events: self.events_processed,
+            timeline: self.timeline.clone(),
+            flows: self
+                .flows
+                .iter()
+                .map(|f| FlowReport {
+                    from: self.hosts[f.src].name.clone(),
+                    to: self.hosts[f.dst].name.clone(),
+                    sent: f.sent,
+                    delivered: f.received,
+                    duplicates: f.duplicates,
+                })
+                .collect(),
+            pings: self
+                .pings
+                .iter()
+                .map(|p| PingReport {
+                    from: self.hosts[p.src].name.clone(),
+                    to: p.dst_name.clone(),
+                    sent: u64::from(p.sent),
+                    replies: u64::from(p.replies),
+                })
+                .collect(),
+            wires: self
+                .wires
+                .iter()
+                .map(|w| WireReport {
+                    name: w.name.clone(),
+                    a: name(w.ends[0]),
+                    b: name(w.ends[1]),
+                    up: w.up,
+                    frames: [w.stats[0].frames, w.stats[1].frames],
+                    lost: [w.stats[0].lost, w.stats[1].lost],
+                    protocols: {
+                        let mut m: BTreeMap<String, u64> = BTreeMap::new();
+                        for s in &w.stats {
+                            for (k, v) in &s.protocols {
+                                *m.entry((*k).to_string()).or_insert(0) += v;
+                            }
+                        }
+                        m
+                    },
+                })
+                .collect(),
+            assertions: self.assertions.clone(),
+        }
+    }
+
+    /// One pcap per wire (name, bytes), when recording.
+    pub fn pcaps(&self) -> Vec<(String, &[u8])> {
+        self.wires
+            .iter()
+            .filter_map(|w| w.pcap.as_deref().map(|p| (w.name.clone(), p)))
+            .collect()
+    }
+}
+
+fn vlan(vid: u16) -> String {
+    if vid == 0 {
+        String::new()
+    } else {
+        format!(" vlan {vid}")
+    }
+}
+
+/// `v OP n`, where n may be a percentage of `total`.
+fn compare(line: usize, v: u64, total: u64, op: &str, n: &str) -> Result<(bool, String), SimError> {
+    let want = match n.strip_suffix('%') {
+        Some(p) => {
+            let p: f64 = p.parse().map_err(|_| {
+                err(
+                    line,
+                    format!("expect: \"{n}\" is not a number or percentage"),
+                )
+            })?;
+            (total as f64 * p / 100.0).ceil() as u64
+        }
+        None => n.parse().map_err(|_| {
+            err(
+                line,
+                format!("expect: \"{n}\" is not a number or percentage"),
+            )
+        })?,
+    };
+    let ok = match op {
+        "==" => v == want,
+        "!=" => v != want,
+        ">=" => v >= want,
+        "<=" => v <= want,
+        ">" => v > want,
+        "<" => v < want,
+        _ => {
+            return Err(err(
+                line,
+                format!("expect: \"{op}\" is not one of == != >= <= > <"),
+            ))
+        }
+    };
+    Ok((
+        ok,
+        if n.ends_with('%') {
+            format!("{n} = {want}")
+        } else {
+            want.to_string()
+        },
+    ))
+}
+
+/// What a frame is, for the per-wire protocol counts.
+fn protocol(f: &[u8]) -> &'static str {
+    if f.len() < 14 {
+        return "runt";
+    }
+    if f[..6] == [0x01, 0x80, 0xc2, 0, 0, 0] {
+        return "stp";
+    }
+    let mut et = u16::from_be_bytes([f[12], f[13]]);
+    let mut off = 14;
+    while (et == 0x8100 || et == 0x88a8) && f.len() >= off + 4 {
+        et = u16::from_be_bytes([f[off + 2], f[off + 3]]);
+        off += 4;
+    }
+    match et {
+        0x0806 => "arp",
+        0x0800 if f.len() > off + 9 && f[off + 9] == 1 => "icmp",
+        0x0800 => "ipv4",
+        0x86dd => "ipv6",
+        0x8809 => "lacp",
+        crate::host::TRAFFIC_ETHERTYPE => "traffic",
+        _ => "other",
+    }
+}

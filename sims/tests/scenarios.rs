@@ -1,0 +1,116 @@
+//! The shipped scenarios, run as tests: each must pass its own `expect`
+//! lines, and a run must be a pure function of its seed.
+
+use std::path::PathBuf;
+
+fn scenario(name: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn passes(name: &str) -> patchbay_sim::Report {
+    let (r, _) =
+        patchbay_sim::run(&scenario(name), None, false).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(!r.assertions.is_empty(), "{name} checks nothing");
+    assert!(r.passed(), "{name} failed:\n{}", r.to_text(200));
+    r
+}
+
+#[test]
+fn flooding_learning_and_ageing_across_a_line() {
+    let r = passes("line-learning.pb");
+    assert!(r
+        .timeline
+        .iter()
+        .any(|e| e.text == "s2: 1 fdb entries aged out" && e.t > 300_000_000_000));
+}
+
+#[test]
+fn vlans_stay_apart_across_a_trunk() {
+    passes("vlan-trunk.pb");
+}
+
+#[test]
+fn a_link_going_down_disables_flushes_and_recovers() {
+    let r = passes("link-down.pb");
+    assert!(r
+        .timeline
+        .iter()
+        .any(|e| e.t == 5_000_000_000 && e.text == "s2: port s2p1 disabled"));
+}
+
+#[test]
+fn lossy_random_topology() {
+    passes("lossy-random.pb");
+}
+
+#[test]
+fn a_failing_expectation_fails_the_run() {
+    let text = scenario("line-learning.pb")
+        .replace("expect replies h1 h2 == 3", "expect replies h1 h2 == 4");
+    let (r, _) = patchbay_sim::run(&text, None, false).unwrap();
+    assert!(!r.passed());
+    let failed: Vec<_> = r.assertions.iter().filter(|a| !a.ok).collect();
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0].detail.contains("3 replies to 3 requests"),
+        "{}",
+        failed[0].detail
+    );
+}
+
+#[test]
+fn errors_name_the_line() {
+    let e = patchbay_sim::run(
+        "link add s1 type bridge\nwire s1p1 s2p1 loss 120%\n",
+        None,
+        false,
+    )
+    .unwrap_err();
+    assert_eq!(e.line, 2);
+    assert!(e.msg.contains("loss"), "{e}");
+    let e = patchbay_sim::run("run soon\n", None, false).unwrap_err();
+    assert!(e.to_string().starts_with("line 1: run DURATION"), "{e}");
+}
+
+#[test]
+fn one_seed_one_outcome_byte_for_byte() {
+    let text = scenario("lossy-random.pb");
+    let (a, sa) = patchbay_sim::run(&text, Some(42), true).unwrap();
+    let (b, sb) = patchbay_sim::run(&text, Some(42), true).unwrap();
+    assert_eq!(a.to_json(), b.to_json(), "reports differ for one seed");
+    assert_eq!(sa.pcaps(), sb.pcaps(), "pcaps differ for one seed");
+    assert!(sa.pcaps().iter().all(|(_, p)| p.len() >= 24));
+    // Another seed draws other losses and jitter.
+    let (c, sc) = patchbay_sim::run(&text, Some(43), true).unwrap();
+    assert_ne!(
+        a.to_json(),
+        c.to_json(),
+        "seeds 42 and 43 gave identical runs"
+    );
+    assert_ne!(sa.pcaps(), sc.pcaps());
+    assert_eq!(a.seed, 42);
+}
+
+#[test]
+fn pcaps_have_virtual_timestamps() {
+    let (_, sim) = patchbay_sim::run(&scenario("line-learning.pb"), None, true).unwrap();
+    let pcaps = sim.pcaps();
+    let (_, p) = pcaps
+        .iter()
+        .find(|(n, _)| n == "s1p2-s2p1")
+        .expect("a pcap per wire");
+    assert_eq!(&p[..4], &0xa1b2_3c4du32.to_le_bytes());
+    // First record: the ARP request that left s1p2 within the first ms.
+    let sec = u32::from_le_bytes(p[24..28].try_into().unwrap());
+    let nsec = u32::from_le_bytes(p[28..32].try_into().unwrap());
+    assert_eq!(sec, 0);
+    assert!(nsec < 10_000_000, "{nsec}");
+    assert_eq!(
+        &p[24 + 16 + 12..24 + 16 + 14],
+        &[0x08, 0x06],
+        "an ARP frame"
+    );
+}
