@@ -141,6 +141,8 @@ pub struct Sim {
     settled: u64,
     events_processed: u64,
     record_pcap: bool,
+    /// Ports made by `wire`, numbering their addresses.
+    ports_made: u64,
     /// Timeline entries for FDB learning (off for very large runs).
     pub log_learning: bool,
 }
@@ -181,6 +183,7 @@ impl Sim {
             settled: 0,
             events_processed: 0,
             record_pcap,
+            ports_made: 1,
             log_learning: true,
         }
     }
@@ -346,10 +349,11 @@ impl Sim {
             .add(
                 name,
                 Kind::Netdevsim,
-                Mac::local(0x00_0200_0000 + self.graph.iter().count() as u64 + 1),
+                Mac::local(0x00_0200_0000 + self.ports_made),
                 1500,
             )
             .map_err(|e| err(line, e.to_string()))?;
+        self.ports_made += 1;
         self.graph.iface_mut(id).speed_mbps = speed;
         self.graph.set_admin(id, true);
         Ok(End::Port(id))
