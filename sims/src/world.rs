@@ -44,6 +44,7 @@ struct Wire {
     jitter: u64,
     loss: f64,
     speed_mbps: u32,
+    full_duplex: bool,
     up: bool,
     /// Per direction: when the sender's serializer is free again, and the
     /// last arrival (wires keep frames in order).
@@ -324,7 +325,7 @@ impl Sim {
 
     /// The end called `name`: a host, or a port (made here as a netdevsim
     /// port if it does not exist yet).
-    fn end(&mut self, line: usize, name: &str, speed: u32) -> Result<End, SimError> {
+    fn end(&mut self, line: usize, name: &str) -> Result<End, SimError> {
         if let Some(h) = self.host_by_name.get(name) {
             return Ok(End::Host(*h));
         }
@@ -354,7 +355,6 @@ impl Sim {
             )
             .map_err(|e| err(line, e.to_string()))?;
         self.ports_made += 1;
-        self.graph.iface_mut(id).speed_mbps = speed;
         self.graph.set_admin(id, true);
         Ok(End::Port(id))
     }
@@ -363,7 +363,7 @@ impl Sim {
         if s.len() < 2 {
             return Err(err(
                 line,
-                "wire A B [delay D] [jitter D] [loss P%] [speed MBPS] | wire A B up|down",
+                "wire A B [delay D] [jitter D] [loss P%] [speed MBPS] [duplex half|full] | wire A B up|down | wire A B set ...",
             ));
         }
         if let Some(state) = s.get(2).filter(|x| **x == "up" || **x == "down") {
@@ -373,53 +373,46 @@ impl Sim {
             self.set_wire(w, *state == "up");
             return Ok(());
         }
-        let (mut delay, mut jitter, mut loss, mut speed) = (1_000u64, 0u64, 0.0f64, 1000u32);
-        let mut i = 2;
-        while i < s.len() {
-            let v = s
-                .get(i + 1)
-                .ok_or_else(|| err(line, format!("wire: \"{}\" needs a value", s[i])))?;
-            match s[i] {
-                "delay" => {
-                    delay = time::parse(v).ok_or_else(|| {
-                        err(line, format!("wire: delay \"{v}\" is not a duration"))
-                    })?
-                }
-                "jitter" => {
-                    jitter = time::parse(v).ok_or_else(|| {
-                        err(line, format!("wire: jitter \"{v}\" is not a duration"))
-                    })?
-                }
-                "loss" => {
-                    let p: f64 = v.trim_end_matches('%').parse().map_err(|_| {
-                        err(line, format!("wire: loss \"{v}\" is not a percentage"))
-                    })?;
-                    if !(0.0..=100.0).contains(&p) {
-                        return Err(err(
-                            line,
-                            format!("wire: loss {v} is not between 0% and 100%"),
-                        ));
-                    }
-                    loss = p / 100.0;
-                }
-                "speed" => {
-                    speed = v
-                        .parse()
-                        .map_err(|_| err(line, format!("wire: speed \"{v}\" is not Mbit/s")))?
-                }
-                k => {
-                    return Err(err(
-                        line,
-                        format!(
-                        "wire: unknown argument \"{k}\" (expected delay, jitter, loss or speed)"
-                    ),
-                    ))
-                }
-            }
-            i += 2;
+        if s.get(2) == Some(&"set") {
+            // Fault injection on a live wire: new delay, jitter, loss, speed.
+            let w = self
+                .find_wire(s[0], s[1])
+                .ok_or_else(|| err(line, format!("no wire between {} and {}", s[0], s[1])))?;
+            let cur = &self.wires[w];
+            let p = wire_params(
+                line,
+                &s[3..],
+                (
+                    cur.delay,
+                    cur.jitter,
+                    cur.loss,
+                    cur.speed_mbps,
+                    cur.full_duplex,
+                ),
+            )?;
+            let wire = &mut self.wires[w];
+            (
+                wire.delay,
+                wire.jitter,
+                wire.loss,
+                wire.speed_mbps,
+                wire.full_duplex,
+            ) = p;
+            let name = wire.name.clone();
+            self.log(format!("wire {name} set {}", s[3..].join(" ")));
+            return Ok(());
         }
-        let a = self.end(line, s[0], speed)?;
-        let b = self.end(line, s[1], speed)?;
+        let (delay, jitter, loss, speed, full_duplex) =
+            wire_params(line, &s[2..], (1_000, 0, 0.0, 1000, true))?;
+        let a = self.end(line, s[0])?;
+        let b = self.end(line, s[1])?;
+        for e in [a, b] {
+            if let End::Port(id) = e {
+                let f = self.graph.iface_mut(id);
+                f.speed_mbps = speed;
+                f.full_duplex = full_duplex;
+            }
+        }
         let idx = self.wires.len();
         for (side, e) in [a, b].iter().enumerate() {
             if let End::Port(id) = e {
@@ -441,6 +434,7 @@ impl Sim {
             jitter,
             loss,
             speed_mbps: speed,
+            full_duplex,
             up: true,
             next_free: [0; 2],
             last_arrival: [0; 2],
@@ -884,7 +878,7 @@ impl Sim {
 
     /// Evaluates `expect ...`: (passed, what was found).
     fn check(&mut self, line: usize, s: &[&str]) -> Result<(bool, String), SimError> {
-        let usage = "expect fdb BR has|lacks MAC|HOST [on PORT] [vlan V] | port PORT state S | link DEV up|down | delivered|lost|duplicates H1 H2 OP N | replies H1 H2 OP N | settled before T | drops DEV REASON OP N";
+        let usage = "expect fdb BR has|lacks MAC|HOST [on PORT] [vlan V] | port PORT state S | port PORT cost N | link DEV up|down | delivered|lost|duplicates H1 H2 OP N | replies H1 H2 OP N | settled before T | drops DEV REASON OP N";
         match s {
             ["fdb", br, verb @ ("has" | "lacks"), who, rest @ ..] => {
                 let bid = self
@@ -929,6 +923,23 @@ impl Sim {
                     _ => found.is_none(),
                 };
                 Ok((ok, detail))
+            }
+            ["port", port, "cost", want] => {
+                let id = self
+                    .graph
+                    .by_name(port)
+                    .ok_or_else(|| err(line, format!("expect: no port {port}")))?;
+                let f = self.graph.iface(id);
+                let cost = f
+                    .master
+                    .and_then(|m| self.graph.iface(m).bridge())
+                    .and_then(|b| b.port(f.port_no))
+                    .map(|p| p.cost)
+                    .ok_or_else(|| err(line, format!("expect: {port} is not a bridge port")))?;
+                Ok((
+                    want.parse() == Ok(cost),
+                    format!("{port} has path cost {cost}"),
+                ))
             }
             ["port", port, "state", want] => {
                 let id = self
@@ -1086,6 +1097,43 @@ impl Sim {
             .filter_map(|w| w.pcap.as_deref().map(|p| (w.name.clone(), p)))
             .collect()
     }
+}
+
+/// `delay D jitter D loss P% speed MBPS duplex half|full`, over `cur`.
+fn wire_params(
+    line: usize,
+    s: &[&str],
+    cur: (u64, u64, f64, u32, bool),
+) -> Result<(u64, u64, f64, u32, bool), SimError> {
+    let (mut delay, mut jitter, mut loss, mut speed, mut full) = cur;
+    let mut i = 0;
+    while i < s.len() {
+        let v = s
+            .get(i + 1)
+            .ok_or_else(|| err(line, format!("wire: \"{}\" needs a value", s[i])))?;
+        match s[i] {
+            "delay" => delay = time::parse(v).ok_or_else(|| err(line, format!("wire: delay \"{v}\" is not a duration")))?,
+            "jitter" => jitter = time::parse(v).ok_or_else(|| err(line, format!("wire: jitter \"{v}\" is not a duration")))?,
+            "loss" => {
+                let p: f64 = v.trim_end_matches('%').parse().map_err(|_| err(line, format!("wire: loss \"{v}\" is not a percentage")))?;
+                if !(0.0..=100.0).contains(&p) {
+                    return Err(err(line, format!("wire: loss {v} is not between 0% and 100%")));
+                }
+                loss = p / 100.0;
+            }
+            "speed" => speed = v.parse().map_err(|_| err(line, format!("wire: speed \"{v}\" is not Mbit/s")))?,
+            "duplex" => {
+                full = match *v {
+                    "full" => true,
+                    "half" => false,
+                    _ => return Err(err(line, format!("wire: duplex \"{v}\" is not full or half"))),
+                }
+            }
+            k => return Err(err(line, format!("wire: unknown argument \"{k}\" (expected delay, jitter, loss, speed or duplex)"))),
+        }
+        i += 2;
+    }
+    Ok((delay, jitter, loss, speed, full))
 }
 
 fn vlan(vid: u16) -> String {

@@ -114,3 +114,17 @@ fn pcaps_have_virtual_timestamps() {
         "an ARP frame"
     );
 }
+
+#[test]
+fn netdevsim_ports_speed_duplex_and_injected_faults() {
+    let r = passes("faults.pb");
+    let lost = r.flows[0].sent - r.flows[0].delivered;
+    assert!(
+        (1900..=2100).contains(&lost),
+        "lost {lost} in a 2 s outage at 1000 frames/s"
+    );
+    assert!(r
+        .timeline
+        .iter()
+        .any(|e| e.t == 2_000_000_000 && e.text == "wire h2-s1p2 set loss 100%"));
+}
