@@ -32,6 +32,7 @@ drop_reasons! {
     NoCarrier => "no_carrier": "the port has no carrier (its wire or peer is down)",
     PortState => "port_state": "the bridge port is not learning or forwarding",
     Pause => "pause": "an 802.3x PAUSE frame (01:80:C2:00:00:01)",
+    BadBpdu => "bad_bpdu": "a frame to the STP group address that is not a usable 802.1D BPDU",
     LinkLocal => "link_local": "a link-local frame (01:80:C2:00:00:0X) not in group_fwd_mask, and no host to take it",
     VlanIngress => "vlan_ingress": "VLAN filtering: the VID is not configured on the ingress port",
     NoPvid => "no_pvid": "VLAN filtering: an untagged frame on a port without a PVID",

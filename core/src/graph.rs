@@ -20,6 +20,7 @@ use crate::counters::{Counters, DropReason};
 use crate::pipeline::{Direction, Outputs};
 use crate::time::Instant;
 use crate::vlan::VlanDev;
+use crate::wire::bpdu::BridgeId;
 use crate::wire::{Frame, Mac, Offload, Tag, ETH_HLEN, VLAN_HLEN};
 use hashbrown::HashMap;
 use std::collections::VecDeque;
@@ -61,6 +62,16 @@ pub enum Event {
     Link {
         dev: IfId,
         up: bool,
+    },
+    /// Spanning tree: the root or the root port changed (`None`: this
+    /// bridge is the root).
+    Root {
+        bridge: IfId,
+        root: BridgeId,
+        port: Option<IfId>,
+    },
+    TopologyChange {
+        bridge: IfId,
     },
 }
 
@@ -270,19 +281,19 @@ impl Graph {
     /// Removes a device and everything stacked on it (the kernel unregisters
     /// VLAN uppers with their lower). Returns the removed devices with their
     /// attachments, uppers first.
-    pub fn remove(&mut self, id: IfId) -> Vec<(IfId, Iface)> {
+    pub fn remove(&mut self, now: Instant, id: IfId) -> Vec<(IfId, Iface)> {
         let mut gone = Vec::new();
-        self.remove_rec(id, &mut gone);
+        self.remove_rec(now, id, &mut gone);
         gone
     }
 
-    fn remove_rec(&mut self, id: IfId, gone: &mut Vec<(IfId, Iface)>) {
+    fn remove_rec(&mut self, now: Instant, id: IfId, gone: &mut Vec<(IfId, Iface)>) {
         let uppers: Vec<IfId> = self.iface(id).vlan_uppers.iter().map(|u| u.2).collect();
         for u in uppers {
-            self.remove_rec(u, gone);
+            self.remove_rec(now, u, gone);
         }
         if self.iface(id).master.is_some() {
-            let _ = self.release(id);
+            let _ = self.release(now, id);
         }
         let ports: Vec<IfId> = self
             .iface(id)
@@ -290,7 +301,7 @@ impl Graph {
             .map(|b| b.ports().map(|p| p.ifid).collect())
             .unwrap_or_default();
         for p in ports {
-            let _ = self.release(p);
+            let _ = self.release(now, p);
         }
         if let Some(lower) = self.iface(id).link {
             self.iface_mut(lower).vlan_uppers.retain(|u| u.2 != id);
@@ -333,12 +344,14 @@ impl Graph {
         d.port_no = no;
         let (speed, up) = (d.speed_mbps, self.oper_up(dev));
         let b = self.iface_mut(br).bridge_mut().expect("checked");
-        let p = b.port_mut(no).expect("just added");
-        p.cost = path_cost(speed);
-        if !up {
-            p.state = PortState::Disabled;
+        b.port_mut(no).expect("just added").cost = path_cost(speed);
+        if up && b.stp.enabled {
+            b.stp_enable_port(now, no);
         }
-        self.link_changed(br);
+        self.iface_mut(dev).oper = up;
+        self.collect(br);
+        self.note_bridge_timer(br);
+        self.link_changed(now, br);
         Ok(no)
     }
 
@@ -351,19 +364,21 @@ impl Graph {
     }
 
     /// `ip link set DEV nomaster`.
-    pub fn release(&mut self, dev: IfId) -> Result<(), GraphError> {
+    pub fn release(&mut self, now: Instant, dev: IfId) -> Result<(), GraphError> {
         let d = self.iface(dev);
         let br = d
             .master
             .ok_or_else(|| GraphError::NotEnslaved(d.name.clone()))?;
         let no = d.port_no;
         if let Some(b) = self.iface_mut(br).bridge_mut() {
-            b.remove_port(no);
+            b.remove_port(now, no);
         }
+        self.collect(br);
+        self.note_bridge_timer(br);
         let d = self.iface_mut(dev);
         d.master = None;
         d.port_no = 0;
-        self.link_changed(br);
+        self.link_changed(now, br);
         Ok(())
     }
 
@@ -460,7 +475,7 @@ impl Graph {
         }
     }
 
-    pub fn handle_timeout(&mut self, now: Instant) {
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut Outputs) {
         if self.timer_hint.is_none_or(|t| t > now) {
             return;
         }
@@ -471,6 +486,7 @@ impl Graph {
             if b.poll_timeout().is_some_and(|t| t <= now) {
                 b.handle_timeout(now);
                 self.collect(IfId(i as u32));
+                self.send_bpdus(now, IfId(i as u32), out);
             }
         }
         self.refresh_timers();
@@ -490,6 +506,22 @@ impl Graph {
     /// The next recorded event, oldest first.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.as_mut()?.pop_front()
+    }
+
+    /// Moves every bridge's pending events into the log (after commands).
+    pub fn collect_all(&mut self) {
+        if self.events.is_none() {
+            return;
+        }
+        for i in 0..self.ifaces.len() {
+            if self.ifaces[i]
+                .as_ref()
+                .and_then(Iface::bridge)
+                .is_some_and(|b| !b.events.is_empty())
+            {
+                self.collect(IfId(i as u32));
+            }
+        }
     }
 
     /// Moves a bridge's own events into the graph's log, with ids.
@@ -537,27 +569,59 @@ impl Graph {
                     },
                     None => continue,
                 },
+                FdbEvent::Root { root, port } => Event::Root {
+                    bridge: br,
+                    root,
+                    port: ifid(b, port),
+                },
+                FdbEvent::TopologyChange => Event::TopologyChange { bridge: br },
             };
             log.push_back(ev);
         }
     }
 
     /// `ip link set DEV up|down`.
-    pub fn set_admin(&mut self, id: IfId, up: bool) {
+    pub fn set_admin(&mut self, now: Instant, id: IfId, up: bool) {
         self.iface_mut(id).admin_up = up;
-        self.link_changed(id);
+        self.link_changed(now, id);
     }
 
     /// The carrier of a wire device came or went.
-    pub fn set_carrier(&mut self, id: IfId, up: bool) {
+    pub fn set_carrier(&mut self, now: Instant, id: IfId, up: bool) {
         self.iface_mut(id).carrier = up;
-        self.link_changed(id);
+        self.link_changed(now, id);
     }
 
-    /// `br_port_carrier_check`: a port whose device goes down is disabled
-    /// and its dynamic FDB entries are flushed; it forwards again when the
-    /// device comes back (spanning tree off). Devices stacked on it follow.
-    pub fn link_changed(&mut self, id: IfId) {
+    /// A device's state changed. A bridge that comes up enables its spanning
+    /// tree and its ports (`br_stp_enable_bridge`), one that goes down
+    /// disables them. A port whose device goes down is disabled and flushed
+    /// (`br_port_carrier_check` → `br_stp_disable_port`); one that comes
+    /// back is enabled again. Devices stacked on it follow.
+    pub fn link_changed(&mut self, now: Instant, id: IfId) {
+        // The bridge device's own admin state drives its spanning tree.
+        let admin = self.iface(id).admin_up;
+        if let Some(enabled) = self.iface(id).bridge().map(|b| b.stp.enabled) {
+            if admin != enabled {
+                let ports: Vec<(u16, IfId)> = self
+                    .iface(id)
+                    .bridge()
+                    .map(|b| b.ports().map(|p| (p.port_no, p.ifid)).collect())
+                    .unwrap_or_default();
+                let up_ports: Vec<u16> = ports
+                    .into_iter()
+                    .filter(|(_, ifid)| self.oper_up(*ifid))
+                    .map(|(no, _)| no)
+                    .collect();
+                let b = self.iface_mut(id).bridge_mut().expect("a bridge");
+                if admin {
+                    b.stp_enable_bridge(now, &up_ports);
+                } else {
+                    b.stp_disable_bridge(now);
+                }
+                self.collect(id);
+                self.note_bridge_timer(id);
+            }
+        }
         let up = self.oper_up(id);
         let f = self.iface_mut(id);
         if f.oper == up {
@@ -571,21 +635,54 @@ impl Graph {
         if let Some(br) = master {
             let no = self.iface(id).port_no;
             if let Some(b) = self.iface_mut(br).bridge_mut() {
-                let state = if up {
-                    PortState::Forwarding
-                } else {
-                    PortState::Disabled
-                };
-                if b.set_port_state(no, state) && !up {
-                    b.fdb.flush_port(no, true);
+                let state = b.port(no).map(|p| p.state);
+                if up && b.stp.enabled && state == Some(PortState::Disabled) {
+                    b.stp_enable_port(now, no);
+                } else if !up && state.is_some_and(|s| s != PortState::Disabled) {
+                    b.stp_disable_port(now, no);
                 }
             }
             self.collect(br);
-            self.link_changed(br);
+            self.note_bridge_timer(br);
+            self.link_changed(now, br);
         }
         let ups: Vec<IfId> = self.iface(id).vlan_uppers.iter().map(|u| u.2).collect();
         for u in ups {
-            self.link_changed(u);
+            self.link_changed(now, u);
+        }
+    }
+
+    fn note_bridge_timer(&mut self, br: IfId) {
+        let t = self
+            .get(br)
+            .and_then(Iface::bridge)
+            .and_then(Bridge::poll_timeout);
+        self.note_timer(t);
+    }
+
+    /// Puts the BPDUs a bridge queued on its ports, each from its port's
+    /// address.
+    fn send_bpdus(&mut self, now: Instant, br: IfId, out: &mut Outputs) {
+        let Some(b) = self.iface_mut(br).bridge_mut() else {
+            return;
+        };
+        if b.stp.tx.is_empty() {
+            return;
+        }
+        let tx = std::mem::take(&mut b.stp.tx);
+        for (no, bpdu) in &tx {
+            let Some(ifid) = self
+                .iface(br)
+                .bridge()
+                .and_then(|b| b.port(*no))
+                .map(|p| p.ifid)
+            else {
+                continue;
+            };
+            let bytes = bpdu.frame(self.iface(ifid).mac);
+            if let Ok(f) = Frame::parse(&bytes, None, Offload::NONE) {
+                self.tx(now, ifid, f, out, 1);
+            }
         }
     }
 
@@ -759,6 +856,9 @@ impl Graph {
             Ok(host) => {
                 if egress.is_empty() && host == Host::No {
                     self.iface_mut(port).counters.drop(DropReason::NoRoute);
+                }
+                if host == Host::Consumed {
+                    self.send_bpdus(now, br, out);
                 }
                 self.send_egress(now, &egress, frame, out, depth);
                 if let Host::Yes(tag) = host {

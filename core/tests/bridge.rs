@@ -162,7 +162,7 @@ fn entries_age_out_on_the_virtual_clock() {
     assert_eq!(lab.ports_reached(2, &eth(mac(1), mac(2))), vec![1]);
     assert_eq!(lab.g.poll_timeout(), Some(secs(10)));
     lab.now = secs(10);
-    lab.g.handle_timeout(lab.now);
+    lab.g.handle_timeout(lab.now, &mut lab.out);
     // mac(1) aged out; mac(2) was learned at t=0 too and is gone as well.
     assert!(!lab.run("bridge fdb show").contains(&mac(1).to_string()));
     assert_eq!(
@@ -512,11 +512,11 @@ fn down_ports_are_disabled_and_flushed_then_forward_again() {
     assert_eq!(lab.drops("p3", DropReason::AdminDown), 1);
     // Carrier loss does the same, and carrier back brings it back.
     let p2 = lab.id("p2");
-    lab.g.set_carrier(p2, false);
+    lab.g.set_carrier(lab.now, p2, false);
     assert!(lab
         .ports_reached(1, &eth(Mac::BROADCAST, mac(1)))
         .is_empty());
-    lab.g.set_carrier(p2, true);
+    lab.g.set_carrier(lab.now, p2, true);
     lab.run("link set p3 up");
     assert_eq!(
         lab.ports_reached(1, &eth(Mac::BROADCAST, mac(1))),

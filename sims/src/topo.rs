@@ -48,7 +48,7 @@ impl Builder {
 }
 
 pub fn expand(args: &[&str], rng: &mut Rng) -> Result<Vec<String>, String> {
-    let usage = "topology line|ring|star|mesh|random|fat-tree N [prefix P] [hosts H] [delay D] [degree D] [vlan_filtering 0|1]";
+    let usage = "topology line|ring|star|mesh|random|fat-tree N [prefix P] [hosts H] [delay D] [degree D] [vlan_filtering 0|1] [stp 0|1]";
     let kind = *args.first().ok_or(usage)?;
     let n: usize = args
         .get(1)
@@ -57,6 +57,7 @@ pub fn expand(args: &[&str], rng: &mut Rng) -> Result<Vec<String>, String> {
         .ok_or_else(|| format!("{usage}: N must be a positive number"))?;
     let (mut prefix, mut hosts, mut delay, mut degree, mut filtering) =
         ("s".to_string(), 0usize, None, 3usize, None);
+    let mut stp: Option<String> = None;
     let mut i = 2;
     while i < args.len() {
         let v = args
@@ -68,13 +69,17 @@ pub fn expand(args: &[&str], rng: &mut Rng) -> Result<Vec<String>, String> {
             "delay" => delay = Some(v.to_string()),
             "degree" => degree = v.parse().map_err(|_| format!("topology: degree \"{v}\""))?,
             "vlan_filtering" => filtering = Some(v.to_string()),
+            "stp" => stp = Some(v.to_string()),
             k => return Err(format!("topology: unknown argument \"{k}\" ({usage})")),
         }
         i += 2;
     }
-    let bridge_opts = filtering
+    let mut bridge_opts = filtering
         .map(|f| format!(" vlan_filtering {f}"))
         .unwrap_or_default();
+    if let Some(s) = stp {
+        bridge_opts.push_str(&format!(" stp_state {s}"));
+    }
     let count = match kind {
         "star" => n + 1,
         "fat-tree" => {

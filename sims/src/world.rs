@@ -355,7 +355,8 @@ impl Sim {
             )
             .map_err(|e| err(line, e.to_string()))?;
         self.ports_made += 1;
-        self.graph.set_admin(id, true);
+        self.graph
+            .set_admin(Instant::from_nanos(self.now), id, true);
         Ok(End::Port(id))
     }
 
@@ -469,7 +470,9 @@ impl Sim {
         self.log(format!("wire {name} {}", if up { "up" } else { "down" }));
         for e in self.wires[w].ends {
             match e {
-                End::Port(id) => self.graph.set_carrier(id, up),
+                End::Port(id) => self
+                    .graph
+                    .set_carrier(Instant::from_nanos(self.now), id, up),
                 End::Host(h) => self.hosts[h].carrier = up,
             }
         }
@@ -625,7 +628,9 @@ impl Sim {
             }
             self.now = t.max(self.now);
             if next_timer.is_some_and(|x| x <= self.now) {
-                self.graph.handle_timeout(Instant::from_nanos(self.now));
+                self.graph
+                    .handle_timeout(Instant::from_nanos(self.now), &mut self.out);
+                self.flush();
                 self.drain_events();
             }
             if next_ev.is_some_and(|x| x <= self.now) {
@@ -871,6 +876,20 @@ impl Sim {
                         if up { "up" } else { "down" }
                     )
                 }
+                Event::Root { bridge, root, port } => {
+                    self.settled = self.now;
+                    match port {
+                        Some(p) => format!(
+                            "{}: root {root} via {}",
+                            name(&self.graph, bridge),
+                            name(&self.graph, p)
+                        ),
+                        None => format!("{}: is the root ({root})", name(&self.graph, bridge)),
+                    }
+                }
+                Event::TopologyChange { bridge } => {
+                    format!("{}: topology change detected", name(&self.graph, bridge))
+                }
             };
             self.log(text);
         }
@@ -878,7 +897,7 @@ impl Sim {
 
     /// Evaluates `expect ...`: (passed, what was found).
     fn check(&mut self, line: usize, s: &[&str]) -> Result<(bool, String), SimError> {
-        let usage = "expect fdb BR has|lacks MAC|HOST [on PORT] [vlan V] | port PORT state S | port PORT cost N | link DEV up|down | delivered|lost|duplicates H1 H2 OP N | replies H1 H2 OP N | settled before T | drops DEV REASON OP N";
+        let usage = "expect fdb BR has|lacks MAC|HOST [on PORT] [vlan V] | port PORT state S | port PORT cost N | link DEV up|down | delivered|lost|duplicates H1 H2 OP N | replies H1 H2 OP N | settled before T | drops DEV REASON OP N | stp BR root BR2|is-root | stp BR root-port PORT|none | ports STATE OP N | spanning-tree";
         match s {
             ["fdb", br, verb @ ("has" | "lacks"), who, rest @ ..] => {
                 let bid = self
@@ -1008,6 +1027,38 @@ impl Sim {
                     format!("{got} replies to {sent} requests (wanted {op} {want})"),
                 ))
             }
+            ["stp", br, "root", want] => {
+                let b = self.bridge(line, br)?;
+                let root = b.stp.designated_root;
+                let ok = if *want == "is-root" {
+                    b.is_root_bridge()
+                } else {
+                    root == self.bridge(line, want)?.stp.bridge_id
+                };
+                Ok((ok, format!("{br}'s root is {root}")))
+            }
+            ["stp", br, "root-port", want] => {
+                let b = self.bridge(line, br)?;
+                let rp = b
+                    .port(b.stp.root_port)
+                    .map(|p| self.graph.iface(p.ifid).name.clone())
+                    .unwrap_or_else(|| "none".into());
+                Ok((rp == *want, format!("{br}'s root port is {rp}")))
+            }
+            ["ports", state, op, n] => {
+                let mut count = 0u64;
+                for (_, f) in self.graph.iter() {
+                    if let Some(b) = f.bridge() {
+                        count += b.ports().filter(|p| p.state.name() == *state).count() as u64;
+                    }
+                }
+                let (ok, want) = compare(line, count, count, op, n)?;
+                Ok((
+                    ok,
+                    format!("{count} ports are {state} (wanted {op} {want})"),
+                ))
+            }
+            ["spanning-tree"] => Ok(self.spanning_tree()),
             ["settled", "before", t] => {
                 let t = time::parse(t)
                     .ok_or_else(|| err(line, format!("expect: \"{t}\" is not a time")))?;
@@ -1034,6 +1085,70 @@ impl Sim {
             }
             _ => Err(err(line, usage)),
         }
+    }
+
+    fn bridge(&self, line: usize, name: &str) -> Result<&patchbay_core::bridge::Bridge, SimError> {
+        let id = self
+            .graph
+            .by_name(name)
+            .ok_or_else(|| err(line, format!("expect: no bridge {name}")))?;
+        self.graph
+            .iface(id)
+            .bridge()
+            .ok_or_else(|| err(line, format!("expect: {name} is not a bridge")))
+    }
+
+    /// Whether the wires whose two ends are forwarding bridge ports form one
+    /// tree over all bridges: as many such wires as bridges less one, and
+    /// every bridge reached (union-find).
+    fn spanning_tree(&self) -> (bool, String) {
+        let bridges: Vec<IfId> = self
+            .graph
+            .iter()
+            .filter(|(_, f)| f.bridge().is_some())
+            .map(|(id, _)| id)
+            .collect();
+        let index: BTreeMap<IfId, usize> =
+            bridges.iter().enumerate().map(|(i, b)| (*b, i)).collect();
+        let mut parent: Vec<usize> = (0..bridges.len()).collect();
+        fn find(p: &mut [usize], mut x: usize) -> usize {
+            while p[x] != x {
+                p[x] = p[p[x]];
+                x = p[x];
+            }
+            x
+        }
+        let forwarding_bridge = |e: End| -> Option<usize> {
+            let End::Port(id) = e else { return None };
+            let f = self.graph.iface(id);
+            let br = f.master?;
+            let st = self.graph.iface(br).bridge()?.port(f.port_no)?.state;
+            (st == patchbay_core::bridge::PortState::Forwarding).then(|| index[&br])
+        };
+        let (mut edges, mut cycles) = (0usize, 0usize);
+        for w in self.wires.iter().filter(|w| w.up) {
+            if let (Some(a), Some(b)) = (forwarding_bridge(w.ends[0]), forwarding_bridge(w.ends[1]))
+            {
+                edges += 1;
+                let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+                if ra == rb {
+                    cycles += 1;
+                } else {
+                    parent[ra] = rb;
+                }
+            }
+        }
+        let roots = (0..bridges.len())
+            .filter(|i| find(&mut parent, *i) == *i)
+            .count();
+        let ok = cycles == 0 && roots == 1;
+        (
+            ok,
+            format!(
+                "{} bridges, {edges} forwarding links, {cycles} loops, {roots} component(s)",
+                bridges.len()
+            ),
+        )
     }
 
     /// The report of everything so far.

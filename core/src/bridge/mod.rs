@@ -7,14 +7,17 @@
 //! itself sends. Both fill a list of [`Egress`] ports and say whether the
 //! bridge device (the host) gets a copy.
 
+pub mod stp;
 pub mod vlan;
 
 use crate::counters::DropReason;
 use crate::fdb::{Fdb, Learned, PortNo};
 use crate::graph::IfId;
 use crate::time::Instant;
+use crate::wire::bpdu::{BridgeId, STP_GROUP};
 use crate::wire::{Frame, Mac, Tag, VlanProtocol};
 use std::time::Duration;
+pub use stp::{StpBridge, StpPort};
 pub use vlan::VlanSet;
 
 /// The kernel's port limit (`BR_MAX_PORTS`).
@@ -91,6 +94,11 @@ pub struct Port {
     pub cost: u32,
     pub group_fwd_mask: u16,
     pub vlans: VlanSet,
+    /// BPDU guard: a BPDU received here disables the port.
+    pub guard: bool,
+    /// Root guard: the port may not become the root port.
+    pub root_block: bool,
+    pub stp: StpPort,
 }
 
 /// Bridge options with the kernel's defaults (BEHAVIOUR.md §1.1).
@@ -148,6 +156,13 @@ pub enum FdbEvent {
         port: PortNo,
         state: PortState,
     },
+    /// The root bridge or the root port changed (port 0: this is the root).
+    Root {
+        root: BridgeId,
+        port: PortNo,
+    },
+    /// A topology change was detected.
+    TopologyChange,
 }
 
 /// The kernel's default path cost for a port speed in Mbit/s (0 = unknown).
@@ -177,6 +192,8 @@ pub struct Egress {
 pub enum Host {
     No,
     Yes(Option<Tag>),
+    /// The bridge itself took the frame (a BPDU for spanning tree).
+    Consumed,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -202,6 +219,7 @@ impl Class {
 pub struct Bridge {
     pub cfg: BridgeConfig,
     pub fdb: Fdb,
+    pub stp: StpBridge,
     /// Indexed by port number; slot 0 is reserved.
     ports: Vec<Option<Port>>,
     /// The bridge device's own VLAN membership (`bridge vlan ... self`).
@@ -222,9 +240,21 @@ impl Default for Bridge {
 
 impl Bridge {
     pub fn new(cfg: BridgeConfig) -> Self {
+        Self::with_address(cfg, Mac::ZERO)
+    }
+
+    /// A bridge whose device has address `mac` (its bridge id's MAC).
+    pub fn with_address(cfg: BridgeConfig, mac: Mac) -> Self {
         let mut fdb = Fdb::new();
         fdb.max_learned = cfg.fdb_max_learned;
         Bridge {
+            stp: StpBridge::new(
+                mac,
+                cfg.priority,
+                cfg.max_age,
+                cfg.hello_time,
+                cfg.forward_delay,
+            ),
             self_vlans: VlanSet::with_default(cfg.default_pvid),
             cfg,
             fdb,
@@ -237,9 +267,14 @@ impl Bridge {
         }
     }
 
-    /// The hold time of dynamic entries.
+    /// The hold time of dynamic entries: forward_delay while a topology
+    /// change is on, else ageing_time.
     pub fn hold_time(&self) -> Duration {
-        self.cfg.ageing_time
+        if self.stp.topology_change {
+            self.stp.forward_delay
+        } else {
+            self.cfg.ageing_time
+        }
     }
 
     /// Adds a port on the lowest free number. Returns `None` when all 1023
@@ -253,20 +288,31 @@ impl Bridge {
             }
             None => return None,
         };
+        // `new_nbp`: a new port starts disabled; the graph enables it
+        // (`br_stp_enable_port`) when its device and the bridge are up.
         self.ports[no] = Some(Port {
             ifid,
             port_no: no as PortNo,
             flags: PortFlags::default(),
-            state: PortState::Forwarding,
+            state: PortState::Disabled,
             priority: 32,
             cost: 100,
             group_fwd_mask: 0,
             vlans: VlanSet::with_default(self.cfg.default_pvid),
+            guard: false,
+            root_block: false,
+            stp: StpPort {
+                port_id: stp::make_port_id(32, no as PortNo),
+                ..StpPort::default()
+            },
         });
         Some(no as PortNo)
     }
 
-    pub fn remove_port(&mut self, no: PortNo) -> Option<Port> {
+    pub fn remove_port(&mut self, now: Instant, no: PortNo) -> Option<Port> {
+        if self.port(no)?.state != PortState::Disabled {
+            self.stp_disable_port(now, no);
+        }
         let p = self.ports.get_mut(usize::from(no))?.take();
         self.fdb.flush_port(no, false);
         p
@@ -294,10 +340,15 @@ impl Bridge {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.fdb.poll_timeout()
+        match (self.fdb.poll_timeout(), self.stp_poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, None) => a,
+            (None, b) => b,
+        }
     }
 
     pub fn handle_timeout(&mut self, now: Instant) -> usize {
+        self.stp_handle_timeout(now);
         let hold = self.hold_time();
         let n = self.fdb.handle_timeout(now, hold);
         if n > 0 && self.record {
@@ -347,11 +398,20 @@ impl Bridge {
             match group {
                 0 if self.cfg.stp_state == 0 || mask & 1 != 0 => {}
                 0 => {
-                    // STP on: the BPDU is for the bridge itself.
-                    if port.state == PortState::Disabled {
-                        return Err(DropReason::PortState);
+                    // STP on: `__br_handle_local_finish` learns the source,
+                    // then the port's STP takes the BPDU (`br_stp_rcv`).
+                    let learn = port.flags.learning
+                        && matches!(port.state, PortState::Learning | PortState::Forwarding)
+                        && !self.cfg.ageing_time.is_zero();
+                    if learn {
+                        let hold = self.hold_time();
+                        self.fdb.learn(now, src, 0, no, hold);
                     }
-                    return Ok(Host::Yes(None));
+                    if dst != STP_GROUP {
+                        return Err(DropReason::LinkLocal);
+                    }
+                    self.stp_receive(now, no, frame)?;
+                    return Ok(Host::Consumed);
                 }
                 1 => return Err(DropReason::Pause),
                 g => {

@@ -58,7 +58,7 @@ pub(super) fn parse(w: &[String]) -> Result<Command, CmdError> {
                     a.next();
                     dev = Some(a.value("dev")?.to_string());
                 } else if !parse_port_words(&mut a, &mut p, false)? {
-                    return Err(a.unknown(x, "dev DEV, learning, flood, mcast_flood, bcast_flood, hairpin, isolated, state, cost or priority"));
+                    return Err(a.unknown(x, "dev DEV, learning, flood, mcast_flood, bcast_flood, hairpin, isolated, guard, root_block, state, cost or priority"));
                 }
             }
             let dev = dev.ok_or_else(|| err(&cmd, "argument \"dev\" is required"))?;
@@ -179,6 +179,8 @@ pub(super) fn parse_port_words(
             "bcast_flood" => &mut p.bcast_flood,
             "hairpin" => &mut p.hairpin,
             "isolated" => &mut p.isolated,
+            "guard" => &mut p.guard,
+            "root_block" => &mut p.root_block,
             "state" => {
                 a.next();
                 let n: u8 = a.num("state", "a port state from 0 to 4")?;
@@ -461,6 +463,7 @@ pub(super) fn fdb_show(
 
 pub(super) fn port_set(
     g: &mut Graph,
+    now: Instant,
     cmd: &str,
     dev: &str,
     p: &PortChanges,
@@ -468,19 +471,28 @@ pub(super) fn port_set(
     let id = lookup(g, cmd, dev)?;
     let (br, no) = port_of(g, cmd, id)?;
     let b = g.iface_mut(br).bridge_mut().expect("bridge");
+    if p.state.is_some() && b.kernel_stp() {
+        return Err(err(cmd, "argument \"state\": the kernel's spanning tree owns the port states while stp_state is 1 (EBUSY)"));
+    }
     let port = b.port_mut(no).expect("port of its master");
     p.apply_flags(&mut port.flags);
-    if let Some(s) = p.state {
-        port.state = port_state(s).expect("checked at parse");
-    }
-    if let Some(c) = p.cost {
-        port.cost = c;
-    }
-    if let Some(pr) = p.priority {
-        port.priority = pr;
-    }
     if let Some(m) = p.group_fwd_mask {
         port.group_fwd_mask = m;
+    }
+    if let Some(g) = p.guard {
+        port.guard = g;
+    }
+    if let Some(r) = p.root_block {
+        port.root_block = r;
+    }
+    if let Some(s) = p.state {
+        b.set_port_state(no, port_state(s).expect("checked at parse"));
+    }
+    if let Some(c) = p.cost {
+        b.set_path_cost(now, no, c);
+    }
+    if let Some(pr) = p.priority {
+        b.set_port_priority(now, no, pr);
     }
     if p.learning == Some(false) {
         b.fdb.flush_port(no, true);

@@ -269,8 +269,8 @@ fn parse_bridge_opts(a: &mut Args<'_>) -> Result<BridgeOpts, CmdError> {
         }
     }
     if let Some(s) = o.stp_state {
-        if s != 0 {
-            return Err(err(&a.cmd, "stp_state 1: spanning tree is not built yet in this version; only stp_state 0 is accepted"));
+        if s > 2 {
+            return Err(a.bad("stp_state", &s.to_string(), "0 (off) or 1 (on)"));
         }
     }
     if let Some(cs) = o.ageing_time {
@@ -325,6 +325,40 @@ fn parse_set(w: &[String]) -> Result<Command, CmdError> {
         }
     }
     Ok(Command::LinkSet(s))
+}
+
+/// The kernel's ranges for the spanning-tree times (checked while STP is
+/// on, as `br_set_forward_delay` does; ERANGE otherwise).
+fn check_stp_times(cmd: &str, c: &BridgeConfig) -> Result<(), CmdError> {
+    let cs = |d: std::time::Duration| to_centisecs(d);
+    if c.stp_state != 0 && !(200..=3000).contains(&cs(c.forward_delay)) {
+        return Err(err(
+            cmd,
+            format!(
+                "forward_delay {} is out of range with STP on: 200 to 3000 centiseconds (ERANGE)",
+                cs(c.forward_delay)
+            ),
+        ));
+    }
+    if !(100..=1000).contains(&cs(c.hello_time)) {
+        return Err(err(
+            cmd,
+            format!(
+                "hello_time {} is out of range: 100 to 1000 centiseconds (ERANGE)",
+                cs(c.hello_time)
+            ),
+        ));
+    }
+    if !(600..=4000).contains(&cs(c.max_age)) {
+        return Err(err(
+            cmd,
+            format!(
+                "max_age {} is out of range: 600 to 4000 centiseconds (ERANGE)",
+                cs(c.max_age)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn bridge_config(o: &BridgeOpts, mut c: BridgeConfig) -> BridgeConfig {
@@ -387,7 +421,8 @@ pub(super) fn add(g: &mut Graph, now: Instant, a: &LinkAdd) -> Result<IfId, CmdE
     let id = match &a.kind {
         LinkKind::Bridge(o) => {
             let cfg = bridge_config(o, BridgeConfig::default());
-            let mut b = Bridge::new(cfg);
+            check_stp_times(&cmd, &cfg)?;
+            let mut b = Bridge::with_address(cfg, mac);
             b.add_local_addr(now, mac, None);
             g.add(
                 &a.name,
@@ -421,7 +456,7 @@ pub(super) fn add(g: &mut Graph, now: Instant, a: &LinkAdd) -> Result<IfId, CmdE
         }
     };
     if a.up {
-        g.set_admin(id, true);
+        g.set_admin(now, id, true);
     }
     Ok(id)
 }
@@ -470,27 +505,40 @@ pub(super) fn set(g: &mut Graph, now: Instant, s: &LinkSet) -> Result<(), CmdErr
     if let Some(Some(br)) = master {
         g.enslave(now, id, br).map_err(|e| graph_err(&cmd, e))?;
     } else if master == Some(None) && g.iface(id).master.is_some() {
-        g.release(id).map_err(|e| graph_err(&cmd, e))?;
+        g.release(now, id).map_err(|e| graph_err(&cmd, e))?;
     }
     if let Some(o) = &s.bridge {
         let f = g.iface_mut(id);
         let b = f.bridge_mut().expect("checked");
         let old = b.cfg.clone();
-        b.cfg = bridge_config(o, old.clone());
+        let mut new = bridge_config(o, old.clone());
+        check_stp_times(&cmd, &new)?;
+        // The spanning-tree settings go through their own paths, which
+        // recompute the tree (`br_stp_set_enabled`, `br_stp_set_bridge_priority`, ...).
+        new.stp_state = old.stp_state;
+        new.priority = old.priority;
+        b.cfg = new.clone();
         b.set_fdb_max_learned(b.cfg.fdb_max_learned);
+        b.set_timers(new.max_age, new.hello_time, new.forward_delay);
+        if let Some(p) = o.priority {
+            b.set_bridge_priority(now, p);
+        }
+        if let Some(v) = o.stp_state {
+            b.set_stp_state(now, v);
+        }
         if b.cfg.ageing_time < old.ageing_time {
             b.fdb.schedule_gc(now);
         }
     }
     if let Some(p) = &s.port {
-        super::bridge::port_set(g, &cmd, &s.name, p)?;
+        super::bridge::port_set(g, now, &cmd, &s.name, p)?;
     }
     let f = g.iface_mut(id);
     if let Some(m) = s.mtu {
         f.mtu = m;
     }
     if let Some(up) = s.up {
-        g.set_admin(id, up);
+        g.set_admin(now, id, up);
     }
     if let Some(mac) = s.address {
         set_address(g, now, id, mac);
@@ -507,6 +555,7 @@ pub fn set_address(g: &mut Graph, now: Instant, id: IfId, mac: Mac) {
     if let Some(b) = f.bridge_mut() {
         b.fdb.remove_local(old, None);
         b.add_local_addr(now, mac, None);
+        b.change_bridge_id(now, mac);
     }
     if let Some(br) = master.filter(|_| has_local) {
         if let Some(b) = g.iface_mut(br).bridge_mut() {
@@ -582,6 +631,12 @@ fn bridge_info(b: &Bridge, learned: bool) -> Value {
     if learned {
         m["fdb_n_learned"] = b.fdb.learned_count().into();
     }
+    m["root_id"] = b.stp.designated_root.to_string().into();
+    m["bridge_id"] = b.stp.bridge_id.to_string().into();
+    m["root_port"] = b.stp.root_port.into();
+    m["root_path_cost"] = b.stp.root_path_cost.into();
+    m["topology_change"] = u8::from(b.stp.topology_change).into();
+    m["topology_change_detected"] = u8::from(b.stp.topology_change_detected).into();
     m
 }
 
@@ -601,6 +656,13 @@ fn port_info(g: &Graph, id: IfId) -> Option<Value> {
         "isolated": p.flags.isolated,
         "group_fwd_mask": format!("{:#x}", p.group_fwd_mask),
         "port_no": format!("{:#x}", p.port_no),
+        "port_id": format!("{:#x}", p.stp.port_id),
+        "designated_root": p.stp.designated_root.to_string(),
+        "designated_bridge": p.stp.designated_bridge.to_string(),
+        "designated_port": p.stp.designated_port,
+        "designated_cost": p.stp.designated_cost,
+        "guard": p.guard,
+        "root_block": p.root_block,
     }))
 }
 

@@ -144,6 +144,8 @@ pub struct PortChanges {
     pub cost: Option<u32>,
     pub priority: Option<u8>,
     pub group_fwd_mask: Option<u16>,
+    pub guard: Option<bool>,
+    pub root_block: Option<bool>,
 }
 
 impl PortChanges {
@@ -335,7 +337,7 @@ pub fn apply(g: &mut Graph, now: Instant, cmd: &Command, opts: Opts) -> Result<O
         Command::LinkAdd(a) => link::add(g, now, a).map(|_| String::new())?,
         Command::LinkDel { name } => {
             let id = lookup(g, "link del", name)?;
-            g.remove(id);
+            g.remove(now, id);
             String::new()
         }
         Command::LinkSet(s) => link::set(g, now, s).map(|_| String::new())?,
@@ -350,7 +352,7 @@ pub fn apply(g: &mut Graph, now: Instant, cmd: &Command, opts: Opts) -> Result<O
             bridge::fdb_show(g, now, dev.as_deref(), br.as_deref(), opts)?
         }
         Command::BridgeLinkSet { dev, port } => {
-            bridge::port_set(g, "bridge link set", dev, port).map(|_| String::new())?
+            bridge::port_set(g, now, "bridge link set", dev, port).map(|_| String::new())?
         }
         Command::BridgeLinkShow { dev } => bridge::link_show(g, dev.as_deref(), opts)?,
         Command::VlanAdd(v) => bridge::vlan_change(g, now, v, true).map(|_| String::new())?,
@@ -359,6 +361,7 @@ pub fn apply(g: &mut Graph, now: Instant, cmd: &Command, opts: Opts) -> Result<O
         Command::Stats { dev } => stats::show(g, dev.as_deref(), opts)?,
     };
     g.refresh_timers();
+    g.collect_all();
     Ok(Output { text })
 }
 

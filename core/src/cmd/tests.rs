@@ -63,8 +63,11 @@ fn errors_name_the_command_the_argument_and_why() {
     assert!(e.contains("\"id\"") && e.contains("4094"), "{e}");
     let e = parse_err("link add eth0.2 type vlan id 2");
     assert!(e.contains("lower device"), "{e}");
-    let e = parse_err("link add br0 type bridge stp_state 1");
-    assert!(e.contains("stp_state"), "{e}");
+    let e = parse_err("link add br0 type bridge stp_state 7");
+    assert!(
+        e.contains("\"stp_state\"") && e.contains("0 (off) or 1 (on)"),
+        "{e}"
+    );
     let e = parse_err("link add thisnameiswaytoolong type bridge");
     assert!(e.contains("not a valid interface name"), "{e}");
     let e = parse_err("bridge vlan add dev p1 vid 0");

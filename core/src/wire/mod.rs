@@ -6,6 +6,7 @@
 //! pair of MACs, a small stack of tags that devices push and pop without
 //! moving the payload, and the checksum/GSO metadata that rides along with it.
 
+pub mod bpdu;
 mod mac;
 
 pub use mac::{Mac, ParseMacError};

@@ -259,7 +259,9 @@ impl Daemon {
             }
             self.service_pending();
             let now = self.now();
-            self.graph.handle_timeout(now);
+            self.graph.handle_timeout(now, &mut self.out);
+            // Timers may have produced frames (BPDUs).
+            self.flush();
             if now >= next_sync {
                 self.sync_links();
                 next_sync = now + SYNC_INTERVAL;
@@ -786,7 +788,7 @@ impl Daemon {
     /// Removes a device and its uppers from the graph and closes their
     /// attachments (a TAP disappears with its descriptor).
     fn remove_devices(&mut self, id: IfId) {
-        for (_, f) in self.graph.remove(id) {
+        for (_, f) in self.graph.remove(self.now(), id) {
             if let Some(a) = f.attach {
                 self.close_attachment(a.id);
             }
@@ -876,6 +878,7 @@ impl Daemon {
 
     /// Reads IFF_UP and carrier of the kernel netdevs used as ports.
     fn sync_links(&mut self) {
+        let now = self.now();
         for att in self.atts.iter().flatten() {
             let Some(f) = self.graph.get(att.ifid) else {
                 continue;
@@ -896,7 +899,7 @@ impl Daemon {
             if (up, carrier) != (was_up, had_carrier) {
                 info!(dev = %att.netdev, up, carrier, "link state changed");
                 self.graph.iface_mut(att.ifid).admin_up = up;
-                self.graph.set_carrier(att.ifid, carrier);
+                self.graph.set_carrier(now, att.ifid, carrier);
             }
         }
     }
