@@ -133,7 +133,14 @@ fn netdevsim_ports_speed_duplex_and_injected_faults() {
 fn stp_ring_elects_the_root_blocks_one_port_and_forwards_after_30s() {
     let r = passes("stp-ring.pb");
     // Listening at 0 s, learning at 15 s, forwarding at 30 s: 2 x forward_delay.
-    let first_forwarding = r.timeline.iter().find(|e| e.text.ends_with(" forwarding")).map(|e| e.t);
+    let first_forwarding = r
+        .timeline
+        .iter()
+        .find(|e| e.text.ends_with(" forwarding"))
+        .map(|e| e.t);
     assert_eq!(first_forwarding, Some(30_000_000_000));
-    assert!(r.timeline.iter().any(|e| e.t == 0 && e.text.starts_with("s1: is the root (1000.")));
+    assert!(r
+        .timeline
+        .iter()
+        .any(|e| e.t == 0 && e.text.starts_with("s1: is the root (1000.")));
 }

@@ -631,8 +631,8 @@ fn bridge_info(b: &Bridge, learned: bool) -> Value {
     if learned {
         m["fdb_n_learned"] = b.fdb.learned_count().into();
     }
-    m["root_id"] = b.stp.designated_root.to_string().into();
-    m["bridge_id"] = b.stp.bridge_id.to_string().into();
+    m["root_id"] = b.stp.designated_root.iproute2().into();
+    m["bridge_id"] = b.stp.bridge_id.iproute2().into();
     m["root_port"] = b.stp.root_port.into();
     m["root_path_cost"] = b.stp.root_path_cost.into();
     m["topology_change"] = u8::from(b.stp.topology_change).into();
@@ -657,8 +657,8 @@ fn port_info(g: &Graph, id: IfId) -> Option<Value> {
         "group_fwd_mask": format!("{:#x}", p.group_fwd_mask),
         "port_no": format!("{:#x}", p.port_no),
         "port_id": format!("{:#x}", p.stp.port_id),
-        "designated_root": p.stp.designated_root.to_string(),
-        "designated_bridge": p.stp.designated_bridge.to_string(),
+        "designated_root": p.stp.designated_root.iproute2(),
+        "designated_bridge": p.stp.designated_bridge.iproute2(),
         "designated_port": p.stp.designated_port,
         "designated_cost": p.stp.designated_cost,
         "guard": p.guard,

@@ -51,6 +51,23 @@ impl BridgeId {
     pub fn with_priority(self, priority: u16) -> BridgeId {
         BridgeId::new(priority, self.mac())
     }
+
+    /// As iproute2 prints it (`br_dump_bridge_id`: `ether_ntoa_r`, so no
+    /// leading zeros in the octets): `8000.2:0:0:0:0:a`.
+    pub fn iproute2(&self) -> String {
+        let m = self.mac().0;
+        format!(
+            "{:02x}{:02x}.{:x}:{:x}:{:x}:{:x}:{:x}:{:x}",
+            self.0[0], self.0[1], m[0], m[1], m[2], m[3], m[4], m[5]
+        )
+    }
+
+    /// Parses either form.
+    pub fn parse(s: &str) -> Option<BridgeId> {
+        let (prio, mac) = s.split_once('.')?;
+        let prio = u16::from_str_radix(prio, 16).ok()?;
+        Some(BridgeId::new(prio, mac.parse().ok()?))
+    }
 }
 
 /// iproute2's form: `8000.aa:bb:cc:dd:ee:ff`.
@@ -245,6 +262,8 @@ mod tests {
         );
         let id = BridgeId::new(0x1000, "02:00:00:00:00:0a".parse().unwrap());
         assert_eq!(id.to_string(), "1000.02:00:00:00:00:0a");
+        assert_eq!(id.iproute2(), "1000.2:0:0:0:0:a");
+        assert_eq!(BridgeId::parse("1000.2:0:0:0:0:a"), Some(id));
         assert!(BridgeId::new(0x1000, Mac::local(9)) < BridgeId::new(0x8000, Mac::local(1)));
     }
 }

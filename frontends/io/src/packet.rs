@@ -55,7 +55,6 @@ impl PacketSocket {
         setsockopt(raw, libc::SOL_PACKET, libc::PACKET_VNET_HDR, &one)?;
         setsockopt(raw, libc::SOL_PACKET, libc::PACKET_AUXDATA, &one)?;
         setsockopt(raw, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &one)?;
-        let _ = setsockopt(raw, libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &one);
         let buf: libc::c_int = 4 << 20;
         let _ = setsockopt(raw, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &buf);
         let _ = setsockopt(raw, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &buf);
