@@ -32,8 +32,21 @@ pub fn scenario_seed(text: &str) -> Option<u64> {
 
 /// Runs a scenario: `seed` overrides the file's `seed` line (default 1).
 pub fn run(text: &str, seed: Option<u64>, pcap: bool) -> Result<(Report, Sim), SimError> {
+    run_with(text, seed, pcap, None)
+}
+
+/// [`run`] with a limit on processed events (default 20 million).
+pub fn run_with(
+    text: &str,
+    seed: Option<u64>,
+    pcap: bool,
+    max_events: Option<u64>,
+) -> Result<(Report, Sim), SimError> {
     let seed = seed.or_else(|| scenario_seed(text)).unwrap_or(1);
     let mut sim = Sim::new(seed, pcap);
+    if let Some(m) = max_events {
+        sim.max_events = m;
+    }
     sim.run_script(text)?;
     Ok((sim.report(), sim))
 }

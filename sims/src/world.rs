@@ -57,7 +57,10 @@ struct Wire {
 #[derive(Clone, Debug)]
 struct Flow {
     src: usize,
-    dst: usize,
+    /// `None`: a broadcast flow, counted at every other host.
+    dst: Option<usize>,
+    /// Broadcast flows: copies of each sequence number seen, by host.
+    seen_by: BTreeMap<usize, Vec<u32>>,
     size: usize,
     interval: u64,
     until: u64,
@@ -146,6 +149,10 @@ pub struct Sim {
     ports_made: u64,
     /// Timeline entries for FDB learning (off for very large runs).
     pub log_learning: bool,
+    /// Events a scenario may process before the run is stopped (a
+    /// forwarding loop grows them without bound).
+    pub max_events: u64,
+    stopped: bool,
 }
 
 fn err(line: usize, msg: impl Into<String>) -> SimError {
@@ -186,6 +193,8 @@ impl Sim {
             record_pcap,
             ports_made: 1,
             log_learning: true,
+            max_events: 20_000_000,
+            stopped: false,
         }
     }
 
@@ -546,11 +555,16 @@ impl Sim {
     }
 
     fn start_traffic(&mut self, line: usize, s: &[&str]) -> Result<(), SimError> {
-        let usage = "traffic HOST HOST rate FRAMES_PER_SECOND [size BYTES] [for D]";
+        let usage = "traffic HOST HOST|broadcast rate FRAMES_PER_SECOND [size BYTES] [for D]";
         if s.len() < 2 {
             return Err(err(line, usage));
         }
-        let (src, dst) = (self.host_idx(line, s[0])?, self.host_idx(line, s[1])?);
+        let src = self.host_idx(line, s[0])?;
+        let dst = if s[1] == "broadcast" {
+            None
+        } else {
+            Some(self.host_idx(line, s[1])?)
+        };
         let (mut rate, mut size, mut dur) = (10.0f64, 64usize, u64::MAX);
         let mut i = 2;
         while i < s.len() {
@@ -597,6 +611,7 @@ impl Sim {
         self.flows.push(Flow {
             src,
             dst,
+            seen_by: BTreeMap::new(),
             size,
             interval,
             until: self.now.saturating_add(dur),
@@ -615,6 +630,38 @@ impl Sim {
     pub fn run_for(&mut self, d: u64) {
         let end = self.now.saturating_add(d);
         loop {
+            if self.stopped {
+                return;
+            }
+            if self.events_processed >= self.max_events {
+                self.stopped = true;
+                let busiest = self
+                    .wires
+                    .iter()
+                    .max_by_key(|w| w.stats[0].frames + w.stats[1].frames)
+                    .map(|w| {
+                        format!(
+                            "{} ({} frames)",
+                            w.name,
+                            w.stats[0].frames + w.stats[1].frames
+                        )
+                    })
+                    .unwrap_or_default();
+                let detail = format!(
+                    "stopped after {} events at {}: a forwarding loop? busiest wire {busiest}",
+                    self.events_processed,
+                    time::fmt(self.now)
+                );
+                self.log(detail.clone());
+                self.assertions.push(Assertion {
+                    line: 0,
+                    t: self.now,
+                    text: "event limit".into(),
+                    ok: false,
+                    detail,
+                });
+                return;
+            }
             let next_ev = self.heap.peek().map(|Reverse(e)| e.t);
             let next_timer = self.graph.poll_timeout().map(Instant::as_nanos);
             let t = match (next_ev, next_timer) {
@@ -664,8 +711,21 @@ impl Sim {
                         let (replies, heard) = self.hosts[h].receive(&frame);
                         match heard {
                             Heard::Traffic { flow, seq } => {
-                                if let Some(f) =
-                                    self.flows.get_mut(flow as usize).filter(|f| f.dst == h)
+                                if let Some(f) = self
+                                    .flows
+                                    .get_mut(flow as usize)
+                                    .filter(|f| f.dst.is_none() && f.src != h)
+                                {
+                                    let v = f.seen_by.entry(h).or_default();
+                                    let i = seq as usize;
+                                    if v.len() <= i {
+                                        v.resize(i + 1, 0);
+                                    }
+                                    v[i] += 1;
+                                } else if let Some(f) = self
+                                    .flows
+                                    .get_mut(flow as usize)
+                                    .filter(|f| f.dst == Some(h))
                                 {
                                     let i = seq as usize;
                                     if f.seen.len() <= i {
@@ -716,7 +776,7 @@ impl Sim {
                 let (src, seq, size, interval) = (f.src, f.next_seq, f.size, f.interval);
                 f.next_seq += 1;
                 f.sent += 1;
-                let dst = self.hosts[f.dst].mac;
+                let dst = f.dst.map_or(Mac::BROADCAST, |d| self.hosts[d].mac);
                 let frame = self.hosts[src].traffic_frame(dst, i as u32, seq, size);
                 self.host_send(src, frame);
                 let t = self.now + interval;
@@ -897,7 +957,7 @@ impl Sim {
 
     /// Evaluates `expect ...`: (passed, what was found).
     fn check(&mut self, line: usize, s: &[&str]) -> Result<(bool, String), SimError> {
-        let usage = "expect fdb BR has|lacks MAC|HOST [on PORT] [vlan V] | port PORT state S | port PORT cost N | link DEV up|down | delivered|lost|duplicates H1 H2 OP N | replies H1 H2 OP N | settled before T | drops DEV REASON OP N | stp BR root BR2|is-root | stp BR root-port PORT|none | ports STATE OP N | spanning-tree";
+        let usage = "expect fdb BR has|lacks MAC|HOST [on PORT] [vlan V] | port PORT state S | port PORT cost N | link DEV up|down | delivered|lost|duplicates H1 H2 OP N | replies H1 H2 OP N | settled before T | drops DEV REASON OP N | stp BR root BR2|is-root | stp BR root-port PORT|none | ports STATE OP N | spanning-tree | broadcast HOST once";
         match s {
             ["fdb", br, verb @ ("has" | "lacks"), who, rest @ ..] => {
                 let bid = self
@@ -990,7 +1050,7 @@ impl Sim {
                 let flows: Vec<&Flow> = self
                     .flows
                     .iter()
-                    .filter(|f| f.src == a && f.dst == b)
+                    .filter(|f| f.src == a && f.dst == Some(b))
                     .collect();
                 if flows.is_empty() {
                     return Err(err(line, format!("expect: no traffic from {h1} to {h2}")));
@@ -1059,6 +1119,39 @@ impl Sim {
                 ))
             }
             ["spanning-tree"] => Ok(self.spanning_tree()),
+            ["broadcast", h, "once"] => {
+                // Every other host got every broadcast of h's flows exactly once.
+                let a = self.host_idx(line, h)?;
+                let flows: Vec<&Flow> = self
+                    .flows
+                    .iter()
+                    .filter(|f| f.src == a && f.dst.is_none())
+                    .collect();
+                if flows.is_empty() {
+                    return Err(err(line, format!("expect: no broadcast traffic from {h}")));
+                }
+                let (mut missing, mut extra, mut checked) = (0u64, 0u64, 0u64);
+                for f in &flows {
+                    for other in (0..self.hosts.len()).filter(|o| *o != a) {
+                        let seen = f.seen_by.get(&other);
+                        for seq in 0..f.sent as usize {
+                            let n = seen.and_then(|v| v.get(seq)).copied().unwrap_or(0);
+                            checked += 1;
+                            match n {
+                                0 => missing += 1,
+                                1 => {}
+                                n => extra += u64::from(n) - 1,
+                            }
+                        }
+                    }
+                }
+                Ok((
+                    missing == 0 && extra == 0,
+                    format!(
+                        "{checked} (host, frame) pairs: {missing} missing, {extra} extra copies"
+                    ),
+                ))
+            }
             ["settled", "before", t] => {
                 let t = time::parse(t)
                     .ok_or_else(|| err(line, format!("expect: \"{t}\" is not a time")))?;
@@ -1099,13 +1192,14 @@ impl Sim {
     }
 
     /// Whether the wires whose two ends are forwarding bridge ports form one
-    /// tree over all bridges: as many such wires as bridges less one, and
+    /// tree over all bridges that are up: as many such wires as bridges less one, and
     /// every bridge reached (union-find).
     fn spanning_tree(&self) -> (bool, String) {
+        // Bridges whose device is up; a bridge that is down is out of the tree.
         let bridges: Vec<IfId> = self
             .graph
             .iter()
-            .filter(|(_, f)| f.bridge().is_some())
+            .filter(|(_, f)| f.bridge().is_some() && f.admin_up)
             .map(|(id, _)| id)
             .collect();
         let index: BTreeMap<IfId, usize> =
@@ -1123,7 +1217,9 @@ impl Sim {
             let f = self.graph.iface(id);
             let br = f.master?;
             let st = self.graph.iface(br).bridge()?.port(f.port_no)?.state;
-            (st == patchbay_core::bridge::PortState::Forwarding).then(|| index[&br])
+            (st == patchbay_core::bridge::PortState::Forwarding)
+                .then(|| index.get(&br).copied())
+                .flatten()
         };
         let (mut edges, mut cycles) = (0usize, 0usize);
         for w in self.wires.iter().filter(|w| w.up) {
@@ -1164,7 +1260,9 @@ impl Sim {
                 .iter()
                 .map(|f| FlowReport {
                     from: self.hosts[f.src].name.clone(),
-                    to: self.hosts[f.dst].name.clone(),
+                    to: f
+                        .dst
+                        .map_or_else(|| "broadcast".into(), |d| self.hosts[d].name.clone()),
                     sent: f.sent,
                     delivered: f.received,
                     duplicates: f.duplicates,

@@ -144,3 +144,40 @@ fn stp_ring_elects_the_root_blocks_one_port_and_forwards_after_30s() {
         .iter()
         .any(|e| e.t == 0 && e.text.starts_with("s1: is the root (1000.")));
 }
+
+#[test]
+fn stp_root_and_root_port_election() {
+    passes("stp-election.pb");
+}
+
+#[test]
+fn stp_root_failure_waits_for_max_age_then_elects_a_new_root() {
+    let r = passes("stp-root-failure.pb");
+    // The stale information expires max_age after the last BPDU (about 44 s).
+    let t = r
+        .timeline
+        .iter()
+        .find(|e| e.t > 45_000_000_000 && e.text.starts_with("s2: is the root"))
+        .map(|e| e.t)
+        .unwrap();
+    assert!(
+        (60_000_000_000..70_000_000_000).contains(&t),
+        "new root at {t}"
+    );
+}
+
+#[test]
+fn stp_topology_change_ages_the_fdb_after_forward_delay() {
+    passes("stp-topology-change.pb");
+}
+
+#[test]
+fn stp_bpdu_guard_and_root_guard() {
+    passes("stp-guards.pb");
+}
+
+#[test]
+fn stp_a_mesh_of_1000_bridges_converges_to_one_tree() {
+    let r = passes("stp-mesh-1000.pb");
+    assert!(r.events < 1_000_000, "{} events", r.events);
+}

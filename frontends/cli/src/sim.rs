@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 pub fn run(args: &[String], json: bool) -> ExitCode {
     let (mut file, mut seed, mut pcap, mut json) = (None, None, None::<PathBuf>, json);
+    let mut max_events = None;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -31,9 +32,19 @@ pub fn run(args: &[String], json: bool) -> ExitCode {
                 }
             }
             "-j" | "--json" => json = true,
+            "--max-events" => {
+                i += 1;
+                match args.get(i).and_then(|s| s.parse().ok()) {
+                    Some(n) => max_events = Some(n),
+                    None => {
+                        eprintln!("patchbay sim: --max-events needs a number");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
             f if file.is_none() => file = Some(f.to_string()),
             a => {
-                eprintln!("patchbay sim: unknown argument \"{a}\" (expected FILE [--seed N] [--pcap DIR] [-j])");
+                eprintln!("patchbay sim: unknown argument \"{a}\" (expected FILE [--seed N] [--pcap DIR] [--max-events N] [-j])");
                 return ExitCode::from(2);
             }
         }
@@ -51,7 +62,7 @@ pub fn run(args: &[String], json: bool) -> ExitCode {
         }
     };
     let t0 = std::time::Instant::now();
-    let (report, sim) = match patchbay_sim::run(&text, seed, pcap.is_some()) {
+    let (report, sim) = match patchbay_sim::run_with(&text, seed, pcap.is_some(), max_events) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("patchbay sim: {file}: {e}");
