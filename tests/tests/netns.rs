@@ -4,26 +4,10 @@
 //! they fail: CI must run them.
 
 use patchbay_core::wire::{build_frame, ethertype, Mac, Tag};
-use patchbay_io::lab::{check_prerequisites, in_netns, raw_capture, raw_send, Lab};
+use patchbay_io::lab::{in_netns, raw_capture, raw_send, Lab};
 use serde_json::Value;
 use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-fn patchbay_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("PATCHBAY_BIN") {
-        return p.into();
-    }
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let bin = dir.join("patchbay");
-    assert!(
-        bin.exists(),
-        "{} not found: build it first (cargo build --release --bins), or set PATCHBAY_BIN",
-        bin.display()
-    );
-    bin
-}
 
 /// Runs a scenario once per daemon thread layout: each is a test of its own.
 macro_rules! both_layouts {
@@ -40,14 +24,7 @@ macro_rules! both_layouts {
 }
 
 fn lab(prefix: &str, layout: &str) -> Option<Lab> {
-    if let Err(why) = check_prerequisites() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("CI=true and this test cannot run: it {why}");
-        }
-        eprintln!("skipped: this test {why}");
-        return None;
-    }
-    let mut lab = Lab::new(prefix, &patchbay_bin());
+    let mut lab = patchbay_tests::lab(prefix)?;
     lab.daemon_args = vec!["--layout".into(), layout.into()];
     Some(lab)
 }

@@ -3,42 +3,24 @@
 //! triangle of veth links. Root and CI-only rules as in netns.rs.
 
 use patchbay_core::wire::bpdu::BridgeId;
-use patchbay_io::lab::{check_prerequisites, Lab};
+use patchbay_io::lab::Lab;
+use patchbay_tests::{json, lab};
 use serde_json::Value;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-fn patchbay_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("PATCHBAY_BIN") {
-        return p.into();
-    }
-    let exe = std::env::current_exe().expect("test binary path");
-    let bin = exe
-        .parent()
-        .and_then(|d| d.parent())
-        .expect("target dir")
-        .join("patchbay");
-    assert!(
-        bin.exists(),
-        "{} not found: cargo build --release --bins first",
-        bin.display()
-    );
-    bin
-}
-
-fn lab(prefix: &str) -> Option<Lab> {
-    if let Err(why) = check_prerequisites() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("CI=true and this test cannot run: it {why}");
-        }
-        eprintln!("skipped: this test {why}");
-        return None;
-    }
-    Some(Lab::new(prefix, &patchbay_bin()))
-}
-
-fn json(s: &str) -> Value {
-    serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
+/// `[{"ifname": .., "state": ..}, ...]` as (name, state) pairs.
+fn port_states(ports: &Value) -> Vec<(String, String)> {
+    ports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["ifname"].as_str().unwrap().to_string(),
+                p["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
 }
 
 /// What one bridge says: its root, and its ports' states.
@@ -62,17 +44,7 @@ fn kernel_view(lab: &Lab, ns: &str, br: &str) -> View {
         .output()
         .unwrap();
     let ports = json(&String::from_utf8_lossy(&out.stdout));
-    let states = ports
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["ifname"].as_str().unwrap().to_string(),
-                p["state"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let states = port_states(&ports);
     View { root, states }
 }
 
@@ -80,17 +52,7 @@ fn patchbay_view(lab: &Lab, br: &str) -> View {
     let l = json(&lab.pb(&["-j", "-d", "link", "show", br]).unwrap());
     let root = BridgeId::parse(l[0]["linkinfo"]["info_data"]["root_id"].as_str().unwrap()).unwrap();
     let ports = json(&lab.pb(&["-j", "bridge", "link", "show"]).unwrap());
-    let states = ports
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["ifname"].as_str().unwrap().to_string(),
-                p["state"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let states = port_states(&ports);
     View { root, states }
 }
 
