@@ -559,3 +559,70 @@ fn fdb_limit_and_static_entries() {
         .try_run("bridge fdb del 02:00:00:00:99:99 dev p2")
         .is_err());
 }
+
+#[test]
+fn kernel_stp_takes_config_bpdus_and_ignores_rst_ones() {
+    use patchbay_core::wire::bpdu::{Bpdu, BridgeId, ConfigBpdu, RstBpdu, RstRole};
+    use std::time::Duration;
+    let mut lab = Lab::new(2, "stp_state 1");
+    let peer = Mac::local(0x77);
+    let better = BridgeId::new(0x1000, peer);
+    let config = ConfigBpdu {
+        topology_change: false,
+        topology_change_ack: false,
+        root: better,
+        root_path_cost: 0,
+        bridge_id: better,
+        port_id: 0x8001,
+        message_age: Duration::ZERO,
+        max_age: Duration::from_secs(20),
+        hello_time: Duration::from_secs(2),
+        forward_delay: Duration::from_secs(15),
+    };
+    let rst = Bpdu::Rst(RstBpdu {
+        config,
+        proposal: true,
+        role: RstRole::Designated,
+        learning: false,
+        forwarding: false,
+        agreement: false,
+        version: 2,
+    });
+    // Ports listen after enslaving; an RST BPDU is not for kernel STP.
+    assert!(lab.ports_reached(1, &rst.frame(peer)).is_empty());
+    assert_eq!(lab.drops("p1", DropReason::BadBpdu), 1);
+    let show = lab.try_run("link show dev br0").unwrap();
+    assert!(!show.contains("1000."), "an RST BPDU changed the root");
+    // A config BPDU with a better root is taken: p1 becomes the root port.
+    // The BPDU is consumed, not flooded; what leaves is the bridge's own
+    // relay on its designated port p2, from p2's address, naming the new root.
+    let input = Bpdu::Config(config).frame(peer);
+    let got = lab.send(1, &input);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let (port, relay) = &got[0];
+    assert_eq!(*port, 2);
+    assert_ne!(relay, &input);
+    assert_eq!(
+        &relay[6..12],
+        &Mac::local(0x1002).0,
+        "sent from p2's address"
+    );
+    assert_eq!(&relay[22..30], &better.0, "root id in the relayed BPDU");
+    let c = cmd::parse(&cmd::split_line("link show dev br0").unwrap()).unwrap();
+    let out = cmd::apply(
+        &mut lab.g,
+        lab.now,
+        &c,
+        Opts {
+            json: true,
+            details: true,
+            stats: false,
+        },
+    )
+    .unwrap()
+    .text;
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["linkinfo"]["info_data"]["root_id"], better.iproute2());
+    assert_eq!(v[0]["linkinfo"]["info_data"]["root_port"], 1);
+    assert_eq!(v[0]["linkinfo"]["info_data"]["root_path_cost"], 100);
+}

@@ -524,8 +524,9 @@ impl Bridge {
                 self.received_config_bpdu(now, no, &c);
             }
             Ok(Bpdu::Tcn) => self.received_tcn_bpdu(now, no),
-            // RST/MST BPDUs are not for kernel STP (version ≠ 0).
-            Err(_) => return Err(DropReason::BadBpdu),
+            // RST/MST BPDUs are not for kernel STP (`br_stp_rcv` wants
+            // version 0), nor is anything unparsable.
+            Ok(Bpdu::Rst(_)) | Err(_) => return Err(DropReason::BadBpdu),
         }
         self.refresh_next();
         Ok(())

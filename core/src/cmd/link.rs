@@ -780,7 +780,7 @@ pub(super) fn show(
                     let c = &b.cfg;
                     let _ = writeln!(
                         s,
-                        "    bridge forward_delay {} hello_time {} max_age {} ageing_time {} stp_state {} priority {} vlan_filtering {} vlan_protocol {} vlan_default_pvid {} group_fwd_mask {:#x} fdb_n_learned {} fdb_max_learned {}",
+                        "    bridge forward_delay {} hello_time {} max_age {} ageing_time {} stp_state {} priority {} vlan_filtering {} vlan_protocol {} bridge_id {} designated_root {} root_port {} root_path_cost {} topology_change {} topology_change_detected {} vlan_default_pvid {} group_fwd_mask {:#x} fdb_n_learned {} fdb_max_learned {}",
                         to_centisecs(c.forward_delay),
                         to_centisecs(c.hello_time),
                         to_centisecs(c.max_age),
@@ -789,6 +789,12 @@ pub(super) fn show(
                         c.priority,
                         u8::from(c.vlan_filtering),
                         c.vlan_protocol.name(),
+                        b.stp.bridge_id.iproute2(),
+                        b.stp.designated_root.iproute2(),
+                        b.stp.root_port,
+                        b.stp.root_path_cost,
+                        u8::from(b.stp.topology_change),
+                        u8::from(b.stp.topology_change_detected),
                         c.default_pvid,
                         c.group_fwd_mask,
                         b.fdb.learned_count(),

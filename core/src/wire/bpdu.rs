@@ -19,6 +19,8 @@ pub const TYPE_RST: u8 = 0x02;
 /// Config BPDU length (after LLC).
 pub const CONFIG_LEN: usize = 35;
 pub const TCN_LEN: usize = 4;
+/// RST BPDU length (config + version 1 length).
+pub const RST_LEN: usize = 36;
 
 mod field {
     pub const FLAGS: usize = 4;
@@ -92,10 +94,35 @@ pub struct ConfigBpdu {
     pub forward_delay: Duration,
 }
 
+/// Port role as an RST BPDU carries it (flags bits 2–3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RstRole {
+    /// 0: master (MSTP) or unknown.
+    Unknown,
+    AlternateOrBackup,
+    Root,
+    Designated,
+}
+
+/// An RST BPDU (802.1D-2004 §9.3.3): the config fields plus the RSTP
+/// flags. `config.topology_change_ack` is the TC-ack bit (bit 7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RstBpdu {
+    pub config: ConfigBpdu,
+    pub proposal: bool,
+    pub role: RstRole,
+    pub learning: bool,
+    pub forwarding: bool,
+    pub agreement: bool,
+    /// 2 (RSTP) or 3 (MSTP; only the CIST part is read).
+    pub version: u8,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bpdu {
     Config(ConfigBpdu),
     Tcn,
+    Rst(RstBpdu),
 }
 
 /// Why a received BPDU was not taken.
@@ -126,7 +153,36 @@ impl Bpdu {
         if b.len() < TCN_LEN {
             return Err(BpduError::Truncated);
         }
-        if b[0] != 0 || b[1] != 0 || b[2] != 0 {
+        if b[0] != 0 || b[1] != 0 {
+            return Err(BpduError::NotStp);
+        }
+        if b[3] == TYPE_RST {
+            if b[2] < 2 {
+                return Err(BpduError::Version(b[2]));
+            }
+            if b.len() < RST_LEN {
+                return Err(BpduError::Truncated);
+            }
+            let config = Self::config_fields(b);
+            let f = b[field::FLAGS];
+            return Ok(Bpdu::Rst(RstBpdu {
+                config,
+                proposal: f & 0x02 != 0,
+                role: match (f >> 2) & 3 {
+                    0 => RstRole::Unknown,
+                    1 => RstRole::AlternateOrBackup,
+                    2 => RstRole::Root,
+                    _ => RstRole::Designated,
+                },
+                learning: f & 0x10 != 0,
+                forwarding: f & 0x20 != 0,
+                agreement: f & 0x40 != 0,
+                version: b[2],
+            }));
+        }
+        if b[2] != 0 {
+            // Config and TCN BPDUs of a later version: what kernel STP
+            // refuses (`br_stp_rcv` checks the version byte).
             return Err(BpduError::Version(b[2]));
         }
         match b[3] {
@@ -135,40 +191,69 @@ impl Bpdu {
                 if b.len() < CONFIG_LEN {
                     return Err(BpduError::Truncated);
                 }
-                let u16at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
-                Ok(Bpdu::Config(ConfigBpdu {
-                    topology_change: b[field::FLAGS] & 0x01 != 0,
-                    topology_change_ack: b[field::FLAGS] & 0x80 != 0,
-                    root: BridgeId(b[field::ROOT].try_into().expect("8")),
-                    root_path_cost: u32::from_be_bytes(b[field::COST].try_into().expect("4")),
-                    bridge_id: BridgeId(b[field::BRIDGE].try_into().expect("8")),
-                    port_id: u16::from_be_bytes(b[field::PORT].try_into().expect("2")),
-                    message_age: from_ticks(u16at(field::MESSAGE_AGE)),
-                    max_age: from_ticks(u16at(field::MAX_AGE)),
-                    hello_time: from_ticks(u16at(field::HELLO)),
-                    forward_delay: from_ticks(u16at(field::FORWARD_DELAY)),
-                }))
+                Ok(Bpdu::Config(Self::config_fields(b)))
             }
             t => Err(BpduError::UnknownType(t)),
         }
     }
 
+    /// The fields config and RST BPDUs share (`b` is long enough).
+    fn config_fields(b: &[u8]) -> ConfigBpdu {
+        let u16at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
+        ConfigBpdu {
+            topology_change: b[field::FLAGS] & 0x01 != 0,
+            topology_change_ack: b[field::FLAGS] & 0x80 != 0,
+            root: BridgeId(b[field::ROOT].try_into().expect("8")),
+            root_path_cost: u32::from_be_bytes(b[field::COST].try_into().expect("4")),
+            bridge_id: BridgeId(b[field::BRIDGE].try_into().expect("8")),
+            port_id: u16::from_be_bytes(b[field::PORT].try_into().expect("2")),
+            message_age: from_ticks(u16at(field::MESSAGE_AGE)),
+            max_age: from_ticks(u16at(field::MAX_AGE)),
+            hello_time: from_ticks(u16at(field::HELLO)),
+            forward_delay: from_ticks(u16at(field::FORWARD_DELAY)),
+        }
+    }
+
     /// The bytes after LLC.
     pub fn emit(&self, out: &mut Vec<u8>) {
+        let fields = |out: &mut Vec<u8>, c: &ConfigBpdu| {
+            out.extend_from_slice(&c.root.0);
+            out.extend_from_slice(&c.root_path_cost.to_be_bytes());
+            out.extend_from_slice(&c.bridge_id.0);
+            out.extend_from_slice(&c.port_id.to_be_bytes());
+            for d in [c.message_age, c.max_age, c.hello_time, c.forward_delay] {
+                out.extend_from_slice(&to_ticks(d).to_be_bytes());
+            }
+        };
         match self {
             Bpdu::Tcn => out.extend_from_slice(&[0, 0, 0, TYPE_TCN]),
+            Bpdu::Rst(r) => {
+                let c = &r.config;
+                out.extend_from_slice(&[0, 0, r.version, TYPE_RST]);
+                let role = match r.role {
+                    RstRole::Unknown => 0,
+                    RstRole::AlternateOrBackup => 1,
+                    RstRole::Root => 2,
+                    RstRole::Designated => 3,
+                };
+                out.push(
+                    u8::from(c.topology_change)
+                        | u8::from(r.proposal) << 1
+                        | role << 2
+                        | u8::from(r.learning) << 4
+                        | u8::from(r.forwarding) << 5
+                        | u8::from(r.agreement) << 6
+                        | u8::from(c.topology_change_ack) << 7,
+                );
+                fields(out, c);
+                out.push(0); // version 1 length
+            }
             Bpdu::Config(c) => {
                 out.extend_from_slice(&[0, 0, 0, TYPE_CONFIG]);
                 out.push(
                     u8::from(c.topology_change) | if c.topology_change_ack { 0x80 } else { 0 },
                 );
-                out.extend_from_slice(&c.root.0);
-                out.extend_from_slice(&c.root_path_cost.to_be_bytes());
-                out.extend_from_slice(&c.bridge_id.0);
-                out.extend_from_slice(&c.port_id.to_be_bytes());
-                for d in [c.message_age, c.max_age, c.hello_time, c.forward_delay] {
-                    out.extend_from_slice(&to_ticks(d).to_be_bytes());
-                }
+                fields(out, c);
             }
         }
     }
@@ -248,10 +333,49 @@ mod tests {
     }
 
     #[test]
-    fn rst_bpdus_and_garbage_are_refused() {
-        let mut rst = vec![0, 0, 2, TYPE_RST];
+    fn rst_bpdu_round_trips_with_its_flags() {
+        let mac: Mac = "02:00:00:00:00:07".parse().unwrap();
+        let config = ConfigBpdu {
+            topology_change: false,
+            topology_change_ack: false,
+            root: BridgeId::new(0x8000, mac),
+            root_path_cost: 20000,
+            bridge_id: BridgeId::new(0x8000, mac),
+            port_id: 0x8002,
+            message_age: Duration::from_secs(1),
+            max_age: Duration::from_secs(20),
+            hello_time: Duration::from_secs(2),
+            forward_delay: Duration::from_secs(15),
+        };
+        let r = RstBpdu {
+            config,
+            proposal: true,
+            role: RstRole::Designated,
+            learning: true,
+            forwarding: false,
+            agreement: false,
+            version: 2,
+        };
+        let f = Bpdu::Rst(r).frame(mac);
+        assert_eq!(f.len(), 14 + 3 + RST_LEN);
+        assert_eq!(
+            &f[17..22],
+            &[0, 0, 2, TYPE_RST, 0b0001_1110],
+            "proposal, role designated, learning"
+        );
+        assert_eq!(f[f.len() - 1], 0, "version 1 length");
+        let frame = Frame::parse(&f, None, Offload::NONE).unwrap();
+        assert_eq!(Bpdu::parse(payload(&frame).unwrap()), Ok(Bpdu::Rst(r)));
+    }
+
+    #[test]
+    fn later_versions_and_garbage_are_refused_as_kernel_stp_does() {
+        let mut cfg = vec![0, 0, 2, TYPE_CONFIG];
+        cfg.resize(36, 0);
+        assert_eq!(Bpdu::parse(&cfg), Err(BpduError::Version(2)));
+        let mut rst = vec![0, 0, 0, TYPE_RST];
         rst.resize(36, 0);
-        assert_eq!(Bpdu::parse(&rst), Err(BpduError::Version(2)));
+        assert_eq!(Bpdu::parse(&rst), Err(BpduError::Version(0)));
         assert_eq!(
             Bpdu::parse(&[0, 0, 0, TYPE_CONFIG, 0]),
             Err(BpduError::Truncated)

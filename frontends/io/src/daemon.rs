@@ -345,7 +345,13 @@ impl Daemon {
                         break;
                     }
                     Err(e) => {
-                        warn!(attach = a.0, "receive failed: {e}");
+                        if e.raw_os_error() == Some(libc::ENETDOWN) {
+                            // The port's netdev is down: expected, and it
+                            // reads again when it comes back.
+                            tracing::debug!("receive: {e}");
+                        } else {
+                            warn!(attach = a.0, "receive failed: {e}");
+                        }
                         drained = true;
                         break;
                     }

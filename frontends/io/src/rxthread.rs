@@ -119,7 +119,13 @@ fn service(shared: &Shared, ring: &PortRing, port: &Port) -> (bool, usize) {
         let n = match port.recv_burst(&mut b) {
             Ok(n) => n,
             Err(e) => {
-                warn!("receive failed: {e}");
+                if e.raw_os_error() == Some(libc::ENETDOWN) {
+                    // The port's netdev is down: expected, and it
+                    // reads again when it comes back.
+                    tracing::debug!("receive: {e}");
+                } else {
+                    warn!("receive failed: {e}");
+                }
                 b.give_back(0);
                 return (true, total);
             }
