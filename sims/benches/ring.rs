@@ -2,6 +2,9 @@
 //! as spanning tree would leave it), pings and two 50 frame/s flows across
 //! it, 60 virtual seconds. Target: under 10 s of wall time.
 //!
+//! A second figure runs spanning tree at scale: a random mesh of 1,000
+//! bridges converging under 802.1D (`scenarios/stp-mesh-1000.pb`).
+//!
 //! cargo bench -p patchbay-sim --bench ring
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -16,6 +19,16 @@ fn ring(c: &mut Criterion) {
     g.bench_function("ring_1000_bridges_60s_virtual", |b| {
         b.iter(|| {
             let (r, _) = patchbay_sim::run(text, None, false).expect("scenario runs");
+            assert!(r.passed());
+            r.events
+        })
+    });
+    // With spanning tree: a random mesh of 1,000 bridges running 802.1D,
+    // 183 virtual seconds (convergence, stability, broadcasts).
+    let mesh = include_str!("../scenarios/stp-mesh-1000.pb");
+    g.bench_function("stp_mesh_1000_bridges_183s_virtual", |b| {
+        b.iter(|| {
+            let (r, _) = patchbay_sim::run(mesh, None, false).expect("scenario runs");
             assert!(r.passed());
             r.events
         })

@@ -272,12 +272,19 @@ impl Bridge {
             forward_delay: self.stp.forward_delay,
         };
         if message_age < self.stp.max_age {
-            self.stp.tx.push((no, Bpdu::Config(c)));
+            // `br_send_config_bpdu` sends only under kernel STP, and only
+            // then is the hold timer armed.
+            let kernel = self.kernel_stp();
+            if kernel {
+                self.stp.tx.push((no, Bpdu::Config(c)));
+            }
             let p = &mut self.sp_mut(no).stp;
-            p.tx_bpdu += 1;
             p.topology_change_ack = false;
             p.config_pending = false;
-            p.hold_timer = Some(round_secs(now + HOLD_TIME));
+            if kernel {
+                p.tx_bpdu += 1;
+                p.hold_timer = Some(round_secs(now + HOLD_TIME));
+            }
         }
     }
 
@@ -301,7 +308,7 @@ impl Bridge {
 
     fn transmit_tcn(&mut self) {
         let rp = self.stp.root_port;
-        if rp != 0 && self.port(rp).is_some() {
+        if self.kernel_stp() && rp != 0 && self.port(rp).is_some() {
             self.stp.tx.push((rp, Bpdu::Tcn));
             self.sp_mut(rp).stp.tx_tcn += 1;
         }
