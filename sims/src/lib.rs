@@ -42,10 +42,27 @@ pub fn run_with(
     pcap: bool,
     max_events: Option<u64>,
 ) -> Result<(Report, Sim), SimError> {
+    run_with_progress(text, seed, pcap, max_events, None)
+}
+
+/// A progress hook: (virtual nanoseconds, events so far).
+pub type Progress = Box<dyn FnMut(u64, u64)>;
+
+/// [`run_with`], calling `progress` every 100,000 events.
+pub fn run_with_progress(
+    text: &str,
+    seed: Option<u64>,
+    pcap: bool,
+    max_events: Option<u64>,
+    progress: Option<Progress>,
+) -> Result<(Report, Sim), SimError> {
     let seed = seed.or_else(|| scenario_seed(text)).unwrap_or(1);
     let mut sim = Sim::new(seed, pcap);
     if let Some(m) = max_events {
         sim.max_events = m;
+    }
+    if let Some(p) = progress {
+        sim.on_progress(p);
     }
     sim.run_script(text)?;
     Ok((sim.report(), sim))

@@ -153,6 +153,18 @@ pub struct Sim {
     /// forwarding loop grows them without bound).
     pub max_events: u64,
     stopped: bool,
+    /// Called every 100,000 events with (virtual now, events so far), for
+    /// progress display; nothing in the run depends on it.
+    progress: Option<ProgressHook>,
+}
+
+/// The progress callback (not part of any result, so not shown by Debug).
+struct ProgressHook(Box<dyn FnMut(u64, u64)>);
+
+impl std::fmt::Debug for ProgressHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressHook")
+    }
 }
 
 fn err(line: usize, msg: impl Into<String>) -> SimError {
@@ -195,11 +207,17 @@ impl Sim {
             log_learning: true,
             max_events: 20_000_000,
             stopped: false,
+            progress: None,
         }
     }
 
     pub fn now(&self) -> u64 {
         self.now
+    }
+
+    /// Installs a progress hook (see the `progress` field).
+    pub fn on_progress(&mut self, f: impl FnMut(u64, u64) + 'static) {
+        self.progress = Some(ProgressHook(Box::new(f)));
     }
 
     fn schedule(&mut self, t: u64, kind: EvKind) {
@@ -683,6 +701,11 @@ impl Sim {
             if next_ev.is_some_and(|x| x <= self.now) {
                 let Reverse(ev) = self.heap.pop().expect("peeked");
                 self.events_processed += 1;
+                if self.events_processed.is_multiple_of(100_000) {
+                    if let Some(p) = self.progress.as_mut() {
+                        (p.0)(self.now, self.events_processed);
+                    }
+                }
                 self.handle(ev.kind);
             }
         }

@@ -62,7 +62,24 @@ pub fn run(args: &[String], json: bool) -> ExitCode {
         }
     };
     let t0 = std::time::Instant::now();
-    let (report, sim) = match patchbay_sim::run_with(&text, seed, pcap.is_some(), max_events) {
+    // Progress on a terminal: virtual time and events, on one line.
+    let progress: Option<patchbay_sim::Progress> =
+        std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+            let start = std::time::Instant::now();
+            Box::new(move |now: u64, events: u64| {
+                eprint!(
+                    "\r  {} virtual, {events} events, {:.1} s wall ",
+                    patchbay_sim::time::fmt(now),
+                    start.elapsed().as_secs_f64()
+                );
+            }) as patchbay_sim::Progress
+        });
+    let shown = progress.is_some();
+    let result = patchbay_sim::run_with_progress(&text, seed, pcap.is_some(), max_events, progress);
+    if shown {
+        eprint!("\r\x1b[K");
+    }
+    let (report, sim) = match result {
         Ok(r) => r,
         Err(e) => {
             eprintln!("patchbay sim: {file}: {e}");
