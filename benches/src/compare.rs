@@ -80,8 +80,7 @@ fn tcp(lab: &Lab, t: &Topo, secs: u64) -> Result<f64, String> {
         &t.a,
         &["iperf3", "-c", "198.18.5.2", "-t", &secs.to_string(), "-J"],
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    server.kill();
     let v: serde_json::Value =
         serde_json::from_str(&out?).map_err(|e| format!("iperf3 JSON: {e}"))?;
     v["end"]["sum_received"]["bits_per_second"]

@@ -265,7 +265,7 @@ fn vlans_isolate_access_ports_and_the_trunk_carries_both_tagged(layout: &str) {
     while dump.try_wait().unwrap().is_none() && t0.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = dump.kill();
+    dump.kill();
     let out = dump.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -321,14 +321,16 @@ fn link_local_frames_stay_and_a_flood_reaches_every_other_port_once(layout: &str
         .collect();
     // patchbay's own capture on a port: the two frames the port sends.
     let pcap_file = std::env::temp_dir().join(format!("{}.pcap", lab.tag));
-    let mut capture = std::process::Command::new(&lab.patchbay)
-        .arg("--socket")
-        .arg(&lab.socket)
-        .args(["capture", &ports[1], "-w"])
-        .arg(&pcap_file)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut capture = patchbay_io::lab::Proc::new(
+        std::process::Command::new(&lab.patchbay)
+            .arg("--socket")
+            .arg(&lab.socket)
+            .args(["capture", &ports[1], "-w"])
+            .arg(&pcap_file)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     std::thread::sleep(Duration::from_millis(300));
     let sent = raw_send(&ns[0], "eth0", frames).unwrap();
     assert!(
@@ -367,7 +369,7 @@ fn link_local_frames_stay_and_a_flood_reaches_every_other_port_once(layout: &str
     while capture.try_wait().unwrap().is_none() && t0.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    let _ = capture.kill();
+    capture.kill();
     let _ = capture.wait();
     let pcap = std::fs::read(&pcap_file).unwrap_or_default();
     let _ = std::fs::remove_file(&pcap_file);

@@ -173,7 +173,8 @@ fn kernel_bridges_and_patchbay_agree_on_one_tree_and_reconverge() {
         .arg(&cap)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .spawn();
+        .spawn()
+        .map(patchbay_io::lab::Proc::new);
     let t0 = Instant::now();
     lab.pb(&["link", "set", &br, "up"]).unwrap();
     let kernels = [(ka.as_str(), "br0"), (kb.as_str(), "br0")];

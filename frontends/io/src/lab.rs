@@ -12,6 +12,56 @@ use std::time::{Duration, Instant};
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
+/// A process a test or the harness started: killed and reaped when dropped,
+/// so a failing test leaves no process behind.
+#[derive(Debug)]
+pub struct Proc(Option<Child>);
+
+impl Proc {
+    pub fn new(child: Child) -> Proc {
+        Proc(Some(child))
+    }
+
+    pub fn id(&self) -> u32 {
+        self.0.as_ref().map_or(0, Child::id)
+    }
+
+    pub fn try_wait(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        match self.0.as_mut() {
+            Some(c) => c.try_wait(),
+            None => Ok(None),
+        }
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+        }
+    }
+
+    /// Waits for the process (after it ended or was killed) and collects
+    /// its output.
+    pub fn wait_with_output(mut self) -> std::io::Result<Output> {
+        self.0.take().expect("a live process").wait_with_output()
+    }
+
+    /// Waits for the process to end by itself.
+    pub fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        let status = self.0.as_mut().expect("a live process").wait();
+        self.0 = None;
+        status
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Lab {
     /// A short tag unique to this lab, used in every name it makes.
@@ -94,13 +144,14 @@ impl Lab {
     }
 
     /// Starts a program in `ns` in the background; the caller waits for it.
-    pub fn spawn(&self, ns: &str, args: &[&str]) -> Result<Child, String> {
+    pub fn spawn(&self, ns: &str, args: &[&str]) -> Result<Proc, String> {
         Command::new("ip")
             .args(["netns", "exec", ns])
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
+            .map(Proc::new)
             .map_err(|e| format!("spawn {args:?} in {ns}: {e}"))
     }
 
