@@ -3,8 +3,6 @@
 //! The data plane never returns an error: a frame that goes nowhere is one
 //! increment of one of these reasons, so `patchbay stats` can say why.
 
-use serde::Serialize;
-
 macro_rules! drop_reasons {
     ($($variant:ident => $name:literal: $doc:literal,)*) => {
         /// Why a frame was dropped. The name is what `patchbay stats` prints.
@@ -82,33 +80,18 @@ impl Counters {
     }
 
     pub fn to_json(&self) -> serde_json::Value {
-        #[derive(Serialize)]
-        struct Out<'a> {
-            rx_packets: u64,
-            rx_bytes: u64,
-            tx_packets: u64,
-            tx_bytes: u64,
-            dropped: u64,
-            drops: serde_json::Map<String, serde_json::Value>,
-            #[serde(skip)]
-            _p: std::marker::PhantomData<&'a ()>,
-        }
-        let mut drops = serde_json::Map::new();
-        for r in DropReason::ALL {
-            let n = self.dropped(*r);
-            if n > 0 {
-                drops.insert(r.name().into(), n.into());
-            }
-        }
-        serde_json::to_value(Out {
-            rx_packets: self.rx_packets,
-            rx_bytes: self.rx_bytes,
-            tx_packets: self.tx_packets,
-            tx_bytes: self.tx_bytes,
-            dropped: self.total_drops(),
-            drops,
-            _p: std::marker::PhantomData,
+        let drops: serde_json::Map<String, serde_json::Value> = DropReason::ALL
+            .iter()
+            .filter(|r| self.dropped(**r) > 0)
+            .map(|r| (r.name().to_string(), self.dropped(*r).into()))
+            .collect();
+        serde_json::json!({
+            "rx_packets": self.rx_packets,
+            "rx_bytes": self.rx_bytes,
+            "tx_packets": self.tx_packets,
+            "tx_bytes": self.tx_bytes,
+            "dropped": self.total_drops(),
+            "drops": drops,
         })
-        .expect("counters serialize")
     }
 }

@@ -315,10 +315,8 @@ impl Fdb {
             next = Some(next.map_or(expires, |n| n.min(expires)));
             true
         });
-        let before = self.learned;
         self.learned -= gone as u32;
         self.next_gc = next.map(|n| n.max(now + GC_MIN_INTERVAL));
-        let _ = before;
         gone
     }
 

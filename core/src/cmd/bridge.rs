@@ -1,7 +1,8 @@
 //! `bridge fdb|link|vlan`, as the `bridge` tool of iproute2 takes them.
 
-use super::link::{link_json, port_of, port_state};
+use super::link::{link_json, port_of};
 use super::{err, lookup, to_json, Args, CmdError, Command, FdbAdd, Opts, PortChanges, VlanCmd};
+use crate::bridge::PortState;
 use crate::fdb::{EntryFlags, FdbError, FdbKey, PortNo};
 use crate::graph::{Graph, IfId};
 use crate::time::Instant;
@@ -184,7 +185,7 @@ pub(super) fn parse_port_words(
             "state" => {
                 a.next();
                 let n: u8 = a.num("state", "a port state from 0 to 4")?;
-                if port_state(n).is_none() {
+                if PortState::from_number(n).is_none() {
                     return Err(a.bad("state", &n.to_string(), "0 (disabled) to 4 (blocking)"));
                 }
                 p.state = Some(n);
@@ -486,7 +487,7 @@ pub(super) fn port_set(
         port.root_block = r;
     }
     if let Some(s) = p.state {
-        b.set_port_state(no, port_state(s).expect("checked at parse"));
+        b.set_port_state(no, PortState::from_number(s).expect("checked at parse"));
     }
     if let Some(c) = p.cost {
         b.set_path_cost(now, no, c);

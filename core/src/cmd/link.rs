@@ -4,7 +4,7 @@ use super::{
     err, graph_err, lookup, to_json, Args, BridgeOpts, CmdError, Command, LinkAdd, LinkKind,
     LinkSet, Opts, PortChanges,
 };
-use crate::bridge::{Bridge, BridgeConfig, PortState, GROUP_FWD_RESTRICTED};
+use crate::bridge::{Bridge, BridgeConfig, GROUP_FWD_RESTRICTED};
 use crate::graph::{Graph, IfId, Kind};
 use crate::time::{from_centisecs, to_centisecs, Instant};
 use crate::vlan::VlanDev;
@@ -860,9 +860,4 @@ pub(super) fn show(
         }
     }
     Ok(s)
-}
-
-/// Port states for `bridge link set state N`.
-pub(super) fn port_state(n: u8) -> Option<PortState> {
-    PortState::from_number(n)
 }

@@ -17,7 +17,7 @@ use crate::attach::Port;
 use crate::packet::PacketSocket;
 use crate::proto::{Request, Response};
 use crate::ring::{split, PortRing, RxBufs, BURST};
-use crate::rxthread::{self, RxCtl, Shared};
+use crate::rxthread::{self, RxCtl, Shared, ATTACH_BASE, BURSTS_PER_TURN};
 use crate::tap::Tap;
 use crate::{pcap, sys};
 use crossbeam_channel::{Receiver, Sender};
@@ -42,9 +42,6 @@ const LISTENER: Token = Token(0);
 const SIGNAL: Token = Token(1);
 const WAKE: Token = Token(2);
 const CLIENT_BASE: usize = 16;
-const ATTACH_BASE: usize = 1 << 24;
-/// Bursts one attachment may take before others get a turn.
-const BURSTS_PER_TURN: usize = 8;
 /// How often kernel link state (IFF_UP, carrier) is read back.
 const SYNC_INTERVAL: Duration = Duration::from_secs(1);
 /// A capture client that falls this far behind loses frames.
@@ -754,7 +751,7 @@ impl Daemon {
                 let _ = pipe.ctl.send(RxCtl::Add(ring, port.clone()));
                 pipe.registry.register(
                     &mut mio::unix::SourceFd(&fd),
-                    Token(rxthread::ATTACH_BASE + a),
+                    Token(ATTACH_BASE + a),
                     Interest::READABLE,
                 )?;
             }

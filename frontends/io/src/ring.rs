@@ -55,7 +55,6 @@ pub struct RxBufs {
     lens: [usize; BURST],
     tags: [Option<Tag>; BURST],
     trunc: [bool; BURST],
-    pub len: usize,
 }
 
 impl Default for RxBufs {
@@ -71,7 +70,6 @@ impl RxBufs {
             lens: [0; BURST],
             tags: [None; BURST],
             trunc: [false; BURST],
-            len: 0,
         }
     }
 
