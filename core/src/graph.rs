@@ -342,9 +342,12 @@ impl Graph {
         let d = self.iface_mut(dev);
         d.master = Some(br);
         d.port_no = no;
-        let (speed, up) = (d.speed_mbps, self.oper_up(dev));
+        let (speed, duplex, up) = (d.speed_mbps, d.full_duplex, self.oper_up(dev));
         let b = self.iface_mut(br).bridge_mut().expect("checked");
-        b.port_mut(no).expect("just added").cost = path_cost(speed);
+        let p = b.port_mut(no).expect("just added");
+        p.cost = path_cost(speed);
+        p.speed_mbps = speed;
+        p.full_duplex = duplex;
         if up && b.stp.enabled {
             b.stp_enable_port(now, no);
         }

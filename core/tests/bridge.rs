@@ -626,3 +626,81 @@ fn kernel_stp_takes_config_bpdus_and_ignores_rst_ones() {
     assert_eq!(v[0]["linkinfo"]["info_data"]["root_port"], 1);
     assert_eq!(v[0]["linkinfo"]["info_data"]["root_path_cost"], 100);
 }
+
+#[test]
+fn mstpctl_takes_the_bridge_and_speaks_its_language() {
+    let mut lab = Lab::new(2, "stp_state 1");
+    let e = lab.try_run("mstpctl showbridge br0").unwrap_err();
+    assert!(
+        e.contains("not known to mstpd") && e.contains("addbridge br0"),
+        "{e}"
+    );
+    lab.run("mstpctl addbridge br0");
+    // User STP: the kernel reports stp_state 2.
+    let b = lab.g.iface(lab.id("br0")).bridge().unwrap();
+    assert_eq!(b.cfg.stp_state, 2);
+    assert!(b.user_stp());
+    let plain = lab.run("mstpctl showbridge br0");
+    assert!(
+        plain.starts_with("br0 CIST info\n  stp enabled     yes\n  enabled         yes\n"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("  force protocol version     rstp\n"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("  max age       20         bridge max age       20\n"),
+        "{plain}"
+    );
+    assert_eq!(lab.run("mstpctl showbridge br0 root-port"), "\n");
+    let one = lab.run("mstpctl showport br0 p1");
+    // Full duplex, so point-to-point (no '*'); not an edge yet (no 'E').
+    assert!(one.starts_with("   p1    8.001 "), "{one}");
+    assert!(one.trim_end().ends_with("Desg"), "{one}");
+    let j = lab.try_run("mstpctl showportdetail br0 p2").unwrap();
+    let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+    assert_eq!(v[0]["port"], "p2");
+    assert_eq!(v[0]["role"], "Designated");
+    assert_eq!(v[0]["port-id"], "8.002");
+    assert_eq!(v[0]["send-rstp"], "yes");
+    // Settings with mstpctl's ranges and words; a bad one changes nothing.
+    lab.run("mstpctl settreeprio br0 0 4");
+    let id = lab.run("mstpctl showbridge br0 bridge-id");
+    assert!(
+        id.starts_with("4.000.") && id.len() == "4.000.02:00:00:00:00:00\n".len(),
+        "{id}"
+    );
+    let e = lab.try_run("mstpctl setmaxage br0 41").unwrap_err();
+    assert!(e.contains("Bridge Max Age must be between 6 and 40"), "{e}");
+    let e = lab.try_run("mstpctl setmaxage br0 40").unwrap_err();
+    assert!(
+        e.contains("2 * (Bridge Forward Delay - 1 second) >= Bridge Max Age"),
+        "{e}"
+    );
+    assert_eq!(lab.run("mstpctl showbridge br0 bridge-max-age"), "20\n");
+    let e = lab.try_run("mstpctl setforcevers br0 mstp").unwrap_err();
+    assert!(e.contains("CIST only"), "{e}");
+    let e = lab.try_run("mstpctl settreeprio br0 1 4").unwrap_err();
+    assert!(e.contains("MSTI 1"), "{e}");
+    lab.run("mstpctl setportpathcost br0 p1 1234");
+    assert_eq!(
+        lab.run("mstpctl showport br0 p1 external-port-cost"),
+        "1234\n"
+    );
+    lab.run("mstpctl setportadminedge br0 p2 yes");
+    assert_eq!(lab.run("mstpctl showport br0 p2 oper-edge-port"), "yes\n");
+    lab.run("mstpctl setforcevers br0 stp");
+    assert_eq!(
+        lab.run("mstpctl showbridge br0 force-protocol-version"),
+        "stp\n"
+    );
+    // An admin edge port forwards at once; `bridge link` shows it.
+    let l = lab.run("bridge link show dev p2");
+    assert!(l.contains("state forwarding"), "{l}");
+    // delbridge: back to the kernel's STP.
+    lab.run("mstpctl delbridge br0");
+    let b = lab.g.iface(lab.id("br0")).bridge().unwrap();
+    assert_eq!(b.cfg.stp_state, 1);
+    assert!(b.rstp.is_none());
+}

@@ -16,9 +16,13 @@ struct Builder {
 }
 
 impl Builder {
-    fn bridge(&mut self, i: usize, opts: &str) {
+    fn bridge(&mut self, i: usize, opts: &str, mstp: bool) {
         self.lines
             .push(format!("link add {}{i} type bridge{opts}", self.prefix));
+        if mstp {
+            self.lines
+                .push(format!("mstpctl addbridge {}{i}", self.prefix));
+        }
         self.lines.push(format!("link set {}{i} up", self.prefix));
     }
 
@@ -77,8 +81,12 @@ pub fn expand(args: &[&str], rng: &mut Rng) -> Result<Vec<String>, String> {
     let mut bridge_opts = filtering
         .map(|f| format!(" vlan_filtering {f}"))
         .unwrap_or_default();
+    // `stp rstp`: STP on and the bridge given to mstpd, as the
+    // bridge-stp helper does.
+    let mstp = stp.as_deref() == Some("rstp");
     if let Some(s) = stp {
-        bridge_opts.push_str(&format!(" stp_state {s}"));
+        let v = if mstp { "1" } else { s.as_str() };
+        bridge_opts.push_str(&format!(" stp_state {v}"));
     }
     let count = match kind {
         "star" => n + 1,
@@ -101,7 +109,7 @@ pub fn expand(args: &[&str], rng: &mut Rng) -> Result<Vec<String>, String> {
     };
     let first = if kind == "star" { 0 } else { 1 };
     for i in first..first + count {
-        b.bridge(i, &bridge_opts);
+        b.bridge(i, &bridge_opts, mstp);
     }
     let mut edge_switches: Vec<usize> = (1..=n).collect();
     match kind {

@@ -181,3 +181,60 @@ fn stp_a_mesh_of_1000_bridges_converges_to_one_tree() {
     let r = passes("stp-mesh-1000.pb");
     assert!(r.events < 1_000_000, "{} events", r.events);
 }
+
+#[test]
+fn rstp_ring_converges_by_proposal_and_agreement_in_milliseconds() {
+    let r = passes("rstp-ring.pb");
+    // The last ring port to forward does so within 10 ms of the start
+    // (1 ms per hop), against 30 s for 802.1D.
+    let last = r
+        .timeline
+        .iter()
+        .filter(|e| e.t < 1_000_000_000 && e.text.ends_with(" forwarding"))
+        .map(|e| e.t)
+        .max()
+        .unwrap();
+    assert!(last < 10_000_000, "last port forwarding at {last} ns");
+    // The auto edge port opened when edgeDelayWhile (3 s) ran out.
+    assert!(r
+        .timeline
+        .iter()
+        .any(|e| e.t == 3_000_000_000 && e.text == "s4: port s4p3 forwarding"));
+}
+
+#[test]
+fn rstp_falls_back_to_stp_next_to_an_stp_bridge() {
+    passes("rstp-fallback.pb");
+}
+
+#[test]
+fn rstp_guards_filter_and_restrictions() {
+    passes("rstp-guards.pb");
+}
+
+#[test]
+fn rstp_root_failure_ages_out_after_three_hellos() {
+    let r = passes("rstp-root-failure.pb");
+    let t = r
+        .timeline
+        .iter()
+        .find(|e| e.t > 20_000_000_000 && e.text.starts_with("s2: is the root"))
+        .map(|e| e.t)
+        .unwrap();
+    assert_eq!(t, 26_000_000_000, "new root at {t} ns");
+}
+
+#[test]
+fn rstp_a_mesh_of_1000_bridges_converges_to_one_tree() {
+    passes("rstp-mesh-1000.pb");
+}
+
+#[test]
+fn rstp_ring_diameter_is_bounded_by_max_age() {
+    passes("rstp-ring-diameter.pb");
+}
+
+#[test]
+fn rstp_ring_of_1000_is_a_loop_free_forest() {
+    passes("rstp-ring-1000.pb");
+}

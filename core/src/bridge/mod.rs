@@ -7,6 +7,7 @@
 //! itself sends. Both fill a list of [`Egress`] ports and say whether the
 //! bridge device (the host) gets a copy.
 
+pub mod rstp;
 pub mod stp;
 pub mod vlan;
 
@@ -16,6 +17,7 @@ use crate::graph::IfId;
 use crate::time::Instant;
 use crate::wire::bpdu::{BridgeId, STP_GROUP};
 use crate::wire::{Frame, Mac, Tag, VlanProtocol};
+pub use rstp::{Rstp, RstpPort};
 use std::time::Duration;
 pub use stp::{StpBridge, StpPort};
 pub use vlan::VlanSet;
@@ -98,6 +100,10 @@ pub struct Port {
     pub guard: bool,
     /// Root guard: the port may not become the root port.
     pub root_block: bool,
+    /// The port device's speed (Mbit/s, 0 unknown) and duplex: mstpd's
+    /// auto path cost and auto point-to-point.
+    pub speed_mbps: u32,
+    pub full_duplex: bool,
     pub stp: StpPort,
 }
 
@@ -220,6 +226,11 @@ pub struct Bridge {
     pub cfg: BridgeConfig,
     pub fdb: Fdb,
     pub stp: StpBridge,
+    /// mstpd, when it has taken the bridge (`mstpctl addbridge`).
+    pub rstp: Option<Box<Rstp>>,
+    /// mstpd's rapid ageing (the bridge-wide ageing_time it sets towards
+    /// STP bridges).
+    pub rapid_ageing: Option<Duration>,
     /// Indexed by port number; slot 0 is reserved.
     ports: Vec<Option<Port>>,
     /// The bridge device's own VLAN membership (`bridge vlan ... self`).
@@ -255,6 +266,8 @@ impl Bridge {
                 cfg.hello_time,
                 cfg.forward_delay,
             ),
+            rstp: None,
+            rapid_ageing: None,
             self_vlans: VlanSet::with_default(cfg.default_pvid),
             cfg,
             fdb,
@@ -272,6 +285,8 @@ impl Bridge {
     pub fn hold_time(&self) -> Duration {
         if self.stp.topology_change {
             self.stp.forward_delay
+        } else if let Some(t) = self.rapid_ageing {
+            t
         } else {
             self.cfg.ageing_time
         }
@@ -301,11 +316,16 @@ impl Bridge {
             vlans: VlanSet::with_default(self.cfg.default_pvid),
             guard: false,
             root_block: false,
+            speed_mbps: 0,
+            full_duplex: true,
             stp: StpPort {
                 port_id: stp::make_port_id(32, no as PortNo),
                 ..StpPort::default()
             },
         });
+        if let Some(r) = self.rstp.as_mut() {
+            r.add_port(no as PortNo);
+        }
         Some(no as PortNo)
     }
 
@@ -314,6 +334,10 @@ impl Bridge {
             self.stp_disable_port(now, no);
         }
         let p = self.ports.get_mut(usize::from(no))?.take();
+        if let Some(r) = self.rstp.as_mut() {
+            r.del_port(no);
+        }
+        self.rstp_apply(now);
         self.fdb.flush_port(no, false);
         p
     }
@@ -340,15 +364,19 @@ impl Bridge {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.fdb.poll_timeout(), self.stp_poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, None) => a,
-            (None, b) => b,
-        }
+        [
+            self.fdb.poll_timeout(),
+            self.stp_poll_timeout(),
+            self.rstp_poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     pub fn handle_timeout(&mut self, now: Instant) -> usize {
         self.stp_handle_timeout(now);
+        self.rstp_handle_timeout(now);
         let hold = self.hold_time();
         let n = self.fdb.handle_timeout(now, hold);
         if n > 0 && self.record {
@@ -410,7 +438,11 @@ impl Bridge {
                     if dst != STP_GROUP {
                         return Err(DropReason::LinkLocal);
                     }
-                    self.stp_receive(now, no, frame)?;
+                    if self.user_stp() {
+                        self.rstp_receive(now, no, frame)?;
+                    } else {
+                        self.stp_receive(now, no, frame)?;
+                    }
                     return Ok(Host::Consumed);
                 }
                 1 => return Err(DropReason::Pause),

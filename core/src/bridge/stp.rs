@@ -118,9 +118,9 @@ fn min_opt(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 }
 
 impl Bridge {
-    /// Kernel STP is running (`stp_state 1`).
+    /// Kernel STP is running (`stp_state 1`; 2 is mstpd's, user STP).
     pub fn kernel_stp(&self) -> bool {
-        self.cfg.stp_state != 0
+        self.cfg.stp_state == 1
     }
 
     fn port_nos(&self) -> impl Iterator<Item = PortNo> + '_ {
@@ -439,8 +439,12 @@ impl Bridge {
         }
     }
 
-    /// `br_port_state_selection`.
+    /// `br_port_state_selection`. Under user STP the kernel leaves the
+    /// port states to mstpd.
     fn port_state_selection(&mut self, now: Instant) {
+        if self.cfg.stp_state == 2 {
+            return;
+        }
         let nos: Vec<PortNo> = self.port_nos().collect();
         for no in nos {
             if self.sp(no).state == PortState::Disabled {
@@ -643,6 +647,11 @@ impl Bridge {
     /// ports whose devices are up.
     pub fn stp_enable_bridge(&mut self, now: Instant, up: &[PortNo]) {
         self.stp.enabled = true;
+        if self.user_stp() {
+            if let Some(r) = self.rstp.as_mut() {
+                r.set_bridge_enable(now, true);
+            }
+        }
         if self.kernel_stp() {
             self.stp.hello_timer = Some(now + self.stp.hello_time);
         }
@@ -669,13 +678,17 @@ impl Bridge {
         self.stp.hello_timer = None;
         self.stp.topology_change_timer = None;
         self.stp.tcn_timer = None;
+        if self.user_stp() {
+            self.rstp_stop(now);
+        }
         self.refresh_next();
     }
 
-    /// `br_stp_enable_port`.
+    /// `br_stp_enable_port`; mstpd hears of it too.
     pub fn stp_enable_port(&mut self, now: Instant, no: PortNo) {
         self.init_port(no);
         self.port_state_selection(now);
+        self.rstp_port_enable(now, no, true);
         self.refresh_next();
     }
 
@@ -696,21 +709,54 @@ impl Bridge {
         if self.is_root_bridge() && !was_root {
             self.become_root_bridge(now);
         }
+        self.rstp_port_enable(now, no, false);
         self.refresh_next();
     }
 
-    /// `br_stp_set_enabled`: 0 stops kernel STP, anything else starts it.
+    /// `br_stp_set_enabled`: 0 stops STP; anything else starts it, as user
+    /// STP (2) when mstpd has the bridge (`mstpctl addbridge`), else the
+    /// kernel's (1).
     pub fn set_stp_state(&mut self, now: Instant, val: u32) {
-        let on = val != 0;
-        if on == self.kernel_stp() {
+        let want = match val {
+            0 => 0,
+            _ if self.rstp.is_some() => 2,
+            _ => 1,
+        };
+        let was = self.cfg.stp_state;
+        if want == was {
             return;
         }
-        self.cfg.stp_state = u32::from(on);
-        if on {
-            if self.stp.enabled {
-                self.stp.hello_timer = Some(now + self.stp.hello_time);
+        if was == 2 {
+            self.rstp_stop(now);
+        }
+        if was == 1 {
+            // `br_stp_stop`: the kernel's timers stop.
+            self.stp.hello_timer = None;
+            self.stp.tcn_timer = None;
+            self.stp.topology_change_timer = None;
+            self.set_topology_change(now, false);
+        }
+        self.cfg.stp_state = want;
+        match want {
+            1 => {
+                if self.stp.enabled {
+                    self.stp.hello_timer = Some(now + self.stp.hello_time);
+                }
+                self.port_state_selection(now);
             }
-            self.port_state_selection(now);
+            2 => {
+                for no in self.port_nos().collect::<Vec<_>>() {
+                    let p = &mut self.sp_mut(no).stp;
+                    p.message_age_timer = None;
+                    p.forward_delay_timer = None;
+                    p.hold_timer = None;
+                }
+                self.rstp_start(now);
+            }
+            // Leaving user STP: "to start timers on any ports left in
+            // blocking" (`br_stp_stop`).
+            _ if was == 2 => self.port_state_selection(now),
+            _ => {}
         }
         self.refresh_next();
     }
@@ -730,6 +776,11 @@ impl Bridge {
                 p.designated_root = BridgeId::new(p.designated_root.priority(), mac);
             }
         }
+        if let Some(r) = self.rstp.as_mut() {
+            r.mac = mac;
+            r.identity_changed();
+        }
+        self.rstp_apply(now);
         self.configuration_update(now);
         self.port_state_selection(now);
         if self.is_root_bridge() && !was_root {

@@ -375,7 +375,8 @@ fn bridge_config(o: &BridgeOpts, mut c: BridgeConfig) -> BridgeConfig {
         c.max_age = from_centisecs(v);
     }
     if let Some(v) = o.stp_state {
-        c.stp_state = v;
+        // A new bridge has no mstpd yet: on means kernel STP.
+        c.stp_state = u32::from(v != 0);
     }
     if let Some(v) = o.priority {
         c.priority = v;

@@ -9,6 +9,7 @@
 
 mod bridge;
 mod link;
+pub mod mstpctl;
 mod stats;
 
 use crate::bridge::PortFlags;
@@ -97,6 +98,8 @@ pub enum Command {
     Stats {
         dev: Option<String>,
     },
+    /// `mstpctl [-f json|plain] VERB ...`; the flag says `-f json` was given.
+    Mstpctl(mstpctl::MstpCmd, bool),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -302,6 +305,23 @@ pub fn parse(words: &[String]) -> Result<Command, CmdError> {
         "tuntap" | "tap" => link::parse_tuntap(rest),
         "bridge" => bridge::parse(rest),
         "fdb" | "vlan" => bridge::parse(words),
+        "mstpctl" => {
+            // mstpctl's own format switch, as well as patchbay's -j.
+            let (json, rest) = match rest {
+                [f, v, tail @ ..] if f == "-f" || f == "--format" => match v.as_str() {
+                    "json" => (true, tail),
+                    "plain" => (false, tail),
+                    _ => {
+                        return Err(err(
+                            "mstpctl",
+                            format!("format \"{v}\" (expected json or plain)"),
+                        ))
+                    }
+                },
+                _ => (false, rest),
+            };
+            mstpctl::parse(rest).map(|c| Command::Mstpctl(c, json))
+        }
         "stats" => {
             let mut a = Args::new(rest, "stats");
             let dev = match a.next() {
@@ -313,7 +333,7 @@ pub fn parse(words: &[String]) -> Result<Command, CmdError> {
         }
         other => Err(err(
             "patchbay",
-            format!("unknown object \"{other}\" (expected link, tuntap, bridge or stats)"),
+            format!("unknown object \"{other}\" (expected link, tuntap, bridge, mstpctl or stats)"),
         )),
     }
 }
@@ -359,6 +379,15 @@ pub fn apply(g: &mut Graph, now: Instant, cmd: &Command, opts: Opts) -> Result<O
         Command::VlanDel(v) => bridge::vlan_change(g, now, v, false).map(|_| String::new())?,
         Command::VlanShow { dev } => bridge::vlan_show(g, dev.as_deref(), opts)?,
         Command::Stats { dev } => stats::show(g, dev.as_deref(), opts)?,
+        Command::Mstpctl(c, json) => mstpctl::apply(
+            g,
+            now,
+            c,
+            Opts {
+                json: opts.json || *json,
+                ..opts
+            },
+        )?,
     };
     g.refresh_timers();
     g.collect_all();

@@ -198,7 +198,7 @@ impl Bpdu {
     }
 
     /// The fields config and RST BPDUs share (`b` is long enough).
-    fn config_fields(b: &[u8]) -> ConfigBpdu {
+    pub(crate) fn config_fields(b: &[u8]) -> ConfigBpdu {
         let u16at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
         ConfigBpdu {
             topology_change: b[field::FLAGS] & 0x01 != 0,

@@ -27,6 +27,8 @@ objects (as in ip(8) and bridge(8), with patchbay in place of ip):
   link add|del|set|show      type bridge | vlan
   tuntap add|del NAME mode tap
   bridge fdb|link|vlan ...
+  mstpctl VERB ...           mstpd's verbs for RSTP (addbridge, showbridge,
+                             showport[detail], set*, settreeprio, ...)
   stats [DEV]                per-port counters and drop reasons
 
 options:
