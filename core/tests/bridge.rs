@@ -679,6 +679,8 @@ fn mstpctl_takes_the_bridge_and_speaks_its_language() {
         "{e}"
     );
     assert_eq!(lab.run("mstpctl showbridge br0 bridge-max-age"), "20\n");
+    let e = lab.try_run("mstpctl sethello br0 1").unwrap_err();
+    assert!(e.contains("Bridge Hello Time must be 2"), "{e}");
     let e = lab.try_run("mstpctl setforcevers br0 mstp").unwrap_err();
     assert!(e.contains("CIST only"), "{e}");
     let e = lab.try_run("mstpctl settreeprio br0 1 4").unwrap_err();
@@ -703,4 +705,7 @@ fn mstpctl_takes_the_bridge_and_speaks_its_language() {
     let b = lab.g.iface(lab.id("br0")).bridge().unwrap();
     assert_eq!(b.cfg.stp_state, 1);
     assert!(b.rstp.is_none());
+    // ... whose ports start again from listening.
+    let l = lab.run("bridge link show dev p1");
+    assert!(l.contains("state listening"), "{l}");
 }

@@ -2275,7 +2275,9 @@ impl Bridge {
         }
     }
 
-    /// `mstpctl delbridge`: back to kernel STP if STP is on.
+    /// `mstpctl delbridge`: back to kernel STP if STP is on. (mstpd would
+    /// leave the kernel in user STP with frozen port states; patchbay hands
+    /// the bridge to the kernel's STP instead.)
     pub fn mstp_del(&mut self, now: Instant) {
         if self.rstp.is_none() {
             return;
@@ -2287,7 +2289,17 @@ impl Bridge {
         self.rstp = None;
         self.rapid_ageing = None;
         if on {
+            // The kernel's STP takes over; its ports start again from
+            // blocking (listening, learning), never forwarding at once.
             self.set_stp_state(now, 1);
+            for no in self.ports().map(|p| p.port_no).collect::<Vec<_>>() {
+                if self
+                    .port(no)
+                    .is_some_and(|p| p.state != PortState::Disabled)
+                {
+                    self.stp_enable_port(now, no);
+                }
+            }
         }
     }
 

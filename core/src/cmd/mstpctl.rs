@@ -282,7 +282,14 @@ pub fn parse(words: &[String]) -> Result<MstpCmd, CmdError> {
                 "setmaxhops" => {
                     BridgeSet::MaxHops(ranged(&mut a, "max_hops", 6, 100, "Bridge Max Hops")?)
                 }
-                "sethello" => BridgeSet::Hello(ranged(&mut a, "hello_time", 1, 10, "Bridge Hello Time")?),
+                "sethello" => {
+                    // mstpd (802.1Q-2011): the hello time is fixed.
+                    let v: u32 = a.num("hello_time", "2")?;
+                    if v != 2 {
+                        return Err(err(&cmd, format!("Bridge Hello Time must be 2, got {v}")));
+                    }
+                    BridgeSet::Hello(v)
+                }
                 "setageing" => BridgeSet::Ageing(ranged(
                     &mut a,
                     "ageing_time",

@@ -30,7 +30,7 @@ use patchbay_core::graph::{Attachment, Kind, Role};
 use patchbay_core::pipeline::Outputs;
 use patchbay_core::{AttachId, Graph, IfId, Instant};
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -41,6 +41,7 @@ use tracing::{debug, info, warn};
 const LISTENER: Token = Token(0);
 const SIGNAL: Token = Token(1);
 const WAKE: Token = Token(2);
+const LINKMON: Token = Token(3);
 const CLIENT_BASE: usize = 16;
 /// How often kernel link state (IFF_UP, carrier) is read back.
 const SYNC_INTERVAL: Duration = Duration::from_secs(1);
@@ -110,6 +111,8 @@ pub struct Daemon {
     clients: Vec<Option<Client>>,
     listener: UnixListener,
     signal: UnixStream,
+    /// rtnetlink RTMGRP_LINK socket.
+    linkmon: Option<OwnedFd>,
     socket: PathBuf,
     epoch: std::time::Instant,
     wall_epoch: u64,
@@ -156,6 +159,22 @@ impl Daemon {
         }
         poll.registry()
             .register(&mut rx, SIGNAL, Interest::READABLE)?;
+        // Link changes arrive as rtnetlink events; the once-a-second poll
+        // stays as a fallback.
+        let linkmon = match sys::link_monitor() {
+            Ok(fd) => {
+                poll.registry().register(
+                    &mut mio::unix::SourceFd(&fd.as_raw_fd()),
+                    LINKMON,
+                    Interest::READABLE,
+                )?;
+                Some(fd)
+            }
+            Err(e) => {
+                warn!("no rtnetlink link monitor ({e}): link changes are polled once a second");
+                None
+            }
+        };
         let pipe = match layout {
             Layout::RunToCompletion => None,
             Layout::Pipeline => Some(Self::start_pipe(&poll)?),
@@ -173,6 +192,7 @@ impl Daemon {
             clients: Vec::new(),
             listener,
             signal: rx,
+            linkmon,
             socket: socket.to_path_buf(),
             epoch: std::time::Instant::now(),
             wall_epoch,
@@ -239,6 +259,11 @@ impl Daemon {
                 match ev.token() {
                     LISTENER => self.accept(),
                     WAKE => {}
+                    LINKMON => {
+                        if self.linkmon.as_ref().is_some_and(sys::drain_monitor) {
+                            self.sync_links();
+                        }
+                    }
                     SIGNAL => {
                         let mut b = [0u8; 64];
                         let _ = self.signal.read(&mut b);
@@ -694,10 +719,13 @@ impl Daemon {
             .graph
             .add(name, Kind::External, mac, mtu)
             .map_err(|e| e.to_string())?;
+        let (speed, duplex) = sys::link_speed(name);
         {
             let f = self.graph.iface_mut(id);
             f.admin_up = up;
             f.carrier = carrier;
+            f.speed_mbps = speed;
+            f.full_duplex = duplex;
         }
         self.add_attachment(id, Port::Packet(sock), name, Role::Wire)
             .map_err(|e| e.to_string())?;
@@ -811,7 +839,12 @@ impl Daemon {
             .map_err(|e| format!("{cmd}: {e}"))?;
         // The port side of a TAP is up while patchbay holds it; the netdev
         // facing the host has its own state, which the host sets.
-        self.graph.iface_mut(id).admin_up = true;
+        let (speed, duplex) = sys::link_speed(name);
+        let f = self.graph.iface_mut(id);
+        f.admin_up = true;
+        // As the TAP reports itself to ethtool (10 Mbit/s, full duplex).
+        f.speed_mbps = speed;
+        f.full_duplex = duplex;
         self.add_attachment(id, Port::Tap(tap), name, Role::Wire)
             .map_err(|e| format!("{cmd}: {e}"))?;
         info!(dev = name, "created TAP");

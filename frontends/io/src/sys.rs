@@ -46,7 +46,9 @@ fn ctl_socket() -> io::Result<OwnedFd> {
 fn ioctl(name: &str, req: libc::c_ulong, r: &mut libc::ifreq) -> io::Result<()> {
     let s = ctl_socket()?;
     // SAFETY: `r` is a valid ifreq for the whole call; these requests read
-    // or write only the ifreq.
+    // or write only the ifreq, except SIOCETHTOOL, which also writes the
+    // buffer `ifru_data` points to (`link_speed` keeps it alive across the
+    // call).
     cvt(unsafe { libc::ioctl(s.as_raw_fd(), req as _, r as *mut libc::ifreq) })
         .map(drop)
         .map_err(|e| io::Error::new(e.kind(), format!("{name}: {e}")))
@@ -81,6 +83,101 @@ pub fn mtu(name: &str) -> io::Result<u32> {
     ioctl(name, libc::SIOCGIFMTU, &mut r)?;
     // SAFETY: SIOCGIFMTU filled the ifru_mtu member.
     Ok(unsafe { r.ifr_ifru.ifru_mtu } as u32)
+}
+
+/// The kernel's `struct ethtool_cmd` (ETHTOOL_GSET), which every driver
+/// with link settings still answers.
+#[repr(C)]
+#[derive(Default)]
+struct EthtoolCmd {
+    cmd: u32,
+    supported: u32,
+    advertising: u32,
+    speed: u16,
+    duplex: u8,
+    port: u8,
+    phy_address: u8,
+    transceiver: u8,
+    autoneg: u8,
+    mdio_support: u8,
+    maxtxpkt: u32,
+    maxrxpkt: u32,
+    speed_hi: u16,
+    eth_tp_mdix: u8,
+    eth_tp_mdix_ctrl: u8,
+    lp_advertising: u32,
+    reserved: [u32; 2],
+}
+
+const ETHTOOL_GSET: u32 = 0x0000_0001;
+
+/// Link speed in Mbit/s (0 = unknown) and full duplex, as `ethtool` shows
+/// them: what mstpd reads for auto path cost and point-to-point. A device
+/// without link settings reports unknown speed and full duplex.
+pub fn link_speed(name: &str) -> (u32, bool) {
+    let mut cmd = EthtoolCmd {
+        cmd: ETHTOOL_GSET,
+        ..EthtoolCmd::default()
+    };
+    let Ok(mut r) = ifreq(name) else {
+        return (0, true);
+    };
+    r.ifr_ifru.ifru_data = (&mut cmd as *mut EthtoolCmd).cast();
+    if ioctl(name, libc::SIOCETHTOOL, &mut r).is_err() {
+        return (0, true);
+    }
+    let speed = (u32::from(cmd.speed_hi) << 16) | u32::from(cmd.speed);
+    let speed = if speed == u32::MAX { 0 } else { speed };
+    // DUPLEX_HALF 0, DUPLEX_FULL 1, DUPLEX_UNKNOWN 0xff.
+    (speed, cmd.duplex != 0)
+}
+
+/// A non-blocking rtnetlink socket subscribed to link changes
+/// (RTMGRP_LINK): readable whenever a netdev goes up or down or changes
+/// carrier in this namespace, so port state follows at once, as mstpd and
+/// the kernel bridge see it.
+pub fn link_monitor() -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2); the fd is owned below.
+    let fd = cvt(unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        )
+    })?;
+    // SAFETY: fd was just returned by socket(2) and nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: sockaddr_nl is plain old data; all-zero is valid.
+    let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+    sa.nl_groups = libc::RTMGRP_LINK as u32;
+    // SAFETY: `sa` is a valid sockaddr_nl of the size given.
+    cvt(unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sa as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        )
+    })?;
+    Ok(fd)
+}
+
+/// Reads and discards what the link monitor has queued; returns whether
+/// there was anything.
+pub fn drain_monitor(fd: &OwnedFd) -> bool {
+    let mut buf = [0u8; 8192];
+    let mut any = false;
+    loop {
+        // SAFETY: `buf` is writable for its length.
+        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n <= 0 {
+            // EAGAIN (drained) or ENOBUFS (overrun: re-read everything
+            // anyway, which the caller does).
+            return any
+                || n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOBUFS);
+        }
+        any = true;
+    }
 }
 
 /// (IFF_UP, IFF_RUNNING = carrier).
