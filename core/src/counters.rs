@@ -40,6 +40,8 @@ drop_reasons! {
     RxRingFull => "rx_ring_full": "the ring to the forwarding worker was full (pipeline layout)",
     TxFull => "tx_full": "the transmit batch of the attachment was full",
     TxError => "tx_error": "the attachment refused the frame when it was sent",
+    NoSlave => "no_slave": "bond: no member can transmit (none, all down, or no active aggregator)",
+    InactiveSlave => "inactive_slave": "bond: received on a backup or inactive member (kept for listeners on that member only)",
 }
 
 /// Counters for one interface, in the kernel's sense of rx and tx: rx is what

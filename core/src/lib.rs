@@ -16,11 +16,13 @@
 //! command language that builds and inspects a topology.
 #![forbid(unsafe_code)]
 
+pub mod bond;
 pub mod bridge;
 pub mod cmd;
 pub mod counters;
 pub mod fdb;
 pub mod graph;
+pub mod lacp;
 pub mod pcap;
 pub mod pipeline;
 pub mod time;

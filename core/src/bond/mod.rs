@@ -1,0 +1,1150 @@
+//! The bonding driver (`drivers/net/bonding/bond_main.c`): modes, the MII
+//! link monitor with updelay/downdelay, active slave selection with
+//! `primary`/`primary_reselect`, the transmit hash, and 802.3ad through
+//! [`crate::lacp`]. BEHAVIOUR.md §2.
+//!
+//! The bond decides; the [`crate::graph`] moves frames: [`Bond::xmit`]
+//! says which members a frame leaves by (`bond_start_xmit`), [`Bond::rx`]
+//! whether a frame a member received goes up to the bond
+//! (`bond_handle_frame`). Timers (`mii_work` every `miimon` ms, `ad_work`
+//! every 100 ms, peer notification) are deadlines in [`Bond::poll_timeout`].
+
+pub mod hash;
+
+use crate::counters::DropReason;
+use crate::graph::IfId;
+use crate::lacp::{AdSelect, Lacp, LacpConfig};
+use crate::time::Instant;
+use crate::wire::lacp::{ETHERTYPE_SLOW, LACP_GROUP};
+use crate::wire::{build_frame, ethertype, Frame, Mac};
+pub use hash::HashPolicy;
+use std::fmt::Write;
+use std::time::Duration;
+
+/// `BOND_MAX_ARP_TARGETS`.
+pub const MAX_ARP_TARGETS: usize = 16;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    #[default]
+    BalanceRr = 0,
+    ActiveBackup = 1,
+    BalanceXor = 2,
+    Broadcast = 3,
+    Ieee8023ad = 4,
+    BalanceTlb = 5,
+    BalanceAlb = 6,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::BalanceRr => "balance-rr",
+            Mode::ActiveBackup => "active-backup",
+            Mode::BalanceXor => "balance-xor",
+            Mode::Broadcast => "broadcast",
+            Mode::Ieee8023ad => "802.3ad",
+            Mode::BalanceTlb => "balance-tlb",
+            Mode::BalanceAlb => "balance-alb",
+        }
+    }
+
+    /// `bond_mode_name`, as /proc/net/bonding prints it.
+    pub fn long_name(self) -> &'static str {
+        match self {
+            Mode::BalanceRr => "load balancing (round-robin)",
+            Mode::ActiveBackup => "fault-tolerance (active-backup)",
+            Mode::BalanceXor => "load balancing (xor)",
+            Mode::Broadcast => "fault-tolerance (broadcast)",
+            Mode::Ieee8023ad => "IEEE 802.3ad Dynamic link aggregation",
+            Mode::BalanceTlb => "transmit load balancing",
+            Mode::BalanceAlb => "adaptive load balancing",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Mode> {
+        Some(match s {
+            "balance-rr" | "0" => Mode::BalanceRr,
+            "active-backup" | "1" => Mode::ActiveBackup,
+            "balance-xor" | "2" => Mode::BalanceXor,
+            "broadcast" | "3" => Mode::Broadcast,
+            "802.3ad" | "4" => Mode::Ieee8023ad,
+            "balance-tlb" | "5" => Mode::BalanceTlb,
+            "balance-alb" | "6" => Mode::BalanceAlb,
+            _ => return None,
+        })
+    }
+
+    /// `bond_uses_primary`: modes with one current active slave.
+    pub fn uses_primary(self) -> bool {
+        matches!(
+            self,
+            Mode::ActiveBackup | Mode::BalanceTlb | Mode::BalanceAlb
+        )
+    }
+
+    /// `bond_mode_uses_xmit_hash`.
+    pub fn uses_xmit_hash(self) -> bool {
+        matches!(self, Mode::BalanceXor | Mode::Ieee8023ad | Mode::BalanceTlb)
+    }
+
+    fn is_lb(self) -> bool {
+        matches!(self, Mode::BalanceTlb | Mode::BalanceAlb)
+    }
+}
+
+/// `primary_reselect`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PrimaryReselect {
+    #[default]
+    Always = 0,
+    Better = 1,
+    Failure = 2,
+}
+
+impl PrimaryReselect {
+    pub fn name(self) -> &'static str {
+        match self {
+            PrimaryReselect::Always => "always",
+            PrimaryReselect::Better => "better",
+            PrimaryReselect::Failure => "failure",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "always" | "0" => PrimaryReselect::Always,
+            "better" | "1" => PrimaryReselect::Better,
+            "failure" | "2" => PrimaryReselect::Failure,
+            _ => return None,
+        })
+    }
+}
+
+/// `fail_over_mac`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FailOverMac {
+    #[default]
+    None = 0,
+    Active = 1,
+    Follow = 2,
+}
+
+impl FailOverMac {
+    pub fn name(self) -> &'static str {
+        match self {
+            FailOverMac::None => "none",
+            FailOverMac::Active => "active",
+            FailOverMac::Follow => "follow",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "none" | "0" => FailOverMac::None,
+            "active" | "1" => FailOverMac::Active,
+            "follow" | "2" => FailOverMac::Follow,
+            _ => return None,
+        })
+    }
+}
+
+/// `arp_validate`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ArpValidate {
+    #[default]
+    None = 0,
+    Active = 1,
+    Backup = 2,
+    All = 3,
+    Filter = 4,
+    FilterActive = 5,
+    FilterBackup = 6,
+}
+
+impl ArpValidate {
+    pub fn name(self) -> &'static str {
+        match self {
+            ArpValidate::None => "none",
+            ArpValidate::Active => "active",
+            ArpValidate::Backup => "backup",
+            ArpValidate::All => "all",
+            ArpValidate::Filter => "filter",
+            ArpValidate::FilterActive => "filter_active",
+            ArpValidate::FilterBackup => "filter_backup",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "none" | "0" => ArpValidate::None,
+            "active" | "1" => ArpValidate::Active,
+            "backup" | "2" => ArpValidate::Backup,
+            "all" | "3" => ArpValidate::All,
+            "filter" | "4" => ArpValidate::Filter,
+            "filter_active" | "5" => ArpValidate::FilterActive,
+            "filter_backup" | "6" => ArpValidate::FilterBackup,
+            _ => return None,
+        })
+    }
+}
+
+/// Bond options with the kernel's names and defaults (BEHAVIOUR.md §2.2).
+/// Delays are in milliseconds, as `ip link` takes them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BondConfig {
+    pub mode: Mode,
+    pub miimon: u32,
+    pub updelay: u32,
+    pub downdelay: u32,
+    pub peer_notif_delay: u32,
+    pub arp_interval: u32,
+    pub arp_ip_target: Vec<[u8; 4]>,
+    pub arp_validate: ArpValidate,
+    /// false: any, true: all.
+    pub arp_all_targets: bool,
+    pub arp_missed_max: u32,
+    pub primary: Option<String>,
+    pub primary_reselect: PrimaryReselect,
+    pub fail_over_mac: FailOverMac,
+    pub xmit_hash_policy: HashPolicy,
+    pub lacp_fast: bool,
+    pub lacp_active: bool,
+    pub ad_select: AdSelect,
+    pub ad_actor_sys_prio: u16,
+    pub ad_actor_system: Mac,
+    pub ad_user_port_key: u16,
+    pub min_links: u32,
+    pub all_slaves_active: bool,
+    pub num_grat_arp: u32,
+    pub packets_per_slave: u32,
+    pub resend_igmp: u32,
+    pub tlb_dynamic_lb: bool,
+    pub lp_interval: u32,
+    pub use_carrier: bool,
+    pub coupled_control: bool,
+}
+
+impl Default for BondConfig {
+    fn default() -> Self {
+        BondConfig {
+            mode: Mode::BalanceRr,
+            miimon: 100,
+            updelay: 0,
+            downdelay: 0,
+            peer_notif_delay: 0,
+            arp_interval: 0,
+            arp_ip_target: Vec::new(),
+            arp_validate: ArpValidate::None,
+            arp_all_targets: false,
+            arp_missed_max: 2,
+            primary: None,
+            primary_reselect: PrimaryReselect::Always,
+            fail_over_mac: FailOverMac::None,
+            xmit_hash_policy: HashPolicy::Layer2,
+            lacp_fast: false,
+            lacp_active: true,
+            ad_select: AdSelect::Stable,
+            ad_actor_sys_prio: 65535,
+            ad_actor_system: Mac::ZERO,
+            ad_user_port_key: 0,
+            min_links: 0,
+            all_slaves_active: false,
+            num_grat_arp: 1,
+            packets_per_slave: 1,
+            resend_igmp: 1,
+            tlb_dynamic_lb: true,
+            lp_interval: 1,
+            use_carrier: true,
+            coupled_control: true,
+        }
+    }
+}
+
+/// `slave->link`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Link {
+    Up,
+    Fail,
+    #[default]
+    Down,
+    Back,
+}
+
+impl Link {
+    /// `bond_slave_link_status`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Link::Up => "up",
+            Link::Fail => "going down",
+            Link::Down => "down",
+            Link::Back => "going back",
+        }
+    }
+}
+
+/// One member (`struct slave`).
+#[derive(Clone, Debug)]
+pub struct Slave {
+    pub ifid: IfId,
+    /// Unique within the bond (the graph's `port_no`).
+    pub id: u16,
+    pub name: String,
+    pub perm_mac: Mac,
+    pub link: Link,
+    delay: u32,
+    pub link_failure_count: u32,
+    /// The device: running with carrier (`bond_slave_is_up` + MII).
+    pub dev_up: bool,
+    pub speed_mbps: u32,
+    pub full_duplex: bool,
+    /// Active, not backup (`bond_is_active_slave`).
+    pub active: bool,
+    /// Takes no frames for the bond (`slave->inactive`).
+    pub inactive: bool,
+    pub queue_id: u16,
+}
+
+/// A device joining the bond, as the graph knows it.
+#[derive(Clone, Copy, Debug)]
+pub struct NewSlave<'a> {
+    pub ifid: IfId,
+    pub name: &'a str,
+    pub perm_mac: Mac,
+    /// Running with carrier.
+    pub carrier: bool,
+    pub speed_mbps: u32,
+    pub full_duplex: bool,
+}
+
+/// What the bond did, for the simulator's timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BondEvent {
+    SlaveLink { slave: IfId, link: Link },
+    Active { slave: Option<IfId> },
+    Carrier { up: bool },
+}
+
+/// A frame a member received, as the bond takes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rx {
+    /// Up to the bond device.
+    Pass,
+    /// LACP took it.
+    Consumed,
+    /// Stays on the member (inactive slave; link-local frames pass there).
+    Exact,
+}
+
+#[derive(Clone, Debug)]
+pub struct Bond {
+    pub cfg: BondConfig,
+    pub slaves: Vec<Slave>,
+    next_id: u16,
+    pub curr_active: Option<u16>,
+    rr_counter: u32,
+    rng: u64,
+    pub lacp: Lacp,
+    pub up: bool,
+    pub carrier: bool,
+    pub mac: Mac,
+    /// The address came from the user (not the first slave's).
+    pub mac_set: bool,
+    next_mii: Option<Instant>,
+    next_ad: Option<Instant>,
+    notify_left: u32,
+    /// Control frames to send: (member id, frame).
+    pub tx: Vec<(u16, Vec<u8>)>,
+    /// IPv4 addresses the host used on the bond (ARP senders): what a
+    /// gratuitous ARP announces.
+    pub addrs: Vec<[u8; 4]>,
+    /// Members that may transmit under the xor/802.3ad/rr rules
+    /// (`usable_slaves`), by id.
+    usable: Vec<u16>,
+    pub record: bool,
+    pub events: Vec<BondEvent>,
+    pub peer_notifications: u64,
+}
+
+impl Bond {
+    pub fn new(cfg: BondConfig, mac: Mac, mac_set: bool) -> Self {
+        let lacp = Lacp::new(Self::lacp_cfg(&cfg, mac));
+        Bond {
+            cfg,
+            slaves: Vec::new(),
+            next_id: 0,
+            curr_active: None,
+            rr_counter: 0,
+            rng: 0x9e37_79b9_7f4a_7c15,
+            lacp,
+            up: false,
+            carrier: false,
+            mac,
+            mac_set,
+            next_mii: None,
+            next_ad: None,
+            notify_left: 0,
+            tx: Vec::new(),
+            addrs: Vec::new(),
+            usable: Vec::new(),
+            record: false,
+            events: Vec::new(),
+            peer_notifications: 0,
+        }
+    }
+
+    fn lacp_cfg(cfg: &BondConfig, mac: Mac) -> LacpConfig {
+        LacpConfig {
+            fast: cfg.lacp_fast,
+            active: cfg.lacp_active,
+            ad_select: cfg.ad_select,
+            sys_prio: cfg.ad_actor_sys_prio,
+            system: if cfg.ad_actor_system == Mac::ZERO {
+                mac
+            } else {
+                cfg.ad_actor_system
+            },
+            user_port_key: cfg.ad_user_port_key,
+            min_links: cfg.min_links,
+            coupled_control: cfg.coupled_control,
+        }
+    }
+
+    fn idx(&self, id: u16) -> Option<usize> {
+        self.slaves.iter().position(|s| s.id == id)
+    }
+
+    pub fn slave(&self, id: u16) -> Option<&Slave> {
+        self.slaves.iter().find(|s| s.id == id)
+    }
+
+    pub fn active_slave(&self) -> Option<&Slave> {
+        self.curr_active.and_then(|id| self.slave(id))
+    }
+
+    fn primary_id(&self) -> Option<u16> {
+        let name = self.cfg.primary.as_deref()?;
+        self.slaves.iter().find(|s| s.name == name).map(|s| s.id)
+    }
+
+    fn event(&mut self, e: BondEvent) {
+        if self.record {
+            self.events.push(e);
+        }
+    }
+
+    /// Options changed: the LACP settings follow.
+    pub fn config_changed(&mut self) {
+        let c = Self::lacp_cfg(&self.cfg, self.mac);
+        self.lacp.update_config(c);
+        self.update_usable();
+        self.set_carrier();
+    }
+
+    /// `bond_enslave`: a member joins. `carrier` is the device's running
+    /// state with carrier. Returns its id.
+    pub fn add_slave(&mut self, now: Instant, new: NewSlave<'_>) -> u16 {
+        let NewSlave {
+            ifid,
+            name,
+            perm_mac,
+            carrier,
+            speed_mbps,
+            full_duplex,
+        } = new;
+        if self.slaves.is_empty() && !self.mac_set {
+            // The bond takes its first member's address.
+            self.mac = perm_mac;
+            self.lacp.cfg = Self::lacp_cfg(&self.cfg, self.mac);
+        }
+        self.next_id += 1;
+        let id = self.next_id;
+        let (link, delay) = if self.cfg.miimon > 0 {
+            if carrier {
+                if self.cfg.updelay > 0 {
+                    (Link::Back, self.ticks(self.cfg.updelay))
+                } else {
+                    (Link::Up, 0)
+                }
+            } else {
+                (Link::Down, 0)
+            }
+        } else if self.cfg.arp_interval > 0 {
+            (if carrier { Link::Up } else { Link::Down }, 0)
+        } else {
+            (Link::Up, 0)
+        };
+        let mode = self.cfg.mode;
+        let s = Slave {
+            ifid,
+            id,
+            name: name.into(),
+            perm_mac,
+            link,
+            delay,
+            link_failure_count: 0,
+            dev_up: carrier,
+            speed_mbps,
+            full_duplex,
+            active: false,
+            inactive: false,
+            queue_id: 0,
+        };
+        self.slaves.push(s);
+        let k = self.slaves.len() - 1;
+        match mode {
+            Mode::ActiveBackup | Mode::Ieee8023ad => self.set_inactive(k),
+            Mode::BalanceTlb | Mode::BalanceAlb => {
+                self.slaves[k].active = true;
+                if !self.cfg.all_slaves_active {
+                    self.slaves[k].inactive = true;
+                }
+            }
+            _ => self.set_active(k),
+        }
+        if mode == Mode::Ieee8023ad {
+            self.lacp.add_port(
+                perm_mac,
+                link == Link::Up && carrier,
+                speed_mbps,
+                full_duplex,
+            );
+        }
+        if mode.uses_primary() {
+            self.select_active_slave(now);
+        }
+        self.update_usable();
+        self.set_carrier();
+        id
+    }
+
+    /// `__bond_release_one`.
+    pub fn remove_slave(&mut self, now: Instant, id: u16) {
+        let Some(k) = self.idx(id) else { return };
+        if self.cfg.mode == Mode::Ieee8023ad && k < self.lacp.ports.len() {
+            self.lacp.remove_port(k);
+            self.take_lacp_tx();
+        }
+        self.slaves.remove(k);
+        if self.curr_active == Some(id) {
+            self.curr_active = None;
+            if self.cfg.mode.uses_primary() {
+                self.select_active_slave(now);
+            }
+        }
+        self.update_usable();
+        self.set_carrier();
+    }
+
+    fn set_active(&mut self, k: usize) {
+        let s = &mut self.slaves[k];
+        s.active = true;
+        s.inactive = false;
+    }
+
+    /// `bond_set_slave_inactive_flags`.
+    fn set_inactive(&mut self, k: usize) {
+        let lb = self.cfg.mode.is_lb();
+        let all = self.cfg.all_slaves_active;
+        let s = &mut self.slaves[k];
+        if !lb {
+            s.active = false;
+        }
+        if !all {
+            s.inactive = true;
+        }
+    }
+
+    fn ticks(&self, ms: u32) -> u32 {
+        ms.checked_div(self.cfg.miimon).unwrap_or(0)
+    }
+
+    /// The device's carrier and speed changed (the graph tells; the MII
+    /// monitor looks at its next tick, as the kernel polls).
+    pub fn set_slave_dev(&mut self, id: u16, up: bool, speed_mbps: u32, full_duplex: bool) {
+        if let Some(k) = self.idx(id) {
+            let s = &mut self.slaves[k];
+            s.dev_up = up;
+            if up {
+                s.speed_mbps = speed_mbps;
+                s.full_duplex = full_duplex;
+            }
+            if self.cfg.miimon == 0 && self.cfg.arp_interval == 0 {
+                // Nothing monitors links; the LACP port still follows the
+                // device (`bond_3ad_handle_link_change` from notifiers).
+                if self.cfg.mode == Mode::Ieee8023ad {
+                    self.lacp.ports[k].dev_up = up;
+                }
+            }
+        }
+    }
+
+    /// The bond device came up (`bond_open`) or went down.
+    pub fn set_up(&mut self, now: Instant, up: bool) {
+        if self.up == up {
+            return;
+        }
+        self.up = up;
+        if up {
+            self.next_mii = (self.cfg.miimon > 0).then_some(now);
+            if self.cfg.mode == Mode::Ieee8023ad {
+                self.next_ad = Some(now);
+                self.lacp.open();
+            }
+            if self.cfg.mode.uses_primary() {
+                self.select_active_slave(now);
+            }
+        } else {
+            self.next_mii = None;
+            self.next_ad = None;
+        }
+        self.update_usable();
+        self.set_carrier();
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if !self.tx.is_empty() {
+            return Some(Instant::ZERO);
+        }
+        [self.next_mii, self.next_ad].into_iter().flatten().min()
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(t) = self.next_mii.filter(|t| *t <= now) {
+            self.mii_monitor(t);
+            let step = Duration::from_millis(u64::from(self.cfg.miimon.max(1)));
+            self.next_mii = Some(t + step);
+        }
+        while let Some(t) = self.next_ad.filter(|t| *t <= now) {
+            self.lacp.tick();
+            self.after_lacp();
+            self.next_ad = Some(t + Duration::from_millis(100));
+        }
+    }
+
+    fn take_lacp_tx(&mut self) {
+        for (k, f) in std::mem::take(&mut self.lacp.tx) {
+            if let Some(s) = self.slaves.get(k) {
+                self.tx.push((s.id, f));
+            }
+        }
+    }
+
+    /// After the LACP machines ran: frames out, flags into the slaves,
+    /// carrier.
+    fn after_lacp(&mut self) {
+        self.take_lacp_tx();
+        if std::mem::take(&mut self.lacp.changed) {
+            for (k, p) in self.lacp.ports.iter().enumerate() {
+                let active = p.is_active();
+                let s = &mut self.slaves[k];
+                s.active = active;
+                s.inactive = !active && !self.cfg.all_slaves_active;
+            }
+            self.update_usable();
+        }
+        self.set_carrier();
+    }
+
+    /// `bond_mii_monitor`: `bond_miimon_inspect` + `bond_miimon_commit`.
+    fn mii_monitor(&mut self, now: Instant) {
+        // Further peer notifications go out one per MII interval
+        // (peer_notif_delay 0).
+        if self.notify_left > 0 {
+            self.notify_peers();
+        }
+        let ignore_updelay = if self.cfg.mode == Mode::ActiveBackup {
+            self.curr_active.is_none()
+        } else {
+            self.usable.is_empty()
+        };
+        let mut ignore_updelay = ignore_updelay;
+        let (down, up) = (self.ticks(self.cfg.downdelay), self.ticks(self.cfg.updelay));
+        let mut commits: Vec<(usize, Link)> = Vec::new();
+        for k in 0..self.slaves.len() {
+            let s = &mut self.slaves[k];
+            let link_state = s.dev_up;
+            match s.link {
+                Link::Up | Link::Fail => {
+                    if s.link == Link::Up {
+                        if link_state {
+                            continue;
+                        }
+                        s.link = Link::Fail;
+                        s.delay = down;
+                        if self.record {
+                            self.events.push(BondEvent::SlaveLink {
+                                slave: s.ifid,
+                                link: Link::Fail,
+                            });
+                        }
+                    }
+                    if link_state {
+                        s.link = Link::Up;
+                        if self.record {
+                            self.events.push(BondEvent::SlaveLink {
+                                slave: s.ifid,
+                                link: Link::Up,
+                            });
+                        }
+                        continue;
+                    }
+                    if s.delay == 0 {
+                        commits.push((k, Link::Down));
+                        continue;
+                    }
+                    s.delay -= 1;
+                }
+                Link::Down | Link::Back => {
+                    if s.link == Link::Down {
+                        if !link_state {
+                            continue;
+                        }
+                        s.link = Link::Back;
+                        s.delay = up;
+                        if self.record && up > 0 {
+                            self.events.push(BondEvent::SlaveLink {
+                                slave: s.ifid,
+                                link: Link::Back,
+                            });
+                        }
+                    }
+                    if !link_state {
+                        s.link = Link::Down;
+                        continue;
+                    }
+                    if ignore_updelay {
+                        s.delay = 0;
+                    }
+                    if s.delay == 0 {
+                        commits.push((k, Link::Up));
+                        ignore_updelay = false;
+                        continue;
+                    }
+                    s.delay -= 1;
+                }
+            }
+        }
+        if commits.is_empty() {
+            return;
+        }
+        let mut failover = false;
+        let primary = self.primary_id();
+        for (k, link) in commits {
+            let id = self.slaves[k].id;
+            let ifid = self.slaves[k].ifid;
+            match link {
+                Link::Up => {
+                    self.slaves[k].link = Link::Up;
+                    match self.cfg.mode {
+                        Mode::Ieee8023ad => self.set_inactive(k),
+                        Mode::ActiveBackup => {}
+                        _ => self.set_active(k),
+                    }
+                    if self.cfg.mode == Mode::Ieee8023ad {
+                        let s = &self.slaves[k];
+                        let (sp, du) = (s.speed_mbps, s.full_duplex);
+                        self.lacp.link_change(k, true, sp, du);
+                    }
+                    if self.curr_active.is_none() || Some(id) == primary {
+                        failover = true;
+                    }
+                }
+                _ => {
+                    let s = &mut self.slaves[k];
+                    s.link = Link::Down;
+                    s.link_failure_count = s.link_failure_count.saturating_add(1);
+                    if matches!(self.cfg.mode, Mode::ActiveBackup | Mode::Ieee8023ad) {
+                        self.set_inactive(k);
+                    }
+                    if self.cfg.mode == Mode::Ieee8023ad {
+                        self.lacp.link_change(k, false, 0, false);
+                    }
+                    if self.curr_active == Some(id) {
+                        failover = true;
+                    }
+                }
+            }
+            self.event(BondEvent::SlaveLink { slave: ifid, link });
+        }
+        if failover && self.cfg.mode.uses_primary() {
+            self.select_active_slave(now);
+        }
+        if self.cfg.mode == Mode::Ieee8023ad {
+            self.after_lacp();
+        }
+        self.update_usable();
+        self.set_carrier();
+    }
+
+    /// `bond_choose_primary_or_current`.
+    fn choose_primary_or_current(&self) -> Option<u16> {
+        let prim = self.primary_id().and_then(|id| self.slave(id));
+        let curr = self.active_slave();
+        let Some(prim) = prim.filter(|p| p.link == Link::Up) else {
+            return curr.filter(|c| c.link == Link::Up).map(|c| c.id);
+        };
+        let Some(curr) = curr.filter(|c| c.link == Link::Up) else {
+            return Some(prim.id);
+        };
+        match self.cfg.primary_reselect {
+            PrimaryReselect::Always => Some(prim.id),
+            PrimaryReselect::Better => {
+                if prim.speed_mbps < curr.speed_mbps
+                    || (prim.speed_mbps == curr.speed_mbps && prim.full_duplex <= curr.full_duplex)
+                {
+                    Some(curr.id)
+                } else {
+                    Some(prim.id)
+                }
+            }
+            PrimaryReselect::Failure => Some(curr.id),
+        }
+    }
+
+    /// `bond_find_best_slave`.
+    fn find_best_slave(&self) -> Option<u16> {
+        if let Some(id) = self.choose_primary_or_current() {
+            return Some(id);
+        }
+        let mut best: Option<(u32, u16)> = None;
+        for s in &self.slaves {
+            if s.link == Link::Up {
+                return Some(s.id);
+            }
+            if s.link == Link::Back && s.dev_up && best.is_none_or(|(d, _)| s.delay < d) {
+                best = Some((s.delay, s.id));
+            }
+        }
+        best.map(|(_, id)| id)
+    }
+
+    /// `bond_select_active_slave` + `bond_change_active_slave`.
+    fn select_active_slave(&mut self, _now: Instant) {
+        let best = self.find_best_slave();
+        if best == self.curr_active {
+            return;
+        }
+        let old = self.curr_active;
+        if let Some(k) = old.and_then(|id| self.idx(id)) {
+            if self.cfg.mode == Mode::ActiveBackup {
+                self.set_inactive(k);
+            }
+        }
+        self.curr_active = best;
+        if let Some(k) = best.and_then(|id| self.idx(id)) {
+            if self.slaves[k].link == Link::Back {
+                // Used before its updelay ran out: it is up now.
+                self.slaves[k].link = Link::Up;
+            }
+            self.set_active(k);
+            if self.cfg.mode == Mode::ActiveBackup && old.is_some() {
+                // Tell the neighbours where the bond's addresses are now.
+                self.notify_left = self.cfg.num_grat_arp;
+                self.notify_peers();
+            }
+        }
+        let ifid = best.and_then(|id| self.slave(id)).map(|s| s.ifid);
+        self.event(BondEvent::Active { slave: ifid });
+    }
+
+    /// One round of peer notification: a gratuitous ARP for each address
+    /// the host used, from the bond's address, out of the active slave.
+    fn notify_peers(&mut self) {
+        if self.notify_left == 0 {
+            return;
+        }
+        self.notify_left -= 1;
+        let Some(active) = self.curr_active else {
+            return;
+        };
+        for a in self.addrs.clone() {
+            let mut arp = Vec::with_capacity(28);
+            arp.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+            arp.extend_from_slice(&self.mac.0);
+            arp.extend_from_slice(&a);
+            arp.extend_from_slice(&[0; 6]);
+            arp.extend_from_slice(&a);
+            let f = build_frame(Mac::BROADCAST, self.mac, &[], ethertype::ARP, &arp);
+            self.tx.push((active, f));
+            self.peer_notifications += 1;
+        }
+    }
+
+    /// `bond_update_slave_arr`: who may transmit in the hash modes.
+    fn update_usable(&mut self) {
+        let agg = (self.cfg.mode == Mode::Ieee8023ad)
+            .then(|| self.lacp.active_agg_info().map(|i| i.aggregator_id));
+        self.usable = self
+            .slaves
+            .iter()
+            .enumerate()
+            .filter(|(k, s)| {
+                let can_tx = s.dev_up && s.link == Link::Up && s.active;
+                let in_agg = match agg {
+                    None => true,
+                    Some(a) => a.is_some() && self.lacp.port_agg(*k).map(|x| x.id) == a,
+                };
+                can_tx && in_agg
+            })
+            .map(|(_, s)| s.id)
+            .collect();
+    }
+
+    /// `bond_set_carrier`.
+    fn set_carrier(&mut self) {
+        let up = if self.cfg.mode == Mode::Ieee8023ad {
+            self.lacp.carrier
+        } else {
+            self.slaves.iter().any(|s| s.link == Link::Up)
+        };
+        if up != self.carrier {
+            self.carrier = up;
+            self.event(BondEvent::Carrier { up });
+        }
+    }
+
+    /// `bond_get_slave_by_id`: from member `n` on, the first that can
+    /// transmit, wrapping.
+    fn slave_by_id(&self, n: usize) -> Option<u16> {
+        let can = |s: &Slave| s.dev_up && s.link == Link::Up && s.active;
+        let len = self.slaves.len();
+        (0..len)
+            .map(|i| &self.slaves[(n + i) % len])
+            .find(|s| can(s))
+            .map(|s| s.id)
+    }
+
+    fn next_random(&mut self) -> u32 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng as u32
+    }
+
+    /// `bond_start_xmit`: the members a frame the bond device sends leaves
+    /// by (none: dropped).
+    pub fn xmit(&mut self, frame: &Frame<'_>, out: &mut Vec<u16>) -> Result<(), DropReason> {
+        self.learn_addr(frame);
+        if self.slaves.is_empty() || !self.up {
+            return Err(DropReason::NoSlave);
+        }
+        match self.cfg.mode {
+            Mode::BalanceRr => {
+                if is_igmp(frame) {
+                    let id = self.curr_active.or_else(|| self.slave_by_id(0));
+                    out.extend(id);
+                } else {
+                    let n = match self.cfg.packets_per_slave {
+                        0 => self.next_random(),
+                        p => {
+                            self.rr_counter = self.rr_counter.wrapping_add(1);
+                            self.rr_counter / p
+                        }
+                    };
+                    out.extend(self.slave_by_id(n as usize % self.slaves.len()));
+                }
+            }
+            Mode::ActiveBackup => out.extend(self.curr_active),
+            Mode::Broadcast => out.extend(
+                self.slaves
+                    .iter()
+                    .filter(|s| s.dev_up && s.link == Link::Up)
+                    .map(|s| s.id),
+            ),
+            Mode::BalanceXor | Mode::Ieee8023ad | Mode::BalanceTlb | Mode::BalanceAlb => {
+                if !self.usable.is_empty() {
+                    let h = hash::xmit_hash(frame, self.cfg.xmit_hash_policy);
+                    out.push(self.usable[h as usize % self.usable.len()]);
+                }
+            }
+        }
+        if out.is_empty() {
+            return Err(DropReason::NoSlave);
+        }
+        Ok(())
+    }
+
+    /// Remembers the IPv4 address of an ARP the host sends through the
+    /// bond (what failover announces).
+    fn learn_addr(&mut self, frame: &Frame<'_>) {
+        if frame.ethertype() != ethertype::ARP || frame.src() != self.mac {
+            return;
+        }
+        let b = frame.body();
+        if b.len() < 2 + 28 {
+            return;
+        }
+        let spa: [u8; 4] = b[2 + 14..2 + 18].try_into().expect("4 bytes");
+        if spa != [0; 4] && !self.addrs.contains(&spa) && self.addrs.len() < 16 {
+            self.addrs.push(spa);
+        }
+    }
+
+    /// `bond_handle_frame`: a frame member `id` received.
+    pub fn rx(&mut self, id: u16, frame: &Frame<'_>) -> Rx {
+        let Some(k) = self.idx(id) else {
+            return Rx::Exact;
+        };
+        if self.cfg.mode == Mode::Ieee8023ad
+            && frame.ethertype() == ETHERTYPE_SLOW
+            && frame.dst() == LACP_GROUP
+            && frame.tags().is_empty()
+        {
+            let taken = self.lacp.rx(k, &frame.body()[2..]);
+            self.after_lacp();
+            if taken {
+                return Rx::Consumed;
+            }
+        }
+        let s = &self.slaves[k];
+        if s.inactive {
+            let unicast = !frame.dst().is_multicast();
+            if self.cfg.mode == Mode::BalanceAlb && unicast {
+                return Rx::Pass;
+            }
+            return Rx::Exact;
+        }
+        Rx::Pass
+    }
+
+    /// `/proc/net/bonding/BOND`.
+    pub fn proc_text(&self, carrier: bool) -> String {
+        let c = &self.cfg;
+        let mut s = String::new();
+        let _ = writeln!(s, "Ethernet Channel Bonding Driver: v6.18 (patchbay)\n");
+        let _ = write!(s, "Bonding Mode: {}", c.mode.long_name());
+        if c.mode == Mode::ActiveBackup && c.fail_over_mac != FailOverMac::None {
+            let _ = write!(s, " (fail_over_mac {})", c.fail_over_mac.name());
+        }
+        s.push('\n');
+        if c.mode.uses_xmit_hash() {
+            let _ = writeln!(
+                s,
+                "Transmit Hash Policy: {} ({})",
+                c.xmit_hash_policy.name(),
+                c.xmit_hash_policy as u8
+            );
+        }
+        if c.mode.uses_primary() {
+            let prim = self.primary_id().and_then(|id| self.slave(id));
+            let _ = write!(
+                s,
+                "Primary Slave: {}",
+                prim.map_or("None", |p| p.name.as_str())
+            );
+            if prim.is_some() {
+                let _ = write!(s, " (primary_reselect {})", c.primary_reselect.name());
+            }
+            let _ = writeln!(
+                s,
+                "\nCurrently Active Slave: {}",
+                self.active_slave().map_or("None", |a| a.name.as_str())
+            );
+        }
+        let _ = writeln!(s, "MII Status: {}", if carrier { "up" } else { "down" });
+        let _ = writeln!(s, "MII Polling Interval (ms): {}", c.miimon);
+        let round = |d: u32| self.ticks(d) * c.miimon;
+        let _ = writeln!(s, "Up Delay (ms): {}", round(c.updelay));
+        let _ = writeln!(s, "Down Delay (ms): {}", round(c.downdelay));
+        let _ = writeln!(
+            s,
+            "Peer Notification Delay (ms): {}",
+            round(c.peer_notif_delay)
+        );
+        if c.arp_interval > 0 {
+            let _ = writeln!(s, "ARP Polling Interval (ms): {}", c.arp_interval);
+            let _ = writeln!(s, "ARP Missed Max: {}", c.arp_missed_max);
+            let t: Vec<String> = c
+                .arp_ip_target
+                .iter()
+                .map(|a| format!(" {}.{}.{}.{}", a[0], a[1], a[2], a[3]))
+                .collect();
+            let _ = writeln!(s, "ARP IP target/s (n.n.n.n form):{}", t.join(","));
+        }
+        if c.mode == Mode::Ieee8023ad {
+            let _ = writeln!(s, "\n802.3ad info");
+            let _ = writeln!(
+                s,
+                "LACP active: {}",
+                if c.lacp_active { "on" } else { "off" }
+            );
+            let _ = writeln!(
+                s,
+                "LACP rate: {}",
+                if c.lacp_fast { "fast" } else { "slow" }
+            );
+            let _ = writeln!(s, "Min links: {}", c.min_links);
+            let _ = writeln!(
+                s,
+                "Aggregator selection policy (ad_select): {}",
+                c.ad_select.name()
+            );
+            let _ = writeln!(s, "System priority: {}", self.lacp.cfg.sys_prio);
+            let _ = writeln!(s, "System MAC address: {}", self.lacp.cfg.system);
+            match self.lacp.active_agg_info() {
+                None => {
+                    let _ = writeln!(s, "bond has no active aggregator");
+                }
+                Some(i) => {
+                    let _ = writeln!(s, "Active Aggregator Info:");
+                    let _ = writeln!(s, "\tAggregator ID: {}", i.aggregator_id);
+                    let _ = writeln!(s, "\tNumber of ports: {}", i.ports);
+                    let _ = writeln!(s, "\tActor Key: {}", i.actor_key);
+                    let _ = writeln!(s, "\tPartner Key: {}", i.partner_key);
+                    let _ = writeln!(s, "\tPartner Mac Address: {}", i.partner_system);
+                }
+            }
+        }
+        for (k, sl) in self.slaves.iter().enumerate() {
+            let _ = writeln!(s, "\nSlave Interface: {}", sl.name);
+            let _ = writeln!(s, "MII Status: {}", sl.link.name());
+            if sl.speed_mbps == 0 {
+                let _ = writeln!(s, "Speed: Unknown");
+            } else {
+                let _ = writeln!(s, "Speed: {} Mbps", sl.speed_mbps);
+            }
+            let _ = writeln!(
+                s,
+                "Duplex: {}",
+                if sl.full_duplex { "full" } else { "half" }
+            );
+            let _ = writeln!(s, "Link Failure Count: {}", sl.link_failure_count);
+            let _ = writeln!(s, "Permanent HW addr: {}", sl.perm_mac);
+            let _ = writeln!(s, "Slave queue ID: {}", sl.queue_id);
+            if c.mode == Mode::Ieee8023ad {
+                let p = &self.lacp.ports[k];
+                match self.lacp.port_agg(k) {
+                    None => {
+                        let _ = writeln!(s, "Aggregator ID: N/A");
+                    }
+                    Some(a) => {
+                        let _ = writeln!(s, "Aggregator ID: {}", a.id);
+                        let _ = writeln!(s, "Actor Churn State: {}", p.churn_actor.desc());
+                        let _ = writeln!(s, "Partner Churn State: {}", p.churn_partner.desc());
+                        let _ = writeln!(s, "Actor Churned Count: {}", p.churn_actor_count);
+                        let _ = writeln!(s, "Partner Churned Count: {}", p.churn_partner_count);
+                        let _ = writeln!(s, "details actor lacp pdu:");
+                        let _ = writeln!(s, "    system priority: {}", p.actor_system_priority);
+                        let _ = writeln!(s, "    system mac address: {}", p.actor_system);
+                        let _ = writeln!(s, "    port key: {}", p.actor_oper_key);
+                        let _ = writeln!(s, "    port priority: {}", p.actor_port_priority);
+                        let _ = writeln!(s, "    port number: {}", p.number);
+                        let _ = writeln!(s, "    port state: {}", p.actor_oper_state);
+                        let q = &p.partner_oper;
+                        let _ = writeln!(s, "details partner lacp pdu:");
+                        let _ = writeln!(s, "    system priority: {}", q.system_priority);
+                        let _ = writeln!(s, "    system mac address: {}", q.system);
+                        let _ = writeln!(s, "    oper key: {}", q.key);
+                        let _ = writeln!(s, "    port priority: {}", q.port_priority);
+                        let _ = writeln!(s, "    port number: {}", q.port);
+                        let _ = writeln!(s, "    port state: {}", q.state);
+                    }
+                }
+            }
+        }
+        s
+    }
+}
+
+fn is_igmp(frame: &Frame<'_>) -> bool {
+    let b = frame.body();
+    frame.ethertype() == ethertype::IPV4 && b.len() >= 2 + 20 && b[2 + 9] == 2
+}
