@@ -15,6 +15,7 @@
 //! device exposed as a TAP (a bridge's own port, a VLAN device): reading it
 //! is the device's tx, writing it delivers to the host.
 
+use crate::bond::{Bond, BondEvent, Link, NewSlave, Rx};
 use crate::bridge::{path_cost, Bridge, Egress, FdbEvent, Host, PortState};
 use crate::counters::{Counters, DropReason};
 use crate::pipeline::{Direction, Outputs};
@@ -73,6 +74,23 @@ pub enum Event {
     TopologyChange {
         bridge: IfId,
     },
+    /// A bond member's MII state changed.
+    BondLink {
+        bond: IfId,
+        slave: IfId,
+        link: Link,
+    },
+    /// The bond's current active slave changed.
+    BondActive {
+        bond: IfId,
+        slave: Option<IfId>,
+    },
+    /// An 802.3ad member started or stopped collecting and distributing.
+    BondDistributing {
+        bond: IfId,
+        slave: IfId,
+        on: bool,
+    },
 }
 
 /// How deep the walk goes before it assumes a loop.
@@ -103,6 +121,7 @@ pub enum Kind {
     /// carrier, speed and duplex.
     Netdevsim,
     Bridge(Box<Bridge>),
+    Bond(Box<Bond>),
     Vlan(VlanDev),
 }
 
@@ -114,6 +133,7 @@ impl Kind {
             Kind::Tap => Some("tun"),
             Kind::Netdevsim => Some("netdevsim"),
             Kind::Bridge(_) => Some("bridge"),
+            Kind::Bond(_) => Some("bond"),
             Kind::Vlan(_) => Some("vlan"),
         }
     }
@@ -160,6 +180,18 @@ impl Iface {
             _ => None,
         }
     }
+    pub fn bond(&self) -> Option<&Bond> {
+        match &self.kind {
+            Kind::Bond(b) => Some(b),
+            _ => None,
+        }
+    }
+    pub fn bond_mut(&mut self) -> Option<&mut Bond> {
+        match &mut self.kind {
+            Kind::Bond(b) => Some(b),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -195,6 +227,8 @@ pub struct Graph {
     next_ifindex: u32,
     scratch: Vec<Vec<Egress>>,
     events: Option<VecDeque<Event>>,
+    /// Members a bond frame leaves by (reused, no allocation per frame).
+    bond_scratch: (Vec<u16>, Vec<IfId>),
     /// No timer is due before this (a lower bound: an earlier hint only
     /// costs a `handle_timeout` that finds nothing due).
     timer_hint: Option<Instant>,
@@ -220,6 +254,9 @@ impl Graph {
             return Err(GraphError::Exists(name.into()));
         }
         if let Kind::Bridge(b) = &mut kind {
+            b.record = self.events.is_some();
+        }
+        if let Kind::Bond(b) = &mut kind {
             b.record = self.events.is_some();
         }
         let id = match self.ifaces.iter().position(Option::is_none) {
@@ -295,11 +332,14 @@ impl Graph {
         if self.iface(id).master.is_some() {
             let _ = self.release(now, id);
         }
-        let ports: Vec<IfId> = self
+        let mut ports: Vec<IfId> = self
             .iface(id)
             .bridge()
             .map(|b| b.ports().map(|p| p.ifid).collect())
             .unwrap_or_default();
+        if let Some(b) = self.iface(id).bond() {
+            ports.extend(b.slaves.iter().map(|s| s.ifid));
+        }
         for p in ports {
             let _ = self.release(now, p);
         }
@@ -319,6 +359,9 @@ impl Graph {
         let d = self.iface(dev);
         if matches!(d.kind, Kind::Bridge(_)) {
             return Err(GraphError::Loop(d.name.clone()));
+        }
+        if self.iface(br).bond().is_some() {
+            return self.bond_enslave(now, dev, br);
         }
         if let Some(m) = d.master {
             if m == br {
@@ -375,6 +418,11 @@ impl Graph {
         let no = d.port_no;
         if let Some(b) = self.iface_mut(br).bridge_mut() {
             b.remove_port(now, no);
+        }
+        if let Some(b) = self.iface_mut(br).bond_mut() {
+            b.remove_slave(now, no);
+            self.collect_bond(br);
+            self.note_bond_timer(br);
         }
         self.collect(br);
         self.note_bridge_timer(br);
@@ -454,6 +502,7 @@ impl Graph {
             Kind::Bridge(b) => b
                 .ports()
                 .any(|p| p.state == crate::bridge::PortState::Forwarding && self.oper_up(p.ifid)),
+            Kind::Bond(b) => b.carrier,
         }
     }
 
@@ -468,7 +517,11 @@ impl Graph {
             .ifaces
             .iter()
             .flatten()
-            .filter_map(|f| f.bridge().and_then(Bridge::poll_timeout))
+            .filter_map(|f| match &f.kind {
+                Kind::Bridge(b) => b.poll_timeout(),
+                Kind::Bond(b) => b.poll_timeout(),
+                _ => None,
+            })
             .min();
     }
 
@@ -483,13 +536,23 @@ impl Graph {
             return;
         }
         for i in 0..self.ifaces.len() {
+            let id = IfId(i as u32);
+            if let Some(b) = self.ifaces[i].as_mut().and_then(Iface::bond_mut) {
+                if b.poll_timeout().is_some_and(|t| t <= now) {
+                    b.handle_timeout(now);
+                    self.send_bond_tx(now, id, out);
+                    self.collect_bond(id);
+                    self.link_changed(now, id);
+                }
+                continue;
+            }
             let Some(b) = self.ifaces[i].as_mut().and_then(Iface::bridge_mut) else {
                 continue;
             };
             if b.poll_timeout().is_some_and(|t| t <= now) {
                 b.handle_timeout(now);
-                self.collect(IfId(i as u32));
-                self.send_bpdus(now, IfId(i as u32), out);
+                self.collect(id);
+                self.send_bpdus(now, id, out);
             }
         }
         self.refresh_timers();
@@ -500,6 +563,10 @@ impl Graph {
         self.events = on.then(VecDeque::new);
         for f in self.ifaces.iter_mut().flatten() {
             if let Some(b) = f.bridge_mut() {
+                b.record = on;
+                b.events.clear();
+            }
+            if let Some(b) = f.bond_mut() {
                 b.record = on;
                 b.events.clear();
             }
@@ -524,6 +591,7 @@ impl Graph {
             {
                 self.collect(IfId(i as u32));
             }
+            self.collect_bond(IfId(i as u32));
         }
     }
 
@@ -603,6 +671,14 @@ impl Graph {
     pub fn link_changed(&mut self, now: Instant, id: IfId) {
         // The bridge device's own admin state drives its spanning tree.
         let admin = self.iface(id).admin_up;
+        // A bond's own admin state starts and stops its monitors.
+        if let Some(b) = self.iface_mut(id).bond_mut() {
+            if b.up != admin {
+                b.set_up(now, admin);
+                self.collect_bond(id);
+                self.note_bond_timer(id);
+            }
+        }
         if let Some(enabled) = self.iface(id).bridge().map(|b| b.stp.enabled) {
             if admin != enabled {
                 let ports: Vec<(u16, IfId)> = self
@@ -637,6 +713,12 @@ impl Graph {
         }
         if let Some(br) = master {
             let no = self.iface(id).port_no;
+            let (speed, duplex) = (self.iface(id).speed_mbps, self.iface(id).full_duplex);
+            if let Some(b) = self.iface_mut(br).bond_mut() {
+                // The MII monitor sees it at its next tick.
+                b.set_slave_dev(no, up, speed, duplex);
+                self.note_bond_timer(br);
+            }
             if let Some(b) = self.iface_mut(br).bridge_mut() {
                 let state = b.port(no).map(|p| p.state);
                 if up && b.stp.enabled && state == Some(PortState::Disabled) {
@@ -652,6 +734,173 @@ impl Graph {
         let ups: Vec<IfId> = self.iface(id).vlan_uppers.iter().map(|u| u.2).collect();
         for u in ups {
             self.link_changed(now, u);
+        }
+    }
+
+    fn note_bond_timer(&mut self, id: IfId) {
+        let t = self
+            .get(id)
+            .and_then(Iface::bond)
+            .and_then(Bond::poll_timeout);
+        self.note_timer(t);
+    }
+
+    /// Moves a bond's events into the log.
+    fn collect_bond(&mut self, id: IfId) {
+        let Some(b) = self.ifaces[id.0 as usize]
+            .as_mut()
+            .and_then(Iface::bond_mut)
+        else {
+            return;
+        };
+        if b.events.is_empty() {
+            return;
+        }
+        let evs = std::mem::take(&mut b.events);
+        let Some(log) = self.events.as_mut() else {
+            return;
+        };
+        for e in evs {
+            log.push_back(match e {
+                BondEvent::SlaveLink { slave, link } => Event::BondLink {
+                    bond: id,
+                    slave,
+                    link,
+                },
+                BondEvent::Active { slave } => Event::BondActive { bond: id, slave },
+                BondEvent::Distributing { slave, on } => Event::BondDistributing {
+                    bond: id,
+                    slave,
+                    on,
+                },
+                BondEvent::Carrier { .. } => continue,
+            });
+        }
+    }
+
+    /// `bond_enslave`.
+    fn bond_enslave(&mut self, now: Instant, dev: IfId, bond: IfId) -> Result<u16, GraphError> {
+        let d = self.iface(dev);
+        if dev == bond || d.bond().is_some() {
+            return Err(GraphError::Loop(d.name.clone()));
+        }
+        if let Some(m) = d.master {
+            if m == bond {
+                return Ok(d.port_no);
+            }
+            return Err(GraphError::Busy {
+                dev: d.name.clone(),
+                master: self.iface(m).name.clone(),
+            });
+        }
+        let up = self.oper_up(dev);
+        let d = self.iface(dev);
+        let new = NewSlave {
+            ifid: dev,
+            name: &d.name.clone(),
+            perm_mac: d.mac,
+            carrier: up,
+            speed_mbps: d.speed_mbps,
+            full_duplex: d.full_duplex,
+        };
+        let bif = self.iface_mut(bond);
+        let b = bif.bond_mut().expect("checked");
+        let no = b.add_slave(now, new);
+        let mac = b.mac;
+        bif.mac = mac;
+        let d = self.iface_mut(dev);
+        d.master = Some(bond);
+        d.port_no = no;
+        d.oper = up;
+        self.collect_bond(bond);
+        self.note_bond_timer(bond);
+        self.link_changed(now, bond);
+        Ok(no)
+    }
+
+    /// A frame a bond member received (`bond_handle_frame`).
+    #[allow(clippy::too_many_arguments)]
+    fn bond_input(
+        &mut self,
+        now: Instant,
+        bond: IfId,
+        slave: IfId,
+        no: u16,
+        frame: Frame<'_>,
+        out: &mut Outputs,
+        depth: usize,
+    ) {
+        let Some(b) = self.iface_mut(bond).bond_mut() else {
+            return;
+        };
+        let r = b.rx(no, &frame);
+        match r {
+            Rx::Consumed => {
+                self.send_bond_tx(now, bond, out);
+                self.collect_bond(bond);
+                self.link_changed(now, bond);
+                self.note_bond_timer(bond);
+            }
+            Rx::Exact => {
+                // Only listeners on the member itself get it.
+                let iface = self.iface_mut(slave);
+                match iface.kind {
+                    Kind::External => {}
+                    _ => iface.counters.drop(DropReason::InactiveSlave),
+                }
+            }
+            Rx::Pass => self.rx(now, bond, frame, out, depth + 1),
+        }
+    }
+
+    /// `bond_start_xmit`.
+    fn bond_xmit(
+        &mut self,
+        now: Instant,
+        bond: IfId,
+        frame: Frame<'_>,
+        out: &mut Outputs,
+        depth: usize,
+    ) {
+        let (mut ids, mut ifids) = std::mem::take(&mut self.bond_scratch);
+        ids.clear();
+        ifids.clear();
+        let bif = self.iface_mut(bond);
+        let b = bif.bond_mut().expect("a bond");
+        match b.xmit(&frame, &mut ids) {
+            Err(r) => bif.counters.drop(r),
+            Ok(()) => {
+                ifids.extend(ids.iter().filter_map(|id| b.slave(*id).map(|s| s.ifid)));
+                for ifid in &ifids {
+                    self.tx(now, *ifid, frame, out, depth + 1);
+                }
+            }
+        }
+        self.bond_scratch = (ids, ifids);
+    }
+
+    /// Sends what a bond queued (LACPDUs, marker responses, gratuitous
+    /// ARPs) on its members.
+    fn send_bond_tx(&mut self, now: Instant, bond: IfId, out: &mut Outputs) {
+        let Some(b) = self.iface_mut(bond).bond_mut() else {
+            return;
+        };
+        if b.tx.is_empty() {
+            return;
+        }
+        let tx = std::mem::take(&mut b.tx);
+        for (id, bytes) in &tx {
+            let Some(ifid) = self
+                .iface(bond)
+                .bond()
+                .and_then(|b| b.slave(*id))
+                .map(|s| s.ifid)
+            else {
+                continue;
+            };
+            if let Ok(f) = Frame::parse(bytes, None, Offload::NONE) {
+                self.tx(now, ifid, f, out, 1);
+            }
         }
     }
 
@@ -777,6 +1026,9 @@ impl Graph {
         let iface = self.iface(id);
         if let Some(br) = iface.master {
             let no = iface.port_no;
+            if self.iface(br).bond().is_some() {
+                return self.bond_input(now, br, id, no, frame, out, depth);
+            }
             return self.bridge_input(now, br, id, no, frame, out, depth);
         }
         self.deliver_host(id, frame, out);
@@ -828,6 +1080,7 @@ impl Graph {
                 self.tx(now, lower, frame, out, depth + 1);
             }
             Kind::Bridge(_) => self.bridge_xmit(now, id, frame, out, depth),
+            Kind::Bond(_) => self.bond_xmit(now, id, frame, out, depth),
         }
     }
 

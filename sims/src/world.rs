@@ -977,6 +977,27 @@ impl Sim {
                 Event::TopologyChange { bridge } => {
                     format!("{}: topology change detected", name(&self.graph, bridge))
                 }
+                Event::BondLink { bond, slave, link } => format!(
+                    "{}: {} link {}",
+                    name(&self.graph, bond),
+                    name(&self.graph, slave),
+                    link.name()
+                ),
+                Event::BondActive { bond, slave } => format!(
+                    "{}: active slave {}",
+                    name(&self.graph, bond),
+                    slave.map_or_else(|| "none".to_string(), |s| name(&self.graph, s))
+                ),
+                Event::BondDistributing { bond, slave, on } => format!(
+                    "{}: {} {}",
+                    name(&self.graph, bond),
+                    name(&self.graph, slave),
+                    if on {
+                        "collecting and distributing"
+                    } else {
+                        "not distributing"
+                    }
+                ),
             };
             self.log(text);
         }
@@ -984,8 +1005,23 @@ impl Sim {
 
     /// Evaluates `expect ...`: (passed, what was found).
     fn check(&mut self, line: usize, s: &[&str]) -> Result<(bool, String), SimError> {
-        let usage = "expect fdb BR has|lacks MAC|HOST [on PORT] [vlan V] | port PORT state S | port PORT cost N | port PORT role R | port PORT edge yes|no | mstpctl BR [PORT] PARAM VALUE | link DEV up|down | delivered|lost|duplicates H1 H2 OP N | replies H1 H2 OP N | settled before T | drops DEV REASON OP N | stp BR root BR2|is-root | stp BR root-port PORT|none | ports STATE OP N | spanning-tree | loop-free | broadcast HOST once|at-most-once | not CHECK";
+        let usage = "expect fdb BR has|lacks MAC|HOST [on PORT] [vlan V] | port PORT state S | port PORT cost N | port PORT role R | port PORT edge yes|no | mstpctl BR [PORT] PARAM VALUE | link DEV up|down | delivered|lost|duplicates H1 H2 OP N | replies H1 H2 OP N | settled before T | drops DEV REASON OP N | stp BR root BR2|is-root | stp BR root-port PORT|none | ports STATE OP N | spanning-tree | loop-free | broadcast HOST once|at-most-once | bond BOND active SLAVE|none | bond BOND slave S link up|down|going-down|going-back | bond BOND slave S distributing yes|no | bond BOND slave S aggregator same-as|differs-from S2 | counter DEV rx|tx OP N | not CHECK";
         match s {
+            ["bond", b, rest @ ..] => self.check_bond(line, b, rest, usage),
+            ["counter", dev, dir @ ("rx" | "tx"), op, n] => {
+                let id = self
+                    .graph
+                    .by_name(dev)
+                    .ok_or_else(|| err(line, format!("expect: no device {dev}")))?;
+                let c = &self.graph.iface(id).counters;
+                let v = if *dir == "rx" {
+                    c.rx_packets
+                } else {
+                    c.tx_packets
+                };
+                let (ok, want) = compare(line, v, v, op, n)?;
+                Ok((ok, format!("{dev} {dir} {v} frames (wanted {op} {want})")))
+            }
             ["not", rest @ ..] if !rest.is_empty() => {
                 let (ok, detail) = self.check(line, rest)?;
                 Ok((!ok, detail))
@@ -1282,6 +1318,59 @@ impl Sim {
                 Ok((
                     ok,
                     format!("{dev} dropped {v} as {reason} (wanted {op} {want})"),
+                ))
+            }
+            _ => Err(err(line, usage)),
+        }
+    }
+
+    fn check_bond(
+        &self,
+        line: usize,
+        name: &str,
+        s: &[&str],
+        usage: &str,
+    ) -> Result<(bool, String), SimError> {
+        let id = self
+            .graph
+            .by_name(name)
+            .ok_or_else(|| err(line, format!("expect: no bond {name}")))?;
+        let b = self
+            .graph
+            .iface(id)
+            .bond()
+            .ok_or_else(|| err(line, format!("expect: {name} is not a bond")))?;
+        let slave = |n: &str| {
+            b.slaves
+                .iter()
+                .position(|x| x.name == n)
+                .ok_or_else(|| err(line, format!("expect: {n} is not a member of {name}")))
+        };
+        match s {
+            ["active", want] => {
+                let got = b.active_slave().map_or("none", |a| a.name.as_str());
+                Ok((got == *want, format!("{name}'s active slave is {got}")))
+            }
+            ["slave", sl, "link", want] => {
+                let k = slave(sl)?;
+                let got = b.slaves[k].link.name().replace(' ', "-");
+                Ok((got == *want, format!("{sl} link {got}")))
+            }
+            ["slave", sl, "distributing", want @ ("yes" | "no")] => {
+                let k = slave(sl)?;
+                let on = b.lacp.ports.get(k).is_some_and(|p| p.is_active());
+                Ok((on == (*want == "yes"), format!("{sl} distributing: {on}")))
+            }
+            ["slave", sl, "aggregator", how @ ("same-as" | "differs-from"), other] => {
+                let (k, j) = (slave(sl)?, slave(other)?);
+                let (a, c) = (
+                    b.lacp.port_agg(k).map(|x| x.id),
+                    b.lacp.port_agg(j).map(|x| x.id),
+                );
+                let same = a.is_some() && a == c;
+                Ok((
+                    same == (*how == "same-as"),
+                    format!("{sl} in aggregator {a:?}, {other} in {c:?}"),
                 ))
             }
             _ => Err(err(line, usage)),

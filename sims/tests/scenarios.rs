@@ -238,3 +238,61 @@ fn rstp_ring_diameter_is_bounded_by_max_age() {
 fn rstp_ring_of_1000_is_a_loop_free_forest() {
     passes("rstp-ring-1000.pb");
 }
+
+fn first_event(r: &patchbay_sim::Report, after_ns: u64, text: &str) -> u64 {
+    r.timeline
+        .iter()
+        .find(|e| e.t >= after_ns && e.text == text)
+        .map(|e| e.t)
+        .unwrap_or_else(|| panic!("no \"{text}\" after {after_ns} ns"))
+}
+
+#[test]
+fn bond_modes_distribute_as_the_kernel() {
+    passes("bond-modes.pb");
+}
+
+#[test]
+fn bond_active_backup_fails_over_within_miimon_plus_downdelay() {
+    let r = passes("bond-active-backup.pb");
+    // Cut at 5 s; miimon 100 + downdelay 200.
+    let t = first_event(&r, 5_000_000_000, "ab1: active slave a2");
+    assert!(t - 5_000_000_000 <= 300_000_000, "failover at {t} ns");
+    // The primary's link came back at 10 s; updelay 300 (+ one MII tick).
+    let t = first_event(&r, 10_000_000_000, "ab1: active slave a1");
+    assert!(
+        (10_300_000_000..=10_400_000_000).contains(&t),
+        "back at {t} ns"
+    );
+}
+
+#[test]
+fn bond_lacp_aggregates_and_notices_silent_members() {
+    let r = passes("bond-lacp.pb");
+    let both = |b: &str, s1: &str, s2: &str| {
+        let a = first_event(&r, 0, &format!("{b}: {s1} collecting and distributing"));
+        let c = r
+            .timeline
+            .iter()
+            .filter(|e| e.text == format!("{b}: {s2} collecting and distributing"))
+            .map(|e| e.t)
+            .max()
+            .unwrap();
+        a.max(c)
+    };
+    // Slow rate: both members of both bonds within 5 s.
+    for (b, x, y) in [("p1", "pp1", "pp2"), ("p2", "pq1", "pq2")] {
+        let t = both(b, x, y);
+        assert!(t <= 5_000_000_000, "{b} at {t} ns");
+    }
+    // Silent from 10 s: fast rate notices within 3 s, slow within 90 s.
+    let fast = first_event(&r, 10_000_000_000, "f1: fp2 not distributing") - 10_000_000_000;
+    let slow = first_event(&r, 10_000_000_000, "p1: pp2 not distributing") - 10_000_000_000;
+    assert!(fast <= 3_000_000_000, "fast: {fast} ns");
+    assert!(slow <= 90_000_000_000, "slow: {slow} ns");
+}
+
+#[test]
+fn bond_lacp_loopback_and_mismatched_keys() {
+    passes("bond-lacp-corners.pb");
+}

@@ -318,6 +318,7 @@ pub struct NewSlave<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BondEvent {
     SlaveLink { slave: IfId, link: Link },
+    Distributing { slave: IfId, on: bool },
     Active { slave: Option<IfId> },
     Carrier { up: bool },
 }
@@ -635,8 +636,15 @@ impl Bond {
             for (k, p) in self.lacp.ports.iter().enumerate() {
                 let active = p.is_active();
                 let s = &mut self.slaves[k];
+                let was = s.active;
                 s.active = active;
                 s.inactive = !active && !self.cfg.all_slaves_active;
+                if was != active && self.record {
+                    self.events.push(BondEvent::Distributing {
+                        slave: s.ifid,
+                        on: active,
+                    });
+                }
             }
             self.update_usable();
         }
@@ -1147,4 +1155,136 @@ impl Bond {
 fn is_igmp(frame: &Frame<'_>) -> bool {
     let b = frame.body();
     frame.ethertype() == ethertype::IPV4 && b.len() >= 2 + 20 && b[2 + 9] == 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Offload;
+
+    fn ms(n: u64) -> Instant {
+        Instant::from_nanos(n * 1_000_000)
+    }
+
+    fn bond(cfg: BondConfig) -> Bond {
+        let mut b = Bond::new(cfg, Mac([2, 0, 0, 0, 0, 0xb0]), true);
+        for k in 1..=2u8 {
+            b.add_slave(
+                ms(0),
+                NewSlave {
+                    ifid: IfId(u32::from(k)),
+                    name: &format!("eth{k}"),
+                    perm_mac: Mac([2, 0, 0, 0, 0, k]),
+                    carrier: true,
+                    speed_mbps: 1000,
+                    full_duplex: true,
+                },
+            );
+        }
+        b.set_up(ms(0), true);
+        b
+    }
+
+    #[test]
+    fn active_backup_failover_announces_the_hosts_addresses() {
+        let mut b = bond(BondConfig {
+            mode: Mode::ActiveBackup,
+            num_grat_arp: 2,
+            ..BondConfig::default()
+        });
+        assert_eq!(b.active_slave().map(|s| s.name.as_str()), Some("eth1"));
+        // The host sends an ARP from the bond: 198.18.0.7 is its address.
+        let mut arp = vec![0, 1, 8, 0, 6, 4, 0, 1];
+        arp.extend_from_slice(&b.mac.0);
+        arp.extend_from_slice(&[198, 18, 0, 7]);
+        arp.extend_from_slice(&[0; 6]);
+        arp.extend_from_slice(&[198, 18, 0, 1]);
+        let f = build_frame(Mac::BROADCAST, b.mac, &[], ethertype::ARP, &arp);
+        let mut out = Vec::new();
+        b.xmit(&Frame::parse(&f, None, Offload::NONE).unwrap(), &mut out)
+            .unwrap();
+        assert_eq!(out, vec![1]);
+        b.handle_timeout(ms(0));
+        b.set_slave_dev(1, false, 0, false);
+        b.handle_timeout(ms(100));
+        assert_eq!(b.active_slave().map(|s| s.name.as_str()), Some("eth2"));
+        // One gratuitous ARP at once, the second on the next MII tick.
+        assert_eq!(b.tx.len(), 1);
+        let (id, g) = &b.tx[0];
+        assert_eq!(*id, 2);
+        let g = Frame::parse(g, None, Offload::NONE).unwrap();
+        assert_eq!(g.dst(), Mac::BROADCAST);
+        assert_eq!(g.src(), b.mac);
+        let body = &g.body()[2..];
+        assert_eq!(&body[14..18], &[198, 18, 0, 7], "sender");
+        assert_eq!(&body[24..28], &[198, 18, 0, 7], "target = sender");
+        b.tx.clear();
+        b.handle_timeout(ms(200));
+        assert_eq!(b.tx.len(), 1);
+        b.tx.clear();
+        b.handle_timeout(ms(300));
+        assert!(b.tx.is_empty(), "num_grat_arp 2");
+    }
+
+    #[test]
+    fn primary_reselect_better_keeps_a_faster_current_slave() {
+        let mut b = bond(BondConfig {
+            mode: Mode::ActiveBackup,
+            primary: Some("eth1".into()),
+            primary_reselect: PrimaryReselect::Better,
+            ..BondConfig::default()
+        });
+        b.slaves[1].speed_mbps = 10_000;
+        b.handle_timeout(ms(0));
+        b.set_slave_dev(1, false, 0, false);
+        b.handle_timeout(ms(100));
+        assert_eq!(b.curr_active, Some(2));
+        // eth1 (1000) comes back: eth2 (10000) is better, so it stays.
+        b.set_slave_dev(1, true, 1000, true);
+        b.handle_timeout(ms(200));
+        assert_eq!(b.slave(1).unwrap().link, Link::Up);
+        assert_eq!(b.curr_active, Some(2));
+    }
+
+    #[test]
+    fn round_robin_starts_at_the_second_member_and_honours_packets_per_slave() {
+        let mut b = bond(BondConfig {
+            packets_per_slave: 2,
+            ..BondConfig::default()
+        });
+        let f = build_frame(
+            Mac([2, 0, 0, 0, 0, 9]),
+            Mac([2, 0, 0, 0, 0, 8]),
+            &[],
+            0x88b5,
+            &[0; 46],
+        );
+        let f = Frame::parse(&f, None, Offload::NONE).unwrap();
+        let mut seq = Vec::new();
+        for _ in 0..6 {
+            let mut out = Vec::new();
+            b.xmit(&f, &mut out).unwrap();
+            seq.push(out[0]);
+        }
+        // Counter 1..6, / 2 = 0,1,1,2,2,3 → members 1,2,2,1,1,2.
+        assert_eq!(seq, vec![1, 2, 2, 1, 1, 2]);
+    }
+
+    #[test]
+    fn inactive_members_keep_frames_to_themselves() {
+        let mut b = bond(BondConfig {
+            mode: Mode::ActiveBackup,
+            ..BondConfig::default()
+        });
+        let f = build_frame(
+            Mac::BROADCAST,
+            Mac([2, 0, 0, 0, 0, 9]),
+            &[],
+            0x0800,
+            &[0; 46],
+        );
+        let f = Frame::parse(&f, None, Offload::NONE).unwrap();
+        assert_eq!(b.rx(1, &f), Rx::Pass);
+        assert_eq!(b.rx(2, &f), Rx::Exact);
+    }
 }

@@ -506,7 +506,9 @@ pub(super) fn link_show(g: &Graph, dev: Option<&str>, opts: Opts) -> Result<Stri
     let only = dev.map(|d| lookup(g, cmd, d)).transpose()?;
     let ports: Vec<IfId> = g
         .iter()
-        .filter(|(id, f)| f.master.is_some() && only.is_none_or(|o| o == *id))
+        .filter(|(id, f)| {
+            f.master.is_some_and(|m| g.iface(m).bridge().is_some()) && only.is_none_or(|o| o == *id)
+        })
         .map(|(id, _)| id)
         .collect();
     if opts.json {

@@ -130,10 +130,11 @@ fn parse_add(w: &[String]) -> Result<Command, CmdError> {
                 kind = Some(match t {
                     "bridge" => LinkKind::Bridge(parse_bridge_opts(&mut a)?),
                     "vlan" => parse_vlan_opts(&mut a)?,
-                    "bond" | "team" | "vxlan" | "macvlan" | "macvtap" | "ipvlan" | "ipvtap" | "veth" | "dummy" | "nlmon" | "netdevsim" => {
-                        return Err(err(&a.cmd, format!("the userspace {t} device is not built yet; this version emulates bridge and vlan")))
+                    "bond" => LinkKind::Bond(super::bond::parse_opts(&mut a)?),
+                    "team" | "vxlan" | "macvlan" | "macvtap" | "ipvlan" | "ipvtap" | "veth" | "dummy" | "nlmon" | "netdevsim" => {
+                        return Err(err(&a.cmd, format!("the userspace {t} device is not built yet; this version emulates bridge, bond and vlan")))
                     }
-                    other => return Err(a.bad("type", other, "bridge or vlan")),
+                    other => return Err(a.bad("type", other, "bridge, bond or vlan")),
                 });
             }
             _ if name.is_none() => name = Some(x.to_string()),
@@ -159,10 +160,10 @@ fn parse_add(w: &[String]) -> Result<Command, CmdError> {
             "a VLAN needs a lower device (link add link eth0 name eth0.2 type vlan id 2)",
         ));
     }
-    if matches!(kind, LinkKind::Bridge(_)) && link.is_some() {
+    if matches!(kind, LinkKind::Bridge(_) | LinkKind::Bond(_)) && link.is_some() {
         return Err(err(
-            format!("link add {name} type bridge"),
-            "a bridge takes no \"link\" device",
+            format!("link add {name}"),
+            "a bridge or bond takes no \"link\" device (add members with 'link set DEV master NAME')",
         ));
     }
     Ok(Command::LinkAdd(LinkAdd {
@@ -309,7 +310,8 @@ fn parse_set(w: &[String]) -> Result<Command, CmdError> {
                 match t {
                     "bridge" => s.bridge = Some(parse_bridge_opts(&mut a)?),
                     "bridge_slave" => s.port = Some(parse_port_opts(&mut a)?),
-                    other => return Err(a.bad("type", other, "bridge or bridge_slave")),
+                    "bond" => s.bond = Some(super::bond::parse_opts(&mut a)?),
+                    other => return Err(a.bad("type", other, "bridge, bridge_slave or bond")),
                 }
             }
             _ if s.name.is_empty() => s.name = x.to_string(),
@@ -433,6 +435,12 @@ pub(super) fn add(g: &mut Graph, now: Instant, a: &LinkAdd) -> Result<IfId, CmdE
             )
             .map_err(|e| graph_err(&cmd, e))?
         }
+        LinkKind::Bond(o) => {
+            let cfg = super::bond::apply_opts(&cmd, crate::bond::BondConfig::default(), o, false)?;
+            let b = crate::bond::Bond::new(cfg, mac, a.address.is_some());
+            g.add(&a.name, Kind::Bond(Box::new(b)), mac, a.mtu.unwrap_or(1500))
+                .map_err(|e| graph_err(&cmd, e))?
+        }
         LinkKind::Vlan { id, protocol } => {
             let lower_name = a.link.as_deref().expect("checked at parse");
             let lower = lookup(g, &cmd, lower_name)?;
@@ -469,10 +477,10 @@ pub(super) fn set(g: &mut Graph, now: Instant, s: &LinkSet) -> Result<(), CmdErr
     let master = match &s.master {
         Some(Some(m)) => {
             let br = lookup(g, &cmd, m)?;
-            if g.iface(br).bridge().is_none() {
+            if g.iface(br).bridge().is_none() && g.iface(br).bond().is_none() {
                 return Err(err(
                     &cmd,
-                    format!("argument \"master\": \"{m}\" is not a bridge"),
+                    format!("argument \"master\": \"{m}\" is not a bridge or a bond"),
                 ));
             }
             if br == id {
@@ -503,6 +511,23 @@ pub(super) fn set(g: &mut Graph, now: Instant, s: &LinkSet) -> Result<(), CmdErr
     if s.port.is_some() {
         port_of(g, &cmd, id)?;
     }
+    let bond_cfg = match &s.bond {
+        Some(o) => {
+            let Some(b) = g.iface(id).bond() else {
+                return Err(err(
+                    &cmd,
+                    format!("\"{}\" is not a bond: bond options do not apply", s.name),
+                ));
+            };
+            Some(super::bond::apply_opts(
+                &cmd,
+                b.cfg.clone(),
+                o,
+                !b.slaves.is_empty(),
+            )?)
+        }
+        None => None,
+    };
     if let Some(Some(br)) = master {
         g.enslave(now, id, br).map_err(|e| graph_err(&cmd, e))?;
     } else if master == Some(None) && g.iface(id).master.is_some() {
@@ -530,6 +555,12 @@ pub(super) fn set(g: &mut Graph, now: Instant, s: &LinkSet) -> Result<(), CmdErr
         if b.cfg.ageing_time < old.ageing_time {
             b.fdb.schedule_gc(now);
         }
+    }
+    if let Some(cfg) = bond_cfg {
+        let b = g.iface_mut(id).bond_mut().expect("checked");
+        b.cfg = cfg;
+        b.config_changed();
+        g.link_changed(now, id);
     }
     if let Some(p) = &s.port {
         super::bridge::port_set(g, now, &cmd, &s.name, p)?;
@@ -714,7 +745,18 @@ pub(super) fn link_json(g: &Graph, id: IfId, opts: Opts) -> Value {
                     json!({"speed": f.speed_mbps, "duplex": if f.full_duplex { "full" } else { "half" }, "carrier": f.carrier}),
                 );
             }
+            Kind::Bond(b) => {
+                li.insert("info_data".into(), super::bond::info_json(g, b));
+            }
             Kind::External => {}
+        }
+        if let Some(sj) = f
+            .master
+            .and_then(|m| g.iface(m).bond())
+            .and_then(|b| super::bond::slave_json(b, f.port_no))
+        {
+            li.insert("info_slave_kind".into(), "bond".into());
+            li.insert("info_slave_data".into(), sj);
         }
         if let Some(pi) = port_info(g, id) {
             li.insert("info_slave_kind".into(), "bridge".into());
@@ -822,7 +864,15 @@ pub(super) fn show(
                         if f.carrier { "on" } else { "off" }
                     );
                 }
+                Kind::Bond(b) => s.push_str(&super::bond::info_text(g, b)),
                 Kind::External => {}
+            }
+            if let Some(t) = f
+                .master
+                .and_then(|m| g.iface(m).bond())
+                .and_then(|b| super::bond::slave_text(b, f.port_no))
+            {
+                s.push_str(&t);
             }
             if let Some(br) = f.master {
                 if let Some(p) = g.iface(br).bridge().and_then(|b| b.port(f.port_no)) {

@@ -7,6 +7,7 @@
 //! so a bad command changes nothing. The daemon, `-batch` files and the
 //! simulator's scenario files all come through here.
 
+pub mod bond;
 mod bridge;
 mod link;
 pub mod mstpctl;
@@ -100,11 +101,15 @@ pub enum Command {
     },
     /// `mstpctl [-f json|plain] VERB ...`; the flag says `-f json` was given.
     Mstpctl(mstpctl::MstpCmd, bool),
+    BondShow {
+        dev: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LinkKind {
     Bridge(BridgeOpts),
+    Bond(bond::BondOpts),
     Vlan { id: u16, protocol: VlanProtocol },
 }
 
@@ -176,6 +181,7 @@ pub struct LinkSet {
     pub mtu: Option<u32>,
     pub address: Option<Mac>,
     pub bridge: Option<BridgeOpts>,
+    pub bond: Option<bond::BondOpts>,
     pub port: Option<PortChanges>,
 }
 
@@ -305,6 +311,7 @@ pub fn parse(words: &[String]) -> Result<Command, CmdError> {
         "tuntap" | "tap" => link::parse_tuntap(rest),
         "bridge" => bridge::parse(rest),
         "fdb" | "vlan" => bridge::parse(words),
+        "bond" => bond::parse(rest),
         "mstpctl" => {
             // mstpctl's own format switch, as well as patchbay's -j.
             let (json, rest) = match rest {
@@ -333,7 +340,7 @@ pub fn parse(words: &[String]) -> Result<Command, CmdError> {
         }
         other => Err(err(
             "patchbay",
-            format!("unknown object \"{other}\" (expected link, tuntap, bridge, mstpctl or stats)"),
+            format!("unknown object \"{other}\" (expected link, tuntap, bridge, bond, mstpctl or stats)"),
         )),
     }
 }
@@ -379,6 +386,7 @@ pub fn apply(g: &mut Graph, now: Instant, cmd: &Command, opts: Opts) -> Result<O
         Command::VlanDel(v) => bridge::vlan_change(g, now, v, false).map(|_| String::new())?,
         Command::VlanShow { dev } => bridge::vlan_show(g, dev.as_deref(), opts)?,
         Command::Stats { dev } => stats::show(g, dev.as_deref(), opts)?,
+        Command::BondShow { dev } => bond::show(g, dev.as_deref(), opts)?,
         Command::Mstpctl(c, json) => mstpctl::apply(
             g,
             now,
