@@ -4,9 +4,9 @@
 //! they fail: CI must run them.
 
 use patchbay_core::wire::{build_frame, ethertype, Mac, Tag};
-use patchbay_io::lab::{in_netns, raw_capture, raw_send, Lab};
+use patchbay_io::lab::{raw_capture, raw_send, Lab};
+use patchbay_tests::tcp_transfer;
 use serde_json::Value;
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 /// Runs a scenario once per daemon thread layout: each is a test of its own.
@@ -45,47 +45,6 @@ fn pbj(lab: &Lab, args: &[&str]) -> Value {
         .pb(&a)
         .unwrap_or_else(|e| panic!("patchbay {args:?}: {e}"));
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("patchbay -j {args:?}: {e}: {out}"))
-}
-
-/// Deterministic payload (xorshift), so the receiver can check every byte.
-fn payload(len: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
-/// Sends `len` bytes over TCP from `from` to `to_addr` in `to_ns` and checks
-/// that every byte arrives intact.
-fn tcp_transfer(from: &str, to_ns: &str, to_addr: &str, len: usize) {
-    let addr: std::net::SocketAddr = format!("{to_addr}:5001").parse().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let server = in_netns(to_ns, move || {
-        let l = std::net::TcpListener::bind(addr).expect("bind");
-        tx.send(()).unwrap();
-        let (mut s, _) = l.accept().expect("accept");
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut got = Vec::with_capacity(len);
-        s.read_to_end(&mut got).expect("read");
-        got
-    });
-    rx.recv_timeout(Duration::from_secs(5))
-        .expect("server listening");
-    let client = in_netns(from, move || {
-        let mut s =
-            std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-        s.write_all(&payload(len)).expect("write");
-        s.shutdown(std::net::Shutdown::Write).unwrap();
-    });
-    client.join().unwrap().unwrap();
-    let got = server.join().unwrap().unwrap();
-    assert_eq!(got.len(), len, "bytes received");
-    assert!(got == payload(len), "payload corrupted in transit");
 }
 
 fn three_hosts_on_veth_and_tap_ping_and_tcp_learn_and_age(layout: &str) {

@@ -682,8 +682,26 @@ impl Daemon {
                 .map(|(id, _)| id)
                 .collect();
             self.release_unused(&all);
+            self.sync_host_macs();
         }
         res
+    }
+
+    /// A device's address can change under a command (a bond takes its
+    /// first member's): the TAP that exposes it follows.
+    fn sync_host_macs(&self) {
+        for att in self.atts.iter().flatten() {
+            let Some(f) = self.graph.get(att.ifid) else {
+                continue;
+            };
+            if f.attach.is_some_and(|a| a.role == Role::Host)
+                && sys::mac(&att.netdev).is_ok_and(|m| m != f.mac)
+            {
+                if let Err(e) = sys::set_mac(&att.netdev, f.mac) {
+                    warn!(dev = %att.netdev, "cannot set the TAP address: {e}");
+                }
+            }
+        }
     }
 
     /// Pipeline layout: moves the rings' overflow counts into the graph's
