@@ -833,7 +833,7 @@ impl Graph {
         let Some(b) = self.iface_mut(bond).bond_mut() else {
             return;
         };
-        let r = b.rx(no, &frame);
+        let r = b.rx(now, no, &frame);
         match r {
             Rx::Consumed => {
                 self.send_bond_tx(now, bond, out);
@@ -867,7 +867,7 @@ impl Graph {
         ifids.clear();
         let bif = self.iface_mut(bond);
         let b = bif.bond_mut().expect("a bond");
-        match b.xmit(&frame, &mut ids) {
+        match b.xmit(now, &frame, &mut ids) {
             Err(r) => bif.counters.drop(r),
             Ok(()) => {
                 ifids.extend(ids.iter().filter_map(|id| b.slave(*id).map(|s| s.ifid)));

@@ -365,11 +365,14 @@ impl Sim {
             if f.attach.is_some() {
                 return Err(err(line, format!("wire: \"{name}\" is already wired")));
             }
-            if !matches!(f.kind, Kind::Netdevsim) {
+            // A bond or bridge device: the wire reaches its own stack (the
+            // host side, as the daemon's TAP does): a host that *is* the
+            // bond's or bridge's owner.
+            if !matches!(f.kind, Kind::Netdevsim | Kind::Bond(_) | Kind::Bridge(_)) {
                 return Err(err(
                     line,
                     format!(
-                        "wire: \"{name}\" is a {} device; wires connect hosts and ports",
+                        "wire: \"{name}\" is a {} device; wires connect hosts, ports, and the host side of bonds and bridges",
                         f.kind.info_kind().unwrap_or("kernel")
                     ),
                 ));
@@ -441,8 +444,10 @@ impl Sim {
         for e in [a, b] {
             if let End::Port(id) = e {
                 let f = self.graph.iface_mut(id);
-                f.speed_mbps = speed;
-                f.full_duplex = full_duplex;
+                if matches!(f.kind, Kind::Netdevsim) {
+                    f.speed_mbps = speed;
+                    f.full_duplex = full_duplex;
+                }
             }
         }
         let idx = self.wires.len();
@@ -450,13 +455,12 @@ impl Sim {
             if let End::Port(id) = e {
                 let attach = AttachId(self.attach_ends.len() as u32);
                 self.attach_ends.push((idx, side));
-                self.graph.attach(
-                    *id,
-                    Attachment {
-                        id: attach,
-                        role: Role::Wire,
-                    },
-                );
+                let role = if matches!(self.graph.iface(*id).kind, Kind::Netdevsim) {
+                    Role::Wire
+                } else {
+                    Role::Host
+                };
+                self.graph.attach(*id, Attachment { id: attach, role });
             }
         }
         self.wires.push(Wire {

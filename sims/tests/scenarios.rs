@@ -296,3 +296,17 @@ fn bond_lacp_aggregates_and_notices_silent_members() {
 fn bond_lacp_loopback_and_mismatched_keys() {
     passes("bond-lacp-corners.pb");
 }
+
+#[test]
+fn bond_arp_monitor_fails_over_when_the_target_stops_answering() {
+    let r = passes("bond-arp-monitor.pb");
+    // The uplink fails at 4 s with every carrier up; arp_interval 100,
+    // arp_missed_max 2: the active member is declared down within
+    // (missed_max + 1) intervals.
+    let t = first_event(&r, 4_000_000_000, "ab: active slave a2");
+    assert!(t - 4_000_000_000 <= 300_000_000, "failover at {t} ns");
+    assert!(!r
+        .timeline
+        .iter()
+        .any(|e| e.text.starts_with("ab: a1 link down") && e.t < 4_000_000_000));
+}

@@ -300,6 +300,11 @@ pub struct Slave {
     /// Takes no frames for the bond (`slave->inactive`).
     pub inactive: bool,
     pub queue_id: u16,
+    // The ARP monitor's clocks, in ns (may be before the epoch).
+    last_rx: i64,
+    last_tx: i64,
+    target_rx: [i64; MAX_ARP_TARGETS],
+    last_link_up: i64,
 }
 
 /// A device joining the bond, as the graph knows it.
@@ -362,6 +367,10 @@ pub struct Bond {
     pub record: bool,
     pub events: Vec<BondEvent>,
     pub peer_notifications: u64,
+    next_arp: Option<Instant>,
+    /// The backup being tried while there is no active slave (ARP monitor).
+    current_arp_slave: Option<u16>,
+    pub arp_probes: u64,
 }
 
 impl Bond {
@@ -388,6 +397,9 @@ impl Bond {
             record: false,
             events: Vec::new(),
             peer_notifications: 0,
+            next_arp: None,
+            current_arp_slave: None,
+            arp_probes: 0,
         }
     }
 
@@ -473,6 +485,8 @@ impl Bond {
             (Link::Up, 0)
         };
         let mode = self.cfg.mode;
+        let t = now.as_nanos() as i64;
+        let long_ago = t - self.arp_delta() - 1_000_000;
         let s = Slave {
             ifid,
             id,
@@ -487,6 +501,10 @@ impl Bond {
             active: false,
             inactive: false,
             queue_id: 0,
+            last_rx: long_ago,
+            last_tx: long_ago,
+            target_rx: [long_ago; MAX_ARP_TARGETS],
+            last_link_up: if link == Link::Down { long_ago } else { t },
         };
         self.slaves.push(s);
         let k = self.slaves.len() - 1;
@@ -585,6 +603,7 @@ impl Bond {
         self.up = up;
         if up {
             self.next_mii = (self.cfg.miimon > 0).then_some(now);
+            self.next_arp = (self.cfg.arp_interval > 0 && self.cfg.miimon == 0).then_some(now);
             if self.cfg.mode == Mode::Ieee8023ad {
                 self.next_ad = Some(now);
                 self.lacp.open();
@@ -595,6 +614,7 @@ impl Bond {
         } else {
             self.next_mii = None;
             self.next_ad = None;
+            self.next_arp = None;
         }
         self.update_usable();
         self.set_carrier();
@@ -604,7 +624,10 @@ impl Bond {
         if !self.tx.is_empty() {
             return Some(Instant::ZERO);
         }
-        [self.next_mii, self.next_ad].into_iter().flatten().min()
+        [self.next_mii, self.next_ad, self.next_arp]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -612,6 +635,15 @@ impl Bond {
             self.mii_monitor(t);
             let step = Duration::from_millis(u64::from(self.cfg.miimon.max(1)));
             self.next_mii = Some(t + step);
+        }
+        while let Some(t) = self.next_arp.filter(|t| *t <= now) {
+            if self.cfg.mode == Mode::ActiveBackup {
+                self.ab_arp_mon(t);
+            } else {
+                self.loadbalance_arp_mon(t);
+            }
+            let step = Duration::from_millis(u64::from(self.cfg.arp_interval.max(1)));
+            self.next_arp = Some(t + step);
         }
         while let Some(t) = self.next_ad.filter(|t| *t <= now) {
             self.lacp.tick();
@@ -929,7 +961,12 @@ impl Bond {
 
     /// `bond_start_xmit`: the members a frame the bond device sends leaves
     /// by (none: dropped).
-    pub fn xmit(&mut self, frame: &Frame<'_>, out: &mut Vec<u16>) -> Result<(), DropReason> {
+    pub fn xmit(
+        &mut self,
+        now: Instant,
+        frame: &Frame<'_>,
+        out: &mut Vec<u16>,
+    ) -> Result<(), DropReason> {
         self.learn_addr(frame);
         if self.slaves.is_empty() || !self.up {
             return Err(DropReason::NoSlave);
@@ -967,6 +1004,16 @@ impl Bond {
         if out.is_empty() {
             return Err(DropReason::NoSlave);
         }
+        let t = now.as_nanos() as i64;
+        for id in out.iter() {
+            if let Some(k) = self.idx(*id) {
+                let s = &mut self.slaves[k];
+                if s.dev_up {
+                    // `dev_trans_start`: what the ARP monitor sees of tx.
+                    s.last_tx = t;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -987,10 +1034,13 @@ impl Bond {
     }
 
     /// `bond_handle_frame`: a frame member `id` received.
-    pub fn rx(&mut self, id: u16, frame: &Frame<'_>) -> Rx {
+    pub fn rx(&mut self, now: Instant, id: u16, frame: &Frame<'_>) -> Rx {
         let Some(k) = self.idx(id) else {
             return Rx::Exact;
         };
+        if self.cfg.arp_interval > 0 {
+            self.rcv_validate(now, k, frame);
+        }
         if self.cfg.mode == Mode::Ieee8023ad
             && frame.ethertype() == ETHERTYPE_SLOW
             && frame.dst() == LACP_GROUP
@@ -1011,6 +1061,260 @@ impl Bond {
             return Rx::Exact;
         }
         Rx::Pass
+    }
+
+    fn arp_delta(&self) -> i64 {
+        i64::from(self.cfg.arp_interval) * 1_000_000
+    }
+
+    /// `bond_time_in_interval`: `last` within `m` intervals (and half a
+    /// one) of `now`.
+    fn in_interval(&self, now: i64, last: i64, m: i64) -> bool {
+        let d = self.arp_delta();
+        now >= last - d && now <= last + m * d + d / 2
+    }
+
+    /// `slave_do_arp_validate`: validation applies to this member's state
+    /// (bit 0 active, bit 1 backup).
+    fn do_arp_validate(&self, k: usize) -> bool {
+        let state = if self.slaves[k].active { 0 } else { 1 };
+        (self.cfg.arp_validate as u32) & (1 << state) != 0
+    }
+
+    fn arp_validate_only(&self) -> bool {
+        (self.cfg.arp_validate as u32) & 4 != 0
+    }
+
+    /// `slave_last_rx`.
+    fn slave_last_rx(&self, k: usize) -> i64 {
+        let s = &self.slaves[k];
+        if self.cfg.arp_all_targets {
+            let n = self.cfg.arp_ip_target.len().max(1);
+            s.target_rx[..n].iter().copied().min().unwrap_or(s.last_rx)
+        } else {
+            s.last_rx
+        }
+    }
+
+    /// `bond_rcv_validate`: what a member received counts as life.
+    fn rcv_validate(&mut self, now: Instant, k: usize, frame: &Frame<'_>) {
+        let t = now.as_nanos() as i64;
+        let is_arp = frame.ethertype() == ethertype::ARP;
+        if !self.do_arp_validate(k) {
+            if !self.arp_validate_only() || is_arp {
+                self.slaves[k].last_rx = t;
+            }
+            return;
+        }
+        if !is_arp || (frame.dst() != self.mac && !frame.dst().is_multicast()) {
+            return;
+        }
+        // `bond_arp_rcv`.
+        let b = &frame.body()[2..];
+        if b.len() < 28 || b[0..4] != [0, 1, 8, 0] || b[4] != 6 || b[5] != 4 {
+            return;
+        }
+        let reply = b[7] == 2;
+        let sip: [u8; 4] = b[14..18].try_into().expect("4");
+        let tip: [u8; 4] = b[24..28].try_into().expect("4");
+        let curr = self.curr_active.and_then(|id| self.idx(id));
+        let arp_slave = self.current_arp_slave.and_then(|id| self.idx(id));
+        if self.slaves[k].active {
+            self.validate_arp(t, k, sip, tip);
+        } else if curr.is_some_and(|c| self.slave_last_rx(c) > self.slaves[c].last_link_up) {
+            // A backup hears the active member's request: swapped.
+            self.validate_arp(t, k, tip, sip);
+        } else if let Some(a) = arp_slave {
+            if reply && self.in_interval(t, self.slaves[a].last_tx, 1) {
+                self.validate_arp(t, k, sip, tip);
+            }
+        }
+    }
+
+    /// `bond_validate_arp`.
+    fn validate_arp(&mut self, t: i64, k: usize, sip: [u8; 4], tip: [u8; 4]) {
+        if sip == [0; 4] || !self.addrs.contains(&tip) {
+            return;
+        }
+        let Some(i) = self.cfg.arp_ip_target.iter().position(|x| *x == sip) else {
+            return;
+        };
+        let s = &mut self.slaves[k];
+        s.last_rx = t;
+        s.target_rx[i] = t;
+    }
+
+    /// `bond_arp_send_all`: a request for every target, from the bond's
+    /// address (0.0.0.0 while the host has used none), out of member `k`.
+    fn arp_send_all(&mut self, t: i64, k: usize) {
+        let sip = self.addrs.first().copied().unwrap_or([0; 4]);
+        let id = self.slaves[k].id;
+        for tip in self.cfg.arp_ip_target.clone() {
+            let mut arp = Vec::with_capacity(28);
+            arp.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+            arp.extend_from_slice(&self.mac.0);
+            arp.extend_from_slice(&sip);
+            arp.extend_from_slice(&[0; 6]);
+            arp.extend_from_slice(&tip);
+            let f = build_frame(Mac::BROADCAST, self.mac, &[], ethertype::ARP, &arp);
+            self.tx.push((id, f));
+            self.arp_probes += 1;
+            if self.slaves[k].dev_up {
+                self.slaves[k].last_tx = t;
+            }
+        }
+    }
+
+    fn set_link(&mut self, k: usize, link: Link) {
+        if self.slaves[k].link != link {
+            self.slaves[k].link = link;
+            let ifid = self.slaves[k].ifid;
+            self.event(BondEvent::SlaveLink { slave: ifid, link });
+        }
+    }
+
+    /// `bond_loadbalance_arp_mon`: up while it sends and hears within the
+    /// interval, down after `arp_missed_max` quiet intervals.
+    fn loadbalance_arp_mon(&mut self, now: Instant) {
+        let t = now.as_nanos() as i64;
+        let missed = i64::from(self.cfg.arp_missed_max);
+        let mut changed = false;
+        for k in 0..self.slaves.len() {
+            let (tx, rx) = (self.slaves[k].last_tx, self.slaves[k].last_rx);
+            if self.slaves[k].link != Link::Up {
+                if self.in_interval(t, tx, 1) && self.in_interval(t, rx, 1) {
+                    self.set_link(k, Link::Up);
+                    self.set_active(k);
+                    changed = true;
+                }
+            } else if !self.in_interval(t, tx, missed) || !self.in_interval(t, rx, missed) {
+                self.set_link(k, Link::Down);
+                let s = &mut self.slaves[k];
+                s.link_failure_count = s.link_failure_count.saturating_add(1);
+                changed = true;
+            }
+            if self.slaves[k].dev_up {
+                self.arp_send_all(t, k);
+            }
+        }
+        if changed {
+            self.update_usable();
+            self.set_carrier();
+        }
+    }
+
+    /// `bond_activebackup_arp_mon`: inspect, commit, probe.
+    fn ab_arp_mon(&mut self, now: Instant) {
+        let t = now.as_nanos() as i64;
+        let missed = i64::from(self.cfg.arp_missed_max);
+        // bond_ab_arp_inspect
+        let mut proposals: Vec<(usize, Link)> = Vec::new();
+        for k in 0..self.slaves.len() {
+            let last_rx = self.slave_last_rx(k);
+            let s = &self.slaves[k];
+            if s.link != Link::Up {
+                if self.in_interval(t, last_rx, 1) {
+                    proposals.push((k, Link::Up));
+                } else if s.link == Link::Back {
+                    proposals.push((k, Link::Fail));
+                }
+                continue;
+            }
+            if self.in_interval(t, s.last_link_up, 2) {
+                continue;
+            }
+            if !s.active
+                && self.current_arp_slave.is_none()
+                && !self.in_interval(t, last_rx, missed + 1)
+            {
+                proposals.push((k, Link::Down));
+            }
+            if s.active
+                && (!self.in_interval(t, s.last_tx, missed)
+                    || !self.in_interval(t, last_rx, missed))
+            {
+                proposals.push((k, Link::Down));
+            }
+        }
+        // bond_ab_arp_commit
+        let mut failover = false;
+        let primary = self.primary_id();
+        for (k, link) in proposals {
+            let id = self.slaves[k].id;
+            let curr = self.curr_active;
+            match link {
+                Link::Up => {
+                    let tx_ok = self.in_interval(t, self.slaves[k].last_tx, 1);
+                    if (curr.is_none() && tx_ok)
+                        || (curr != Some(id) && self.current_arp_slave == Some(id))
+                    {
+                        self.set_link(k, Link::Up);
+                        self.slaves[k].last_link_up = t;
+                        if let Some(a) = self.current_arp_slave.take().and_then(|a| self.idx(a)) {
+                            self.set_inactive(a);
+                        }
+                        if curr.is_none() || Some(id) == primary {
+                            failover = true;
+                        }
+                    }
+                }
+                Link::Down => {
+                    let s = &mut self.slaves[k];
+                    s.link_failure_count = s.link_failure_count.saturating_add(1);
+                    self.set_link(k, Link::Down);
+                    self.set_inactive(k);
+                    if curr == Some(id) {
+                        self.current_arp_slave = None;
+                        failover = true;
+                    }
+                }
+                Link::Fail => {
+                    self.set_link(k, Link::Fail);
+                    self.set_inactive(k);
+                    if curr.is_some() {
+                        self.current_arp_slave = None;
+                    }
+                }
+                Link::Back => {}
+            }
+        }
+        if failover {
+            self.select_active_slave(now);
+            if let Some(k) = self.curr_active.and_then(|id| self.idx(id)) {
+                self.slaves[k].last_link_up = t;
+            }
+        }
+        // bond_ab_arp_probe
+        if let Some(k) = self.curr_active.and_then(|id| self.idx(id)) {
+            self.arp_send_all(t, k);
+        } else if !self.slaves.is_empty() {
+            let n = self.slaves.len();
+            for k in 0..n {
+                if !self.slaves[k].dev_up && self.slaves[k].link == Link::Up {
+                    let s = &mut self.slaves[k];
+                    s.link_failure_count = s.link_failure_count.saturating_add(1);
+                    self.set_link(k, Link::Down);
+                    self.set_inactive(k);
+                }
+            }
+            // The next member after the one tried last, that is up.
+            let start = self.current_arp_slave.and_then(|id| self.idx(id));
+            let next = match start {
+                None => (0..n).find(|k| self.slaves[*k].dev_up),
+                Some(s) => (1..=n)
+                    .map(|i| (s + i) % n)
+                    .find(|k| self.slaves[*k].dev_up),
+            };
+            if let Some(k) = next {
+                self.set_link(k, Link::Back);
+                self.set_active(k);
+                self.arp_send_all(t, k);
+                self.slaves[k].last_link_up = t;
+                self.current_arp_slave = Some(self.slaves[k].id);
+            }
+        }
+        self.update_usable();
+        self.set_carrier();
     }
 
     /// `/proc/net/bonding/BOND`.
@@ -1201,8 +1505,12 @@ mod tests {
         arp.extend_from_slice(&[198, 18, 0, 1]);
         let f = build_frame(Mac::BROADCAST, b.mac, &[], ethertype::ARP, &arp);
         let mut out = Vec::new();
-        b.xmit(&Frame::parse(&f, None, Offload::NONE).unwrap(), &mut out)
-            .unwrap();
+        b.xmit(
+            ms(0),
+            &Frame::parse(&f, None, Offload::NONE).unwrap(),
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(out, vec![1]);
         b.handle_timeout(ms(0));
         b.set_slave_dev(1, false, 0, false);
@@ -1263,7 +1571,7 @@ mod tests {
         let mut seq = Vec::new();
         for _ in 0..6 {
             let mut out = Vec::new();
-            b.xmit(&f, &mut out).unwrap();
+            b.xmit(ms(0), &f, &mut out).unwrap();
             seq.push(out[0]);
         }
         // Counter 1..6, / 2 = 0,1,1,2,2,3 → members 1,2,2,1,1,2.
@@ -1284,7 +1592,7 @@ mod tests {
             &[0; 46],
         );
         let f = Frame::parse(&f, None, Offload::NONE).unwrap();
-        assert_eq!(b.rx(1, &f), Rx::Pass);
-        assert_eq!(b.rx(2, &f), Rx::Exact);
+        assert_eq!(b.rx(ms(0), 1, &f), Rx::Pass);
+        assert_eq!(b.rx(ms(0), 2, &f), Rx::Exact);
     }
 }

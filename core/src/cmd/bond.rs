@@ -271,10 +271,16 @@ pub(super) fn apply_opts(
     if o.miimon.is_some_and(|v| v > 0) && o.arp_interval.is_none() {
         c.arp_interval = 0;
     }
-    if c.arp_interval > 0 {
+    if c.arp_interval > 0 && c.arp_ip_target.is_empty() {
         return Err(err(
             cmd,
-            "the ARP link monitor (arp_interval) is not built yet in patchbay; monitor links with miimon",
+            "arp_interval needs arp_ip_target: give at least one target address",
+        ));
+    }
+    if c.arp_interval > 0 && c.mode == Mode::Ieee8023ad {
+        return Err(err(
+            cmd,
+            "the ARP monitor does not apply to 802.3ad (LACP monitors the links)",
         ));
     }
     if c.mode == Mode::Ieee8023ad && c.fail_over_mac != FailOverMac::None {
