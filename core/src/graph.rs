@@ -826,14 +826,14 @@ impl Graph {
         bond: IfId,
         slave: IfId,
         no: u16,
-        frame: Frame<'_>,
+        mut frame: Frame<'_>,
         out: &mut Outputs,
         depth: usize,
     ) {
         let Some(b) = self.iface_mut(bond).bond_mut() else {
             return;
         };
-        let r = b.rx(now, no, &frame);
+        let r = b.rx(now, no, &mut frame);
         match r {
             Rx::Consumed => {
                 self.send_bond_tx(now, bond, out);
@@ -858,7 +858,7 @@ impl Graph {
         &mut self,
         now: Instant,
         bond: IfId,
-        frame: Frame<'_>,
+        mut frame: Frame<'_>,
         out: &mut Outputs,
         depth: usize,
     ) {
@@ -867,7 +867,7 @@ impl Graph {
         ifids.clear();
         let bif = self.iface_mut(bond);
         let b = bif.bond_mut().expect("a bond");
-        match b.xmit(now, &frame, &mut ids) {
+        match b.xmit(now, &mut frame, &mut ids) {
             Err(r) => bif.counters.drop(r),
             Ok(()) => {
                 ifids.extend(ids.iter().filter_map(|id| b.slave(*id).map(|s| s.ifid)));

@@ -145,11 +145,15 @@ impl Host {
                     return (vec![], Heard::Nothing);
                 };
                 let src_mac = Mac(frame[6..12].try_into().expect("6 bytes"));
+                // As a kernel does: the reply goes to the neighbour entry of
+                // the source address (learned by ARP), not to whatever MAC
+                // the request came from (they differ behind balance-tlb).
+                let reply_mac = self.arp.get(&h.source_addr()).copied().unwrap_or(src_mac);
                 match icmp.icmp_type() {
                     Icmpv4Type::EchoRequest(e) => (
                         vec![echo(
                             self.mac,
-                            src_mac,
+                            reply_mac,
                             me,
                             h.source_addr(),
                             e.id,

@@ -310,3 +310,8 @@ fn bond_arp_monitor_fails_over_when_the_target_stops_answering() {
         .iter()
         .any(|e| e.text.starts_with("ab: a1 link down") && e.t < 4_000_000_000));
 }
+
+#[test]
+fn bond_tlb_spreads_transmit_and_alb_spreads_receive() {
+    passes("bond-tlb-alb.pb");
+}

@@ -9,6 +9,7 @@
 //! (`bond_handle_frame`). Timers (`mii_work` every `miimon` ms, `ad_work`
 //! every 100 ms, peer notification) are deadlines in [`Bond::poll_timeout`].
 
+mod alb;
 pub mod hash;
 
 use crate::counters::DropReason;
@@ -368,6 +369,10 @@ pub struct Bond {
     pub events: Vec<BondEvent>,
     pub peer_notifications: u64,
     next_arp: Option<Instant>,
+    next_alb: Option<Instant>,
+    alb: alb::Alb,
+    /// balance-alb sent a rewritten copy of the frame itself.
+    alb_consumed: bool,
     /// The backup being tried while there is no active slave (ARP monitor).
     current_arp_slave: Option<u16>,
     pub arp_probes: u64,
@@ -398,6 +403,9 @@ impl Bond {
             events: Vec::new(),
             peer_notifications: 0,
             next_arp: None,
+            next_alb: None,
+            alb: alb::Alb::default(),
+            alb_consumed: false,
             current_arp_slave: None,
             arp_probes: 0,
         }
@@ -541,6 +549,7 @@ impl Bond {
             self.lacp.remove_port(k);
             self.take_lacp_tx();
         }
+        self.alb_slave_gone(id);
         self.slaves.remove(k);
         if self.curr_active == Some(id) {
             self.curr_active = None;
@@ -604,6 +613,7 @@ impl Bond {
         if up {
             self.next_mii = (self.cfg.miimon > 0).then_some(now);
             self.next_arp = (self.cfg.arp_interval > 0 && self.cfg.miimon == 0).then_some(now);
+            self.next_alb = self.cfg.mode.is_lb().then_some(now);
             if self.cfg.mode == Mode::Ieee8023ad {
                 self.next_ad = Some(now);
                 self.lacp.open();
@@ -615,6 +625,7 @@ impl Bond {
             self.next_mii = None;
             self.next_ad = None;
             self.next_arp = None;
+            self.next_alb = None;
         }
         self.update_usable();
         self.set_carrier();
@@ -624,7 +635,7 @@ impl Bond {
         if !self.tx.is_empty() {
             return Some(Instant::ZERO);
         }
-        [self.next_mii, self.next_ad, self.next_arp]
+        [self.next_mii, self.next_ad, self.next_arp, self.next_alb]
             .into_iter()
             .flatten()
             .min()
@@ -644,6 +655,10 @@ impl Bond {
             }
             let step = Duration::from_millis(u64::from(self.cfg.arp_interval.max(1)));
             self.next_arp = Some(t + step);
+        }
+        while let Some(t) = self.next_alb.filter(|t| *t <= now) {
+            self.alb_monitor();
+            self.next_alb = Some(t + Duration::from_millis(100));
         }
         while let Some(t) = self.next_ad.filter(|t| *t <= now) {
             self.lacp.tick();
@@ -794,6 +809,7 @@ impl Bond {
                     if matches!(self.cfg.mode, Mode::ActiveBackup | Mode::Ieee8023ad) {
                         self.set_inactive(k);
                     }
+                    self.alb_slave_gone(id);
                     if self.cfg.mode == Mode::Ieee8023ad {
                         self.lacp.link_change(k, false, 0, false);
                     }
@@ -964,7 +980,7 @@ impl Bond {
     pub fn xmit(
         &mut self,
         now: Instant,
-        frame: &Frame<'_>,
+        frame: &mut Frame<'_>,
         out: &mut Vec<u16>,
     ) -> Result<(), DropReason> {
         self.learn_addr(frame);
@@ -994,7 +1010,14 @@ impl Bond {
                     .filter(|s| s.dev_up && s.link == Link::Up)
                     .map(|s| s.id),
             ),
-            Mode::BalanceXor | Mode::Ieee8023ad | Mode::BalanceTlb | Mode::BalanceAlb => {
+            Mode::BalanceTlb | Mode::BalanceAlb => {
+                self.alb_consumed = false;
+                self.alb_xmit(frame, out);
+                if std::mem::take(&mut self.alb_consumed) {
+                    return Ok(());
+                }
+            }
+            Mode::BalanceXor | Mode::Ieee8023ad => {
                 if !self.usable.is_empty() {
                     let h = hash::xmit_hash(frame, self.cfg.xmit_hash_policy);
                     out.push(self.usable[h as usize % self.usable.len()]);
@@ -1034,7 +1057,7 @@ impl Bond {
     }
 
     /// `bond_handle_frame`: a frame member `id` received.
-    pub fn rx(&mut self, now: Instant, id: u16, frame: &Frame<'_>) -> Rx {
+    pub fn rx(&mut self, now: Instant, id: u16, frame: &mut Frame<'_>) -> Rx {
         let Some(k) = self.idx(id) else {
             return Rx::Exact;
         };
@@ -1050,6 +1073,14 @@ impl Bond {
             self.after_lacp();
             if taken {
                 return Rx::Consumed;
+            }
+        }
+        if self.cfg.mode == Mode::BalanceAlb {
+            self.rlb_arp_recv(frame);
+            // A peer sent to a member's own address (as RLB told it): the
+            // bond's stack takes it as its own.
+            if self.is_member_mac(frame.dst()) {
+                frame.set_dst(self.mac);
             }
         }
         let s = &self.slaves[k];
@@ -1507,7 +1538,7 @@ mod tests {
         let mut out = Vec::new();
         b.xmit(
             ms(0),
-            &Frame::parse(&f, None, Offload::NONE).unwrap(),
+            &mut Frame::parse(&f, None, Offload::NONE).unwrap(),
             &mut out,
         )
         .unwrap();
@@ -1567,11 +1598,11 @@ mod tests {
             0x88b5,
             &[0; 46],
         );
-        let f = Frame::parse(&f, None, Offload::NONE).unwrap();
+        let mut f = Frame::parse(&f, None, Offload::NONE).unwrap();
         let mut seq = Vec::new();
         for _ in 0..6 {
             let mut out = Vec::new();
-            b.xmit(ms(0), &f, &mut out).unwrap();
+            b.xmit(ms(0), &mut f, &mut out).unwrap();
             seq.push(out[0]);
         }
         // Counter 1..6, / 2 = 0,1,1,2,2,3 → members 1,2,2,1,1,2.
@@ -1591,8 +1622,8 @@ mod tests {
             0x0800,
             &[0; 46],
         );
-        let f = Frame::parse(&f, None, Offload::NONE).unwrap();
-        assert_eq!(b.rx(ms(0), 1, &f), Rx::Pass);
-        assert_eq!(b.rx(ms(0), 2, &f), Rx::Exact);
+        let mut f = Frame::parse(&f, None, Offload::NONE).unwrap();
+        assert_eq!(b.rx(ms(0), 1, &mut f), Rx::Pass);
+        assert_eq!(b.rx(ms(0), 2, &mut f), Rx::Exact);
     }
 }

@@ -210,6 +210,10 @@ impl<'a> Frame<'a> {
         self.macs[6..].copy_from_slice(&mac.0);
     }
 
+    pub fn set_dst(&mut self, mac: Mac) {
+        self.macs[..6].copy_from_slice(&mac.0);
+    }
+
     /// The EtherType after the tags the view holds.
     pub fn ethertype(&self) -> u16 {
         u16::from_be_bytes([self.body[0], self.body[1]])
