@@ -227,6 +227,7 @@ pub struct Graph {
     next_ifindex: u32,
     scratch: Vec<Vec<Egress>>,
     events: Option<VecDeque<Event>>,
+    macs_changed: bool,
     /// Members a bond frame leaves by (reused, no allocation per frame).
     bond_scratch: (Vec<u16>, Vec<IfId>),
     /// No timer is due before this (a lower bound: an earlier hint only
@@ -540,6 +541,7 @@ impl Graph {
             if let Some(b) = self.ifaces[i].as_mut().and_then(Iface::bond_mut) {
                 if b.poll_timeout().is_some_and(|t| t <= now) {
                     b.handle_timeout(now);
+                    self.sync_bond_mac(id);
                     self.send_bond_tx(now, id, out);
                     self.collect_bond(id);
                     self.link_changed(now, id);
@@ -745,6 +747,27 @@ impl Graph {
         self.note_timer(t);
     }
 
+    /// A bond's address can change (its first member's, or the active
+    /// member's with `fail_over_mac active`): the device follows.
+    fn sync_bond_mac(&mut self, id: IfId) {
+        let Some(f) = self.ifaces[id.0 as usize].as_mut() else {
+            return;
+        };
+        let Some(m) = f.bond().map(|b| b.mac) else {
+            return;
+        };
+        if f.mac != m {
+            f.mac = m;
+            self.macs_changed = true;
+        }
+    }
+
+    /// Some device's address changed since the last call (a front end
+    /// that exposes devices updates its TAPs).
+    pub fn take_macs_changed(&mut self) -> bool {
+        std::mem::take(&mut self.macs_changed)
+    }
+
     /// Moves a bond's events into the log.
     fn collect_bond(&mut self, id: IfId) {
         let Some(b) = self.ifaces[id.0 as usize]
@@ -806,8 +829,7 @@ impl Graph {
         let bif = self.iface_mut(bond);
         let b = bif.bond_mut().expect("checked");
         let no = b.add_slave(now, new);
-        let mac = b.mac;
-        bif.mac = mac;
+        self.sync_bond_mac(bond);
         let d = self.iface_mut(dev);
         d.master = Some(bond);
         d.port_no = no;
@@ -836,6 +858,7 @@ impl Graph {
         let r = b.rx(now, no, &mut frame);
         match r {
             Rx::Consumed => {
+                self.sync_bond_mac(bond);
                 self.send_bond_tx(now, bond, out);
                 self.collect_bond(bond);
                 self.link_changed(now, bond);

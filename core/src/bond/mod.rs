@@ -362,6 +362,9 @@ pub struct Bond {
     /// IPv4 addresses the host used on the bond (ARP senders): what a
     /// gratuitous ARP announces.
     pub addrs: Vec<[u8; 4]>,
+    /// IPv6 addresses the host sent from: what an unsolicited neighbour
+    /// advertisement announces.
+    pub addrs6: Vec<[u8; 16]>,
     /// Members that may transmit under the xor/802.3ad/rr rules
     /// (`usable_slaves`), by id.
     usable: Vec<u16>,
@@ -398,6 +401,7 @@ impl Bond {
             notify_left: 0,
             tx: Vec::new(),
             addrs: Vec::new(),
+            addrs6: Vec::new(),
             usable: Vec::new(),
             record: false,
             events: Vec::new(),
@@ -891,6 +895,12 @@ impl Bond {
                 self.slaves[k].link = Link::Up;
             }
             self.set_active(k);
+            if self.cfg.mode == Mode::ActiveBackup && self.cfg.fail_over_mac == FailOverMac::Active
+            {
+                // The bond takes the new active member's address (the host
+                // behind it follows), and announces it.
+                self.mac = self.slaves[k].perm_mac;
+            }
             if self.cfg.mode == Mode::ActiveBackup && old.is_some() {
                 // Tell the neighbours where the bond's addresses are now.
                 self.notify_left = self.cfg.num_grat_arp;
@@ -919,6 +929,11 @@ impl Bond {
             arp.extend_from_slice(&[0; 6]);
             arp.extend_from_slice(&a);
             let f = build_frame(Mac::BROADCAST, self.mac, &[], ethertype::ARP, &arp);
+            self.tx.push((active, f));
+            self.peer_notifications += 1;
+        }
+        for a in self.addrs6.clone() {
+            let f = unsolicited_na(self.mac, a);
             self.tx.push((active, f));
             self.peer_notifications += 1;
         }
@@ -1043,7 +1058,21 @@ impl Bond {
     /// Remembers the IPv4 address of an ARP the host sends through the
     /// bond (what failover announces).
     fn learn_addr(&mut self, frame: &Frame<'_>) {
-        if frame.ethertype() != ethertype::ARP || frame.src() != self.mac {
+        if frame.src() != self.mac {
+            return;
+        }
+        if frame.ethertype() == ethertype::IPV6 {
+            // The host's IPv6 addresses: the sources of what it sends.
+            let b = frame.body();
+            if b.len() >= 2 + 40 {
+                let src: [u8; 16] = b[2 + 8..2 + 24].try_into().expect("16 bytes");
+                if src != [0; 16] && !self.addrs6.contains(&src) && self.addrs6.len() < 16 {
+                    self.addrs6.push(src);
+                }
+            }
+            return;
+        }
+        if frame.ethertype() != ethertype::ARP {
             return;
         }
         let b = frame.body();
@@ -1487,6 +1516,47 @@ impl Bond {
     }
 }
 
+/// `ndisc_send_unsol_na`: an unsolicited neighbour advertisement for
+/// `target` to all nodes (ff02::1), override set, with our link-layer
+/// address.
+fn unsolicited_na(mac: Mac, target: [u8; 16]) -> Vec<u8> {
+    let mut icmp = vec![136, 0, 0, 0, 0x20, 0, 0, 0];
+    icmp.extend_from_slice(&target);
+    icmp.extend_from_slice(&[2, 1]);
+    icmp.extend_from_slice(&mac.0);
+    let dst: [u8; 16] = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    // The ICMPv6 checksum over the pseudo-header.
+    let mut sum: u32 = 0;
+    let mut add = |b: &[u8]| {
+        for c in b.chunks(2) {
+            sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+        }
+    };
+    add(&target);
+    add(&dst);
+    add(&(icmp.len() as u32).to_be_bytes());
+    add(&[0, 0, 0, 58]);
+    add(&icmp);
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    let c = !(sum as u16);
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    let mut ip = vec![0x60, 0, 0, 0];
+    ip.extend_from_slice(&(icmp.len() as u16).to_be_bytes());
+    ip.extend_from_slice(&[58, 255]);
+    ip.extend_from_slice(&target);
+    ip.extend_from_slice(&dst);
+    ip.extend_from_slice(&icmp);
+    build_frame(
+        Mac([0x33, 0x33, 0, 0, 0, 1]),
+        mac,
+        &[],
+        ethertype::IPV6,
+        &ip,
+    )
+}
+
 fn is_igmp(frame: &Frame<'_>) -> bool {
     let b = frame.body();
     frame.ethertype() == ethertype::IPV4 && b.len() >= 2 + 20 && b[2 + 9] == 2
@@ -1563,6 +1633,81 @@ mod tests {
         b.tx.clear();
         b.handle_timeout(ms(300));
         assert!(b.tx.is_empty(), "num_grat_arp 2");
+    }
+
+    #[test]
+    fn failover_advertises_the_hosts_ipv6_addresses() {
+        let mut b = bond(BondConfig {
+            mode: Mode::ActiveBackup,
+            ..BondConfig::default()
+        });
+        // The host sends from fd00::7 through the bond.
+        let mut ip6 = vec![0x60, 0, 0, 0, 0, 8, 17, 64];
+        let me: [u8; 16] = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7];
+        ip6.extend_from_slice(&me);
+        ip6.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        ip6.extend_from_slice(&[0; 8]);
+        let f = build_frame(
+            Mac([0x33, 0x33, 0, 0, 0, 1]),
+            b.mac,
+            &[],
+            ethertype::IPV6,
+            &ip6,
+        );
+        let mut out = Vec::new();
+        b.xmit(
+            ms(0),
+            &mut Frame::parse(&f, None, Offload::NONE).unwrap(),
+            &mut out,
+        )
+        .unwrap();
+        b.handle_timeout(ms(0));
+        b.set_slave_dev(1, false, 0, false);
+        b.handle_timeout(ms(100));
+        let na =
+            b.tx.iter()
+                .map(|(_, f)| f)
+                .find(|f| f[12..14] == [0x86, 0xdd])
+                .expect("an NA");
+        let ip = &na[14..];
+        assert_eq!(&na[..6], &[0x33, 0x33, 0, 0, 0, 1]);
+        assert_eq!(ip[6], 58, "ICMPv6");
+        assert_eq!(ip[7], 255, "hop limit 255, as ND requires");
+        let icmp = &ip[40..];
+        assert_eq!((icmp[0], icmp[4]), (136, 0x20), "NA with override");
+        assert_eq!(&icmp[8..24], &me);
+        assert_eq!(&icmp[24..26], &[2, 1], "target link-layer address option");
+        assert_eq!(&icmp[26..32], &b.mac.0);
+        // The checksum verifies: the sum over pseudo-header and message is
+        // all ones.
+        let mut sum: u32 = 0;
+        let words = |x: &[u8], sum: &mut u32| {
+            for c in x.chunks(2) {
+                *sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+            }
+        };
+        words(&ip[8..40], &mut sum);
+        words(&(icmp.len() as u32).to_be_bytes(), &mut sum);
+        words(&[0, 0, 0, 58], &mut sum);
+        words(icmp, &mut sum);
+        while sum >> 16 != 0 {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        assert_eq!(sum, 0xffff);
+    }
+
+    #[test]
+    fn fail_over_mac_active_takes_the_active_members_address() {
+        let mut b = bond(BondConfig {
+            mode: Mode::ActiveBackup,
+            fail_over_mac: FailOverMac::Active,
+            ..BondConfig::default()
+        });
+        assert_eq!(b.mac, Mac([2, 0, 0, 0, 0, 1]));
+        b.handle_timeout(ms(0));
+        b.set_slave_dev(1, false, 0, false);
+        b.handle_timeout(ms(100));
+        assert_eq!(b.mac, Mac([2, 0, 0, 0, 0, 2]));
     }
 
     #[test]

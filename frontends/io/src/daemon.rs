@@ -282,8 +282,11 @@ impl Daemon {
             self.service_pending();
             let now = self.now();
             self.graph.handle_timeout(now, &mut self.out);
-            // Timers may have produced frames (BPDUs).
+            // Timers may have produced frames (BPDUs, LACPDUs).
             self.flush();
+            if self.graph.take_macs_changed() {
+                self.sync_host_macs();
+            }
             if now >= next_sync {
                 self.sync_links();
                 next_sync = now + SYNC_INTERVAL;
