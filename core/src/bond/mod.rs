@@ -365,6 +365,11 @@ pub struct Bond {
     /// IPv6 addresses the host sent from: what an unsolicited neighbour
     /// advertisement announces.
     pub addrs6: Vec<[u8; 16]>,
+    /// The host's last IGMP membership reports (whole frames): replayed on
+    /// failover so switches move the groups (`resend_igmp`).
+    igmp_reports: Vec<Vec<u8>>,
+    igmp_left: u32,
+    next_igmp: Option<Instant>,
     /// Members that may transmit under the xor/802.3ad/rr rules
     /// (`usable_slaves`), by id.
     usable: Vec<u16>,
@@ -402,6 +407,9 @@ impl Bond {
             tx: Vec::new(),
             addrs: Vec::new(),
             addrs6: Vec::new(),
+            igmp_reports: Vec::new(),
+            igmp_left: 0,
+            next_igmp: None,
             usable: Vec::new(),
             record: false,
             events: Vec::new(),
@@ -639,10 +647,16 @@ impl Bond {
         if !self.tx.is_empty() {
             return Some(Instant::ZERO);
         }
-        [self.next_mii, self.next_ad, self.next_arp, self.next_alb]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.next_mii,
+            self.next_ad,
+            self.next_arp,
+            self.next_alb,
+            self.next_igmp,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -659,6 +673,10 @@ impl Bond {
             }
             let step = Duration::from_millis(u64::from(self.cfg.arp_interval.max(1)));
             self.next_arp = Some(t + step);
+        }
+        while let Some(t) = self.next_igmp.filter(|t| *t <= now) {
+            self.resend_igmp();
+            self.next_igmp = (self.igmp_left > 0).then(|| t + Duration::from_millis(200));
         }
         while let Some(t) = self.next_alb.filter(|t| *t <= now) {
             self.alb_monitor();
@@ -877,7 +895,7 @@ impl Bond {
     }
 
     /// `bond_select_active_slave` + `bond_change_active_slave`.
-    fn select_active_slave(&mut self, _now: Instant) {
+    fn select_active_slave(&mut self, now: Instant) {
         let best = self.find_best_slave();
         if best == self.curr_active {
             return;
@@ -905,6 +923,13 @@ impl Bond {
                 // Tell the neighbours where the bond's addresses are now.
                 self.notify_left = self.cfg.num_grat_arp;
                 self.notify_peers();
+            }
+            if old.is_some() && self.cfg.resend_igmp > 0 && !self.igmp_reports.is_empty() {
+                // `bond_resend_igmp_join_requests_delayed`: the host's
+                // reports again, resend_igmp times, 200 ms apart.
+                self.igmp_left = self.cfg.resend_igmp;
+                self.resend_igmp();
+                self.next_igmp = (self.igmp_left > 0).then(|| now + Duration::from_millis(200));
             }
         }
         let ifid = best.and_then(|id| self.slave(id)).map(|s| s.ifid);
@@ -936,6 +961,19 @@ impl Bond {
             let f = unsolicited_na(self.mac, a);
             self.tx.push((active, f));
             self.peer_notifications += 1;
+        }
+    }
+
+    fn resend_igmp(&mut self) {
+        if self.igmp_left == 0 {
+            return;
+        }
+        self.igmp_left -= 1;
+        let Some(active) = self.curr_active else {
+            return;
+        };
+        for f in self.igmp_reports.clone() {
+            self.tx.push((active, f));
         }
     }
 
@@ -1059,6 +1097,24 @@ impl Bond {
     /// bond (what failover announces).
     fn learn_addr(&mut self, frame: &Frame<'_>) {
         if frame.src() != self.mac {
+            return;
+        }
+        if is_igmp(frame) {
+            let b = frame.body();
+            let ihl = usize::from(b[2] & 0x0f) * 4;
+            // v1/v2 reports (0x12, 0x16) and v3 reports (0x22).
+            if b.get(2 + ihl)
+                .is_some_and(|t| matches!(t, 0x12 | 0x16 | 0x22))
+            {
+                let f = frame.to_vec();
+                let group = b.get(2 + 16..2 + 20).map(<[u8]>::to_vec);
+                // One report kept per destination group address.
+                self.igmp_reports
+                    .retain(|r| r.get(30..34).map(<[u8]>::to_vec) != group);
+                if self.igmp_reports.len() < 32 {
+                    self.igmp_reports.push(f);
+                }
+            }
             return;
         }
         if frame.ethertype() == ethertype::IPV6 {
@@ -1708,6 +1764,46 @@ mod tests {
         b.set_slave_dev(1, false, 0, false);
         b.handle_timeout(ms(100));
         assert_eq!(b.mac, Mac([2, 0, 0, 0, 0, 2]));
+    }
+
+    #[test]
+    fn failover_resends_the_hosts_igmp_reports() {
+        let mut b = bond(BondConfig {
+            mode: Mode::ActiveBackup,
+            resend_igmp: 2,
+            ..BondConfig::default()
+        });
+        // An IGMPv2 report for 239.1.1.1 from the host.
+        let mut ip = vec![
+            0x46, 0, 0, 32, 0, 0, 0, 0, 1, 2, 0, 0, 198, 18, 0, 7, 239, 1, 1, 1,
+        ];
+        ip.extend_from_slice(&[0x94, 4, 0, 0]); // router alert
+        ip.extend_from_slice(&[0x16, 0, 0, 0, 239, 1, 1, 1]);
+        let f = build_frame(Mac([1, 0, 0x5e, 1, 1, 1]), b.mac, &[], ethertype::IPV4, &ip);
+        let mut out = Vec::new();
+        b.xmit(
+            ms(0),
+            &mut Frame::parse(&f, None, Offload::NONE).unwrap(),
+            &mut out,
+        )
+        .unwrap();
+        b.handle_timeout(ms(0));
+        b.set_slave_dev(1, false, 0, false);
+        b.handle_timeout(ms(100));
+        let reports = |b: &Bond| b.tx.iter().filter(|(_, x)| *x == f).count();
+        assert_eq!(reports(&b), 1, "at failover");
+        assert!(
+            b.tx.iter().all(|(id, _)| *id == 2),
+            "out of the new active member"
+        );
+        b.tx.clear();
+        b.handle_timeout(ms(250));
+        assert_eq!(reports(&b), 0, "200 ms later, not before");
+        b.handle_timeout(ms(300));
+        assert_eq!(reports(&b), 1, "the second of resend_igmp 2");
+        b.tx.clear();
+        b.handle_timeout(ms(1000));
+        assert_eq!(reports(&b), 0);
     }
 
     #[test]
