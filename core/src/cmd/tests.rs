@@ -29,6 +29,10 @@ fn guide_lines_parse() {
     for l in [
         "link add br0 type bridge",
         "link set eth0 master br0",
+        "link add bond1 type bond miimon 100 mode active-backup",
+        "link set eth0 master bond1",
+        "link set eth1 master bond1",
+        "bond show bond1",
         "link set tap1 master br0",
         "link add link eth0 name eth0.2 type vlan id 2",
         "link add link eth0 name eth0.3 type vlan id 3",
@@ -76,6 +80,12 @@ fn errors_name_the_command_the_argument_and_why() {
     assert!(e.contains("multicast"), "{e}");
     let e = parse_err("tuntap add tap0 mode tun");
     assert!(e.contains("mode tun"), "{e}");
+    let e = parse_err("link add b0 type bond mode fastest");
+    assert!(e.contains("\"mode\"") && e.contains("802.3ad"), "{e}");
+    let e = parse_err("link add b0 type bond xmit_hash_policy layer5");
+    assert!(e.contains("layer3+4"), "{e}");
+    let e = parse_err("link add b0 type bond ad_user_port_key 2000");
+    assert!(e.contains("0 to 1023"), "{e}");
     let e = parse_err("link set br0 frobnicate");
     assert!(e.contains("\"frobnicate\""), "{e}");
 }
@@ -125,4 +135,69 @@ fn json_link_show_has_iproute2_keys() {
     assert_eq!(l["linkinfo"]["info_data"]["ageing_time"], 30000);
     assert_eq!(l["linkinfo"]["info_data"]["vlan_filtering"], 1);
     assert_eq!(l["linkinfo"]["info_data"]["forward_delay"], 1500);
+}
+
+#[test]
+fn bond_options_follow_the_kernels_rules_and_show_as_iproute2() {
+    use crate::graph::Kind;
+    let mut g = Graph::new();
+    let now = Instant::ZERO;
+    let run = |g: &mut Graph, l: &str, json: bool| {
+        parse(&words(l)).and_then(|c| {
+            apply(
+                g,
+                now,
+                &c,
+                Opts {
+                    json,
+                    details: true,
+                    stats: false,
+                },
+            )
+        })
+    };
+    for n in ["e1", "e2"] {
+        g.add(
+            n,
+            Kind::Tap,
+            crate::wire::Mac::local(u64::from(n.as_bytes()[1])),
+            1500,
+        )
+        .unwrap();
+    }
+    run(
+        &mut g,
+        "link add b0 type bond mode active-backup miimon 100 updelay 250",
+        false,
+    )
+    .unwrap();
+    run(&mut g, "link set e1 master b0", false).unwrap();
+    // The kernel refuses to change the mode while there are members.
+    let e = run(&mut g, "link set b0 type bond mode 802.3ad", false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("EBUSY"), "{e}");
+    // The ARP monitor needs targets.
+    let e = run(&mut g, "link set b0 type bond arp_interval 100", false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("arp_ip_target"), "{e}");
+    let v: serde_json::Value =
+        serde_json::from_str(&run(&mut g, "link show dev b0", true).unwrap().text).unwrap();
+    let d = &v[0]["linkinfo"]["info_data"];
+    assert_eq!(d["mode"], "active-backup");
+    assert_eq!(d["miimon"], 100);
+    // updelay is kept in whole MII intervals: 250 ms shows as 200.
+    assert_eq!(d["updelay"], 200);
+    assert_eq!(d["xmit_hash_policy"], "layer2");
+    assert_eq!(d["arp_validate"], serde_json::Value::Null);
+    let t = run(&mut g, "link show dev e1", false).unwrap().text;
+    assert!(t.contains("bond_slave state BACKUP mii_status"), "{t}");
+    let proc_text = run(&mut g, "bond show b0", false).unwrap().text;
+    assert!(
+        proc_text.contains("Bonding Mode: fault-tolerance (active-backup)"),
+        "{proc_text}"
+    );
+    assert!(proc_text.contains("Up Delay (ms): 200"), "{proc_text}");
+    assert!(proc_text.contains("\nSlave Interface: e1\n"), "{proc_text}");
 }

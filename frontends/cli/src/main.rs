@@ -24,9 +24,10 @@ usage: patchbay [OPTIONS] OBJECT COMMAND...
        patchbay [-j] -batch FILE
 
 objects (as in ip(8) and bridge(8), with patchbay in place of ip):
-  link add|del|set|show      type bridge | vlan
+  link add|del|set|show      type bridge | bond | vlan
   tuntap add|del NAME mode tap
   bridge fdb|link|vlan ...
+  bond show [BOND]           /proc/net/bonding content, -j for JSON
   mstpctl VERB ...           mstpd's verbs for RSTP (addbridge, showbridge,
                              showport[detail], set*, settreeprio, ...)
   stats [DEV]                per-port counters and drop reasons
