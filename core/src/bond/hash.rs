@@ -349,6 +349,39 @@ mod tests {
     }
 
     #[test]
+    fn encap23_is_layer23_on_the_inner_header() {
+        let inner = ipv4(
+            17,
+            [198, 18, 0, 1],
+            [198, 18, 0, 2],
+            &[0x30, 0x39, 0x00, 0x35, 0, 8, 0, 0],
+        );
+        let outer = ipv4(4, [198, 19, 0, 1], [198, 19, 0, 2], &inner);
+        let f = frame(0x0b, 0x0a, 0x0800, &outer);
+        // The same words as the layer2+3 case: eth 0x0801, inner addresses.
+        assert_eq!(hash(&f, HashPolicy::Encap23), 0x0303_0b0a);
+    }
+
+    #[test]
+    fn ipv6_folds_each_address_to_one_word() {
+        // fd00::1 -> fd00::2, UDP 12345 -> 53.
+        let mut ip6 = vec![0x60, 0, 0, 0, 0, 8, 17, 64];
+        ip6.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        ip6.extend_from_slice(&[0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        ip6.extend_from_slice(&[0x30, 0x39, 0x00, 0x35, 0, 8, 0, 0]);
+        let f = frame(0x0b, 0x0a, 0x86dd, &ip6);
+        // ipv6_addr_hash: the four little-endian words xor'ed: src 0x010000fd,
+        // dst 0x020000fd; ports 0x35003930.
+        // h = 0x35003930 ^ 0x010000fd ^ 0x020000fd = 0x36003930, folded as
+        // in the IPv4 case: 0x1b1b079f.
+        assert_eq!(hash(&f, HashPolicy::Layer34), 0x1b1b_079f);
+        // layer2+3: eth = 0x0b ^ 0x0a ^ 0x86dd = 0x86dc;
+        // h = 0x86dc ^ 0x010000fd ^ 0x020000fd = 0x030086dc,
+        // ^= h >> 16: 0x030085dc, ^= h >> 8: 0x03038559.
+        assert_eq!(hash(&f, HashPolicy::Layer23), 0x0303_8559);
+    }
+
+    #[test]
     fn encap_looks_through_ip_in_ip() {
         let inner = ipv4(
             17,
