@@ -47,6 +47,15 @@ pub enum AdSelect {
     Stable,
     Bandwidth,
     Count,
+    /// teamd's `agg_select_policy` `lacp_prio`: the aggregator whose lead
+    /// port has the best priority information (the better of actor and
+    /// partner system, then port priority and number), re-chosen each time.
+    LacpPrio,
+    /// `lacp_prio_stable`: the same choice, kept while it has ports.
+    LacpPrioStable,
+    /// `port_config`: the aggregator holding the port with the highest
+    /// teamd `prio`.
+    PortConfig,
 }
 
 impl AdSelect {
@@ -55,6 +64,9 @@ impl AdSelect {
             AdSelect::Stable => "stable",
             AdSelect::Bandwidth => "bandwidth",
             AdSelect::Count => "count",
+            AdSelect::LacpPrio => "lacp_prio",
+            AdSelect::LacpPrioStable => "lacp_prio_stable",
+            AdSelect::PortConfig => "port_config",
         }
     }
     pub fn parse(s: &str) -> Option<AdSelect> {
@@ -200,6 +212,11 @@ pub struct LacpPort {
     pub tx_enabled: bool,
     pub rx_enabled: bool,
     pub stats: LacpStats,
+    /// A key fixed by the owner (teamd's `lacp_key`): no speed and duplex
+    /// bits.
+    pub fixed_key: Option<u16>,
+    /// The owner's port priority (teamd's `prio`, for `port_config`).
+    pub owner_prio: i32,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -439,6 +456,8 @@ impl Lacp {
             tx_enabled: false,
             rx_enabled: false,
             stats: LacpStats::default(),
+            fixed_key: None,
+            owner_prio: 0,
         };
         Self::update_actor_keys(&mut p, false);
         self.next_agg_id += 1;
@@ -454,6 +473,11 @@ impl Lacp {
 
     /// `ad_update_actor_keys`.
     fn update_actor_keys(p: &mut LacpPort, reset: bool) {
+        if let Some(k) = p.fixed_key {
+            p.actor_admin_key = k;
+            p.actor_oper_key = k;
+            return;
+        }
         let old = p.actor_oper_key;
         p.actor_admin_key &= !(SPEED_KEY_MASK | DUPLEX_KEY_MASK);
         let (mut speed, mut duplex, mut ospeed) = (0, 0, 0);
@@ -553,6 +577,17 @@ impl Lacp {
         self.aggs.remove(i);
         self.changed = true;
         self.set_carrier();
+    }
+
+    /// Per-port settings an owner other than bonding gives (teamd's
+    /// `lacp_key`, `lacp_prio` and `prio`).
+    pub fn set_port_settings(&mut self, i: usize, key: Option<u16>, port_priority: u16, prio: i32) {
+        let p = &mut self.ports[i];
+        p.fixed_key = key;
+        p.actor_port_priority = port_priority;
+        p.owner_prio = prio;
+        Self::update_actor_keys(p, false);
+        p.ntt = true;
     }
 
     /// `bond_3ad_handle_link_change`.
@@ -1020,6 +1055,30 @@ impl Lacp {
         if !c.has_partner() && b.has_partner() {
             return best;
         }
+        match self.cfg.ad_select {
+            AdSelect::LacpPrio | AdSelect::LacpPrioStable => {
+                match self.agg_prio_info(curr).cmp(&self.agg_prio_info(best)) {
+                    std::cmp::Ordering::Less => return curr,
+                    std::cmp::Ordering::Greater => return best,
+                    std::cmp::Ordering::Equal => {}
+                }
+            }
+            AdSelect::PortConfig => {
+                let prio = |j: usize| {
+                    self.aggs[j]
+                        .lag_ports
+                        .iter()
+                        .map(|n| self.ports[self.idx(*n)].owner_prio)
+                        .max()
+                };
+                match prio(curr).cmp(&prio(best)) {
+                    std::cmp::Ordering::Greater => return curr,
+                    std::cmp::Ordering::Less => return best,
+                    std::cmp::Ordering::Equal => {}
+                }
+            }
+            _ => {}
+        }
         if self.cfg.ad_select == AdSelect::Count {
             let (nc, nb) = (self.agg_active_ports(curr), self.agg_active_ports(best));
             if nc > nb {
@@ -1035,6 +1094,28 @@ impl Lacp {
         best
     }
 
+    /// teamd's `get_lacp_port_prio_info` for an aggregator's lead port: the
+    /// better (lower) of actor and partner system, then that side's port
+    /// priority and number. Lower is better.
+    fn agg_prio_info(&self, j: usize) -> (u16, Mac, u16, u16) {
+        let Some(n) = self.aggs[j].lag_ports.first() else {
+            return (u16::MAX, Mac::BROADCAST, u16::MAX, u16::MAX);
+        };
+        let p = &self.ports[self.idx(*n)];
+        let actor = (p.actor_system_priority, p.actor_system);
+        let partner = (p.partner_oper.system_priority, p.partner_oper.system);
+        if actor < partner {
+            (actor.0, actor.1, p.actor_port_priority, p.number)
+        } else {
+            (
+                partner.0,
+                partner.1,
+                p.partner_oper.port_priority,
+                p.partner_oper.port,
+            )
+        }
+    }
+
     /// `ad_agg_selection_logic`.
     fn agg_selection_logic(&mut self) {
         let active = self.active_agg();
@@ -1046,7 +1127,10 @@ impl Lacp {
             }
         }
         if let (Some(b), Some(a)) = (best, active) {
-            if self.cfg.ad_select == AdSelect::Stable {
+            if matches!(
+                self.cfg.ad_select,
+                AdSelect::Stable | AdSelect::LacpPrioStable
+            ) {
                 let (aa, ba) = (&self.aggs[a], &self.aggs[b]);
                 if !aa.lag_ports.is_empty()
                     && self.agg_active_ports(a) > 0

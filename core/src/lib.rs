@@ -25,6 +25,7 @@ pub mod graph;
 pub mod lacp;
 pub mod pcap;
 pub mod pipeline;
+pub mod team;
 pub mod time;
 pub mod vlan;
 pub mod wire;

@@ -11,13 +11,14 @@
 
 mod alb;
 pub mod hash;
+pub mod host;
 
 use crate::counters::DropReason;
 use crate::graph::IfId;
 use crate::lacp::{AdSelect, Lacp, LacpConfig};
 use crate::time::Instant;
 use crate::wire::lacp::{ETHERTYPE_SLOW, LACP_GROUP};
-use crate::wire::{build_frame, ethertype, Frame, Mac};
+use crate::wire::{ethertype, Frame, Mac};
 pub use hash::HashPolicy;
 use std::fmt::Write;
 use std::time::Duration;
@@ -359,15 +360,9 @@ pub struct Bond {
     notify_left: u32,
     /// Control frames to send: (member id, frame).
     pub tx: Vec<(u16, Vec<u8>)>,
-    /// IPv4 addresses the host used on the bond (ARP senders): what a
-    /// gratuitous ARP announces.
-    pub addrs: Vec<[u8; 4]>,
-    /// IPv6 addresses the host sent from: what an unsolicited neighbour
-    /// advertisement announces.
-    pub addrs6: Vec<[u8; 16]>,
-    /// The host's last IGMP membership reports (whole frames): replayed on
-    /// failover so switches move the groups (`resend_igmp`).
-    igmp_reports: Vec<Vec<u8>>,
+    /// What the host above sent from: announced on failover, IGMP reports
+    /// replayed so switches move the groups (`resend_igmp`).
+    pub host: host::HostAddrs,
     igmp_left: u32,
     next_igmp: Option<Instant>,
     /// Members that may transmit under the xor/802.3ad/rr rules
@@ -405,9 +400,7 @@ impl Bond {
             next_ad: None,
             notify_left: 0,
             tx: Vec::new(),
-            addrs: Vec::new(),
-            addrs6: Vec::new(),
-            igmp_reports: Vec::new(),
+            host: host::HostAddrs::default(),
             igmp_left: 0,
             next_igmp: None,
             usable: Vec::new(),
@@ -924,7 +917,7 @@ impl Bond {
                 self.notify_left = self.cfg.num_grat_arp;
                 self.notify_peers();
             }
-            if old.is_some() && self.cfg.resend_igmp > 0 && !self.igmp_reports.is_empty() {
+            if old.is_some() && self.cfg.resend_igmp > 0 && !self.host.igmp_reports.is_empty() {
                 // `bond_resend_igmp_join_requests_delayed`: the host's
                 // reports again, resend_igmp times, 200 ms apart.
                 self.igmp_left = self.cfg.resend_igmp;
@@ -946,19 +939,7 @@ impl Bond {
         let Some(active) = self.curr_active else {
             return;
         };
-        for a in self.addrs.clone() {
-            let mut arp = Vec::with_capacity(28);
-            arp.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
-            arp.extend_from_slice(&self.mac.0);
-            arp.extend_from_slice(&a);
-            arp.extend_from_slice(&[0; 6]);
-            arp.extend_from_slice(&a);
-            let f = build_frame(Mac::BROADCAST, self.mac, &[], ethertype::ARP, &arp);
-            self.tx.push((active, f));
-            self.peer_notifications += 1;
-        }
-        for a in self.addrs6.clone() {
-            let f = unsolicited_na(self.mac, a);
+        for f in self.host.announcements(self.mac) {
             self.tx.push((active, f));
             self.peer_notifications += 1;
         }
@@ -972,7 +953,7 @@ impl Bond {
         let Some(active) = self.curr_active else {
             return;
         };
-        for f in self.igmp_reports.clone() {
+        for f in self.host.igmp_reports.clone() {
             self.tx.push((active, f));
         }
     }
@@ -1036,13 +1017,13 @@ impl Bond {
         frame: &mut Frame<'_>,
         out: &mut Vec<u16>,
     ) -> Result<(), DropReason> {
-        self.learn_addr(frame);
+        self.host.learn(self.mac, frame);
         if self.slaves.is_empty() || !self.up {
             return Err(DropReason::NoSlave);
         }
         match self.cfg.mode {
             Mode::BalanceRr => {
-                if is_igmp(frame) {
+                if host::is_igmp(frame) {
                     let id = self.curr_active.or_else(|| self.slave_by_id(0));
                     out.extend(id);
                 } else {
@@ -1091,54 +1072,6 @@ impl Bond {
             }
         }
         Ok(())
-    }
-
-    /// Remembers the IPv4 address of an ARP the host sends through the
-    /// bond (what failover announces).
-    fn learn_addr(&mut self, frame: &Frame<'_>) {
-        if frame.src() != self.mac {
-            return;
-        }
-        if is_igmp(frame) {
-            let b = frame.body();
-            let ihl = usize::from(b[2] & 0x0f) * 4;
-            // v1/v2 reports (0x12, 0x16) and v3 reports (0x22).
-            if b.get(2 + ihl)
-                .is_some_and(|t| matches!(t, 0x12 | 0x16 | 0x22))
-            {
-                let f = frame.to_vec();
-                let group = b.get(2 + 16..2 + 20).map(<[u8]>::to_vec);
-                // One report kept per destination group address.
-                self.igmp_reports
-                    .retain(|r| r.get(30..34).map(<[u8]>::to_vec) != group);
-                if self.igmp_reports.len() < 32 {
-                    self.igmp_reports.push(f);
-                }
-            }
-            return;
-        }
-        if frame.ethertype() == ethertype::IPV6 {
-            // The host's IPv6 addresses: the sources of what it sends.
-            let b = frame.body();
-            if b.len() >= 2 + 40 {
-                let src: [u8; 16] = b[2 + 8..2 + 24].try_into().expect("16 bytes");
-                if src != [0; 16] && !self.addrs6.contains(&src) && self.addrs6.len() < 16 {
-                    self.addrs6.push(src);
-                }
-            }
-            return;
-        }
-        if frame.ethertype() != ethertype::ARP {
-            return;
-        }
-        let b = frame.body();
-        if b.len() < 2 + 28 {
-            return;
-        }
-        let spa: [u8; 4] = b[2 + 14..2 + 18].try_into().expect("4 bytes");
-        if spa != [0; 4] && !self.addrs.contains(&spa) && self.addrs.len() < 16 {
-            self.addrs.push(spa);
-        }
     }
 
     /// `bond_handle_frame`: a frame member `id` received.
@@ -1249,7 +1182,7 @@ impl Bond {
 
     /// `bond_validate_arp`.
     fn validate_arp(&mut self, t: i64, k: usize, sip: [u8; 4], tip: [u8; 4]) {
-        if sip == [0; 4] || !self.addrs.contains(&tip) {
+        if sip == [0; 4] || !self.host.addrs.contains(&tip) {
             return;
         }
         let Some(i) = self.cfg.arp_ip_target.iter().position(|x| *x == sip) else {
@@ -1263,16 +1196,10 @@ impl Bond {
     /// `bond_arp_send_all`: a request for every target, from the bond's
     /// address (0.0.0.0 while the host has used none), out of member `k`.
     fn arp_send_all(&mut self, t: i64, k: usize) {
-        let sip = self.addrs.first().copied().unwrap_or([0; 4]);
+        let sip = self.host.addrs.first().copied().unwrap_or([0; 4]);
         let id = self.slaves[k].id;
         for tip in self.cfg.arp_ip_target.clone() {
-            let mut arp = Vec::with_capacity(28);
-            arp.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
-            arp.extend_from_slice(&self.mac.0);
-            arp.extend_from_slice(&sip);
-            arp.extend_from_slice(&[0; 6]);
-            arp.extend_from_slice(&tip);
-            let f = build_frame(Mac::BROADCAST, self.mac, &[], ethertype::ARP, &arp);
+            let f = host::arp_request(self.mac, sip, tip, &[]);
             self.tx.push((id, f));
             self.arp_probes += 1;
             if self.slaves[k].dev_up {
@@ -1575,53 +1502,10 @@ impl Bond {
 /// `ndisc_send_unsol_na`: an unsolicited neighbour advertisement for
 /// `target` to all nodes (ff02::1), override set, with our link-layer
 /// address.
-fn unsolicited_na(mac: Mac, target: [u8; 16]) -> Vec<u8> {
-    let mut icmp = vec![136, 0, 0, 0, 0x20, 0, 0, 0];
-    icmp.extend_from_slice(&target);
-    icmp.extend_from_slice(&[2, 1]);
-    icmp.extend_from_slice(&mac.0);
-    let dst: [u8; 16] = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
-    // The ICMPv6 checksum over the pseudo-header.
-    let mut sum: u32 = 0;
-    let mut add = |b: &[u8]| {
-        for c in b.chunks(2) {
-            sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-        }
-    };
-    add(&target);
-    add(&dst);
-    add(&(icmp.len() as u32).to_be_bytes());
-    add(&[0, 0, 0, 58]);
-    add(&icmp);
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    let c = !(sum as u16);
-    icmp[2..4].copy_from_slice(&c.to_be_bytes());
-    let mut ip = vec![0x60, 0, 0, 0];
-    ip.extend_from_slice(&(icmp.len() as u16).to_be_bytes());
-    ip.extend_from_slice(&[58, 255]);
-    ip.extend_from_slice(&target);
-    ip.extend_from_slice(&dst);
-    ip.extend_from_slice(&icmp);
-    build_frame(
-        Mac([0x33, 0x33, 0, 0, 0, 1]),
-        mac,
-        &[],
-        ethertype::IPV6,
-        &ip,
-    )
-}
-
-fn is_igmp(frame: &Frame<'_>) -> bool {
-    let b = frame.body();
-    frame.ethertype() == ethertype::IPV4 && b.len() >= 2 + 20 && b[2 + 9] == 2
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::Offload;
+    use crate::wire::{build_frame, Offload};
 
     fn ms(n: u64) -> Instant {
         Instant::from_nanos(n * 1_000_000)

@@ -1,0 +1,191 @@
+//! What a bond or team learns of the host stack above it (the addresses it
+//! sends from, its IGMP reports), and the frames that announce them after a
+//! failover: gratuitous ARP and unsolicited neighbour advertisements
+//! (`NETDEV_NOTIFY_PEERS`), IGMP reports again (`NETDEV_RESEND_IGMP`), and
+//! the ARP requests link monitors probe with. Bonding and team share it.
+
+use crate::wire::{build_frame, ethertype, Frame, Mac, Tag};
+
+/// Addresses and reports seen in frames the host sent from `mac`.
+#[derive(Clone, Debug, Default)]
+pub struct HostAddrs {
+    /// IPv4 addresses the host used (ARP senders): what a gratuitous ARP
+    /// announces.
+    pub addrs: Vec<[u8; 4]>,
+    /// IPv6 addresses the host sent from: what an unsolicited neighbour
+    /// advertisement announces.
+    pub addrs6: Vec<[u8; 16]>,
+    /// The host's last IGMP membership reports (whole frames), one per
+    /// group.
+    pub igmp_reports: Vec<Vec<u8>>,
+}
+
+impl HostAddrs {
+    /// Remembers what a frame the host sends says about it.
+    pub fn learn(&mut self, mac: Mac, frame: &Frame<'_>) {
+        if frame.src() != mac {
+            return;
+        }
+        if is_igmp(frame) {
+            let b = frame.body();
+            let ihl = usize::from(b[2] & 0x0f) * 4;
+            // v1/v2 reports (0x12, 0x16) and v3 reports (0x22).
+            if b.get(2 + ihl)
+                .is_some_and(|t| matches!(t, 0x12 | 0x16 | 0x22))
+            {
+                let f = frame.to_vec();
+                let group = b.get(2 + 16..2 + 20).map(<[u8]>::to_vec);
+                // One report kept per destination group address.
+                self.igmp_reports
+                    .retain(|r| r.get(30..34).map(<[u8]>::to_vec) != group);
+                if self.igmp_reports.len() < 32 {
+                    self.igmp_reports.push(f);
+                }
+            }
+            return;
+        }
+        if frame.ethertype() == ethertype::IPV6 {
+            // The host's IPv6 addresses: the sources of what it sends.
+            let b = frame.body();
+            if b.len() >= 2 + 40 {
+                let src: [u8; 16] = b[2 + 8..2 + 24].try_into().expect("16 bytes");
+                if src != [0; 16] && !self.addrs6.contains(&src) && self.addrs6.len() < 16 {
+                    self.addrs6.push(src);
+                }
+            }
+            return;
+        }
+        if frame.ethertype() != ethertype::ARP {
+            return;
+        }
+        let b = frame.body();
+        if b.len() < 2 + 28 {
+            return;
+        }
+        let spa: [u8; 4] = b[2 + 14..2 + 18].try_into().expect("4 bytes");
+        if spa != [0; 4] && !self.addrs.contains(&spa) && self.addrs.len() < 16 {
+            self.addrs.push(spa);
+        }
+    }
+
+    /// One gratuitous ARP per IPv4 address and one unsolicited neighbour
+    /// advertisement per IPv6 address, from `mac`.
+    pub fn announcements(&self, mac: Mac) -> Vec<Vec<u8>> {
+        let garps = self.addrs.iter().map(|a| {
+            let mut arp = Vec::with_capacity(28);
+            arp.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+            arp.extend_from_slice(&mac.0);
+            arp.extend_from_slice(a);
+            arp.extend_from_slice(&[0; 6]);
+            arp.extend_from_slice(a);
+            build_frame(Mac::BROADCAST, mac, &[], ethertype::ARP, &arp)
+        });
+        let nas = self.addrs6.iter().map(|a| unsolicited_na(mac, *a));
+        garps.chain(nas).collect()
+    }
+}
+
+/// A broadcast ARP request for `tip` from `sip` (the probe of bonding's ARP
+/// monitor and of teamd's arp_ping).
+pub fn arp_request(mac: Mac, sip: [u8; 4], tip: [u8; 4], tags: &[Tag]) -> Vec<u8> {
+    let mut arp = Vec::with_capacity(28);
+    arp.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+    arp.extend_from_slice(&mac.0);
+    arp.extend_from_slice(&sip);
+    arp.extend_from_slice(&[0; 6]);
+    arp.extend_from_slice(&tip);
+    build_frame(Mac::BROADCAST, mac, tags, ethertype::ARP, &arp)
+}
+
+/// The ICMPv6 checksum over the pseudo-header.
+fn icmp6_checksum(src: &[u8; 16], dst: &[u8; 16], icmp: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    let mut add = |b: &[u8]| {
+        for c in b.chunks(2) {
+            sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+        }
+    };
+    add(src);
+    add(dst);
+    add(&(icmp.len() as u32).to_be_bytes());
+    add(&[0, 0, 0, 58]);
+    add(icmp);
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+fn icmp6_frame(dst_mac: Mac, mac: Mac, src: [u8; 16], dst: [u8; 16], mut icmp: Vec<u8>) -> Vec<u8> {
+    let c = icmp6_checksum(&src, &dst, &icmp);
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    let mut ip = vec![0x60, 0, 0, 0];
+    ip.extend_from_slice(&(icmp.len() as u16).to_be_bytes());
+    ip.extend_from_slice(&[58, 255]);
+    ip.extend_from_slice(&src);
+    ip.extend_from_slice(&dst);
+    ip.extend_from_slice(&icmp);
+    build_frame(dst_mac, mac, &[], ethertype::IPV6, &ip)
+}
+
+/// An unsolicited neighbour advertisement for `target` to all nodes
+/// (override set), as `ndisc_send_unsol_na`.
+pub fn unsolicited_na(mac: Mac, target: [u8; 16]) -> Vec<u8> {
+    let mut icmp = vec![136, 0, 0, 0, 0x20, 0, 0, 0];
+    icmp.extend_from_slice(&target);
+    icmp.extend_from_slice(&[2, 1]);
+    icmp.extend_from_slice(&mac.0);
+    let dst: [u8; 16] = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    icmp6_frame(Mac([0x33, 0x33, 0, 0, 0, 1]), mac, target, dst, icmp)
+}
+
+/// The link-local address a port with `mac` has (EUI-64).
+pub fn link_local(mac: Mac) -> [u8; 16] {
+    let m = mac.0;
+    [
+        0xfe,
+        0x80,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        m[0] ^ 2,
+        m[1],
+        m[2],
+        0xff,
+        0xfe,
+        m[3],
+        m[4],
+        m[5],
+    ]
+}
+
+/// A neighbour solicitation for `target` from `src` to its solicited-node
+/// group (teamd's nsna_ping).
+pub fn neighbour_solicitation(mac: Mac, src: [u8; 16], target: [u8; 16]) -> Vec<u8> {
+    let mut icmp = vec![135, 0, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&target);
+    icmp.extend_from_slice(&[1, 1]);
+    icmp.extend_from_slice(&mac.0);
+    let mut dst = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 0, 0];
+    dst[13..].copy_from_slice(&target[13..]);
+    let dmac = Mac([0x33, 0x33, 0xff, target[13], target[14], target[15]]);
+    icmp6_frame(dmac, mac, src, dst, icmp)
+}
+
+/// A neighbour advertisement's target, if the frame is one.
+pub fn na_target(frame: &Frame<'_>) -> Option<[u8; 16]> {
+    let b = frame.body();
+    if frame.ethertype() != ethertype::IPV6 || b.len() < 2 + 40 + 24 {
+        return None;
+    }
+    let ip = &b[2..];
+    (ip[6] == 58 && ip[40] == 136).then(|| ip[48..64].try_into().expect("16 bytes"))
+}
+
+pub fn is_igmp(frame: &Frame<'_>) -> bool {
+    let b = frame.body();
+    frame.ethertype() == ethertype::IPV4 && b.len() >= 2 + 20 && b[2 + 9] == 2
+}

@@ -1,0 +1,940 @@
+//! The team device with teamd in front of it (BEHAVIOUR.md §3): the
+//! kernel's `team` modes and teamd's runners, link watchers and state, as
+//! one sans-IO device.
+//!
+//! Who decides what, as in Linux: the kernel part transmits by the mode
+//! (broadcast, roundrobin, random, activebackup, loadbalance) over the ports
+//! that are *enabled* and have *linkup*; teamd's part sets those two per
+//! port: linkup from the link watchers (ethtool, arp_ping, nsna_ping, with
+//! `link_watch_policy`), enabled from the runner (every port with link;
+//! activebackup only the active one, chosen by `prio`, speed and duplex,
+//! `sticky` kept; lacp the ports collecting and distributing in the
+//! selected aggregator). LACP is [`crate::lacp`], the same machines the
+//! bond runs; the host-address learning and announcements are
+//! [`crate::bond::host`]'s.
+//!
+//! The transmit path takes no lock: the team is owned by the forwarding
+//! thread like every device, and [`Team::xmit`] reads a port list kept up
+//! to date when ports change (the kernel's RCU-protected `en_port_list`).
+
+pub mod config;
+pub mod hash;
+
+use std::time::Duration;
+
+use crate::bond::host::{self, HostAddrs};
+use crate::bond::{BondEvent, Link, NewSlave, Rx};
+use crate::counters::DropReason;
+use crate::graph::IfId;
+use crate::lacp::{AdSelect, Lacp, LacpConfig};
+use crate::time::Instant;
+use crate::wire::lacp::{ETHERTYPE_SLOW, LACP_GROUP};
+use crate::wire::{ethertype, Frame, Mac, Tag};
+use config::{AggSelectPolicy, HwaddrPolicy};
+pub use config::{ConfigError, PortConfig, RunnerName, TeamConfig, Watch};
+use hash::Recipe;
+
+/// One link watcher's state on one port.
+#[derive(Clone, Debug)]
+pub struct Watcher {
+    pub watch: Watch,
+    pub up: bool,
+    /// ethtool: the carrier state waiting out its delay, and when.
+    pending: Option<(bool, Instant)>,
+    /// arp_ping / nsna_ping: the next periodic check.
+    next: Option<Instant>,
+    pub missed: u32,
+    reply_received: bool,
+    pub probes: u64,
+}
+
+impl Watcher {
+    fn new(watch: Watch) -> Self {
+        Watcher {
+            watch,
+            up: false,
+            pending: None,
+            next: None,
+            missed: 0,
+            reply_received: false,
+            probes: 0,
+        }
+    }
+}
+
+/// One port.
+#[derive(Clone, Debug)]
+pub struct TeamPort {
+    pub ifid: IfId,
+    /// Unique within the team (the graph's `port_no`).
+    pub id: u16,
+    pub name: String,
+    pub mac: Mac,
+    /// The device runs with carrier.
+    pub dev_up: bool,
+    pub speed_mbps: u32,
+    pub full_duplex: bool,
+    pub cfg: PortConfig,
+    pub watchers: Vec<Watcher>,
+    /// What the watchers say (`user_linkup`).
+    pub link_up: bool,
+    /// The runner lets it carry traffic (the team option `enabled`).
+    pub enabled: bool,
+    pub link_changes: u32,
+}
+
+impl TeamPort {
+    fn txable(&self) -> bool {
+        self.enabled && self.link_up
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Team {
+    pub cfg: TeamConfig,
+    pub ports: Vec<TeamPort>,
+    /// Enabled ports by index (`en_port_list`): what roundrobin, random and
+    /// loadbalance count over.
+    en_ports: Vec<u16>,
+    next_id: u16,
+    /// activebackup's active port.
+    pub active: Option<u16>,
+    sent_packets: u32,
+    rng: u64,
+    recipe: Recipe,
+    pub lacp: Option<Lacp>,
+    pub up: bool,
+    pub carrier: bool,
+    pub mac: Mac,
+    pub tx: Vec<(u16, Vec<u8>)>,
+    pub host: HostAddrs,
+    pub record: bool,
+    pub events: Vec<BondEvent>,
+    /// basic tx_balancer: hash → port, bytes per hash now and at the last
+    /// rebalance.
+    htpm: Vec<Option<u16>>,
+    hash_bytes: Vec<u64>,
+    hash_last: Vec<u64>,
+    next_balance: Option<Instant>,
+    next_ad: Option<Instant>,
+    notify_left: u32,
+    next_notify: Option<Instant>,
+    rejoin_left: u32,
+    next_rejoin: Option<Instant>,
+    pub peer_notifications: u64,
+}
+
+impl Team {
+    pub fn new(cfg: TeamConfig, mac: Mac) -> Self {
+        let mac = cfg.hwaddr.unwrap_or(mac);
+        let lacp = (cfg.runner == RunnerName::Lacp).then(|| Lacp::new(Self::lacp_cfg(&cfg, mac)));
+        let recipe = Recipe::new(&cfg.tx_hash);
+        Team {
+            cfg,
+            ports: Vec::new(),
+            en_ports: Vec::new(),
+            next_id: 0,
+            active: None,
+            sent_packets: 0,
+            rng: 0x2545_f491_4f6c_dd1d,
+            recipe,
+            lacp,
+            up: false,
+            carrier: false,
+            mac,
+            tx: Vec::new(),
+            host: HostAddrs::default(),
+            record: false,
+            events: Vec::new(),
+            htpm: vec![None; 256],
+            hash_bytes: vec![0; 256],
+            hash_last: vec![0; 256],
+            next_balance: None,
+            next_ad: None,
+            notify_left: 0,
+            next_notify: None,
+            rejoin_left: 0,
+            next_rejoin: None,
+            peer_notifications: 0,
+        }
+    }
+
+    fn lacp_cfg(cfg: &TeamConfig, mac: Mac) -> LacpConfig {
+        LacpConfig {
+            fast: cfg.fast_rate,
+            active: cfg.lacp_active,
+            ad_select: match cfg.agg_select_policy {
+                AggSelectPolicy::LacpPrio => AdSelect::LacpPrio,
+                AggSelectPolicy::LacpPrioStable => AdSelect::LacpPrioStable,
+                AggSelectPolicy::Bandwidth => AdSelect::Bandwidth,
+                AggSelectPolicy::Count => AdSelect::Count,
+                AggSelectPolicy::PortConfig => AdSelect::PortConfig,
+            },
+            sys_prio: cfg.sys_prio,
+            system: mac,
+            user_port_key: 0,
+            // teamd sets the carrier itself from min_ports.
+            min_links: 0,
+            coupled_control: true,
+        }
+    }
+
+    fn idx(&self, id: u16) -> Option<usize> {
+        self.ports.iter().position(|p| p.id == id)
+    }
+
+    pub fn port(&self, id: u16) -> Option<&TeamPort> {
+        self.ports.iter().find(|p| p.id == id)
+    }
+
+    pub fn port_by_name(&self, name: &str) -> Option<&TeamPort> {
+        self.ports.iter().find(|p| p.name == name)
+    }
+
+    fn event(&mut self, e: BondEvent) {
+        if self.record {
+            self.events.push(e);
+        }
+    }
+
+    /// `teamdctl port add`: a device joins.
+    pub fn add_port(&mut self, now: Instant, new: NewSlave<'_>) -> u16 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let cfg = self.cfg.port(new.name);
+        let watchers = self
+            .cfg
+            .watches(new.name)
+            .into_iter()
+            .map(Watcher::new)
+            .collect();
+        self.ports.push(TeamPort {
+            ifid: new.ifid,
+            id,
+            name: new.name.to_string(),
+            mac: new.perm_mac,
+            dev_up: new.carrier,
+            speed_mbps: new.speed_mbps,
+            full_duplex: new.full_duplex,
+            cfg: cfg.clone(),
+            watchers,
+            link_up: false,
+            enabled: false,
+            link_changes: 0,
+        });
+        if let Some(l) = self.lacp.as_mut() {
+            let i = l.add_port(new.perm_mac, new.carrier, new.speed_mbps, new.full_duplex);
+            l.set_port_settings(i, Some(cfg.lacp_key), cfg.lacp_prio, cfg.prio);
+        }
+        let k = self.ports.len() - 1;
+        self.start_watchers(now, k);
+        self.refresh(now);
+        id
+    }
+
+    /// `teamdctl port remove`.
+    pub fn remove_port(&mut self, now: Instant, id: u16) {
+        let Some(k) = self.idx(id) else { return };
+        if let Some(l) = self.lacp.as_mut() {
+            l.remove_port(k);
+            self.take_lacp_tx_for_removed(k, id);
+        }
+        self.ports.remove(k);
+        self.en_ports.retain(|p| *p != id);
+        if self.active == Some(id) {
+            self.active = None;
+            self.event(BondEvent::Active { slave: None });
+        }
+        for m in self.htpm.iter_mut() {
+            if *m == Some(id) {
+                *m = None;
+            }
+        }
+        self.refresh(now);
+    }
+
+    /// The LACPDU telling the partner a port leaves goes out on it before
+    /// it goes.
+    fn take_lacp_tx_for_removed(&mut self, k: usize, id: u16) {
+        let Some(l) = self.lacp.as_mut() else { return };
+        for (i, f) in std::mem::take(&mut l.tx) {
+            let to = if i == k {
+                Some(id)
+            } else {
+                // Indices past the removed port moved down by one.
+                let j = if i > k { i + 1 } else { i };
+                self.ports.get(j).map(|p| p.id)
+            };
+            if let Some(to) = to {
+                self.tx.push((to, f));
+            }
+        }
+    }
+
+    /// `teamdctl port config update`.
+    pub fn update_port_config(&mut self, now: Instant, id: u16, cfg: PortConfig) {
+        let Some(k) = self.idx(id) else { return };
+        let watches = cfg
+            .link_watch
+            .clone()
+            .unwrap_or_else(|| self.cfg.link_watch.clone());
+        let name = self.ports[k].name.clone();
+        if let Some(slot) = self.cfg.ports.iter_mut().find(|(n, _)| *n == name) {
+            slot.1 = cfg.clone();
+        } else {
+            self.cfg.ports.push((name, cfg.clone()));
+        }
+        if let Some(l) = self.lacp.as_mut() {
+            l.set_port_settings(k, Some(cfg.lacp_key), cfg.lacp_prio, cfg.prio);
+        }
+        let p = &mut self.ports[k];
+        p.cfg = cfg;
+        if p.watchers.iter().map(|w| &w.watch).ne(watches.iter()) {
+            p.watchers = watches.into_iter().map(Watcher::new).collect();
+            self.start_watchers(now, k);
+        }
+        self.refresh(now);
+    }
+
+    fn start_watchers(&mut self, now: Instant, k: usize) {
+        let p = &mut self.ports[k];
+        let dev_up = p.dev_up;
+        for w in &mut p.watchers {
+            match w.watch {
+                // teamd reads the carrier when the port is added: no delay.
+                Watch::Ethtool { .. } => w.up = dev_up,
+                Watch::ArpPing { init_wait, .. } | Watch::NsnaPing { init_wait, .. } => {
+                    w.up = false;
+                    w.next = Some(now + Duration::from_millis(u64::from(init_wait)));
+                }
+            }
+        }
+    }
+
+    /// The device's carrier and speed changed.
+    pub fn set_port_dev(&mut self, now: Instant, id: u16, up: bool, speed: u32, duplex: bool) {
+        let Some(k) = self.idx(id) else { return };
+        let p = &mut self.ports[k];
+        if p.dev_up == up && (!up || (p.speed_mbps == speed && p.full_duplex == duplex)) {
+            return;
+        }
+        p.dev_up = up;
+        if up {
+            p.speed_mbps = speed;
+            p.full_duplex = duplex;
+        }
+        for w in &mut p.watchers {
+            if let Watch::Ethtool {
+                delay_up,
+                delay_down,
+            } = w.watch
+            {
+                let delay = if up { delay_up } else { delay_down };
+                if w.up == up {
+                    // Back before the delay ran out.
+                    w.pending = None;
+                } else if delay == 0 {
+                    w.pending = None;
+                    w.up = up;
+                } else {
+                    w.pending = Some((up, now + Duration::from_millis(u64::from(delay))));
+                }
+            }
+        }
+        if let Some(l) = self.lacp.as_mut() {
+            l.link_change(k, up, speed, duplex);
+        }
+        self.refresh(now);
+    }
+
+    /// The team device came up or went down.
+    pub fn set_up(&mut self, now: Instant, up: bool) {
+        if self.up == up {
+            return;
+        }
+        self.up = up;
+        if up {
+            if let Some(l) = self.lacp.as_mut() {
+                l.open();
+                self.next_ad = Some(now);
+            }
+            if let Some(iv) = self.cfg.tx_balancer {
+                self.next_balance = Some(now + Duration::from_millis(u64::from(iv.max(1)) * 100));
+            }
+        } else {
+            self.next_ad = None;
+            self.next_balance = None;
+        }
+        self.refresh(now);
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if !self.tx.is_empty() {
+            return Some(Instant::ZERO);
+        }
+        let watch = self.ports.iter().flat_map(|p| {
+            p.watchers
+                .iter()
+                .flat_map(|w| [w.pending.map(|(_, t)| t), w.next])
+        });
+        [
+            self.next_ad,
+            self.next_balance,
+            self.next_notify,
+            self.next_rejoin,
+        ]
+        .into_iter()
+        .chain(watch)
+        .flatten()
+        .min()
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for k in 0..self.ports.len() {
+            for j in 0..self.ports[k].watchers.len() {
+                let w = &mut self.ports[k].watchers[j];
+                if let Some((up, t)) = w.pending {
+                    if t <= now {
+                        w.up = up;
+                        w.pending = None;
+                    }
+                }
+                while let Some(t) = self.ports[k].watchers[j].next.filter(|t| *t <= now) {
+                    self.periodic(t, k, j);
+                }
+            }
+        }
+        while let Some(t) = self.next_ad.filter(|t| *t <= now) {
+            if let Some(l) = self.lacp.as_mut() {
+                l.tick();
+            }
+            self.next_ad = Some(t + Duration::from_millis(100));
+            self.after_lacp(t);
+        }
+        while let Some(t) = self.next_balance.filter(|t| *t <= now) {
+            self.rebalance();
+            let iv = u64::from(self.cfg.tx_balancer.unwrap_or(50).max(1)) * 100;
+            self.next_balance = Some(t + Duration::from_millis(iv));
+        }
+        while let Some(t) = self.next_notify.filter(|t| *t <= now) {
+            self.notify_peers();
+            self.next_notify = (self.notify_left > 0)
+                .then(|| t + Duration::from_millis(u64::from(self.cfg.notify_peers.interval)));
+        }
+        while let Some(t) = self.next_rejoin.filter(|t| *t <= now) {
+            self.rejoin();
+            self.next_rejoin = (self.rejoin_left > 0)
+                .then(|| t + Duration::from_millis(u64::from(self.cfg.mcast_rejoin.interval)));
+        }
+        self.refresh(now);
+    }
+
+    /// `lw_psr_callback_periodic`: count the interval, then probe.
+    fn periodic(&mut self, t: Instant, k: usize, j: usize) {
+        let enabled_any = self.ports.iter().any(|p| p.enabled);
+        let p = &mut self.ports[k];
+        // `forced_send`: enabled ports probe, or every port while none is.
+        let forced = p.enabled || !enabled_any;
+        let mac = p.mac;
+        let id = p.id;
+        let w = &mut p.watchers[j];
+        let (interval, missed_max) = match w.watch {
+            Watch::ArpPing {
+                interval,
+                missed_max,
+                ..
+            }
+            | Watch::NsnaPing {
+                interval,
+                missed_max,
+                ..
+            } => (interval, missed_max),
+            Watch::Ethtool { .. } => {
+                w.next = None;
+                return;
+            }
+        };
+        if w.reply_received {
+            w.up = true;
+            w.missed = 0;
+        } else {
+            w.missed += 1;
+            if w.missed > missed_max && w.up {
+                w.up = false;
+            }
+        }
+        w.reply_received = false;
+        w.next = Some(t + Duration::from_millis(u64::from(interval.max(1))));
+        match w.watch {
+            Watch::ArpPing {
+                source_host,
+                target_host,
+                vlanid,
+                send_always,
+                ..
+            } if forced || send_always => {
+                let tags: Vec<Tag> = vlanid
+                    .map(|v| Tag::new(ethertype::VLAN, v, 0))
+                    .into_iter()
+                    .collect();
+                w.probes += 1;
+                self.tx
+                    .push((id, host::arp_request(mac, source_host, target_host, &tags)));
+            }
+            Watch::NsnaPing { target_host, .. } if forced => {
+                w.probes += 1;
+                let f = host::neighbour_solicitation(mac, host::link_local(mac), target_host);
+                self.tx.push((id, f));
+            }
+            _ => {}
+        }
+    }
+
+    /// What the ARP and NS/NA watchers make of a frame a port received.
+    fn watch_rx(&mut self, k: usize, frame: &Frame<'_>) {
+        let enabled = self.ports[k].enabled;
+        let p = &mut self.ports[k];
+        for w in &mut p.watchers {
+            match w.watch {
+                Watch::ArpPing {
+                    source_host,
+                    target_host,
+                    validate_active,
+                    validate_inactive,
+                    vlanid,
+                    ..
+                } => {
+                    if frame.ethertype() != ethertype::ARP {
+                        continue;
+                    }
+                    let tag_ok = match (vlanid, frame.tags().first()) {
+                        (None, None) => true,
+                        (None, Some(t)) => t.tci == 0,
+                        (Some(v), Some(t)) => t.vid() == v,
+                        (Some(_), None) => false,
+                    };
+                    let b = frame.body();
+                    if !tag_ok || b.len() < 2 + 28 {
+                        continue;
+                    }
+                    let arp = &b[2..];
+                    let op = u16::from_be_bytes([arp[6], arp[7]]);
+                    if op != 1 && op != 2 {
+                        continue;
+                    }
+                    if (enabled && validate_active) || (!enabled && validate_inactive) {
+                        let hdr_ok = arp[..6] == [0, 1, 8, 0, 6, 4] && op == 2;
+                        let sip: [u8; 4] = arp[14..18].try_into().expect("4 bytes");
+                        let tip: [u8; 4] = arp[24..28].try_into().expect("4 bytes");
+                        let ours = (source_host == tip && target_host == sip)
+                            || (target_host == tip && source_host == sip);
+                        if !hdr_ok || !ours {
+                            continue;
+                        }
+                    }
+                    w.reply_received = true;
+                }
+                Watch::NsnaPing { target_host, .. } => {
+                    if host::na_target(frame) == Some(target_host) {
+                        w.reply_received = true;
+                    }
+                }
+                Watch::Ethtool { .. } => {}
+            }
+        }
+    }
+
+    /// After anything changed: linkup from the watchers, enabled from the
+    /// runner, carrier, events. Idempotent.
+    fn refresh(&mut self, now: Instant) {
+        let all = self.cfg.watch_all;
+        for k in 0..self.ports.len() {
+            let p = &self.ports[k];
+            // `teamd_link_watch_port_up`: no watcher is up; `any` returns
+            // the last watcher's state when none is up.
+            let mut link = true;
+            for w in &p.watchers {
+                link = w.up;
+                if link != all {
+                    break;
+                }
+            }
+            if p.link_up != link {
+                let ifid = p.ifid;
+                let p = &mut self.ports[k];
+                p.link_up = link;
+                if !link {
+                    p.link_changes += 1;
+                }
+                self.event(BondEvent::SlaveLink {
+                    slave: ifid,
+                    link: if link { Link::Up } else { Link::Down },
+                });
+            }
+        }
+        match self.cfg.runner {
+            RunnerName::ActiveBackup => self.ab_select(now),
+            RunnerName::Lacp => {
+                let active: Vec<bool> = self
+                    .lacp
+                    .as_ref()
+                    .map(|l| l.ports.iter().map(|p| p.is_active()).collect())
+                    .unwrap_or_default();
+                for k in 0..self.ports.len() {
+                    let on = active.get(k).copied().unwrap_or(false) && self.ports[k].link_up;
+                    self.set_enabled(now, k, on);
+                }
+            }
+            _ => {
+                for k in 0..self.ports.len() {
+                    let on = self.ports[k].link_up;
+                    self.set_enabled(now, k, on);
+                }
+            }
+        }
+        let carrier = if self.cfg.runner == RunnerName::Lacp {
+            // `lacp_update_carrier`.
+            self.ports.iter().filter(|p| p.enabled).count() as u32 >= self.cfg.min_ports
+        } else {
+            // `__team_carrier_check`.
+            self.ports.iter().any(|p| p.link_up)
+        };
+        let carrier = carrier && self.up;
+        if carrier != self.carrier {
+            self.carrier = carrier;
+            self.event(BondEvent::Carrier { up: carrier });
+        }
+    }
+
+    /// `team_port_enable` / `team_port_disable`.
+    fn set_enabled(&mut self, now: Instant, k: usize, on: bool) {
+        let p = &mut self.ports[k];
+        if p.enabled == on {
+            return;
+        }
+        p.enabled = on;
+        let (id, ifid) = (p.id, p.ifid);
+        if on {
+            self.en_ports.push(id);
+            if self.cfg.notify_peers.count > 0 {
+                self.notify_left = self.cfg.notify_peers.count;
+                self.next_notify = Some(now);
+            }
+            if self.cfg.mcast_rejoin.count > 0 && !self.host.igmp_reports.is_empty() {
+                self.rejoin_left = self.cfg.mcast_rejoin.count;
+                self.next_rejoin = Some(now);
+            }
+        } else {
+            self.en_ports.retain(|x| *x != id);
+            for m in self.htpm.iter_mut() {
+                if *m == Some(id) {
+                    *m = None;
+                }
+            }
+        }
+        self.event(BondEvent::Distributing { slave: ifid, on });
+    }
+
+    /// `ab_link_watch_handler`: the best port by prio, then speed, then
+    /// duplex (teamd's test: higher prio *or* higher speed wins, the
+    /// current port considered first), kept if the current one is sticky.
+    fn ab_select(&mut self, now: Instant) {
+        let mut active = self.active.and_then(|id| self.idx(id));
+        if let Some(a) = active {
+            if !self.ports[a].link_up {
+                active = None;
+            }
+        }
+        let mut best: Option<(usize, i32, u32, bool)> = None;
+        let order = active.into_iter().chain(0..self.ports.len());
+        for k in order {
+            let p = &self.ports[k];
+            if !p.link_up || best.is_some_and(|b| b.0 == k) {
+                continue;
+            }
+            let better = match best {
+                None => true,
+                Some((_, prio, speed, duplex)) => {
+                    p.cfg.prio > prio
+                        || p.speed_mbps > speed
+                        || (p.speed_mbps == speed && p.full_duplex && !duplex)
+                }
+            };
+            if better {
+                best = Some((k, p.cfg.prio, p.speed_mbps, p.full_duplex));
+            }
+        }
+        let mut new = active;
+        if let Some((b, ..)) = best {
+            if Some(b) != active && active.is_none_or(|a| !self.ports[a].cfg.sticky) {
+                new = Some(b);
+            }
+        }
+        let new_id = new.map(|k| self.ports[k].id);
+        if new_id != self.active {
+            self.active = new_id;
+            let ifid = new.map(|k| self.ports[k].ifid);
+            self.event(BondEvent::Active { slave: ifid });
+            if self.cfg.hwaddr_policy == HwaddrPolicy::ByActive {
+                if let Some(k) = new {
+                    self.mac = self.ports[k].mac;
+                }
+            }
+        }
+        for k in 0..self.ports.len() {
+            let on = Some(k) == new;
+            self.set_enabled(now, k, on);
+        }
+    }
+
+    fn after_lacp(&mut self, now: Instant) {
+        if let Some(l) = self.lacp.as_mut() {
+            for (k, f) in std::mem::take(&mut l.tx) {
+                if let Some(p) = self.ports.get(k) {
+                    self.tx.push((p.id, f));
+                }
+            }
+            l.changed = false;
+        }
+        self.refresh(now);
+    }
+
+    /// `tb_rebalance`: the busiest hash first, each to the least loaded
+    /// port; hashes idle since the last time keep their port.
+    fn rebalance(&mut self) {
+        let ports: Vec<u16> = self.en_ports.clone();
+        if ports.is_empty() {
+            return;
+        }
+        let delta: Vec<u64> = (0..256)
+            .map(|h| self.hash_bytes[h] - self.hash_last[h])
+            .collect();
+        self.hash_last.clone_from(&self.hash_bytes);
+        let mut load = vec![0u64; ports.len()];
+        let mut order: Vec<usize> = (0..256).collect();
+        // Stable: equal deltas in hash order, as teamd's scan.
+        order.sort_by(|a, b| delta[*b].cmp(&delta[*a]));
+        for h in order {
+            if self.htpm[h].is_some() && delta[h] == 0 {
+                continue;
+            }
+            let (i, _) = load
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, l)| **l)
+                .expect("ports");
+            self.htpm[h] = Some(ports[i]);
+            load[i] += delta[h];
+        }
+    }
+
+    fn notify_peers(&mut self) {
+        if self.notify_left == 0 {
+            return;
+        }
+        self.notify_left -= 1;
+        let Some(to) = self.announce_port() else {
+            return;
+        };
+        for f in self.host.announcements(self.mac) {
+            self.tx.push((to, f));
+            self.peer_notifications += 1;
+        }
+    }
+
+    fn rejoin(&mut self) {
+        if self.rejoin_left == 0 {
+            return;
+        }
+        self.rejoin_left -= 1;
+        let Some(to) = self.announce_port() else {
+            return;
+        };
+        for f in self.host.igmp_reports.clone() {
+            self.tx.push((to, f));
+        }
+    }
+
+    /// Where the stack's announcements leave: activebackup's active port,
+    /// else the first enabled one (the stack sends through the team, which
+    /// hashes; one copy is enough to move a switch's entry).
+    fn announce_port(&self) -> Option<u16> {
+        self.active.or_else(|| self.en_ports.first().copied())
+    }
+
+    fn next_random(&mut self) -> u32 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng as u32
+    }
+
+    /// `team_get_first_port_txable_rcu`: the port itself if it can send,
+    /// else the next that can, in port order, wrapping.
+    fn first_txable(&self, id: u16) -> Option<u16> {
+        let start = self.idx(id)?;
+        let n = self.ports.len();
+        (0..n)
+            .map(|i| &self.ports[(start + i) % n])
+            .find(|p| p.txable())
+            .map(|p| p.id)
+    }
+
+    /// The port a hash maps to without a balancer (`lb_hash_select_tx_port`).
+    fn by_index(&self, num: u32) -> Option<u16> {
+        let n = self.en_ports.len();
+        (n > 0).then(|| self.en_ports[num as usize % n])
+    }
+
+    /// `team_xmit`: the ports a frame the team device sends leaves by.
+    pub fn xmit(
+        &mut self,
+        _now: Instant,
+        frame: &mut Frame<'_>,
+        out: &mut Vec<u16>,
+    ) -> Result<(), DropReason> {
+        self.host.learn(self.mac, frame);
+        if self.ports.is_empty() || !self.up {
+            return Err(DropReason::NoSlave);
+        }
+        match self.cfg.runner {
+            RunnerName::Broadcast => {
+                out.extend(self.ports.iter().filter(|p| p.txable()).map(|p| p.id));
+            }
+            RunnerName::RoundRobin => {
+                let n = self.sent_packets;
+                self.sent_packets = n.wrapping_add(1);
+                out.extend(self.by_index(n).and_then(|id| self.first_txable(id)));
+            }
+            RunnerName::Random => {
+                let n = self.next_random();
+                out.extend(self.by_index(n).and_then(|id| self.first_txable(id)));
+            }
+            RunnerName::ActiveBackup => {
+                out.extend(
+                    self.active
+                        .filter(|id| self.port(*id).is_some_and(TeamPort::txable)),
+                );
+            }
+            RunnerName::LoadBalance | RunnerName::Lacp => {
+                let h = hash::tx_hash(frame, self.recipe);
+                let port = self.htpm[usize::from(h)]
+                    .or_else(|| self.by_index(u32::from(h)))
+                    .filter(|id| self.port(*id).is_some_and(TeamPort::txable));
+                if port.is_some() {
+                    self.hash_bytes[usize::from(h)] += frame.len() as u64;
+                }
+                out.extend(port);
+            }
+        }
+        if out.is_empty() {
+            return Err(DropReason::NoSlave);
+        }
+        Ok(())
+    }
+
+    /// `team_handle_frame`: a frame port `id` received.
+    pub fn rx(&mut self, now: Instant, id: u16, frame: &mut Frame<'_>) -> Rx {
+        let Some(k) = self.idx(id) else {
+            return Rx::Exact;
+        };
+        self.watch_rx(k, frame);
+        if frame.ethertype() == ETHERTYPE_SLOW
+            && frame.dst() == LACP_GROUP
+            && frame.tags().is_empty()
+        {
+            if let Some(l) = self.lacp.as_mut() {
+                // teamd's packet socket takes LACPDUs on every port.
+                let taken = l.rx(k, &frame.body()[2..]);
+                self.after_lacp(now);
+                if taken {
+                    return Rx::Consumed;
+                }
+            }
+        }
+        let p = &self.ports[k];
+        if !p.enabled {
+            // Exact-match delivery only (link-local frames stay on the
+            // port too).
+            return Rx::Exact;
+        }
+        if self.cfg.runner == RunnerName::ActiveBackup && self.active != Some(id) {
+            return Rx::Exact;
+        }
+        Rx::Pass
+    }
+
+    /// `teamdctl state view` (the plain layout).
+    pub fn state_view(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(s, "setup:\n  runner: {}", self.cfg.runner.name());
+        if !self.ports.is_empty() {
+            s.push_str("ports:\n");
+        }
+        for p in &self.ports {
+            let _ = writeln!(s, "  {}", p.name);
+            let _ = writeln!(s, "    link watches:");
+            let _ = writeln!(s, "      link summary: {}", up_down(p.link_up));
+            for (i, w) in p.watchers.iter().enumerate() {
+                let _ = writeln!(s, "      instance[link_watch_{i}]:");
+                let _ = writeln!(s, "        name: {}", w.watch.name());
+                let _ = writeln!(s, "        link: {}", up_down(w.up));
+                let _ = writeln!(s, "        down count: {}", p.link_changes);
+            }
+            if let Some(l) = &self.lacp {
+                if let Some(lp) = l.ports.get(self.idx(p.id).unwrap_or(usize::MAX)) {
+                    let sel = l
+                        .port_agg(self.idx(p.id).unwrap_or(0))
+                        .is_some_and(|a| a.is_active);
+                    let _ = writeln!(s, "    runner:");
+                    let _ = writeln!(
+                        s,
+                        "      aggregator ID: {}, {}",
+                        lp.aggregator.unwrap_or(0),
+                        if sel { "Selected" } else { "Unselected" }
+                    );
+                    let _ = writeln!(s, "      selected: {}", if sel { "yes" } else { "no" });
+                    let _ = writeln!(
+                        s,
+                        "      state: {}",
+                        if p.enabled { "current" } else { "disabled" }
+                    );
+                }
+            }
+        }
+        if self.cfg.runner == RunnerName::ActiveBackup {
+            let name = self
+                .active
+                .and_then(|id| self.port(id))
+                .map_or("", |p| p.name.as_str());
+            let _ = writeln!(s, "runner:\n  active port: {name}");
+        }
+        if self.cfg.runner == RunnerName::Lacp {
+            let _ = writeln!(
+                s,
+                "runner:\n  active: {}\n  fast rate: {}\n  select policy: {}",
+                yes_no(self.cfg.lacp_active),
+                yes_no(self.cfg.fast_rate),
+                self.cfg.agg_select_policy.name()
+            );
+        }
+        s
+    }
+}
+
+fn up_down(b: bool) -> &'static str {
+    if b {
+        "up"
+    } else {
+        "down"
+    }
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
