@@ -18,7 +18,9 @@
 use crate::bond::{Bond, BondEvent, Link, NewSlave, Rx};
 use crate::bridge::{path_cost, Bridge, Egress, FdbEvent, Host, PortState};
 use crate::counters::{Counters, DropReason};
+use crate::lag::Lag;
 use crate::pipeline::{Direction, Outputs};
+use crate::team::Team;
 use crate::time::Instant;
 use crate::vlan::VlanDev;
 use crate::wire::bpdu::BridgeId;
@@ -122,6 +124,7 @@ pub enum Kind {
     Netdevsim,
     Bridge(Box<Bridge>),
     Bond(Box<Bond>),
+    Team(Box<Team>),
     Vlan(VlanDev),
 }
 
@@ -134,6 +137,7 @@ impl Kind {
             Kind::Netdevsim => Some("netdevsim"),
             Kind::Bridge(_) => Some("bridge"),
             Kind::Bond(_) => Some("bond"),
+            Kind::Team(_) => Some("team"),
             Kind::Vlan(_) => Some("vlan"),
         }
     }
@@ -189,6 +193,33 @@ impl Iface {
     pub fn bond_mut(&mut self) -> Option<&mut Bond> {
         match &mut self.kind {
             Kind::Bond(b) => Some(b),
+            _ => None,
+        }
+    }
+    pub fn team(&self) -> Option<&Team> {
+        match &self.kind {
+            Kind::Team(t) => Some(t),
+            _ => None,
+        }
+    }
+    pub fn team_mut(&mut self) -> Option<&mut Team> {
+        match &mut self.kind {
+            Kind::Team(t) => Some(t),
+            _ => None,
+        }
+    }
+    /// A bond or a team.
+    pub fn lag(&self) -> Option<&dyn Lag> {
+        match &self.kind {
+            Kind::Bond(b) => Some(&**b),
+            Kind::Team(t) => Some(&**t),
+            _ => None,
+        }
+    }
+    pub fn lag_mut(&mut self) -> Option<&mut dyn Lag> {
+        match &mut self.kind {
+            Kind::Bond(b) => Some(&mut **b),
+            Kind::Team(t) => Some(&mut **t),
             _ => None,
         }
     }
@@ -257,8 +288,12 @@ impl Graph {
         if let Kind::Bridge(b) = &mut kind {
             b.record = self.events.is_some();
         }
+        let record = self.events.is_some();
         if let Kind::Bond(b) = &mut kind {
-            b.record = self.events.is_some();
+            b.record = record;
+        }
+        if let Kind::Team(t) = &mut kind {
+            t.record = record;
         }
         let id = match self.ifaces.iter().position(Option::is_none) {
             Some(i) => IfId(i as u32),
@@ -338,8 +373,8 @@ impl Graph {
             .bridge()
             .map(|b| b.ports().map(|p| p.ifid).collect())
             .unwrap_or_default();
-        if let Some(b) = self.iface(id).bond() {
-            ports.extend(b.slaves.iter().map(|s| s.ifid));
+        if let Some(b) = self.iface(id).lag() {
+            ports.extend(b.members());
         }
         for p in ports {
             let _ = self.release(now, p);
@@ -361,7 +396,7 @@ impl Graph {
         if matches!(d.kind, Kind::Bridge(_)) {
             return Err(GraphError::Loop(d.name.clone()));
         }
-        if self.iface(br).bond().is_some() {
+        if self.iface(br).lag().is_some() {
             return self.bond_enslave(now, dev, br);
         }
         if let Some(m) = d.master {
@@ -420,8 +455,8 @@ impl Graph {
         if let Some(b) = self.iface_mut(br).bridge_mut() {
             b.remove_port(now, no);
         }
-        if let Some(b) = self.iface_mut(br).bond_mut() {
-            b.remove_slave(now, no);
+        if let Some(b) = self.iface_mut(br).lag_mut() {
+            b.remove_member(now, no);
             self.collect_bond(br);
             self.note_bond_timer(br);
         }
@@ -504,6 +539,7 @@ impl Graph {
                 .ports()
                 .any(|p| p.state == crate::bridge::PortState::Forwarding && self.oper_up(p.ifid)),
             Kind::Bond(b) => b.carrier,
+            Kind::Team(t) => t.carrier,
         }
     }
 
@@ -521,6 +557,7 @@ impl Graph {
             .filter_map(|f| match &f.kind {
                 Kind::Bridge(b) => b.poll_timeout(),
                 Kind::Bond(b) => b.poll_timeout(),
+                Kind::Team(t) => t.poll_timeout(),
                 _ => None,
             })
             .min();
@@ -538,7 +575,7 @@ impl Graph {
         }
         for i in 0..self.ifaces.len() {
             let id = IfId(i as u32);
-            if let Some(b) = self.ifaces[i].as_mut().and_then(Iface::bond_mut) {
+            if let Some(b) = self.ifaces[i].as_mut().and_then(Iface::lag_mut) {
                 if b.poll_timeout().is_some_and(|t| t <= now) {
                     b.handle_timeout(now);
                     self.sync_bond_mac(id);
@@ -568,9 +605,8 @@ impl Graph {
                 b.record = on;
                 b.events.clear();
             }
-            if let Some(b) = f.bond_mut() {
-                b.record = on;
-                b.events.clear();
+            if let Some(b) = f.lag_mut() {
+                b.set_record(on);
             }
         }
     }
@@ -674,8 +710,8 @@ impl Graph {
         // The bridge device's own admin state drives its spanning tree.
         let admin = self.iface(id).admin_up;
         // A bond's own admin state starts and stops its monitors.
-        if let Some(b) = self.iface_mut(id).bond_mut() {
-            if b.up != admin {
+        if let Some(b) = self.iface_mut(id).lag_mut() {
+            if b.is_up() != admin {
                 b.set_up(now, admin);
                 self.collect_bond(id);
                 self.note_bond_timer(id);
@@ -716,9 +752,8 @@ impl Graph {
         if let Some(br) = master {
             let no = self.iface(id).port_no;
             let (speed, duplex) = (self.iface(id).speed_mbps, self.iface(id).full_duplex);
-            if let Some(b) = self.iface_mut(br).bond_mut() {
-                // The MII monitor sees it at its next tick.
-                b.set_slave_dev(no, up, speed, duplex);
+            if let Some(b) = self.iface_mut(br).lag_mut() {
+                b.member_dev(now, no, up, speed, duplex);
                 self.note_bond_timer(br);
             }
             if let Some(b) = self.iface_mut(br).bridge_mut() {
@@ -739,11 +774,19 @@ impl Graph {
         }
     }
 
+    /// After a command changed a bond or team: events, timers, carrier.
+    pub fn after_lag_change(&mut self, now: Instant, id: IfId) {
+        self.sync_bond_mac(id);
+        self.collect_bond(id);
+        self.note_bond_timer(id);
+        self.link_changed(now, id);
+    }
+
     fn note_bond_timer(&mut self, id: IfId) {
         let t = self
             .get(id)
-            .and_then(Iface::bond)
-            .and_then(Bond::poll_timeout);
+            .and_then(Iface::lag)
+            .and_then(|b| b.poll_timeout());
         self.note_timer(t);
     }
 
@@ -753,7 +796,7 @@ impl Graph {
         let Some(f) = self.ifaces[id.0 as usize].as_mut() else {
             return;
         };
-        let Some(m) = f.bond().map(|b| b.mac) else {
+        let Some(m) = f.lag().map(|b| b.mac()) else {
             return;
         };
         if f.mac != m {
@@ -770,16 +813,13 @@ impl Graph {
 
     /// Moves a bond's events into the log.
     fn collect_bond(&mut self, id: IfId) {
-        let Some(b) = self.ifaces[id.0 as usize]
-            .as_mut()
-            .and_then(Iface::bond_mut)
-        else {
+        let Some(b) = self.ifaces[id.0 as usize].as_mut().and_then(Iface::lag_mut) else {
             return;
         };
-        if b.events.is_empty() {
+        let evs = b.take_events();
+        if evs.is_empty() {
             return;
         }
-        let evs = std::mem::take(&mut b.events);
         let Some(log) = self.events.as_mut() else {
             return;
         };
@@ -804,7 +844,7 @@ impl Graph {
     /// `bond_enslave`.
     fn bond_enslave(&mut self, now: Instant, dev: IfId, bond: IfId) -> Result<u16, GraphError> {
         let d = self.iface(dev);
-        if dev == bond || d.bond().is_some() {
+        if dev == bond || d.lag().is_some() {
             return Err(GraphError::Loop(d.name.clone()));
         }
         if let Some(m) = d.master {
@@ -827,8 +867,8 @@ impl Graph {
             full_duplex: d.full_duplex,
         };
         let bif = self.iface_mut(bond);
-        let b = bif.bond_mut().expect("checked");
-        let no = b.add_slave(now, new);
+        let b = bif.lag_mut().expect("checked");
+        let no = b.add_member(now, new);
         self.sync_bond_mac(bond);
         let d = self.iface_mut(dev);
         d.master = Some(bond);
@@ -852,7 +892,7 @@ impl Graph {
         out: &mut Outputs,
         depth: usize,
     ) {
-        let Some(b) = self.iface_mut(bond).bond_mut() else {
+        let Some(b) = self.iface_mut(bond).lag_mut() else {
             return;
         };
         let r = b.rx(now, no, &mut frame);
@@ -889,11 +929,15 @@ impl Graph {
         ids.clear();
         ifids.clear();
         let bif = self.iface_mut(bond);
-        let b = bif.bond_mut().expect("a bond");
+        let b: &mut dyn Lag = match &mut bif.kind {
+            Kind::Bond(b) => &mut **b,
+            Kind::Team(t) => &mut **t,
+            _ => unreachable!("a bond or team"),
+        };
         match b.xmit(now, &mut frame, &mut ids) {
             Err(r) => bif.counters.drop(r),
             Ok(()) => {
-                ifids.extend(ids.iter().filter_map(|id| b.slave(*id).map(|s| s.ifid)));
+                ifids.extend(ids.iter().filter_map(|id| b.member(*id)));
                 for ifid in &ifids {
                     self.tx(now, *ifid, frame, out, depth + 1);
                 }
@@ -905,20 +949,12 @@ impl Graph {
     /// Sends what a bond queued (LACPDUs, marker responses, gratuitous
     /// ARPs) on its members.
     fn send_bond_tx(&mut self, now: Instant, bond: IfId, out: &mut Outputs) {
-        let Some(b) = self.iface_mut(bond).bond_mut() else {
+        let Some(b) = self.iface_mut(bond).lag_mut() else {
             return;
         };
-        if b.tx.is_empty() {
-            return;
-        }
-        let tx = std::mem::take(&mut b.tx);
+        let tx = b.take_tx();
         for (id, bytes) in &tx {
-            let Some(ifid) = self
-                .iface(bond)
-                .bond()
-                .and_then(|b| b.slave(*id))
-                .map(|s| s.ifid)
-            else {
+            let Some(ifid) = self.iface(bond).lag().and_then(|b| b.member(*id)) else {
                 continue;
             };
             if let Ok(f) = Frame::parse(bytes, None, Offload::NONE) {
@@ -1049,7 +1085,7 @@ impl Graph {
         let iface = self.iface(id);
         if let Some(br) = iface.master {
             let no = iface.port_no;
-            if self.iface(br).bond().is_some() {
+            if self.iface(br).lag().is_some() {
                 return self.bond_input(now, br, id, no, frame, out, depth);
             }
             return self.bridge_input(now, br, id, no, frame, out, depth);
@@ -1103,7 +1139,7 @@ impl Graph {
                 self.tx(now, lower, frame, out, depth + 1);
             }
             Kind::Bridge(_) => self.bridge_xmit(now, id, frame, out, depth),
-            Kind::Bond(_) => self.bond_xmit(now, id, frame, out, depth),
+            Kind::Bond(_) | Kind::Team(_) => self.bond_xmit(now, id, frame, out, depth),
         }
     }
 

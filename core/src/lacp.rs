@@ -1177,6 +1177,29 @@ impl Lacp {
         };
     }
 
+    /// Makes the aggregator port `k` is attached to the active one (teamd's
+    /// `state item set ports.X.runner.aggregator.selected`). Selection
+    /// runs again on the next change, by the configured policy.
+    pub fn select_aggregator_of(&mut self, k: usize) {
+        let Some(id) = self.ports[k].aggregator else {
+            return;
+        };
+        let j = self.agg_idx(id);
+        if self.aggs[j].is_active {
+            return;
+        }
+        if let Some(a) = self.active_agg() {
+            self.aggs[a].is_active = false;
+            for n in self.aggs[a].lag_ports.clone() {
+                let i = self.idx(n);
+                self.disable_port(i);
+            }
+        }
+        self.aggs[j].is_active = true;
+        self.changed = true;
+        self.set_carrier();
+    }
+
     fn disable_port(&mut self, k: usize) {
         let p = &mut self.ports[k];
         p.tx_enabled = false;

@@ -23,6 +23,7 @@ pub mod counters;
 pub mod fdb;
 pub mod graph;
 pub mod lacp;
+pub mod lag;
 pub mod pcap;
 pub mod pipeline;
 pub mod team;

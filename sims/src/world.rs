@@ -368,7 +368,10 @@ impl Sim {
             // A bond or bridge device: the wire reaches its own stack (the
             // host side, as the daemon's TAP does): a host that *is* the
             // bond's or bridge's owner.
-            if !matches!(f.kind, Kind::Netdevsim | Kind::Bond(_) | Kind::Bridge(_)) {
+            if !matches!(
+                f.kind,
+                Kind::Netdevsim | Kind::Bond(_) | Kind::Team(_) | Kind::Bridge(_)
+            ) {
                 return Err(err(
                     line,
                     format!(
@@ -988,18 +991,24 @@ impl Sim {
                     link.name()
                 ),
                 Event::BondActive { bond, slave } => format!(
-                    "{}: active slave {}",
+                    "{}: active {} {}",
                     name(&self.graph, bond),
+                    if self.graph.get(bond).is_some_and(|f| f.team().is_some()) {
+                        "port"
+                    } else {
+                        "slave"
+                    },
                     slave.map_or_else(|| "none".to_string(), |s| name(&self.graph, s))
                 ),
                 Event::BondDistributing { bond, slave, on } => format!(
                     "{}: {} {}",
                     name(&self.graph, bond),
                     name(&self.graph, slave),
-                    if on {
-                        "collecting and distributing"
-                    } else {
-                        "not distributing"
+                    match (self.graph.get(bond).is_some_and(|f| f.team().is_some()), on) {
+                        (true, true) => "enabled",
+                        (true, false) => "disabled",
+                        (false, true) => "collecting and distributing",
+                        (false, false) => "not distributing",
                     }
                 ),
             };
@@ -1009,9 +1018,30 @@ impl Sim {
 
     /// Evaluates `expect ...`: (passed, what was found).
     fn check(&mut self, line: usize, s: &[&str]) -> Result<(bool, String), SimError> {
-        let usage = "expect fdb BR has|lacks MAC|HOST [on PORT] [vlan V] | port PORT state S | port PORT cost N | port PORT role R | port PORT edge yes|no | mstpctl BR [PORT] PARAM VALUE | link DEV up|down | delivered|lost|duplicates H1 H2 OP N | replies H1 H2 OP N | settled before T | drops DEV REASON OP N | stp BR root BR2|is-root | stp BR root-port PORT|none | ports STATE OP N | spanning-tree | loop-free | broadcast HOST once|at-most-once | bond BOND active SLAVE|none | bond BOND slave S link up|down|going-down|going-back | bond BOND slave S distributing yes|no | bond BOND slave S aggregator same-as|differs-from S2 | counter DEV rx|tx OP N | not CHECK";
+        let usage = "expect fdb BR has|lacks MAC|HOST [on PORT] [vlan V] | port PORT state S | port PORT cost N | port PORT role R | port PORT edge yes|no | mstpctl BR [PORT] PARAM VALUE | link DEV up|down | delivered|lost|duplicates H1 H2 OP N | replies H1 H2 OP N | settled before T | drops DEV REASON OP N | stp BR root BR2|is-root | stp BR root-port PORT|none | ports STATE OP N | spanning-tree | loop-free | broadcast HOST once|at-most-once | bond BOND active SLAVE|none | bond BOND slave S link up|down|going-down|going-back | bond BOND slave S distributing yes|no | bond BOND slave S aggregator same-as|differs-from S2 | team TEAM active PORT|none | team TEAM port P link up|down | team TEAM port P enabled yes|no | teamctl TEAM PATH VALUE | counter DEV rx|tx OP N | not CHECK";
         match s {
             ["bond", b, rest @ ..] => self.check_bond(line, b, rest, usage),
+            ["team", t, rest @ ..] => self.check_team(line, t, rest, usage),
+            ["teamctl", t, path, want] => {
+                // One value as `teamctl T state item get PATH` prints it.
+                let words: Vec<String> = [t, "state", "item", "get", path]
+                    .iter()
+                    .map(|w| w.to_string())
+                    .collect();
+                let (team, c) = patchbay_core::cmd::team::parse(&words)
+                    .map_err(|e| err(line, e.to_string()))?;
+                let now = Instant::from_nanos(self.now);
+                let got = patchbay_core::cmd::team::apply(
+                    &mut self.graph,
+                    now,
+                    &team,
+                    &c,
+                    Opts::default(),
+                )
+                .map_err(|e| err(line, e.to_string()))?;
+                let got = got.trim().to_string();
+                Ok((got == *want, format!("{t} {path} = {got}")))
+            }
             ["counter", dev, dir @ ("rx" | "tx"), op, n] => {
                 let id = self
                     .graph
@@ -1376,6 +1406,47 @@ impl Sim {
                     same == (*how == "same-as"),
                     format!("{sl} in aggregator {a:?}, {other} in {c:?}"),
                 ))
+            }
+            _ => Err(err(line, usage)),
+        }
+    }
+
+    fn check_team(
+        &self,
+        line: usize,
+        name: &str,
+        s: &[&str],
+        usage: &str,
+    ) -> Result<(bool, String), SimError> {
+        let id = self
+            .graph
+            .by_name(name)
+            .ok_or_else(|| err(line, format!("expect: no team {name}")))?;
+        let t = self
+            .graph
+            .iface(id)
+            .team()
+            .ok_or_else(|| err(line, format!("expect: {name} is not a team")))?;
+        let port = |n: &str| {
+            t.port_by_name(n)
+                .ok_or_else(|| err(line, format!("expect: {n} is not a port of {name}")))
+        };
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        match s {
+            ["active", want] => {
+                let got = t
+                    .active
+                    .and_then(|a| t.port(a))
+                    .map_or("none", |p| p.name.as_str());
+                Ok((got == *want, format!("{name}'s active port is {got}")))
+            }
+            ["port", p, "link", want @ ("up" | "down")] => {
+                let got = if port(p)?.link_up { "up" } else { "down" };
+                Ok((got == *want, format!("{p} link {got}")))
+            }
+            ["port", p, "enabled", want @ ("yes" | "no")] => {
+                let got = yes(port(p)?.enabled);
+                Ok((got == *want, format!("{p} enabled: {got}")))
             }
             _ => Err(err(line, usage)),
         }

@@ -315,3 +315,18 @@ fn bond_arp_monitor_fails_over_when_the_target_stops_answering() {
 fn bond_tlb_spreads_transmit_and_alb_spreads_receive() {
     passes("bond-tlb-alb.pb");
 }
+
+#[test]
+fn team_activebackup_fails_over_on_arp_ping_while_carrier_stays_up() {
+    let r = passes("team-activebackup.pb");
+    // The uplink fails at 4 s; interval 100 ms, missed_max 3: the active
+    // port is down after the fourth silent interval, a1 active one later.
+    let down = first_event(&r, 4_000_000_000, "t0: a2 link down") - 4_000_000_000;
+    let over = first_event(&r, 4_000_000_000, "t0: active port a1") - 4_000_000_000;
+    assert!(down <= 500_000_000, "a2 down after {down} ns");
+    assert!(over <= 700_000_000, "failover after {over} ns");
+    assert!(!r
+        .timeline
+        .iter()
+        .any(|e| e.text == "t0: a2 link down" && e.t < 4_000_000_000));
+}

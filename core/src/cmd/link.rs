@@ -131,10 +131,11 @@ fn parse_add(w: &[String]) -> Result<Command, CmdError> {
                     "bridge" => LinkKind::Bridge(parse_bridge_opts(&mut a)?),
                     "vlan" => parse_vlan_opts(&mut a)?,
                     "bond" => LinkKind::Bond(super::bond::parse_opts(&mut a)?),
-                    "team" | "vxlan" | "macvlan" | "macvtap" | "ipvlan" | "ipvtap" | "veth" | "dummy" | "nlmon" | "netdevsim" => {
-                        return Err(err(&a.cmd, format!("the userspace {t} device is not built yet; this version emulates bridge, bond and vlan")))
+                    "team" => LinkKind::Team(Box::new(super::team::parse_opts(&mut a)?)),
+                    "vxlan" | "macvlan" | "macvtap" | "ipvlan" | "ipvtap" | "veth" | "dummy" | "nlmon" | "netdevsim" => {
+                        return Err(err(&a.cmd, format!("the userspace {t} device is not built yet; this version emulates bridge, bond, team and vlan")))
                     }
-                    other => return Err(a.bad("type", other, "bridge, bond or vlan")),
+                    other => return Err(a.bad("type", other, "bridge, bond, team or vlan")),
                 });
             }
             _ if name.is_none() => name = Some(x.to_string()),
@@ -160,10 +161,14 @@ fn parse_add(w: &[String]) -> Result<Command, CmdError> {
             "a VLAN needs a lower device (link add link eth0 name eth0.2 type vlan id 2)",
         ));
     }
-    if matches!(kind, LinkKind::Bridge(_) | LinkKind::Bond(_)) && link.is_some() {
+    if matches!(
+        kind,
+        LinkKind::Bridge(_) | LinkKind::Bond(_) | LinkKind::Team(_)
+    ) && link.is_some()
+    {
         return Err(err(
             format!("link add {name}"),
-            "a bridge or bond takes no \"link\" device (add members with 'link set DEV master NAME')",
+            "a bridge, bond or team takes no \"link\" device (add members with 'link set DEV master NAME')",
         ));
     }
     Ok(Command::LinkAdd(LinkAdd {
@@ -441,6 +446,21 @@ pub(super) fn add(g: &mut Graph, now: Instant, a: &LinkAdd) -> Result<IfId, CmdE
             g.add(&a.name, Kind::Bond(Box::new(b)), mac, a.mtu.unwrap_or(1500))
                 .map_err(|e| graph_err(&cmd, e))?
         }
+        LinkKind::Team(cfg) => {
+            if let Some(d) = cfg.device.as_deref().filter(|d| *d != a.name) {
+                return Err(err(
+                    &cmd,
+                    format!(
+                        "the config names device \"{d}\"; leave \"device\" out or make it \"{}\"",
+                        a.name
+                    ),
+                ));
+            }
+            let mac = cfg.hwaddr.or(a.address).unwrap_or(mac);
+            let kind = super::team::new_team((**cfg).clone(), mac);
+            g.add(&a.name, kind, mac, a.mtu.unwrap_or(1500))
+                .map_err(|e| graph_err(&cmd, e))?
+        }
         LinkKind::Vlan { id, protocol } => {
             let lower_name = a.link.as_deref().expect("checked at parse");
             let lower = lookup(g, &cmd, lower_name)?;
@@ -477,7 +497,7 @@ pub(super) fn set(g: &mut Graph, now: Instant, s: &LinkSet) -> Result<(), CmdErr
     let master = match &s.master {
         Some(Some(m)) => {
             let br = lookup(g, &cmd, m)?;
-            if g.iface(br).bridge().is_none() && g.iface(br).bond().is_none() {
+            if g.iface(br).bridge().is_none() && g.iface(br).lag().is_none() {
                 return Err(err(
                     &cmd,
                     format!("argument \"master\": \"{m}\" is not a bridge or a bond"),
@@ -748,6 +768,7 @@ pub(super) fn link_json(g: &Graph, id: IfId, opts: Opts) -> Value {
             Kind::Bond(b) => {
                 li.insert("info_data".into(), super::bond::info_json(g, b));
             }
+            Kind::Team(_) => {}
             Kind::External => {}
         }
         if let Some(sj) = f
@@ -865,6 +886,7 @@ pub(super) fn show(
                     );
                 }
                 Kind::Bond(b) => s.push_str(&super::bond::info_text(g, b)),
+                Kind::Team(_) => s.push_str("    team \n"),
                 Kind::External => {}
             }
             if let Some(t) = f

@@ -12,6 +12,7 @@ mod bridge;
 mod link;
 pub mod mstpctl;
 mod stats;
+pub mod team;
 
 use crate::bridge::PortFlags;
 use crate::fdb::EntryFlags;
@@ -104,12 +105,15 @@ pub enum Command {
     BondShow {
         dev: Option<String>,
     },
+    /// `teamctl TEAM VERB ...`.
+    Teamctl(String, team::TeamctlCmd),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LinkKind {
     Bridge(BridgeOpts),
     Bond(bond::BondOpts),
+    Team(Box<crate::team::TeamConfig>),
     Vlan { id: u16, protocol: VlanProtocol },
 }
 
@@ -312,6 +316,7 @@ pub fn parse(words: &[String]) -> Result<Command, CmdError> {
         "bridge" => bridge::parse(rest),
         "fdb" | "vlan" => bridge::parse(words),
         "bond" => bond::parse(rest),
+        "teamctl" | "teamdctl" => team::parse(rest).map(|(t, c)| Command::Teamctl(t, c)),
         "mstpctl" => {
             // mstpctl's own format switch, as well as patchbay's -j.
             let (json, rest) = match rest {
@@ -340,7 +345,7 @@ pub fn parse(words: &[String]) -> Result<Command, CmdError> {
         }
         other => Err(err(
             "patchbay",
-            format!("unknown object \"{other}\" (expected link, tuntap, bridge, bond, mstpctl or stats)"),
+            format!("unknown object \"{other}\" (expected link, tuntap, bridge, bond, teamctl, mstpctl or stats)"),
         )),
     }
 }
@@ -387,6 +392,7 @@ pub fn apply(g: &mut Graph, now: Instant, cmd: &Command, opts: Opts) -> Result<O
         Command::VlanShow { dev } => bridge::vlan_show(g, dev.as_deref(), opts)?,
         Command::Stats { dev } => stats::show(g, dev.as_deref(), opts)?,
         Command::BondShow { dev } => bond::show(g, dev.as_deref(), opts)?,
+        Command::Teamctl(t, c) => team::apply(g, now, t, c, opts)?,
         Command::Mstpctl(c, json) => mstpctl::apply(
             g,
             now,

@@ -432,10 +432,10 @@ impl Team {
     /// `lw_psr_callback_periodic`: count the interval, then probe.
     fn periodic(&mut self, t: Instant, k: usize, j: usize) {
         let enabled_any = self.ports.iter().any(|p| p.enabled);
+        let mac = self.port_hwaddr(k);
         let p = &mut self.ports[k];
         // `forced_send`: enabled ports probe, or every port while none is.
         let forced = p.enabled || !enabled_any;
-        let mac = p.mac;
         let id = p.id;
         let w = &mut p.watchers[j];
         let (interval, missed_max) = match w.watch {
@@ -487,6 +487,22 @@ impl Team {
                 self.tx.push((id, f));
             }
             _ => {}
+        }
+    }
+
+    /// The address port `k` has in Linux: the team's (the kernel sets it
+    /// on every port, teamd's `same_all`), or its own under activebackup's
+    /// `by_active`, and under `only_active` unless it is the active port.
+    /// patchbay leaves the ports' own addresses alone; this is what the
+    /// team's own frames (watcher probes) carry.
+    pub fn port_hwaddr(&self, k: usize) -> Mac {
+        let p = &self.ports[k];
+        match (self.cfg.runner, self.cfg.hwaddr_policy) {
+            (RunnerName::ActiveBackup, HwaddrPolicy::ByActive) => p.mac,
+            (RunnerName::ActiveBackup, HwaddrPolicy::OnlyActive) if self.active != Some(p.id) => {
+                p.mac
+            }
+            _ => self.mac,
         }
     }
 
@@ -864,77 +880,33 @@ impl Team {
         Rx::Pass
     }
 
-    /// `teamdctl state view` (the plain layout).
-    pub fn state_view(&self) -> String {
-        use std::fmt::Write;
-        let mut s = String::new();
-        let _ = writeln!(s, "setup:\n  runner: {}", self.cfg.runner.name());
-        if !self.ports.is_empty() {
-            s.push_str("ports:\n");
-        }
-        for p in &self.ports {
-            let _ = writeln!(s, "  {}", p.name);
-            let _ = writeln!(s, "    link watches:");
-            let _ = writeln!(s, "      link summary: {}", up_down(p.link_up));
-            for (i, w) in p.watchers.iter().enumerate() {
-                let _ = writeln!(s, "      instance[link_watch_{i}]:");
-                let _ = writeln!(s, "        name: {}", w.watch.name());
-                let _ = writeln!(s, "        link: {}", up_down(w.up));
-                let _ = writeln!(s, "        down count: {}", p.link_changes);
-            }
-            if let Some(l) = &self.lacp {
-                if let Some(lp) = l.ports.get(self.idx(p.id).unwrap_or(usize::MAX)) {
-                    let sel = l
-                        .port_agg(self.idx(p.id).unwrap_or(0))
-                        .is_some_and(|a| a.is_active);
-                    let _ = writeln!(s, "    runner:");
-                    let _ = writeln!(
-                        s,
-                        "      aggregator ID: {}, {}",
-                        lp.aggregator.unwrap_or(0),
-                        if sel { "Selected" } else { "Unselected" }
-                    );
-                    let _ = writeln!(s, "      selected: {}", if sel { "yes" } else { "no" });
-                    let _ = writeln!(
-                        s,
-                        "      state: {}",
-                        if p.enabled { "current" } else { "disabled" }
-                    );
-                }
+    /// `state item set runner.active_port`: teamd makes it active
+    /// whatever its link (`ab_state_active_port_set`).
+    pub fn set_active_port(&mut self, now: Instant, name: &str) -> bool {
+        let Some(k) = self.ports.iter().position(|p| p.name == name) else {
+            return false;
+        };
+        let id = self.ports[k].id;
+        if self.active != Some(id) {
+            self.active = Some(id);
+            let ifid = self.ports[k].ifid;
+            self.event(BondEvent::Active { slave: Some(ifid) });
+            for j in 0..self.ports.len() {
+                self.set_enabled(now, j, j == k);
             }
         }
-        if self.cfg.runner == RunnerName::ActiveBackup {
-            let name = self
-                .active
-                .and_then(|id| self.port(id))
-                .map_or("", |p| p.name.as_str());
-            let _ = writeln!(s, "runner:\n  active port: {name}");
-        }
-        if self.cfg.runner == RunnerName::Lacp {
-            let _ = writeln!(
-                s,
-                "runner:\n  active: {}\n  fast rate: {}\n  select policy: {}",
-                yes_no(self.cfg.lacp_active),
-                yes_no(self.cfg.fast_rate),
-                self.cfg.agg_select_policy.name()
-            );
-        }
-        s
+        true
     }
-}
 
-fn up_down(b: bool) -> &'static str {
-    if b {
-        "up"
-    } else {
-        "down"
-    }
-}
-
-fn yes_no(b: bool) -> &'static str {
-    if b {
-        "yes"
-    } else {
-        "no"
+    /// `state item set ports.PORT.runner.aggregator.selected true`.
+    pub fn select_aggregator_of(&mut self, now: Instant, name: &str) -> bool {
+        let Some(k) = self.ports.iter().position(|p| p.name == name) else {
+            return false;
+        };
+        if let Some(l) = self.lacp.as_mut() {
+            l.select_aggregator_of(k);
+        }
+        self.after_lacp(now);
+        true
     }
 }

@@ -56,7 +56,7 @@ impl Conn {
     /// Runs one command; returns its output.
     pub fn run(&mut self, words: &[String], o: Opts) -> Result<String, String> {
         let r = self.send(&Request {
-            words: words.to_vec(),
+            words: read_config_files(words)?,
             json: o.json,
             details: o.details,
             stats: o.stats,
@@ -68,6 +68,30 @@ impl Conn {
             Err(r.error)
         }
     }
+}
+
+/// `link add NAME type team config_file F`: the client reads the file
+/// (the daemon may run elsewhere, and the core reads no files) and sends
+/// its JSON as `config`.
+fn read_config_files(words: &[String]) -> Result<Vec<String>, String> {
+    let mut out = Vec::with_capacity(words.len());
+    let mut it = words.iter();
+    while let Some(w) = it.next() {
+        if w == "config_file" {
+            let Some(f) = it.next() else {
+                return Err(
+                    "config_file needs a file name (config_file /etc/teamd/team0.conf)".into(),
+                );
+            };
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| format!("cannot read config_file {f}: {e}"))?;
+            out.push("config".into());
+            out.push(text);
+        } else {
+            out.push(w.clone());
+        }
+    }
+    Ok(out)
 }
 
 fn pretty(out: String, o: Opts) -> String {

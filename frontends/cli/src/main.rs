@@ -24,10 +24,15 @@ usage: patchbay [OPTIONS] OBJECT COMMAND...
        patchbay [-j] -batch FILE
 
 objects (as in ip(8) and bridge(8), with patchbay in place of ip):
-  link add|del|set|show      type bridge | bond | vlan
+  link add|del|set|show      type bridge | bond | team | vlan
+                             (type team config JSON | config_file FILE:
+                             teamd's configuration)
   tuntap add|del NAME mode tap
   bridge fdb|link|vlan ...
   bond show [BOND]           /proc/net/bonding content, -j for JSON
+  teamctl TEAM VERB ...      teamdctl's verbs: state [dump|view], config dump
+                             [noports|actual], port add|remove|present DEV,
+                             port config update|dump DEV, state item get|set
   mstpctl VERB ...           mstpd's verbs for RSTP (addbridge, showbridge,
                              showport[detail], set*, settreeprio, ...)
   stats [DEV]                per-port counters and drop reasons

@@ -1,0 +1,155 @@
+//! What the interface graph needs of a link aggregate: a bond
+//! ([`crate::bond::Bond`]) or a team ([`crate::team::Team`]). The graph
+//! moves frames; the aggregate says which members a frame leaves by, what
+//! a member's frame becomes, and what control frames it sends.
+
+use crate::bond::{Bond, BondEvent, NewSlave, Rx};
+use crate::counters::DropReason;
+use crate::graph::IfId;
+use crate::team::Team;
+use crate::time::Instant;
+use crate::wire::{Frame, Mac};
+
+pub trait Lag {
+    fn mac(&self) -> Mac;
+    fn carrier(&self) -> bool;
+    fn is_up(&self) -> bool;
+    fn set_up(&mut self, now: Instant, up: bool);
+    /// A device joins: its id within the aggregate.
+    fn add_member(&mut self, now: Instant, new: NewSlave<'_>) -> u16;
+    fn remove_member(&mut self, now: Instant, id: u16);
+    fn member(&self, id: u16) -> Option<IfId>;
+    fn members(&self) -> Vec<IfId>;
+    /// A member's carrier, speed or duplex changed.
+    fn member_dev(&mut self, now: Instant, id: u16, up: bool, speed_mbps: u32, full_duplex: bool);
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn handle_timeout(&mut self, now: Instant);
+    /// The members a frame the aggregate device sends leaves by.
+    fn xmit(
+        &mut self,
+        now: Instant,
+        frame: &mut Frame<'_>,
+        out: &mut Vec<u16>,
+    ) -> Result<(), DropReason>;
+    /// What becomes of a frame member `id` received.
+    fn rx(&mut self, now: Instant, id: u16, frame: &mut Frame<'_>) -> Rx;
+    /// Control frames to send: (member id, frame).
+    fn take_tx(&mut self) -> Vec<(u16, Vec<u8>)>;
+    fn take_events(&mut self) -> Vec<BondEvent>;
+    fn set_record(&mut self, on: bool);
+}
+
+impl Lag for Bond {
+    fn mac(&self) -> Mac {
+        self.mac
+    }
+    fn carrier(&self) -> bool {
+        self.carrier
+    }
+    fn is_up(&self) -> bool {
+        self.up
+    }
+    fn set_up(&mut self, now: Instant, up: bool) {
+        Bond::set_up(self, now, up);
+    }
+    fn add_member(&mut self, now: Instant, new: NewSlave<'_>) -> u16 {
+        self.add_slave(now, new)
+    }
+    fn remove_member(&mut self, now: Instant, id: u16) {
+        self.remove_slave(now, id);
+    }
+    fn member(&self, id: u16) -> Option<IfId> {
+        self.slave(id).map(|s| s.ifid)
+    }
+    fn members(&self) -> Vec<IfId> {
+        self.slaves.iter().map(|s| s.ifid).collect()
+    }
+    fn member_dev(&mut self, _now: Instant, id: u16, up: bool, speed: u32, duplex: bool) {
+        // The MII monitor sees it at its next tick.
+        self.set_slave_dev(id, up, speed, duplex);
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Bond::poll_timeout(self)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Bond::handle_timeout(self, now);
+    }
+    fn xmit(
+        &mut self,
+        now: Instant,
+        frame: &mut Frame<'_>,
+        out: &mut Vec<u16>,
+    ) -> Result<(), DropReason> {
+        Bond::xmit(self, now, frame, out)
+    }
+    fn rx(&mut self, now: Instant, id: u16, frame: &mut Frame<'_>) -> Rx {
+        Bond::rx(self, now, id, frame)
+    }
+    fn take_tx(&mut self) -> Vec<(u16, Vec<u8>)> {
+        std::mem::take(&mut self.tx)
+    }
+    fn take_events(&mut self) -> Vec<BondEvent> {
+        std::mem::take(&mut self.events)
+    }
+    fn set_record(&mut self, on: bool) {
+        self.record = on;
+        self.events.clear();
+    }
+}
+
+impl Lag for Team {
+    fn mac(&self) -> Mac {
+        self.mac
+    }
+    fn carrier(&self) -> bool {
+        self.carrier
+    }
+    fn is_up(&self) -> bool {
+        self.up
+    }
+    fn set_up(&mut self, now: Instant, up: bool) {
+        Team::set_up(self, now, up);
+    }
+    fn add_member(&mut self, now: Instant, new: NewSlave<'_>) -> u16 {
+        self.add_port(now, new)
+    }
+    fn remove_member(&mut self, now: Instant, id: u16) {
+        self.remove_port(now, id);
+    }
+    fn member(&self, id: u16) -> Option<IfId> {
+        self.port(id).map(|p| p.ifid)
+    }
+    fn members(&self) -> Vec<IfId> {
+        self.ports.iter().map(|p| p.ifid).collect()
+    }
+    fn member_dev(&mut self, now: Instant, id: u16, up: bool, speed: u32, duplex: bool) {
+        self.set_port_dev(now, id, up, speed, duplex);
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Team::poll_timeout(self)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Team::handle_timeout(self, now);
+    }
+    fn xmit(
+        &mut self,
+        now: Instant,
+        frame: &mut Frame<'_>,
+        out: &mut Vec<u16>,
+    ) -> Result<(), DropReason> {
+        Team::xmit(self, now, frame, out)
+    }
+    fn rx(&mut self, now: Instant, id: u16, frame: &mut Frame<'_>) -> Rx {
+        Team::rx(self, now, id, frame)
+    }
+    fn take_tx(&mut self) -> Vec<(u16, Vec<u8>)> {
+        std::mem::take(&mut self.tx)
+    }
+    fn take_events(&mut self) -> Vec<BondEvent> {
+        std::mem::take(&mut self.events)
+    }
+    fn set_record(&mut self, on: bool) {
+        self.record = on;
+        self.events.clear();
+    }
+}
