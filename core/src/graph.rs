@@ -754,6 +754,7 @@ impl Graph {
             let (speed, duplex) = (self.iface(id).speed_mbps, self.iface(id).full_duplex);
             if let Some(b) = self.iface_mut(br).lag_mut() {
                 b.member_dev(now, no, up, speed, duplex);
+                self.collect_bond(br);
                 self.note_bond_timer(br);
             }
             if let Some(b) = self.iface_mut(br).bridge_mut() {

@@ -234,6 +234,16 @@ pub struct LacpStats {
 }
 
 impl LacpPort {
+    /// The key says full duplex (the kernel's test for an aggregatable
+    /// port); a key fixed by the owner carries no duplex bit, so the link's
+    /// own duplex counts.
+    fn full_duplex_key(&self) -> bool {
+        match self.fixed_key {
+            Some(_) => self.full_duplex,
+            None => self.actor_oper_key & DUPLEX_KEY_MASK != 0,
+        }
+    }
+
     /// Collecting and distributing (`bond_is_active_slave`).
     pub fn is_active(&self) -> bool {
         self.tx_enabled && self.rx_enabled
@@ -808,7 +818,7 @@ impl Lacp {
             RxState::Dummy => {}
             RxState::Initialize | RxState::PortDisabled => {
                 if p.rx_state == RxState::Initialize {
-                    if p.actor_oper_key & DUPLEX_KEY_MASK == 0 {
+                    if !p.full_duplex_key() {
                         p.sm_vars &= !LACP_ENABLED;
                     } else {
                         p.sm_vars |= LACP_ENABLED;
@@ -1258,7 +1268,7 @@ impl Lacp {
             (None, Some(j)) => {
                 let p = &self.ports[i];
                 let a = &mut self.aggs[j];
-                a.is_individual = p.actor_oper_key & DUPLEX_KEY_MASK == 0;
+                a.is_individual = !p.full_duplex_key();
                 a.actor_admin_key = p.actor_admin_key;
                 a.actor_oper_key = p.actor_oper_key;
                 a.partner_system = p.partner_oper.system;

@@ -1,4 +1,5 @@
-//! Simulated hosts: one NIC, an IPv4 address, ARP, ICMP echo, and a counted
+//! Simulated hosts: one NIC, an IPv4 address, ARP, ICMP echo, an optional
+//! IPv6 address that answers neighbour solicitations, and a counted
 //! L2 traffic protocol. Sans-IO like the devices: `receive` takes a frame and
 //! returns the frames to send and what happened.
 
@@ -8,7 +9,7 @@ use etherparse::{
 };
 use patchbay_core::wire::{build_frame, Mac};
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// EtherType of generated traffic (IEEE local experimental).
 pub const TRAFFIC_ETHERTYPE: u16 = 0x88b5;
@@ -19,6 +20,8 @@ pub struct Host {
     pub name: String,
     pub mac: Mac,
     pub ip: Option<Ipv4Addr>,
+    /// Answers neighbour solicitations for it.
+    pub ip6: Option<Ipv6Addr>,
     arp: BTreeMap<Ipv4Addr, Mac>,
     /// Echo requests waiting for ARP: (target, id, seq).
     pending: Vec<(Ipv4Addr, u16, u16)>,
@@ -42,6 +45,7 @@ impl Host {
             name: name.into(),
             mac,
             ip,
+            ip6: None,
             arp: BTreeMap::new(),
             pending: Vec::new(),
             rx_frames: 0,
@@ -105,6 +109,9 @@ impl Host {
                 return (vec![], Heard::Traffic { flow, seq });
             }
             return (vec![], Heard::Nothing);
+        }
+        if frame[12..14] == [0x86, 0xdd] {
+            return (self.neighbour(frame).into_iter().collect(), Heard::Nothing);
         }
         let Ok(pkt) = SlicedPacket::from_ethernet(frame) else {
             return (vec![], Heard::Nothing);
@@ -174,6 +181,48 @@ impl Host {
             }
             _ => (vec![], Heard::Nothing),
         }
+    }
+}
+
+impl Host {
+    /// A neighbour solicitation for our IPv6 address: the solicited
+    /// advertisement (router no, solicited, override), to its sender.
+    fn neighbour(&self, frame: &[u8]) -> Option<Vec<u8>> {
+        let me = self.ip6?.octets();
+        let ip = frame.get(14..)?;
+        if ip.len() < 40 + 24 || ip[6] != 58 || ip[40] != 135 || ip[48..64] != me {
+            return None;
+        }
+        let src: [u8; 16] = ip[8..24].try_into().ok()?;
+        let mut icmp = vec![136, 0, 0, 0, 0x60, 0, 0, 0];
+        icmp.extend_from_slice(&me);
+        icmp.extend_from_slice(&[2, 1]);
+        icmp.extend_from_slice(&self.mac.0);
+        let mut sum: u32 = 0;
+        for c in [
+            &me[..],
+            &src[..],
+            &(icmp.len() as u32).to_be_bytes(),
+            &[0, 0, 0, 58],
+            &icmp,
+        ]
+        .concat()
+        .chunks(2)
+        {
+            sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+        }
+        while sum >> 16 != 0 {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        icmp[2..4].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        let mut v6 = vec![0x60, 0, 0, 0];
+        v6.extend_from_slice(&(icmp.len() as u16).to_be_bytes());
+        v6.extend_from_slice(&[58, 255]);
+        v6.extend_from_slice(&me);
+        v6.extend_from_slice(&src);
+        v6.extend_from_slice(&icmp);
+        let dst = Mac(frame[6..12].try_into().ok()?);
+        Some(build_frame(dst, self.mac, &[], 0x86dd, &v6))
     }
 }
 

@@ -330,13 +330,14 @@ impl Sim {
     fn host(&mut self, line: usize, s: &[&str]) -> Result<(), SimError> {
         let name = *s
             .first()
-            .ok_or_else(|| err(line, "host NAME [mac MAC] [ip ADDR]"))?;
+            .ok_or_else(|| err(line, "host NAME [mac MAC] [ip ADDR] [ip6 ADDR]"))?;
         if self.host_by_name.contains_key(name) || self.graph.by_name(name).is_some() {
             return Err(err(line, format!("host {name}: the name is taken")));
         }
         let n = self.hosts.len();
         let mut mac = Mac::local(0x00_0100_0000 + n as u64 + 1);
         let mut ip = Some(host_ip(n));
+        let mut ip6 = None;
         let mut i = 1;
         while i < s.len() {
             match (s[i], s.get(i + 1)) {
@@ -345,11 +346,17 @@ impl Sim {
                     let a = v.split('/').next().unwrap_or(v);
                     ip = Some(a.parse().map_err(|_| err(line, format!("host {name}: \"{v}\" is not an IPv4 address")))?);
                 }
-                (k, _) => return Err(err(line, format!("host {name}: unknown or incomplete argument \"{k}\" (expected mac MAC, ip ADDR)"))),
+                ("ip6", Some(v)) => {
+                    let a = v.split('/').next().unwrap_or(v);
+                    ip6 = Some(a.parse().map_err(|_| err(line, format!("host {name}: \"{v}\" is not an IPv6 address")))?);
+                }
+                (k, _) => return Err(err(line, format!("host {name}: unknown or incomplete argument \"{k}\" (expected mac MAC, ip ADDR, ip6 ADDR)"))),
             }
             i += 2;
         }
-        self.hosts.push(Host::new(name, mac, ip));
+        let mut h = Host::new(name, mac, ip);
+        h.ip6 = ip6;
+        self.hosts.push(h);
         self.host_by_name.insert(name.into(), n);
         Ok(())
     }

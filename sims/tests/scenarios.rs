@@ -330,3 +330,38 @@ fn team_activebackup_fails_over_on_arp_ping_while_carrier_stays_up() {
         .iter()
         .any(|e| e.text == "t0: a2 link down" && e.t < 4_000_000_000));
 }
+
+#[test]
+fn team_runners_distribute_as_the_kernel_modes() {
+    passes("team-runners.pb");
+}
+
+#[test]
+fn team_lacp_agrees_with_a_bond_and_with_another_team() {
+    let r = passes("team-lacp.pb");
+    // Collecting and distributing on every port within 5 s, at the slow
+    // rate too (the y pair).
+    for e in [
+        "x1: xp2 enabled",
+        "x2: xq2 collecting and distributing",
+        "y1: yp2 enabled",
+        "y2: yq2 enabled",
+    ] {
+        let t = first_event(&r, 0, e);
+        assert!(t <= 5_000_000_000, "{e} at {t} ns");
+    }
+}
+
+#[test]
+fn team_watchers_delay_policy_and_nsna() {
+    let r = passes("team-watchers.pb");
+    // delay_down 200 ms after the cut at 2 s; delay_up 500 ms after 4 s.
+    assert_eq!(
+        first_event(&r, 2_000_000_000, "e0: e1 link down"),
+        2_200_000_000
+    );
+    assert_eq!(
+        first_event(&r, 4_000_000_000, "e0: e1 link up"),
+        4_500_000_000
+    );
+}

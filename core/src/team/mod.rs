@@ -591,10 +591,19 @@ impl Team {
         match self.cfg.runner {
             RunnerName::ActiveBackup => self.ab_select(now),
             RunnerName::Lacp => {
+                // `lacp_port_should_be_enabled`: in the selected aggregator,
+                // collecting and distributing, and the partner in sync (no
+                // partner, no traffic: teamd has no individual fallback).
+                let sync = crate::wire::lacp::state::SYNCHRONIZATION;
                 let active: Vec<bool> = self
                     .lacp
                     .as_ref()
-                    .map(|l| l.ports.iter().map(|p| p.is_active()).collect())
+                    .map(|l| {
+                        l.ports
+                            .iter()
+                            .map(|p| p.is_active() && p.partner_oper.state & sync != 0)
+                            .collect()
+                    })
                     .unwrap_or_default();
                 for k in 0..self.ports.len() {
                     let on = active.get(k).copied().unwrap_or(false) && self.ports[k].link_up;
