@@ -214,6 +214,7 @@ impl Command {
         match self {
             Command::LinkAdd(a) => a.link.as_deref().into_iter().collect(),
             Command::LinkSet(s) if matches!(s.master, Some(Some(_))) => vec![s.name.as_str()],
+            Command::Teamctl(_, team::TeamctlCmd::PortAdd(d)) => vec![d.as_str()],
             _ => vec![],
         }
     }

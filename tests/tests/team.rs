@@ -1,0 +1,151 @@
+//! Teams in network namespaces (root; CI-only rules as in netns.rs). The
+//! team device is exposed as a TAP of its own name, moved into the host's
+//! namespace; its ports are veth ends patchbay attaches with AF_PACKET.
+
+use patchbay_io::lab::Lab;
+use patchbay_tests::{json, lab, tcp_transfer_paced};
+use std::time::{Duration, Instant};
+
+/// A veth pair with both ends in the root namespace, up, IPv6 off.
+fn veth_pair(lab: &mut Lab, a: &str, b: &str) {
+    lab.ip(&["link", "add", a, "type", "veth", "peer", "name", b])
+        .unwrap();
+    lab.track_link(a);
+    for d in [a, b] {
+        let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{d}/disable_ipv6"), "1");
+        lab.ip(&["link", "set", d, "up"]).unwrap();
+    }
+}
+
+fn item(lab: &Lab, team: &str, path: &str) -> String {
+    lab.pb(&["teamctl", team, "state", "item", "get", path])
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// (tx frames, tx bytes).
+fn counters(lab: &Lab, dev: &str) -> (u64, u64) {
+    let v = json(&lab.pb(&["-j", "-s", "link", "show", dev]).unwrap());
+    let s = &v[0]["stats64"];
+    (
+        s["tx_packets"].as_u64().unwrap(),
+        s["tx_bytes"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn an_activebackup_team_with_arp_ping_keeps_tcp_alive_through_a_port_failure() {
+    let Some(mut lab) = lab("tm") else { return };
+    let (h1, h2) = (lab.netns("h1").unwrap(), lab.netns("h2").unwrap());
+    let (m1, n1, m2, n2) = (
+        lab.name("m1"),
+        lab.name("n1"),
+        lab.name("m2"),
+        lab.name("n2"),
+    );
+    veth_pair(&mut lab, &m1, &n1);
+    veth_pair(&mut lab, &m2, &n2);
+    let hp = lab.veth_host("h", &h2, "198.18.9.2/24").unwrap();
+    lab.start_daemon().unwrap();
+    let (team, br) = (lab.name("team"), lab.name("br"));
+    // teamd's activebackup_arp_ping_1 example, on our addresses.
+    let config = format!(
+        r#"{{"device": "{team}", "runner": {{"name": "activebackup"}},
+            "link_watch": {{"name": "arp_ping", "interval": 100, "missed_max": 3,
+                "source_host": "198.18.9.1", "target_host": "198.18.9.2"}},
+            "ports": {{"{m1}": {{"prio": 100}}, "{m2}": {{"prio": -10}}}}}}"#
+    );
+    lab.pb(&["link", "add", &team, "type", "team", "config", &config])
+        .unwrap();
+    lab.pb(&["teamctl", &team, "port", "add", &m1]).unwrap();
+    lab.pb(&["teamctl", &team, "port", "add", &m2]).unwrap();
+    lab.pb(&["link", "add", &br, "type", "bridge"]).unwrap();
+    for p in [&n1, &n2, &hp] {
+        lab.pb(&["link", "set", p, "master", &br]).unwrap();
+    }
+    lab.pb(&["link", "set", &br, "up"]).unwrap();
+    lab.pb(&["link", "set", &team, "up"]).unwrap();
+    lab.ip(&["link", "set", &team, "netns", &h1]).unwrap();
+    lab.host_addr(&h1, &team, "198.18.9.1/24").unwrap();
+    // The watcher brings the ports up once h2 answers.
+    let t0 = Instant::now();
+    while item(&lab, &team, "runner.active_port") != m1 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "{}",
+            lab.pb(&["teamctl", &team, "state"]).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    lab.exec_ok(
+        &h1,
+        &["ping", "-c", "3", "-i", "0.2", "-W", "2", "198.18.9.2"],
+    )
+    .unwrap();
+    let before = (counters(&lab, &m1), counters(&lab, &m2));
+
+    // 6 MiB in 64 KiB pieces, 25 ms apart; m1's switch port stops
+    // forwarding (carrier stays up on both ends: only the ARP watcher can
+    // tell) and comes back a second later.
+    let t = tcp_transfer_paced(
+        &h1,
+        &h2,
+        "198.18.9.2",
+        6 << 20,
+        64 << 10,
+        Duration::from_millis(25),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let cut = Instant::now();
+    lab.pb(&["bridge", "link", "set", "dev", &n1, "state", "0"])
+        .unwrap();
+    while item(&lab, &team, "runner.active_port") != m2 {
+        assert!(
+            cut.elapsed() < Duration::from_secs(3),
+            "no failover: {}",
+            lab.pb(&["teamctl", &team, "state"]).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let failover = cut.elapsed();
+    let view = lab.pb(&["teamctl", &team, "state", "view"]).unwrap();
+    assert!(view.contains(&format!("active port: {m2}")), "{view}");
+    assert_eq!(
+        item(&lab, &team, &format!("ports.{m1}.link_watches.up")),
+        "false",
+        "{view}"
+    );
+    assert_eq!(
+        item(&lab, &team, &format!("ports.{m1}.link.up")),
+        "true",
+        "the carrier stayed up"
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    lab.pb(&["bridge", "link", "set", "dev", &n1, "state", "3"])
+        .unwrap();
+    // m1 hears h2 again; m2 has the lower prio and m1 is not sticky: m1 is
+    // active once more.
+    let back = Instant::now();
+    while item(&lab, &team, "runner.active_port") != m1 {
+        assert!(
+            back.elapsed() < Duration::from_secs(3),
+            "{}",
+            lab.pb(&["teamctl", &team, "state"]).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let back = back.elapsed();
+    t.finish();
+    let after = (counters(&lab, &m1), counters(&lab, &m2));
+    let (d1, d2) = (after.0 .1 - before.0 .1, after.1 .1 - before.1 .1);
+    assert!(
+        d1 >= 256 << 10 && d2 >= 256 << 10,
+        "tx bytes: m1 {d1}, m2 {d2}"
+    );
+    eprintln!(
+        "team activebackup arp_ping failover (real time, interval 100, missed_max 3): {:.0} ms; m1 active again {:.0} ms after its port forwards; tx {m1} {d1} bytes, {m2} {d2} bytes",
+        failover.as_secs_f64() * 1e3,
+        back.as_secs_f64() * 1e3
+    );
+}
