@@ -237,6 +237,8 @@ pub enum GraphError {
     Busy { dev: String, master: String },
     #[error("a bridge cannot be a port of a bridge (\"{0}\"): the kernel refuses it with ELOOP")]
     Loop(String),
+    #[error("\"{0}\" would be enslaved below itself (a bond or team holds it, directly or through others)")]
+    Nest(String),
     #[error("bridge \"{0}\" has 1023 ports already")]
     TooManyPorts(String),
     #[error("\"{lower}\" already has a {proto} VLAN device with id {id} (\"{other}\")")]
@@ -792,14 +794,17 @@ impl Graph {
     }
 
     /// A bond's address can change (its first member's, or the active
-    /// member's with `fail_over_mac active`): the device follows.
+    /// member's with `fail_over_mac active`) and its speed (the sum of its
+    /// members'): the device follows.
     fn sync_bond_mac(&mut self, id: IfId) {
         let Some(f) = self.ifaces[id.0 as usize].as_mut() else {
             return;
         };
-        let Some(m) = f.lag().map(|b| b.mac()) else {
+        let Some((m, (speed, duplex))) = f.lag().map(|b| (b.mac(), b.speed())) else {
             return;
         };
+        f.speed_mbps = speed;
+        f.full_duplex = duplex;
         if f.mac != m {
             f.mac = m;
             self.macs_changed = true;
@@ -845,7 +850,16 @@ impl Graph {
     /// `bond_enslave`.
     fn bond_enslave(&mut self, now: Instant, dev: IfId, bond: IfId) -> Result<u16, GraphError> {
         let d = self.iface(dev);
-        if dev == bond || d.lag().is_some() {
+        // Aggregates stack (a team of bonds, a bond of teams), but not into
+        // themselves.
+        let mut up = Some(bond);
+        while let Some(m) = up {
+            if m == dev {
+                return Err(GraphError::Nest(d.name.clone()));
+            }
+            up = self.iface(m).master;
+        }
+        if matches!(d.kind, Kind::Bridge(_)) {
             return Err(GraphError::Loop(d.name.clone()));
         }
         if let Some(m) = d.master {

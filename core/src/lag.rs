@@ -37,6 +37,9 @@ pub trait Lag {
     fn take_tx(&mut self) -> Vec<(u16, Vec<u8>)>;
     fn take_events(&mut self) -> Vec<BondEvent>;
     fn set_record(&mut self, on: bool);
+    /// What ethtool reports for the device: the sum of the speeds of the
+    /// members that carry traffic, full duplex if any is.
+    fn speed(&self) -> (u32, bool);
 }
 
 impl Lag for Bond {
@@ -95,6 +98,18 @@ impl Lag for Bond {
         self.record = on;
         self.events.clear();
     }
+    /// `bond_ethtool_get_link_ksettings`: members that are up (in
+    /// active-backup the active one).
+    fn speed(&self) -> (u32, bool) {
+        let ab = self.cfg.mode == crate::bond::Mode::ActiveBackup;
+        self.slaves
+            .iter()
+            .filter(|s| s.dev_up && s.link == crate::bond::Link::Up)
+            .filter(|s| !ab || Some(s.id) == self.curr_active)
+            .fold((0, false), |(sp, d), s| {
+                (sp + s.speed_mbps, d || s.full_duplex)
+            })
+    }
 }
 
 impl Lag for Team {
@@ -151,5 +166,14 @@ impl Lag for Team {
     fn set_record(&mut self, on: bool) {
         self.record = on;
         self.events.clear();
+    }
+    /// `team_ethtool_get_link_ksettings`: the ports that can transmit.
+    fn speed(&self) -> (u32, bool) {
+        self.ports
+            .iter()
+            .filter(|p| p.enabled && p.link_up)
+            .fold((0, false), |(sp, d), p| {
+                (sp + p.speed_mbps, d || p.full_duplex)
+            })
     }
 }

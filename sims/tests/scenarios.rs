@@ -365,3 +365,8 @@ fn team_watchers_delay_policy_and_nsna() {
         4_500_000_000
     );
 }
+
+#[test]
+fn a_team_stacks_on_a_bond() {
+    passes("team-stacking.pb");
+}

@@ -919,3 +919,85 @@ impl Team {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{build_frame, Offload};
+
+    fn ms(n: u64) -> Instant {
+        Instant::from_nanos(n * 1_000_000)
+    }
+
+    fn team(cfg: &str, ports: &[(&str, u32)]) -> Team {
+        let mut t = Team::new(TeamConfig::parse(cfg).unwrap(), Mac::local(0x900));
+        for (i, (name, speed)) in ports.iter().enumerate() {
+            t.add_port(
+                ms(0),
+                NewSlave {
+                    ifid: IfId(i as u32 + 1),
+                    name,
+                    perm_mac: Mac::local(0x910 + i as u64),
+                    carrier: true,
+                    speed_mbps: *speed,
+                    full_duplex: true,
+                },
+            );
+        }
+        t.set_up(ms(0), true);
+        t
+    }
+
+    #[test]
+    fn activebackup_takes_a_faster_port_over_a_higher_prio_as_teamd() {
+        // teamd's test: prio higher *or* speed higher wins (not prio
+        // first): p2 at 10G beats p1's prio 100.
+        let t = team(
+            r#"{"runner": {"name": "activebackup"}, "ports": {"p1": {"prio": 100}}}"#,
+            &[("p1", 1000), ("p2", 10000)],
+        );
+        assert_eq!(t.port(t.active.unwrap()).unwrap().name, "p2");
+        // Equal speeds: prio decides.
+        let t = team(
+            r#"{"runner": {"name": "activebackup"}, "ports": {"p2": {"prio": 100}}}"#,
+            &[("p1", 1000), ("p2", 1000)],
+        );
+        assert_eq!(t.port(t.active.unwrap()).unwrap().name, "p2");
+    }
+
+    #[test]
+    fn the_basic_balancer_moves_the_busiest_hashes_apart() {
+        let mut t = team(
+            r#"{"runner": {"name": "loadbalance", "tx_hash": ["eth"], "tx_balancer": {"name": "basic", "balancing_interval": 10}}}"#,
+            &[("p1", 1000), ("p2", 1000)],
+        );
+        // Four destinations whose hash bytes are all even: without the
+        // balancer every one maps to the first enabled port.
+        let src = Mac::local(0x900);
+        let dsts: Vec<Mac> = (0..64u8)
+            .map(|k| Mac([0x02, 0, 0, 0, 0x10, k]))
+            .filter(|d| {
+                let f = build_frame(*d, src, &[], 0x88b5, &[0; 46]);
+                let fr = Frame::parse(&f, None, Offload::NONE).unwrap();
+                hash::tx_hash(&fr, t.recipe).is_multiple_of(2)
+            })
+            .take(4)
+            .collect();
+        assert_eq!(dsts.len(), 4);
+        let send = |t: &mut Team| {
+            let mut per = [0u32; 2];
+            for d in &dsts {
+                let f = build_frame(*d, src, &[], 0x88b5, &[0; 46]);
+                let mut fr = Frame::parse(&f, None, Offload::NONE).unwrap();
+                let mut out = Vec::new();
+                t.xmit(ms(0), &mut fr, &mut out).unwrap();
+                per[usize::from(out[0])] += 1;
+            }
+            per
+        };
+        assert_eq!(send(&mut t), [4, 0]);
+        // One second (balancing_interval 10): the rebalance spreads them.
+        t.handle_timeout(ms(1000));
+        assert_eq!(send(&mut t), [2, 2]);
+    }
+}
