@@ -966,6 +966,62 @@ mod tests {
     }
 
     #[test]
+    fn activebackup_failover_notifies_peers_and_rejoins_groups() {
+        let mut t = team(
+            r#"{"runner": {"name": "activebackup"}, "notify_peers": {"count": 2, "interval": 50}, "mcast_rejoin": {"count": 1}}"#,
+            &[("p1", 1000), ("p2", 1000)],
+        );
+        assert_eq!(t.port(t.active.unwrap()).unwrap().name, "p1");
+        // The host says who it is (an ARP from the team's address) and
+        // joins a group (an IGMPv2 report).
+        let mut arp = vec![0, 1, 8, 0, 6, 4, 0, 1];
+        arp.extend_from_slice(&t.mac.0);
+        arp.extend_from_slice(&[198, 18, 0, 1]);
+        arp.extend_from_slice(&[0; 6]);
+        arp.extend_from_slice(&[198, 18, 0, 2]);
+        let f = build_frame(Mac::BROADCAST, t.mac, &[], ethertype::ARP, &arp);
+        let mut out = Vec::new();
+        t.xmit(
+            ms(10),
+            &mut Frame::parse(&f, None, Offload::NONE).unwrap(),
+            &mut out,
+        )
+        .unwrap();
+        let mut ip = vec![
+            0x46, 0, 0, 32, 0, 0, 0, 0, 1, 2, 0, 0, 198, 18, 0, 1, 239, 1, 1, 1,
+        ];
+        ip.extend_from_slice(&[0x94, 4, 0, 0, 0x16, 0, 0, 0, 239, 1, 1, 1]);
+        let f = build_frame(Mac([1, 0, 0x5e, 1, 1, 1]), t.mac, &[], ethertype::IPV4, &ip);
+        out.clear();
+        t.xmit(
+            ms(10),
+            &mut Frame::parse(&f, None, Offload::NONE).unwrap(),
+            &mut out,
+        )
+        .unwrap();
+        t.tx.clear();
+        // p1 loses its carrier: p2 is enabled, and the stack's
+        // announcements leave by it, count times interval apart.
+        t.set_port_dev(ms(100), 0, false, 0, false);
+        assert_eq!(t.port(t.active.unwrap()).unwrap().name, "p2");
+        t.handle_timeout(ms(100));
+        let garp = |tx: &[(u16, Vec<u8>)]| {
+            tx.iter()
+                .filter(|(p, f)| *p == 1 && f[12..14] == [8, 6] && f[28..32] == [198, 18, 0, 1])
+                .count()
+        };
+        let igmp = |tx: &[(u16, Vec<u8>)]| tx.iter().filter(|(p, f)| *p == 1 && f[23] == 2).count();
+        assert_eq!((garp(&t.tx), igmp(&t.tx)), (1, 1));
+        t.tx.clear();
+        t.handle_timeout(ms(149));
+        assert_eq!(garp(&t.tx), 0, "interval 50 ms");
+        t.handle_timeout(ms(150));
+        assert_eq!((garp(&t.tx), igmp(&t.tx)), (1, 0));
+        t.handle_timeout(ms(1000));
+        assert_eq!(t.peer_notifications, 2);
+    }
+
+    #[test]
     fn the_basic_balancer_moves_the_busiest_hashes_apart() {
         let mut t = team(
             r#"{"runner": {"name": "loadbalance", "tx_hash": ["eth"], "tx_balancer": {"name": "basic", "balancing_interval": 10}}}"#,
