@@ -1,7 +1,8 @@
 # Each runner's distribution, as bond-modes.pb does for bonding: pairs of
 # teams back to back over two wires, each team a port of a bridge with
 # hosts behind it. 200 frames of one flow per pair (four flows of 100 for
-# loadbalance).
+# loadbalance). Last, VLANs on teams: a VLAN device on each of two
+# roundrobin teams, bridged: tagged frames on both team links.
 seed 22
 link add t1 type team config '{"runner": {"name": "roundrobin"}}'
 link add t2 type team config '{"runner": {"name": "roundrobin"}}'
@@ -140,3 +141,36 @@ expect counter lp1 tx == 200
 expect counter lp2 tx == 200
 expect delivered h7 h8 == 100
 expect delivered h7 h11 == 100
+# VLAN 5 on a pair of teams: the bridges' ports are the VLAN devices.
+link add u1 type team config '{"runner": {"name": "roundrobin"}}'
+link add u2 type team config '{"runner": {"name": "roundrobin"}}'
+link add ua type bridge
+link add ub type bridge
+wire up1 up3 delay 1ms
+wire up2 up4 delay 1ms
+teamctl u1 port add up1
+teamctl u1 port add up2
+teamctl u2 port add up3
+teamctl u2 port add up4
+link add link u1 name u1.5 type vlan id 5
+link add link u2 name u2.5 type vlan id 5
+link set u1.5 master ua
+link set u2.5 master ub
+host h12
+host h13
+wire h12 uap1
+wire h13 ubp1
+link set uap1 master ua
+link set ubp1 master ub
+link set u1 up
+link set u2 up
+link set u1.5 up
+link set u2.5 up
+link set ua up
+link set ub up
+run 1s
+traffic h12 h13 rate 100 for 1s
+run 2s
+expect delivered h12 h13 == 100
+expect counter up1 tx == 50
+expect counter up2 tx == 50

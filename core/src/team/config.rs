@@ -708,6 +708,83 @@ mod tests {
 		}
 	}
 }"#;
+    const AB_ARP_PING_1: &str = r#"{
+	"device":	"team0",
+	"runner":	{"name": "activebackup"},
+	"link_watch":	{
+		"name": "arp_ping",
+		"interval": 100,
+		"missed_max": 30,
+		"source_host": "192.168.23.2",
+		"target_host": "192.168.23.1"
+	},
+	"ports":	{
+		"eth1": {
+			"prio": -10,
+			"sticky": true
+		},
+		"eth2": {
+			"prio": 100
+		}
+	}
+}"#;
+    const AB_ETHTOOL_2: &str = r#"{
+	"device":	"team0",
+	"runner":	{"name": "activebackup"},
+	"link_watch":	{"name": "ethtool"},
+	"ports":	{
+		"eth1": {
+			"prio": -10,
+			"sticky": true,
+			"queue_id": 4
+		},
+		"eth2": {
+			"prio": 100
+		}
+	}
+}"#;
+    const AB_MULTI_LW_1: &str = r#"{
+	"device":	"team0",
+	"runner":	{"name": "activebackup"},
+	"link_watch":	[
+		{
+		"name": "arp_ping",
+		"interval": 100,
+		"missed_max": 30,
+		"source_host": "192.168.23.2",
+		"target_host": "192.168.23.1"
+		},
+		{
+		"name": "arp_ping",
+		"interval": 50,
+		"missed_max": 20,
+		"source_host": "192.168.24.2",
+		"target_host": "192.168.24.1"
+		}
+	],
+	"ports":	{
+		"eth1": {
+			"prio": -10,
+			"sticky": true
+		},
+		"eth2": {
+			"prio": 100
+		}
+	}
+}"#;
+    const LB_2: &str = r#"{
+	"device":		"team0",
+	"runner": {
+		"name": "loadbalance",
+		"tx_hash": ["eth", "ipv4", "ipv6"]
+	},
+	"ports":		{"eth1": {}, "eth2": {}}
+}"#;
+    const RR: &str = r#"{
+	"device":		"team0",
+	"runner":		{"name": "roundrobin"},
+	"ports":		{"eth1": {}, "eth2": {}}
+}"#;
     const AB_ARP_PING_2: &str = r#"{
 	"device":	"team0",
 	"runner":	{"name": "activebackup"},
@@ -887,6 +964,17 @@ mod tests {
         assert_eq!(c.runner, RunnerName::RoundRobin);
         let c = TeamConfig::parse(RANDOM).unwrap();
         assert_eq!(c.runner, RunnerName::Random);
+        let c = TeamConfig::parse(AB_ARP_PING_1).unwrap();
+        assert_eq!(c.watches("eth2")[0].name(), "arp_ping");
+        let c = TeamConfig::parse(AB_ETHTOOL_2).unwrap();
+        assert_eq!(c.port("eth1").queue_id, 4);
+        let c = TeamConfig::parse(AB_MULTI_LW_1).unwrap();
+        assert_eq!(c.link_watch.len(), 2);
+        assert!(!c.watch_all, "any by default");
+        let c = TeamConfig::parse(LB_2).unwrap();
+        assert_eq!(c.runner, RunnerName::LoadBalance);
+        let c = TeamConfig::parse(RR).unwrap();
+        assert_eq!(c.runner, RunnerName::RoundRobin);
     }
 
     #[test]

@@ -70,13 +70,19 @@ impl View<'_> {
         }
     }
     fn half(&self, o: usize) -> Option<u32> {
-        if let Some(b) = o.checked_sub(self.head_len).and_then(|i| self.body.get(i..i + 2)) {
+        if let Some(b) = o
+            .checked_sub(self.head_len)
+            .and_then(|i| self.body.get(i..i + 2))
+        {
             return Some(u32::from(u16::from_be_bytes([b[0], b[1]])));
         }
         Some((self.byte(o)? << 8) | self.byte(o + 1)?)
     }
     fn word(&self, o: usize) -> Option<u32> {
-        if let Some(b) = o.checked_sub(self.head_len).and_then(|i| self.body.get(i..i + 4)) {
+        if let Some(b) = o
+            .checked_sub(self.head_len)
+            .and_then(|i| self.body.get(i..i + 4))
+        {
             return Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
         }
         if o + 4 <= self.head_len {
