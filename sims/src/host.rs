@@ -194,35 +194,10 @@ impl Host {
             return None;
         }
         let src: [u8; 16] = ip[8..24].try_into().ok()?;
-        let mut icmp = vec![136, 0, 0, 0, 0x60, 0, 0, 0];
-        icmp.extend_from_slice(&me);
-        icmp.extend_from_slice(&[2, 1]);
-        icmp.extend_from_slice(&self.mac.0);
-        let mut sum: u32 = 0;
-        for c in [
-            &me[..],
-            &src[..],
-            &(icmp.len() as u32).to_be_bytes(),
-            &[0, 0, 0, 58],
-            &icmp,
-        ]
-        .concat()
-        .chunks(2)
-        {
-            sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-        }
-        while sum >> 16 != 0 {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-        icmp[2..4].copy_from_slice(&(!(sum as u16)).to_be_bytes());
-        let mut v6 = vec![0x60, 0, 0, 0];
-        v6.extend_from_slice(&(icmp.len() as u16).to_be_bytes());
-        v6.extend_from_slice(&[58, 255]);
-        v6.extend_from_slice(&me);
-        v6.extend_from_slice(&src);
-        v6.extend_from_slice(&icmp);
         let dst = Mac(frame[6..12].try_into().ok()?);
-        Some(build_frame(dst, self.mac, &[], 0x86dd, &v6))
+        Some(patchbay_core::bond::host::neighbour_advertisement(
+            self.mac, me, dst, src, true,
+        ))
     }
 }
 

@@ -35,6 +35,27 @@ pub fn lab(prefix: &str) -> Option<Lab> {
     Some(Lab::new(prefix, &patchbay_bin()))
 }
 
+/// A veth pair with both ends in the root namespace, up, IPv6 off.
+pub fn veth_pair(lab: &mut Lab, a: &str, b: &str) {
+    lab.ip(&["link", "add", a, "type", "veth", "peer", "name", b])
+        .unwrap();
+    lab.track_link(a);
+    for d in [a, b] {
+        let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{d}/disable_ipv6"), "1");
+        lab.ip(&["link", "set", d, "up"]).unwrap();
+    }
+}
+
+/// A device's (tx frames, tx bytes), as `patchbay -j -s link show` says.
+pub fn tx_counters(lab: &Lab, dev: &str) -> (u64, u64) {
+    let v = json(&lab.pb(&["-j", "-s", "link", "show", dev]).unwrap());
+    let s = &v[0]["stats64"];
+    (
+        s["tx_packets"].as_u64().unwrap(),
+        s["tx_bytes"].as_u64().unwrap(),
+    )
+}
+
 /// Parses JSON output, naming it when it is not JSON.
 pub fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))

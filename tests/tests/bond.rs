@@ -3,7 +3,7 @@
 //! namespace; its members are veth ends patchbay attaches with AF_PACKET.
 
 use patchbay_io::lab::{Lab, Proc};
-use patchbay_tests::{have, json, lab, tcp_transfer_paced, Ovs};
+use patchbay_tests::{have, json, lab, tcp_transfer_paced, tx_counters, veth_pair, Ovs};
 use serde_json::Value;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -12,31 +12,10 @@ fn ping(lab: &Lab, ns: &str, to: &str) -> Result<String, String> {
     lab.exec_ok(ns, &["ping", "-c", "3", "-i", "0.2", "-W", "2", to])
 }
 
-/// A veth pair with both ends in the root namespace, up, IPv6 off.
-fn veth_pair(lab: &mut Lab, a: &str, b: &str) {
-    lab.ip(&["link", "add", a, "type", "veth", "peer", "name", b])
-        .unwrap();
-    lab.track_link(a);
-    for d in [a, b] {
-        let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{d}/disable_ipv6"), "1");
-        lab.ip(&["link", "set", d, "up"]).unwrap();
-    }
-}
-
 /// Moves the bond's TAP into `ns` with `addr`.
 fn bond_into(lab: &Lab, bond: &str, ns: &str, addr: &str) {
     lab.ip(&["link", "set", bond, "netns", ns]).unwrap();
     lab.host_addr(ns, bond, addr).unwrap();
-}
-
-/// (tx frames, tx bytes).
-fn counters(lab: &Lab, dev: &str) -> (u64, u64) {
-    let v = json(&lab.pb(&["-j", "-s", "link", "show", dev]).unwrap());
-    let s = &v[0]["stats64"];
-    (
-        s["tx_packets"].as_u64().unwrap(),
-        s["tx_bytes"].as_u64().unwrap(),
-    )
 }
 
 fn bond_json(lab: &Lab, bond: &str) -> Value {
@@ -82,7 +61,7 @@ fn an_active_backup_bond_keeps_tcp_alive_through_a_member_flap() {
     ping(&lab, &h1, "198.18.8.2").unwrap();
     let b = bond_json(&lab, &bond);
     assert_eq!(b["info"]["active_slave"], m1.as_str(), "{b:#}");
-    let before = (counters(&lab, &m1), counters(&lab, &m2));
+    let before = (tx_counters(&lab, &m1), tx_counters(&lab, &m2));
 
     // 6 MiB in 64 KiB pieces, 25 ms apart: about 2.5 s of transfer, during
     // which the active member's link goes down for a second.
@@ -110,7 +89,7 @@ fn an_active_backup_bond_keeps_tcp_alive_through_a_member_flap() {
     std::thread::sleep(Duration::from_millis(1000));
     lab.ip(&["link", "set", &n1, "up"]).unwrap();
     t.finish();
-    let after = (counters(&lab, &m1), counters(&lab, &m2));
+    let after = (tx_counters(&lab, &m1), tx_counters(&lab, &m2));
     // Both members carried the transfer: m1 before the cut, m2 after
     // (bytes: the frames are 64 KiB TSO segments, so few).
     let (d1, d2) = (after.0 .1 - before.0 .1, after.1 .1 - before.1 .1);

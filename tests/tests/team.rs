@@ -3,35 +3,14 @@
 //! namespace; its ports are veth ends patchbay attaches with AF_PACKET.
 
 use patchbay_io::lab::Lab;
-use patchbay_tests::{json, lab, tcp_transfer_paced};
+use patchbay_tests::{lab, tcp_transfer_paced, tx_counters, veth_pair};
 use std::time::{Duration, Instant};
-
-/// A veth pair with both ends in the root namespace, up, IPv6 off.
-fn veth_pair(lab: &mut Lab, a: &str, b: &str) {
-    lab.ip(&["link", "add", a, "type", "veth", "peer", "name", b])
-        .unwrap();
-    lab.track_link(a);
-    for d in [a, b] {
-        let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{d}/disable_ipv6"), "1");
-        lab.ip(&["link", "set", d, "up"]).unwrap();
-    }
-}
 
 fn item(lab: &Lab, team: &str, path: &str) -> String {
     lab.pb(&["teamctl", team, "state", "item", "get", path])
         .unwrap()
         .trim()
         .to_string()
-}
-
-/// (tx frames, tx bytes).
-fn counters(lab: &Lab, dev: &str) -> (u64, u64) {
-    let v = json(&lab.pb(&["-j", "-s", "link", "show", dev]).unwrap());
-    let s = &v[0]["stats64"];
-    (
-        s["tx_packets"].as_u64().unwrap(),
-        s["tx_bytes"].as_u64().unwrap(),
-    )
 }
 
 #[test]
@@ -83,7 +62,7 @@ fn an_activebackup_team_with_arp_ping_keeps_tcp_alive_through_a_port_failure() {
         &["ping", "-c", "3", "-i", "0.2", "-W", "2", "198.18.9.2"],
     )
     .unwrap();
-    let before = (counters(&lab, &m1), counters(&lab, &m2));
+    let before = (tx_counters(&lab, &m1), tx_counters(&lab, &m2));
 
     // 6 MiB in 64 KiB pieces, 25 ms apart; m1's switch port stops
     // forwarding (carrier stays up on both ends: only the ARP watcher can
@@ -137,7 +116,7 @@ fn an_activebackup_team_with_arp_ping_keeps_tcp_alive_through_a_port_failure() {
     }
     let back = back.elapsed();
     t.finish();
-    let after = (counters(&lab, &m1), counters(&lab, &m2));
+    let after = (tx_counters(&lab, &m1), tx_counters(&lab, &m2));
     let (d1, d2) = (after.0 .1 - before.0 .1, after.1 .1 - before.1 .1);
     assert!(
         d1 >= 256 << 10 && d2 >= 256 << 10,

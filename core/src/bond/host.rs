@@ -128,15 +128,29 @@ fn icmp6_frame(dst_mac: Mac, mac: Mac, src: [u8; 16], dst: [u8; 16], mut icmp: V
     build_frame(dst_mac, mac, &[], ethertype::IPV6, &ip)
 }
 
-/// An unsolicited neighbour advertisement for `target` to all nodes
-/// (override set), as `ndisc_send_unsol_na`.
-pub fn unsolicited_na(mac: Mac, target: [u8; 16]) -> Vec<u8> {
-    let mut icmp = vec![136, 0, 0, 0, 0x20, 0, 0, 0];
+/// A neighbour advertisement for `target` (ours, from `target`) with its
+/// target link-layer address option: override set, solicited when it
+/// answers a solicitation.
+pub fn neighbour_advertisement(
+    mac: Mac,
+    target: [u8; 16],
+    dst_mac: Mac,
+    dst: [u8; 16],
+    solicited: bool,
+) -> Vec<u8> {
+    let flags = if solicited { 0x60 } else { 0x20 };
+    let mut icmp = vec![136, 0, 0, 0, flags, 0, 0, 0];
     icmp.extend_from_slice(&target);
     icmp.extend_from_slice(&[2, 1]);
     icmp.extend_from_slice(&mac.0);
-    let dst: [u8; 16] = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
-    icmp6_frame(Mac([0x33, 0x33, 0, 0, 0, 1]), mac, target, dst, icmp)
+    icmp6_frame(dst_mac, mac, target, dst, icmp)
+}
+
+/// An unsolicited neighbour advertisement for `target` to all nodes
+/// (override set), as `ndisc_send_unsol_na`.
+pub fn unsolicited_na(mac: Mac, target: [u8; 16]) -> Vec<u8> {
+    let all_nodes: [u8; 16] = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    neighbour_advertisement(mac, target, Mac([0x33, 0x33, 0, 0, 0, 1]), all_nodes, false)
 }
 
 /// The link-local address a port with `mac` has (EUI-64).
