@@ -9,9 +9,9 @@ use crate::graph::{Graph, IfId, Kind};
 use crate::team::config::{self, PortConfig, RunnerName, TeamConfig, Watch};
 use crate::team::Team;
 use crate::time::Instant;
+use core::net::{Ipv4Addr, Ipv6Addr};
 use serde_json::{json, Map, Value};
 use std::fmt::Write;
-use std::net::{Ipv4Addr, Ipv6Addr};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TeamctlCmd {

@@ -360,7 +360,7 @@ fn parse_watch(path: &str, v: &Value) -> Result<Watch, ConfigError> {
                 match o.str(key)? {
                     None if required => err(&o.at(key), "arp_ping needs a target_host"),
                     None => Ok([0; 4]),
-                    Some(s) => match s.parse::<std::net::Ipv4Addr>() {
+                    Some(s) => match s.parse::<core::net::Ipv4Addr>() {
                         Ok(a) => Ok(a.octets()),
                         Err(_) => err(&o.at(key), format!("\"{s}\" is not an IPv4 address")),
                     },
@@ -388,7 +388,7 @@ fn parse_watch(path: &str, v: &Value) -> Result<Watch, ConfigError> {
             )?;
             let target = match o.str("target_host")? {
                 None => return err(&o.at("target_host"), "nsna_ping needs a target_host"),
-                Some(s) => match s.parse::<std::net::Ipv6Addr>() {
+                Some(s) => match s.parse::<core::net::Ipv6Addr>() {
                     Ok(a) => a.octets(),
                     Err(_) => {
                         return err(&o.at("target_host"), format!("\"{s}\" is not an IPv6 address"))
