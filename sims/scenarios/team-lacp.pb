@@ -3,13 +3,14 @@
 # a host on a bridge behind each side. The team runs the same LACP machines
 # as the bond (one implementation); the bond cannot tell it from another
 # bond. Then the ports' lacp_key: a team whose ports have different keys
-# puts them in separate aggregators (pair z).
+# puts them in separate aggregators (pair z); with min_ports 2 the team
+# has no carrier then.
 seed 23
 link add x1 type team config '{"runner": {"name": "lacp", "active": true, "fast_rate": true, "tx_hash": ["eth", "ipv4", "ipv6"]}, "link_watch": {"name": "ethtool"}}'
 link add x2 type bond mode 802.3ad lacp_rate fast
 link add y1 type team config '{"runner": {"name": "lacp"}}'
 link add y2 type team config '{"runner": {"name": "lacp", "active": false}}'
-link add z1 type team config '{"runner": {"name": "lacp", "fast_rate": true}, "ports": {"zp1": {"lacp_key": 1}, "zp2": {"lacp_key": 2}}}'
+link add z1 type team config '{"runner": {"name": "lacp", "fast_rate": true, "min_ports": 2}, "ports": {"zp1": {"lacp_key": 1}, "zp2": {"lacp_key": 2}}}'
 link add z2 type bond mode 802.3ad lacp_rate fast
 link add xa type bridge
 link add xb type bridge
@@ -79,6 +80,8 @@ expect team y2 port yq2 enabled yes
 expect team z1 port zp1 enabled yes
 expect team z1 port zp2 enabled no
 expect bond z2 slave zq1 aggregator differs-from zq2
+expect link z1 down
+expect link x1 up
 teamctl x1 state
 bond show x2
 traffic h1 h2 rate 100 for 2s

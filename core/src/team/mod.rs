@@ -1021,6 +1021,91 @@ mod tests {
         assert_eq!(t.peer_notifications, 2);
     }
 
+    fn arp(op: u8, smac: Mac, sip: [u8; 4], tip: [u8; 4], tags: &[crate::wire::Tag]) -> Vec<u8> {
+        let mut a = vec![0, 1, 8, 0, 6, 4, 0, op];
+        a.extend_from_slice(&smac.0);
+        a.extend_from_slice(&sip);
+        a.extend_from_slice(&[0; 6]);
+        a.extend_from_slice(&tip);
+        build_frame(Mac::BROADCAST, smac, tags, ethertype::ARP, &a)
+    }
+
+    fn hear(t: &mut Team, now: Instant, port: u16, f: &[u8]) {
+        let mut fr = Frame::parse(f, None, Offload::NONE).unwrap();
+        t.rx(now, port, &mut fr);
+    }
+
+    #[test]
+    fn arp_ping_validation_vlan_and_send_always() {
+        const SRC: [u8; 4] = [198, 18, 0, 1];
+        const DST: [u8; 4] = [198, 18, 0, 2];
+        let peer = Mac::local(0x77);
+        let cfg = r#"{"runner": {"name": "activebackup"},
+            "link_watch": {"name": "arp_ping", "interval": 100, "missed_max": 1,
+                "source_host": "198.18.0.1", "target_host": "198.18.0.2",
+                "validate_active": true, "vlanid": 7},
+            "ports": {"p1": {"prio": 10}, "p2": {"link_watch": {"name": "arp_ping", "interval": 100,
+                "missed_max": 1, "source_host": "198.18.0.1", "target_host": "198.18.0.2", "send_always": true}}}}"#;
+        let mut t = team(cfg, &[("p1", 1000), ("p2", 1000)]);
+        let tag7 = [crate::wire::Tag::new(ethertype::VLAN, 7, 0)];
+        // Nothing heard yet: no port enabled, so both probe (p1 on VLAN 7).
+        t.handle_timeout(ms(0));
+        let probes: Vec<(u16, bool)> =
+            t.tx.iter()
+                .map(|(p, f)| (*p, f[12..14] == [0x81, 0]))
+                .collect();
+        assert_eq!(probes, vec![(0, true), (1, false)]);
+        t.tx.clear();
+        // Untagged replies do not count on p1 (vlanid 7); tagged ones do.
+        hear(&mut t, ms(50), 0, &arp(2, peer, DST, SRC, &[]));
+        hear(&mut t, ms(50), 1, &arp(2, peer, DST, SRC, &[]));
+        t.handle_timeout(ms(100));
+        assert!(!t.ports[0].link_up && t.ports[1].link_up);
+        hear(&mut t, ms(150), 0, &arp(2, peer, DST, SRC, &tag7));
+        hear(
+            &mut t,
+            ms(150),
+            1,
+            &arp(1, peer, [198, 18, 0, 9], [198, 18, 0, 8], &[]),
+        );
+        t.handle_timeout(ms(200));
+        assert!(t.ports[0].link_up, "a tagged reply");
+        assert_eq!(t.port(t.active.unwrap()).unwrap().name, "p1");
+        t.tx.clear();
+        // p1 is active and validates: an unrelated request does not count,
+        // a reply from the target to us does. p2 (no validation) takes any
+        // ARP; it is inactive but send_always, so it probes still.
+        hear(
+            &mut t,
+            ms(250),
+            0,
+            &arp(1, peer, [198, 18, 0, 9], [198, 18, 0, 8], &tag7),
+        );
+        hear(
+            &mut t,
+            ms(250),
+            1,
+            &arp(1, peer, [198, 18, 0, 9], [198, 18, 0, 8], &[]),
+        );
+        t.handle_timeout(ms(300));
+        assert!(t.ports[1].link_up);
+        assert_eq!(t.ports[0].watchers[0].missed, 1);
+        assert_eq!(
+            t.tx.iter().filter(|(p, _)| *p == 1).count(),
+            1,
+            "send_always"
+        );
+        hear(
+            &mut t,
+            ms(350),
+            0,
+            &arp(1, peer, [198, 18, 0, 9], [198, 18, 0, 8], &tag7),
+        );
+        t.handle_timeout(ms(400));
+        assert!(!t.ports[0].link_up, "missed_max 1: two silent intervals");
+        assert_eq!(t.port(t.active.unwrap()).unwrap().name, "p2");
+    }
+
     #[test]
     fn the_basic_balancer_moves_the_busiest_hashes_apart() {
         let mut t = team(
