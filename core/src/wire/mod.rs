@@ -9,6 +9,7 @@
 pub mod bpdu;
 pub mod lacp;
 mod mac;
+pub mod vxlan;
 
 pub use mac::{Mac, ParseMacError};
 
