@@ -29,6 +29,7 @@ pub mod pipeline;
 pub mod team;
 pub mod time;
 pub mod vlan;
+pub mod vxlan;
 pub mod wire;
 
 pub use graph::{AttachId, Graph, IfId};
