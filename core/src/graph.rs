@@ -125,6 +125,7 @@ pub enum Kind {
     Bridge(Box<Bridge>),
     Bond(Box<Bond>),
     Team(Box<Team>),
+    Vxlan(Box<crate::vxlan::Vxlan>),
     Vlan(VlanDev),
 }
 
@@ -138,6 +139,7 @@ impl Kind {
             Kind::Bridge(_) => Some("bridge"),
             Kind::Bond(_) => Some("bond"),
             Kind::Team(_) => Some("team"),
+            Kind::Vxlan(_) => Some("vxlan"),
             Kind::Vlan(_) => Some("vlan"),
         }
     }
@@ -263,6 +265,8 @@ pub struct Graph {
     macs_changed: bool,
     /// Members a bond frame leaves by (reused, no allocation per frame).
     bond_scratch: (Vec<u16>, Vec<IfId>),
+    /// Copies a VXLAN frame becomes (reused).
+    vxlan_scratch: Vec<crate::vxlan::Encap>,
     /// No timer is due before this (a lower bound: an earlier hint only
     /// costs a `handle_timeout` that finds nothing due).
     timer_hint: Option<Instant>,
@@ -542,6 +546,8 @@ impl Graph {
                 .any(|p| p.state == crate::bridge::PortState::Forwarding && self.oper_up(p.ifid)),
             Kind::Bond(b) => b.carrier,
             Kind::Team(t) => t.carrier,
+            // `vxlan_open` turns the carrier on.
+            Kind::Vxlan(_) => true,
         }
     }
 
@@ -560,6 +566,7 @@ impl Graph {
                 Kind::Bridge(b) => b.poll_timeout(),
                 Kind::Bond(b) => b.poll_timeout(),
                 Kind::Team(t) => t.poll_timeout(),
+                Kind::Vxlan(v) => v.poll_timeout(),
                 _ => None,
             })
             .min();
@@ -585,6 +592,10 @@ impl Graph {
                     self.collect_bond(id);
                     self.link_changed(now, id);
                 }
+                continue;
+            }
+            if let Some(Kind::Vxlan(v)) = self.ifaces[i].as_mut().map(|f| &mut f.kind) {
+                v.handle_timeout(now);
                 continue;
             }
             let Some(b) = self.ifaces[i].as_mut().and_then(Iface::bridge_mut) else {
@@ -1042,6 +1053,62 @@ impl Graph {
         self.rx(now, id, frame, out, 0);
     }
 
+    /// A UDP datagram the underlay of VXLAN device `id` received from
+    /// `src` (`vxlan_rcv`): the header checked, the inner source learned,
+    /// the inner frame received by the device.
+    pub fn receive_underlay(
+        &mut self,
+        now: Instant,
+        id: IfId,
+        src: core::net::IpAddr,
+        payload: &[u8],
+        out: &mut Outputs,
+    ) {
+        let Some(f) = self.get(id) else { return };
+        if !matches!(f.kind, Kind::Vxlan(_)) {
+            return;
+        }
+        let iface = self.iface_mut(id);
+        let Ok((vni, inner)) = crate::wire::vxlan::parse(payload) else {
+            return iface.counters.drop(DropReason::BadVxlan);
+        };
+        let frame = match Frame::parse(inner, None, Offload::NONE) {
+            Ok(f) => f,
+            Err(r) => return iface.counters.drop(r),
+        };
+        let Kind::Vxlan(v) = &mut iface.kind else {
+            unreachable!("checked")
+        };
+        if let Err(r) = v.rx(now, src, vni, &frame) {
+            return iface.counters.drop(r);
+        }
+        let t = v.poll_timeout();
+        self.note_timer(t);
+        self.rx(now, id, frame, out, 0);
+    }
+
+    /// `vxlan_xmit`: the copies go to the underlay as datagrams.
+    fn vxlan_xmit(&mut self, now: Instant, id: IfId, frame: Frame<'_>, out: &mut Outputs) {
+        let mut encaps = std::mem::take(&mut self.vxlan_scratch);
+        encaps.clear();
+        let iface = self.iface_mut(id);
+        let Kind::Vxlan(v) = &mut iface.kind else {
+            unreachable!("a VXLAN device")
+        };
+        match v.xmit(now, &frame, &mut encaps) {
+            Err(r) => iface.counters.drop(r),
+            Ok(()) => {
+                for e in &encaps {
+                    let hdr = crate::wire::vxlan::header(e.vni);
+                    if let Err(r) = out.push_datagram(id, *e, hdr, &frame) {
+                        iface.counters.drop(r);
+                    }
+                }
+            }
+        }
+        self.vxlan_scratch = encaps;
+    }
+
     fn upper_for(&self, id: IfId, frame: &Frame<'_>) -> Option<IfId> {
         let tag = frame.outer_tag()?;
         self.iface(id)
@@ -1155,6 +1222,7 @@ impl Graph {
             }
             Kind::Bridge(_) => self.bridge_xmit(now, id, frame, out, depth),
             Kind::Bond(_) | Kind::Team(_) => self.bond_xmit(now, id, frame, out, depth),
+            Kind::Vxlan(_) => self.vxlan_xmit(now, id, frame, out),
         }
     }
 

@@ -92,14 +92,27 @@ pub struct CaptureRec {
     pub len: u32,
 }
 
-/// Everything one burst produced: per-attachment transmit batches and
-/// captured copies.
+/// One packet for a VXLAN device's underlay: the UDP payload (VXLAN header
+/// and inner frame, `off..off + len` in [`Outputs::dgram_buf`]) and where
+/// and how the front end sends it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Datagram {
+    pub dev: IfId,
+    pub encap: crate::vxlan::Encap,
+    pub off: u32,
+    pub len: u32,
+}
+
+/// Everything one burst produced: per-attachment transmit batches, VXLAN
+/// datagrams and captured copies.
 #[derive(Debug, Default)]
 pub struct Outputs {
     batches: Vec<TxBatch>,
     dirty: Vec<AttachId>,
     pub capture_buf: Vec<u8>,
     pub captures: Vec<CaptureRec>,
+    pub dgram_buf: Vec<u8>,
+    pub datagrams: Vec<Datagram>,
 }
 
 impl Outputs {
@@ -123,6 +136,33 @@ impl Outputs {
         } else {
             Err(DropReason::TxFull)
         }
+    }
+
+    /// Queues a VXLAN datagram: `header`, then the frame (the one copy).
+    pub fn push_datagram(
+        &mut self,
+        dev: IfId,
+        encap: crate::vxlan::Encap,
+        header: [u8; 8],
+        frame: &Frame<'_>,
+    ) -> Result<(), DropReason> {
+        if self.datagrams.len() >= TX_BATCH_FRAMES {
+            return Err(DropReason::TxFull);
+        }
+        let off = self.dgram_buf.len();
+        self.dgram_buf.extend_from_slice(&header);
+        frame.emit(&mut self.dgram_buf);
+        self.datagrams.push(Datagram {
+            dev,
+            encap,
+            off: off as u32,
+            len: (self.dgram_buf.len() - off) as u32,
+        });
+        Ok(())
+    }
+
+    pub fn datagram(&self, d: &Datagram) -> &[u8] {
+        &self.dgram_buf[d.off as usize..(d.off + d.len) as usize]
     }
 
     pub fn capture(&mut self, ifid: IfId, dir: Direction, frame: &Frame<'_>) {
@@ -163,6 +203,8 @@ impl Outputs {
         }
         self.capture_buf.clear();
         self.captures.clear();
+        self.dgram_buf.clear();
+        self.datagrams.clear();
     }
 
     /// Total frames queued on all attachments.

@@ -96,6 +96,12 @@ enum EvKind {
     },
     FlowTick(usize),
     PingTick(usize),
+    /// A VXLAN datagram reaching a VTEP over the simulated underlay.
+    Underlay {
+        dev: IfId,
+        src: core::net::IpAddr,
+        payload: Vec<u8>,
+    },
 }
 
 #[derive(Debug)]
@@ -732,6 +738,13 @@ impl Sim {
 
     fn handle(&mut self, kind: EvKind) {
         match kind {
+            EvKind::Underlay { dev, src, payload } => {
+                let now = Instant::from_nanos(self.now);
+                self.graph
+                    .receive_underlay(now, dev, src, &payload, &mut self.out);
+                self.flush();
+                self.drain_events();
+            }
             EvKind::Deliver { wire, to, frame } => {
                 if !self.wires[wire].up {
                     self.wires[wire].stats[1 - to].lost += 1;
@@ -901,7 +914,64 @@ impl Sim {
         );
     }
 
+    /// The underlay: an IP network joining every VXLAN device by its
+    /// `local` address, 1 ms across. A datagram goes to the device whose
+    /// `local` is its destination, or to every device of a multicast group,
+    /// on the same destination port.
+    fn send_underlay(&mut self) {
+        use patchbay_core::graph::Kind;
+        let sent: Vec<(IfId, patchbay_core::vxlan::Encap, Vec<u8>)> = self
+            .out
+            .datagrams
+            .iter()
+            .map(|d| (d.dev, d.encap, self.out.datagram(d).to_vec()))
+            .collect();
+        for (from, e, payload) in sent {
+            let Some(Kind::Vxlan(v)) = self.graph.get(from).map(|f| &f.kind) else {
+                continue;
+            };
+            let Some(src) = v.cfg.local else {
+                self.log(format!(
+                    "{}: no local address, datagram to {} dropped",
+                    self.graph.iface(from).name,
+                    e.dst
+                ));
+                continue;
+            };
+            let to: Vec<IfId> = self
+                .graph
+                .iter()
+                .filter(|(id, f)| {
+                    *id != from
+                        && match &f.kind {
+                            Kind::Vxlan(w) => {
+                                w.cfg.dstport == e.port
+                                    && (w.cfg.local == Some(e.dst)
+                                        || (e.dst.is_multicast() && w.cfg.remote == Some(e.dst)))
+                            }
+                            _ => false,
+                        }
+                })
+                .map(|(id, _)| id)
+                .collect();
+            let t = self.now + 1_000_000;
+            for dev in to {
+                self.schedule(
+                    t,
+                    EvKind::Underlay {
+                        dev,
+                        src,
+                        payload: payload.clone(),
+                    },
+                );
+            }
+        }
+    }
+
     fn flush(&mut self) {
+        if !self.out.datagrams.is_empty() {
+            self.send_underlay();
+        }
         let mut sent: Vec<(AttachId, Vec<u8>)> = Vec::new();
         self.out.flush(|a, b| {
             for (f, _) in b.iter() {

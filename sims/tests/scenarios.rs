@@ -370,3 +370,8 @@ fn team_watchers_delay_policy_and_nsna() {
 fn a_team_stacks_on_a_bond() {
     passes("team-stacking.pb");
 }
+
+#[test]
+fn three_vxlan_sites_form_one_segment_by_head_end_replication() {
+    passes("vxlan-three-sites.pb");
+}

@@ -16,14 +16,21 @@ pub(super) fn parse(w: &[String]) -> Result<Command, CmdError> {
     let rest = if w.len() > 2 { &w[2..] } else { &[] };
     let cmd = format!("bridge {obj} {verb}");
     match (obj, verb) {
-        ("fdb", "add" | "replace" | "append") => parse_fdb_add(rest, cmd, verb == "replace"),
+        ("fdb", "add" | "replace" | "append") => parse_fdb_add(rest, cmd, verb),
         ("fdb", "del" | "delete") => {
             let mut a = Args::new(rest, cmd.clone());
-            let (mut mac, mut dev, mut vlan) = (None, None, None);
+            let (mut mac, mut dev, mut vlan, mut dst) = (None, None, None, None);
             while let Some(x) = a.next() {
                 match x {
                     "dev" => dev = Some(a.value("dev")?.to_string()),
                     "vlan" => vlan = Some(vid(&mut a, "vlan")?),
+                    "dst" => {
+                        let v = a.value("dst")?;
+                        dst = Some(
+                            v.parse()
+                                .map_err(|_| a.bad("dst", v, "an IPv4 or IPv6 address"))?,
+                        );
+                    }
                     "master" | "self" | "permanent" | "static" | "dynamic" | "local" => {}
                     _ if mac.is_none() => {
                         mac = Some(x.parse::<Mac>().map_err(|e| err(&cmd, e.to_string()))?)
@@ -36,6 +43,7 @@ pub(super) fn parse(w: &[String]) -> Result<Command, CmdError> {
                     .ok_or_else(|| err(&cmd, "no address given (bridge fdb del LLADDR dev DEV)"))?,
                 dev: dev.ok_or_else(|| err(&cmd, "argument \"dev\" is required"))?,
                 vlan,
+                dst,
             })
         }
         ("fdb", "show" | "list" | "ls") => {
@@ -239,9 +247,10 @@ pub(super) fn parse_port_words(
     Ok(any)
 }
 
-fn parse_fdb_add(w: &[String], cmd: String, replace: bool) -> Result<Command, CmdError> {
+fn parse_fdb_add(w: &[String], cmd: String, verb: &str) -> Result<Command, CmdError> {
     let mut a = Args::new(w, cmd.clone());
     let (mut mac, mut dev, mut vlan) = (None, None, None);
+    let (mut dst, mut dst_port, mut dst_vni) = (None, None, None);
     let mut f = EntryFlags::default();
     let (mut is_static, mut dynamic, mut local) = (false, false, false);
     while let Some(x) = a.next() {
@@ -254,10 +263,25 @@ fn parse_fdb_add(w: &[String], cmd: String, replace: bool) -> Result<Command, Cm
             "dynamic" => dynamic = true,
             "sticky" => f.sticky = true,
             "extern_learn" => f.extern_learn = true,
-            "dst" | "port" | "vni" | "via" | "src_vni" | "nhid" => {
+            "dst" => {
+                let v = a.value("dst")?;
+                dst = Some(
+                    v.parse()
+                        .map_err(|_| a.bad("dst", v, "an IPv4 or IPv6 address"))?,
+                );
+            }
+            "port" | "dst_port" => dst_port = Some(a.num("port", "a UDP port")?),
+            "vni" => {
+                let v: u32 = a.num("vni", "a VNI from 0 to 16777215")?;
+                if v > 0x00ff_ffff {
+                    return Err(a.bad("vni", &v.to_string(), "a VNI from 0 to 16777215"));
+                }
+                dst_vni = Some(v);
+            }
+            "via" | "src_vni" | "nhid" | "router" => {
                 return Err(err(
                     &cmd,
-                    format!("\"{x}\" belongs to VXLAN devices, which are not built yet"),
+                    format!("\"{x}\" is not supported by patchbay's vxlan device"),
                 ))
             }
             _ if mac.is_none() => {
@@ -280,7 +304,7 @@ fn parse_fdb_add(w: &[String], cmd: String, replace: bool) -> Result<Command, Cm
     f.local = !is_static && !dynamic;
     f.is_static = is_static;
     let mac = mac.ok_or_else(|| err(&cmd, "no address given (bridge fdb add LLADDR dev DEV)"))?;
-    if mac.is_multicast() {
+    if mac.is_multicast() && dst.is_none() {
         return Err(err(&cmd, format!("{mac} is a multicast address; the FDB holds unicast addresses (multicast groups go in the MDB)")));
     }
     Ok(Command::FdbAdd(FdbAdd {
@@ -288,7 +312,12 @@ fn parse_fdb_add(w: &[String], cmd: String, replace: bool) -> Result<Command, Cm
         dev: dev.ok_or_else(|| err(&cmd, "argument \"dev\" is required"))?,
         vlan,
         flags: f,
-        replace,
+        replace: verb == "replace",
+        append: verb == "append",
+        dst,
+        dst_port,
+        dst_vni,
+        dynamic,
     }))
 }
 
@@ -318,6 +347,48 @@ fn fdb_vids(g: &Graph, br: IfId, port: Option<PortNo>, vlan: Option<u16>) -> Vec
 
 pub(super) fn fdb_add(g: &mut Graph, now: Instant, a: &FdbAdd) -> Result<(), CmdError> {
     let cmd = format!("bridge fdb add {} dev {}", a.mac, a.dev);
+    if let Some(id) = g
+        .by_name(&a.dev)
+        .filter(|id| matches!(g.iface(*id).kind, crate::graph::Kind::Vxlan(_)))
+    {
+        let crate::graph::Kind::Vxlan(v) = &mut g.iface_mut(id).kind else {
+            unreachable!("checked")
+        };
+        let dst = a
+            .dst
+            .ok_or_else(|| err(&cmd, "a vxlan entry needs a destination (dst IP)"))?;
+        let state = if a.dynamic {
+            crate::vxlan::State::Dynamic
+        } else if a.flags.is_static {
+            crate::vxlan::State::Static
+        } else {
+            crate::vxlan::State::Permanent
+        };
+        let how = if a.append {
+            crate::vxlan::FdbOp::Append
+        } else if a.replace {
+            crate::vxlan::FdbOp::Replace
+        } else {
+            crate::vxlan::FdbOp::Add
+        };
+        let r = crate::vxlan::Remote {
+            ip: dst,
+            port: a.dst_port,
+            vni: a.dst_vni,
+        };
+        return v
+            .fdb_add(now, a.mac, r, state, how)
+            .map_err(|e| err(&cmd, e.to_string()));
+    }
+    if a.dst.is_some() || a.append {
+        return Err(err(
+            &cmd,
+            format!(
+                "\"{}\" is not a vxlan device: dst and append are for vxlan FDBs",
+                a.dev
+            ),
+        ));
+    }
     let (br, port) = fdb_target(g, &cmd, &a.dev)?;
     let vids = fdb_vids(g, br, port, a.vlan);
     let b = g.iface_mut(br).bridge_mut().expect("bridge");
@@ -354,8 +425,18 @@ pub(super) fn fdb_del(
     mac: Mac,
     dev: &str,
     vlan: Option<u16>,
+    dst: Option<core::net::IpAddr>,
 ) -> Result<(), CmdError> {
     let cmd = format!("bridge fdb del {mac} dev {dev}");
+    if let Some(id) = g
+        .by_name(dev)
+        .filter(|id| matches!(g.iface(*id).kind, crate::graph::Kind::Vxlan(_)))
+    {
+        let crate::graph::Kind::Vxlan(v) = &mut g.iface_mut(id).kind else {
+            unreachable!("checked")
+        };
+        return v.fdb_del(mac, dst).map_err(|e| err(&cmd, e.to_string()));
+    }
     let (br, port) = fdb_target(g, &cmd, dev)?;
     let vids = fdb_vids(g, br, port, vlan);
     let b = g.iface_mut(br).bridge_mut().expect("bridge");
@@ -410,7 +491,40 @@ pub(super) fn fdb_show(
             ));
         }
     }
+    // VXLAN devices' own FDBs (`self` entries), one row per remote.
+    let mut vx_rows = Vec::new();
+    if br_id.is_none() {
+        for (id, f) in g.iter() {
+            let crate::graph::Kind::Vxlan(v) = &f.kind else {
+                continue;
+            };
+            if dev_id.is_some_and(|d| d != id) {
+                continue;
+            }
+            let mut entries: Vec<_> = v.fdb.iter().collect();
+            entries.sort_by_key(|(m, _)| **m);
+            for (mac, e) in entries {
+                for r in &e.remotes {
+                    vx_rows.push((*mac, f.name.clone(), *r, e.state));
+                }
+            }
+        }
+    }
     if opts.json {
+        let vx = vx_rows.iter().map(|(mac, ifname, r, state)| {
+            let mut m = json!({"mac": mac.to_string(), "ifname": ifname, "dst": r.ip.to_string()});
+            if let Some(p) = r.port {
+                m["port"] = p.into();
+            }
+            if let Some(n) = r.vni {
+                m["vni"] = n.into();
+            }
+            m["flags"] = json!(["self"]);
+            if !state.name().is_empty() {
+                m["state"] = state.name().into();
+            }
+            m
+        });
         let v: Vec<Value> = rows
             .iter()
             .map(|(mac, ifname, vid, master, state, flags, age)| {
@@ -435,6 +549,7 @@ pub(super) fn fdb_show(
                 }
                 m
             })
+            .chain(vx)
             .collect();
         return Ok(to_json(Value::Array(v)));
     }
@@ -456,6 +571,20 @@ pub(super) fn fdb_show(
         let _ = write!(s, " master {master}");
         if !state.is_empty() {
             let _ = write!(s, " {state}");
+        }
+        s.push('\n');
+    }
+    for (mac, ifname, r, state) in vx_rows {
+        let _ = write!(s, "{mac} dev {ifname} dst {}", r.ip);
+        if let Some(p) = r.port {
+            let _ = write!(s, " port {p}");
+        }
+        if let Some(n) = r.vni {
+            let _ = write!(s, " vni {n}");
+        }
+        s.push_str(" self");
+        if !state.name().is_empty() {
+            let _ = write!(s, " {}", state.name());
         }
         s.push('\n');
     }

@@ -132,10 +132,14 @@ fn parse_add(w: &[String]) -> Result<Command, CmdError> {
                     "vlan" => parse_vlan_opts(&mut a)?,
                     "bond" => LinkKind::Bond(super::bond::parse_opts(&mut a)?),
                     "team" => LinkKind::Team(Box::new(super::team::parse_opts(&mut a)?)),
-                    "vxlan" | "macvlan" | "macvtap" | "ipvlan" | "ipvtap" | "veth" | "dummy" | "nlmon" | "netdevsim" => {
-                        return Err(err(&a.cmd, format!("the userspace {t} device is not built yet; this version emulates bridge, bond, team and vlan")))
+                    "vxlan" => {
+                        let (c, given) = super::vxlan::parse_opts(&mut a)?;
+                        LinkKind::Vxlan(Box::new(c), given)
                     }
-                    other => return Err(a.bad("type", other, "bridge, bond, team or vlan")),
+                    "macvlan" | "macvtap" | "ipvlan" | "ipvtap" | "veth" | "dummy" | "nlmon" | "netdevsim" => {
+                        return Err(err(&a.cmd, format!("the userspace {t} device is not built yet; this version emulates bridge, bond, team, vlan and vxlan")))
+                    }
+                    other => return Err(a.bad("type", other, "bridge, bond, team, vlan or vxlan")),
                 });
             }
             _ if name.is_none() => name = Some(x.to_string()),
@@ -461,6 +465,26 @@ pub(super) fn add(g: &mut Graph, now: Instant, a: &LinkAdd) -> Result<IfId, CmdE
             g.add(&a.name, kind, mac, a.mtu.unwrap_or(1500))
                 .map_err(|e| graph_err(&cmd, e))?
         }
+        LinkKind::Vxlan(cfg, _) => {
+            // The lower's MTU when patchbay knows the device; else 1500
+            // less the overhead (a kernel lower is not attached).
+            let lower = cfg
+                .dev
+                .as_deref()
+                .and_then(|d| g.by_name(d))
+                .map(|l| g.iface(l).mtu);
+            let lower = lower.or(cfg.dev.as_ref().map(|_| 1500));
+            let v = crate::vxlan::Vxlan::new((**cfg).clone(), mac, lower);
+            let mtu = a.mtu.unwrap_or(v.mtu);
+            if mtu > v.mtu {
+                return Err(err(
+                    &cmd,
+                    format!("mtu {mtu} is more than the lower device allows ({})", v.mtu),
+                ));
+            }
+            g.add(&a.name, Kind::Vxlan(Box::new(v)), mac, mtu)
+                .map_err(|e| graph_err(&cmd, e))?
+        }
         LinkKind::Vlan { id, protocol } => {
             let lower_name = a.link.as_deref().expect("checked at parse");
             let lower = lookup(g, &cmd, lower_name)?;
@@ -769,6 +793,9 @@ pub(super) fn link_json(g: &Graph, id: IfId, opts: Opts) -> Value {
                 li.insert("info_data".into(), super::bond::info_json(g, b));
             }
             Kind::Team(_) => {}
+            Kind::Vxlan(v) => {
+                li.insert("info_data".into(), super::vxlan::info_json(v));
+            }
             Kind::External => {}
         }
         if let Some(sj) = f
@@ -887,6 +914,7 @@ pub(super) fn show(
                 }
                 Kind::Bond(b) => s.push_str(&super::bond::info_text(g, b)),
                 Kind::Team(_) => s.push_str("    team \n"),
+                Kind::Vxlan(v) => s.push_str(&super::vxlan::info_text(v)),
                 Kind::External => {}
             }
             if let Some(t) = f

@@ -13,6 +13,7 @@ mod link;
 pub mod mstpctl;
 mod stats;
 pub mod team;
+pub mod vxlan;
 
 use crate::bridge::PortFlags;
 use crate::fdb::EntryFlags;
@@ -80,6 +81,8 @@ pub enum Command {
         mac: Mac,
         dev: String,
         vlan: Option<u16>,
+        /// VXLAN: one remote of the entry.
+        dst: Option<core::net::IpAddr>,
     },
     FdbShow {
         dev: Option<String>,
@@ -114,7 +117,12 @@ pub enum LinkKind {
     Bridge(BridgeOpts),
     Bond(bond::BondOpts),
     Team(Box<crate::team::TeamConfig>),
-    Vlan { id: u16, protocol: VlanProtocol },
+    /// The flag: `dstport` was given.
+    Vxlan(Box<crate::vxlan::VxlanConfig>, bool),
+    Vlan {
+        id: u16,
+        protocol: VlanProtocol,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -196,6 +204,13 @@ pub struct FdbAdd {
     pub vlan: Option<u16>,
     pub flags: EntryFlags,
     pub replace: bool,
+    /// VXLAN: `append`, and `dst IP [port P] [vni N]`.
+    pub append: bool,
+    pub dst: Option<core::net::IpAddr>,
+    pub dst_port: Option<u16>,
+    pub dst_vni: Option<u32>,
+    /// VXLAN: `static` (else permanent, or `dynamic`).
+    pub dynamic: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -351,10 +366,11 @@ pub fn parse(words: &[String]) -> Result<Command, CmdError> {
     }
 }
 
-/// What a command printed.
+/// What a command printed, and what it warns of (stderr in iproute2).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Output {
     pub text: String,
+    pub warning: String,
 }
 
 /// Applies a command to the graph. `tuntap` needs a front end that can make
@@ -378,9 +394,12 @@ pub fn apply(g: &mut Graph, now: Instant, cmd: &Command, opts: Opts) -> Result<O
             link::show(g, dev.as_deref(), master.as_deref(), kind.as_deref(), opts)?
         }
         Command::FdbAdd(a) => bridge::fdb_add(g, now, a).map(|_| String::new())?,
-        Command::FdbDel { mac, dev, vlan } => {
-            bridge::fdb_del(g, *mac, dev, *vlan).map(|_| String::new())?
-        }
+        Command::FdbDel {
+            mac,
+            dev,
+            vlan,
+            dst,
+        } => bridge::fdb_del(g, *mac, dev, *vlan, *dst).map(|_| String::new())?,
         Command::FdbShow { dev, br } => {
             bridge::fdb_show(g, now, dev.as_deref(), br.as_deref(), opts)?
         }
@@ -406,7 +425,14 @@ pub fn apply(g: &mut Graph, now: Instant, cmd: &Command, opts: Opts) -> Result<O
     };
     g.refresh_timers();
     g.collect_all();
-    Ok(Output { text })
+    let warning = match cmd {
+        Command::LinkAdd(LinkAdd {
+            kind: LinkKind::Vxlan(_, false),
+            ..
+        }) => vxlan::DSTPORT_WARNING.to_string(),
+        _ => String::new(),
+    };
+    Ok(Output { text, warning })
 }
 
 pub(crate) fn lookup(g: &Graph, cmd: &str, name: &str) -> Result<IfId, CmdError> {

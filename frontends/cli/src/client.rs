@@ -63,6 +63,9 @@ impl Conn {
             capture: None,
         })?;
         if r.ok {
+            if !r.warning.is_empty() {
+                eprintln!("{}", r.warning);
+            }
             Ok(pretty(r.out, o))
         } else {
             Err(r.error)

@@ -119,6 +119,8 @@ pub struct Daemon {
     pending: Vec<AttachId>,
     stop: bool,
     pipe: Option<Pipe>,
+    /// The last command's warning, for its response.
+    warning: String,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -184,6 +186,7 @@ impl Daemon {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0);
         Ok(Daemon {
+            warning: String::new(),
             poll,
             graph: Graph::new(),
             out: Outputs::new(),
@@ -613,6 +616,7 @@ impl Daemon {
             Ok(out) => Response {
                 ok: true,
                 out,
+                warning: std::mem::take(&mut self.warning),
                 ..Default::default()
             },
             Err(e) => Response {
@@ -642,10 +646,15 @@ impl Daemon {
         let res = match &c {
             Command::TuntapAdd { name } => self.tuntap_add(name).map(|_| String::new()),
             Command::TuntapDel { name } => self.tuntap_del(name).map(|_| String::new()),
+            Command::LinkAdd(a) if matches!(a.kind, cmd::LinkKind::Vxlan(..)) => Err(format!(
+                "link add {}: the daemon's VXLAN underlay (its UDP socket) is not built yet; vxlan devices run in the simulator ('patchbay sim') for now",
+                a.name
+            )),
             Command::LinkAdd(a) => {
                 let r = cmd::apply(&mut self.graph, now, &c, opts).map_err(|e| e.to_string());
                 match r {
-                    Ok(_) => {
+                    Ok(o) => {
+                        self.warning = o.warning;
                         let id = self.graph.by_name(&a.name).expect("just added");
                         self.expose(id).map(|_| String::new()).inspect_err(|_| {
                             self.remove_devices(id);

@@ -28,6 +28,9 @@ pub struct Response {
     pub out: String,
     #[serde(default)]
     pub error: String,
+    /// What iproute2 would print on stderr for a command that succeeded.
+    #[serde(default)]
+    pub warning: String,
 }
 
 /// Where the control socket is: `--socket`, else `$PATCHBAY_SOCKET`, else

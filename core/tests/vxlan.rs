@@ -1,0 +1,206 @@
+//! The VXLAN device through the command surface: `link add type vxlan` with
+//! iproute2's words and the kernel's defaults, `-d link show`, and the
+//! VXLAN FDB through `bridge fdb`.
+
+use patchbay_core::cmd::{self, Opts};
+use patchbay_core::graph::{Attachment, Kind, Role};
+use patchbay_core::pipeline::Outputs;
+use patchbay_core::wire::{build_frame, Mac, Offload};
+use patchbay_core::{AttachId, Graph, Instant};
+
+fn run(g: &mut Graph, line: &str, opts: Opts) -> Result<cmd::Output, String> {
+    let words = cmd::split_line(line).unwrap();
+    let c = cmd::parse(&words).map_err(|e| e.to_string())?;
+    cmd::apply(g, Instant::ZERO, &c, opts).map_err(|e| e.to_string())
+}
+
+fn ok(g: &mut Graph, line: &str) -> String {
+    run(g, line, Opts::default())
+        .unwrap_or_else(|e| panic!("{line}: {e}"))
+        .text
+}
+
+#[test]
+fn link_add_takes_iproute2s_words_and_the_kernels_defaults() {
+    let mut g = Graph::new();
+    let o = run(
+        &mut g,
+        "link add vx0 type vxlan id 100 remote 198.18.0.2 local 198.18.0.1",
+        Opts::default(),
+    )
+    .unwrap();
+    assert!(
+        o.warning
+            .starts_with("vxlan: destination port not specified"),
+        "{o:?}"
+    );
+    let j = run(
+        &mut g,
+        "link show vx0",
+        Opts {
+            json: true,
+            details: true,
+            ..Opts::default()
+        },
+    )
+    .unwrap()
+    .text;
+    let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+    let info = &v[0]["linkinfo"]["info_data"];
+    assert_eq!(v[0]["linkinfo"]["info_kind"], "vxlan");
+    assert_eq!(info["id"], 100);
+    assert_eq!(info["remote"], "198.18.0.2");
+    assert_eq!(info["port"], 8472);
+    assert_eq!(info["ageing"], 300);
+    assert_eq!(info["learning"], true);
+    assert_eq!(v[0]["mtu"], 1500, "no lower device: 1500");
+    let o = run(&mut g, "link add vx1 type vxlan id 7 group 239.1.1.1 dev p1 dstport 4789 srcport 49152 65535 ttl 8 nolearning ageing 60 maxaddress 10", Opts::default()).unwrap();
+    assert!(o.warning.is_empty());
+    let t = run(
+        &mut g,
+        "link show vx1",
+        Opts {
+            details: true,
+            ..Opts::default()
+        },
+    )
+    .unwrap()
+    .text;
+    assert!(t.contains("vxlan id 7 group 239.1.1.1 dev p1 srcport 49152 65535 dstport 4789 nolearning ttl 8 ageing 60 maxaddress 10 udpcsum"), "{t}");
+    assert!(t.contains("mtu 1450"), "lower 1500 less 50: {t}");
+    // Errors name what was wrong and change nothing.
+    for (line, want) in [
+        (
+            "link add vx2 type vxlan remote 198.18.0.2",
+            "a VXLAN id is required",
+        ),
+        (
+            "link add vx2 type vxlan id 16777216",
+            "VNI from 0 to 16777215",
+        ),
+        (
+            "link add vx2 type vxlan id 1 group 198.18.0.2 dev p1",
+            "a multicast address",
+        ),
+        (
+            "link add vx2 type vxlan id 1 remote 239.1.1.1",
+            "a unicast address",
+        ),
+        (
+            "link add vx2 type vxlan id 1 group 239.1.1.1",
+            "needs a lower device",
+        ),
+        ("link add vx2 type vxlan id 1 gbp", "not supported"),
+    ] {
+        let e = run(&mut g, line, Opts::default()).unwrap_err();
+        assert!(e.contains(want), "{line}: {e}");
+        assert!(g.by_name("vx2").is_none());
+    }
+}
+
+#[test]
+fn the_vxlan_fdb_through_bridge_fdb_and_the_datagrams_it_gives() {
+    let mut g = Graph::new();
+    ok(
+        &mut g,
+        "link add vx0 type vxlan id 100 local 198.18.0.1 dstport 4789",
+    );
+    ok(
+        &mut g,
+        "bridge fdb append 00:00:00:00:00:00 dev vx0 dst 198.18.0.2",
+    );
+    ok(
+        &mut g,
+        "bridge fdb append 00:00:00:00:00:00 dev vx0 dst 198.18.0.3",
+    );
+    ok(
+        &mut g,
+        "bridge fdb add 02:00:00:00:00:09 dev vx0 dst 198.18.0.4 port 8472 vni 5 static",
+    );
+    let e = run(
+        &mut g,
+        "bridge fdb add 02:00:00:00:00:09 dev vx0 dst 198.18.0.5",
+        Opts::default(),
+    )
+    .unwrap_err();
+    assert!(e.contains("exists"), "{e}");
+    let e = run(
+        &mut g,
+        "bridge fdb append 02:00:00:00:00:09 dev vx0 dst 198.18.0.5",
+        Opts::default(),
+    )
+    .unwrap_err();
+    assert!(e.contains("append works only"), "{e}");
+    let s = ok(&mut g, "bridge fdb show dev vx0");
+    assert_eq!(
+        s,
+        "00:00:00:00:00:00 dev vx0 dst 198.18.0.2 self permanent\n00:00:00:00:00:00 dev vx0 dst 198.18.0.3 self permanent\n02:00:00:00:00:09 dev vx0 dst 198.18.0.4 port 8472 vni 5 self static\n"
+    );
+    // The host sends through vx0: a broadcast becomes two datagrams (head-end
+    // replication), a frame to the static entry one.
+    let vx = g.by_name("vx0").unwrap();
+    g.attach(
+        vx,
+        Attachment {
+            id: AttachId(1),
+            role: Role::Host,
+        },
+    );
+    ok(&mut g, "link set vx0 up");
+    let mut out = Outputs::new();
+    let src = g.iface(vx).mac;
+    let bcast = build_frame(Mac::BROADCAST, src, &[], 0x88b5, &[0; 46]);
+    g.receive(
+        Instant::ZERO,
+        AttachId(1),
+        &bcast,
+        None,
+        Offload::NONE,
+        &mut out,
+    );
+    let dsts: Vec<String> = out
+        .datagrams
+        .iter()
+        .map(|d| format!("{}:{}", d.encap.dst, d.encap.port))
+        .collect();
+    assert_eq!(dsts, vec!["198.18.0.2:4789", "198.18.0.3:4789"]);
+    let d = out.datagrams[0];
+    let payload = out.datagram(&d);
+    assert_eq!(&payload[..8], &[0x08, 0, 0, 0, 0, 0, 100, 0]);
+    assert_eq!(&payload[8..], &bcast[..]);
+    out.flush(|_, _| {});
+    let uni = build_frame(Mac([2, 0, 0, 0, 0, 9]), src, &[], 0x88b5, &[0; 46]);
+    g.receive(
+        Instant::ZERO,
+        AttachId(1),
+        &uni,
+        None,
+        Offload::NONE,
+        &mut out,
+    );
+    assert_eq!(out.datagrams.len(), 1);
+    assert_eq!(
+        (out.datagrams[0].encap.port, out.datagrams[0].encap.vni),
+        (8472, 5)
+    );
+    out.flush(|_, _| {});
+    ok(
+        &mut g,
+        "bridge fdb del 00:00:00:00:00:00 dev vx0 dst 198.18.0.2",
+    );
+    ok(&mut g, "bridge fdb del 00:00:00:00:00:00 dev vx0");
+    g.receive(
+        Instant::ZERO,
+        AttachId(1),
+        &bcast,
+        None,
+        Offload::NONE,
+        &mut out,
+    );
+    assert!(out.datagrams.is_empty(), "no default entry: dropped");
+    assert_eq!(
+        g.iface(vx).counters.drops[patchbay_core::counters::DropReason::NoRoute as usize],
+        1
+    );
+    assert!(matches!(g.iface(vx).kind, Kind::Vxlan(_)));
+}
