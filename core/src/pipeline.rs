@@ -151,7 +151,24 @@ impl Outputs {
         }
         let off = self.dgram_buf.len();
         self.dgram_buf.extend_from_slice(&header);
-        frame.emit(&mut self.dgram_buf);
+        let start = self.dgram_buf.len();
+        let o = frame.emit(&mut self.dgram_buf);
+        if o.flags & crate::wire::Offload::NEEDS_CSUM != 0 {
+            // No NIC offload past a tunnel: complete the partial checksum
+            // (the field holds the pseudo-header sum, as virtio-net hands it).
+            let f = &mut self.dgram_buf[start..];
+            let (cs, co) = (usize::from(o.csum_start), usize::from(o.csum_offset));
+            if cs + co + 2 <= f.len() {
+                let mut sum: u32 = 0;
+                for c in f[cs..].chunks(2) {
+                    sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+                }
+                while sum >> 16 != 0 {
+                    sum = (sum & 0xffff) + (sum >> 16);
+                }
+                f[cs + co..cs + co + 2].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+            }
+        }
         self.datagrams.push(Datagram {
             dev,
             encap,

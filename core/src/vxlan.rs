@@ -349,6 +349,9 @@ impl Vxlan {
         frame: &Frame<'_>,
         out: &mut Vec<Encap>,
     ) -> Result<(), DropReason> {
+        if frame.offload.is_gso() {
+            return Err(DropReason::GsoEncap);
+        }
         // The MTU counts the frame after its Ethernet header.
         if frame.len() as u32 > self.mtu + 14 + 4 * frame.tags().len() as u32 {
             return Err(DropReason::Oversize);

@@ -42,6 +42,8 @@ const LISTENER: Token = Token(0);
 const SIGNAL: Token = Token(1);
 const WAKE: Token = Token(2);
 const LINKMON: Token = Token(3);
+/// VXLAN underlay sockets: one per destination port, up to 8.
+const UNDERLAY_BASE: usize = 8;
 const CLIENT_BASE: usize = 16;
 /// How often kernel link state (IFF_UP, carrier) is read back.
 const SYNC_INTERVAL: Duration = Duration::from_secs(1);
@@ -121,6 +123,7 @@ pub struct Daemon {
     pipe: Option<Pipe>,
     /// The last command's warning, for its response.
     warning: String,
+    underlays: Vec<crate::underlay::Underlay>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -187,6 +190,7 @@ impl Daemon {
             .unwrap_or(0);
         Ok(Daemon {
             warning: String::new(),
+            underlays: Vec::new(),
             poll,
             graph: Graph::new(),
             out: Outputs::new(),
@@ -272,6 +276,9 @@ impl Daemon {
                         let _ = self.signal.read(&mut b);
                         info!("signal received, stopping");
                         self.stop = true;
+                    }
+                    Token(t) if (UNDERLAY_BASE..CLIENT_BASE).contains(&t) => {
+                        self.underlay_rx(t - UNDERLAY_BASE);
                     }
                     Token(t) if t >= ATTACH_BASE => {
                         let a = AttachId((t - ATTACH_BASE) as u32);
@@ -435,6 +442,9 @@ impl Daemon {
                     self.client_write(i);
                 }
             }
+        }
+        if !self.out.datagrams.is_empty() {
+            self.underlay_send();
         }
         let Daemon {
             out, atts, graph, ..
@@ -646,10 +656,10 @@ impl Daemon {
         let res = match &c {
             Command::TuntapAdd { name } => self.tuntap_add(name).map(|_| String::new()),
             Command::TuntapDel { name } => self.tuntap_del(name).map(|_| String::new()),
-            Command::LinkAdd(a) if matches!(a.kind, cmd::LinkKind::Vxlan(..)) => Err(format!(
-                "link add {}: the daemon's VXLAN underlay (its UDP socket) is not built yet; vxlan devices run in the simulator ('patchbay sim') for now",
-                a.name
-            )),
+            Command::LinkAdd(a) if matches!(a.kind, cmd::LinkKind::Vxlan(..)) => {
+                let cmd::LinkKind::Vxlan(cfg, _) = &a.kind else { unreachable!("matched") };
+                self.vxlan_add(&c, &a.name, cfg, now, opts)
+            }
             Command::LinkAdd(a) => {
                 let r = cmd::apply(&mut self.graph, now, &c, opts).map_err(|e| e.to_string());
                 match r {
@@ -848,7 +858,119 @@ impl Daemon {
 
     /// Removes a device and its uppers from the graph and closes their
     /// attachments (a TAP disappears with its descriptor).
+    /// `link add ... type vxlan`: the device, its TAP, and its underlay
+    /// socket (shared by the devices on one destination port).
+    fn vxlan_add(
+        &mut self,
+        c: &Command,
+        name: &str,
+        cfg: &patchbay_core::vxlan::VxlanConfig,
+        now: patchbay_core::Instant,
+        opts: Opts,
+    ) -> Result<String, String> {
+        let cmd = format!("link add {name} type vxlan");
+        if self.pipe.is_some() {
+            return Err(format!("{cmd}: the pipeline layout has no VXLAN underlay yet; run the daemon with --layout run-to-completion"));
+        }
+        if cfg.local.or(cfg.remote).is_some_and(|a| a.is_ipv6()) {
+            return Err(format!(
+                "{cmd}: the daemon's IPv6 underlay is not built yet (the simulator has it)"
+            ));
+        }
+        let lower = match (&cfg.dev, cfg.remote) {
+            (Some(d), Some(g)) if g.is_multicast() => Some(sys::ifindex(d).ok_or_else(|| {
+                format!("{cmd}: no lower device \"{d}\" in the daemon's namespace")
+            })?),
+            _ => None,
+        };
+        let i = match self.underlays.iter().position(|u| u.port == cfg.dstport) {
+            Some(i) => i,
+            None => {
+                if self.underlays.len() >= CLIENT_BASE - UNDERLAY_BASE {
+                    return Err(format!(
+                        "{cmd}: patchbay listens on at most {} VXLAN ports",
+                        CLIENT_BASE - UNDERLAY_BASE
+                    ));
+                }
+                let mut u = crate::underlay::Underlay::open(cfg.dstport).map_err(|e| {
+                    format!(
+                        "{cmd}: cannot open the underlay on UDP port {}: {e}",
+                        cfg.dstport
+                    )
+                })?;
+                let i = self.underlays.len();
+                self.poll
+                    .registry()
+                    .register(&mut u.udp, Token(UNDERLAY_BASE + i), Interest::READABLE)
+                    .map_err(|e| format!("{cmd}: {e}"))?;
+                self.underlays.push(u);
+                i
+            }
+        };
+        if let (Some(ix), Some(core::net::IpAddr::V4(g))) = (lower, cfg.remote) {
+            self.underlays[i]
+                .join(g, ix)
+                .map_err(|e| format!("{cmd}: cannot join {g}: {e}"))?;
+        }
+        let o = cmd::apply(&mut self.graph, now, c, opts).map_err(|e| e.to_string())?;
+        self.warning = o.warning;
+        let id = self.graph.by_name(name).expect("just added");
+        self.expose(id).inspect_err(|_| self.remove_devices(id))?;
+        self.underlays[i].devs.push(id);
+        Ok(String::new())
+    }
+
+    /// Datagrams the underlay received: to the device of their VNI.
+    fn underlay_rx(&mut self, i: usize) {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let Some(u) = self.underlays.get(i) else {
+                return;
+            };
+            let (n, from) = match u.udp.recv_from(&mut buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    debug!("underlay receive: {e}");
+                    break;
+                }
+            };
+            let vni = buf
+                .get(4..7)
+                .map(|b| u32::from_be_bytes([0, b[0], b[1], b[2]]));
+            let dev = u.devs.iter().copied().find(|d| {
+                matches!(self.graph.get(*d).map(|f| &f.kind), Some(Kind::Vxlan(v)) if Some(v.cfg.vni) == vni)
+            });
+            let Some(dev) = dev else { continue };
+            let now = self.now();
+            self.graph
+                .receive_underlay(now, dev, from.ip(), &buf[..n], &mut self.out);
+            self.flush();
+        }
+    }
+
+    /// Sends the VXLAN datagrams of this burst.
+    fn underlay_send(&mut self) {
+        for d in &self.out.datagrams {
+            let Some(Kind::Vxlan(v)) = self.graph.get(d.dev).map(|f| &f.kind) else {
+                continue;
+            };
+            let Some(u) = self.underlays.iter().find(|u| u.devs.contains(&d.dev)) else {
+                continue;
+            };
+            if let Err(e) = u.send(&v.cfg, &d.encap, self.out.datagram(d)) {
+                debug!(dst = %d.encap.dst, "underlay send: {e}");
+                if let Some(f) = self.graph.get_mut(d.dev) {
+                    f.counters.drops[DropReason::TxError as usize] += 1;
+                }
+            }
+        }
+    }
+
     fn remove_devices(&mut self, id: IfId) {
+        for u in &mut self.underlays {
+            u.devs.retain(|d| *d != id);
+        }
         for (_, f) in self.graph.remove(self.now(), id) {
             if let Some(a) = f.attach {
                 self.close_attachment(a.id);

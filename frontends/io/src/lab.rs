@@ -229,7 +229,21 @@ impl Lab {
 
     /// Starts the daemon with extra arguments (`--layout pipeline`).
     pub fn start_daemon_with(&mut self, extra: &[&str]) -> Result<(), String> {
-        let child = Command::new(&self.patchbay)
+        self.start_daemon_in(None, extra)
+    }
+
+    /// Starts the daemon inside network namespace `ns` (its TAPs and its
+    /// VXLAN underlay live there), or in the current one.
+    pub fn start_daemon_in(&mut self, ns: Option<&str>, extra: &[&str]) -> Result<(), String> {
+        let mut cmd = match ns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(&self.patchbay);
+                c
+            }
+            None => Command::new(&self.patchbay),
+        };
+        let child = cmd
             .args(["daemon", "--socket"])
             .arg(&self.socket)
             .args(&self.daemon_args)

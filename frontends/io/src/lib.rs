@@ -16,4 +16,5 @@ pub mod ring;
 pub mod rxthread;
 pub mod sys;
 pub mod tap;
+pub mod underlay;
 pub mod vnet;

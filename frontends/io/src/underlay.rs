@@ -1,0 +1,159 @@
+//! The VXLAN underlay in the daemon's network namespace: a UDP socket per
+//! destination port receives (the kernel demultiplexes by port; patchbay by
+//! VNI), and a raw IPv4 socket sends what the core encapsulated, with the
+//! outer IP and UDP headers built by the core's etherparse code
+//! (`wire::vxlan::encapsulate`) so each flow keeps its own source port, TTL,
+//! TOS and DF; the kernel routes it.
+
+use patchbay_core::vxlan::{Encap, VxlanConfig};
+use patchbay_core::wire::vxlan::{encapsulate, Outer};
+use patchbay_core::wire::Mac;
+use patchbay_core::IfId;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+#[derive(Debug)]
+pub struct Underlay {
+    pub port: u16,
+    pub udp: mio::net::UdpSocket,
+    raw: OwnedFd,
+    /// VXLAN devices on this port.
+    pub devs: Vec<IfId>,
+}
+
+fn ip_mreqn(group: Ipv4Addr, ifindex: u32) -> libc::ip_mreqn {
+    libc::ip_mreqn {
+        imr_multiaddr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(group.octets()),
+        },
+        imr_address: libc::in_addr { s_addr: 0 },
+        imr_ifindex: ifindex as i32,
+    }
+}
+
+fn setsockopt<T>(fd: i32, level: i32, name: i32, v: &T) -> io::Result<()> {
+    // SAFETY: `v` points to a live T of the size given.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (v as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+impl Underlay {
+    /// Binds `0.0.0.0:port` and opens the raw sending socket.
+    pub fn open(port: u16) -> io::Result<Underlay> {
+        let std = UdpSocket::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)))?;
+        std.set_nonblocking(true)?;
+        // SAFETY: plain socket(2); the fd is owned at once.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_INET,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::IPPROTO_RAW,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a new socket nobody else owns.
+        let raw = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Underlay {
+            port,
+            udp: mio::net::UdpSocket::from_std(std),
+            raw,
+            devs: Vec::new(),
+        })
+    }
+
+    /// `group ADDR dev IF`: join the group on the lower device, and send
+    /// multicast out of it.
+    pub fn join(&self, group: Ipv4Addr, ifindex: u32) -> io::Result<()> {
+        let m = ip_mreqn(group, ifindex);
+        setsockopt(
+            self.udp.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_ADD_MEMBERSHIP,
+            &m,
+        )?;
+        setsockopt(
+            self.raw.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_IF,
+            &m,
+        )?;
+        // Our own group traffic is not for us.
+        let off: libc::c_int = 0;
+        setsockopt(
+            self.raw.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_LOOP,
+            &off,
+        )
+    }
+
+    /// Sends one encapsulated frame (`payload` = VXLAN header + inner).
+    pub fn send(&self, cfg: &VxlanConfig, e: &Encap, payload: &[u8]) -> io::Result<()> {
+        let IpAddr::V4(dst) = e.dst else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "IPv6 underlay not built yet",
+            ));
+        };
+        let src = match cfg.local {
+            Some(IpAddr::V4(a)) => a,
+            _ => Ipv4Addr::UNSPECIFIED,
+        };
+        let o = Outer {
+            src_mac: Mac::ZERO,
+            dst_mac: Mac::ZERO,
+            src: IpAddr::V4(src),
+            dst: e.dst,
+            src_port: e.src_port,
+            dst_port: e.port,
+            ttl: e.ttl,
+            tos: e.tos,
+            df: e.df,
+            // Without a local address the kernel fills in the source, so
+            // the checksum cannot cover it: none (allowed over IPv4).
+            udp_csum: cfg.udpcsum && !src.is_unspecified(),
+        };
+        let (vni_hdr, inner) = payload.split_at(8);
+        let vni = u32::from_be_bytes([0, vni_hdr[4], vni_hdr[5], vni_hdr[6]]);
+        let f = encapsulate(&o, vni, inner);
+        let pkt = &f[14..];
+        let sa = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_ne_bytes(dst.octets()),
+            },
+            sin_zero: [0; 8],
+        };
+        // SAFETY: pkt and sa are live for the call and sized as given.
+        let r = unsafe {
+            libc::sendto(
+                self.raw.as_raw_fd(),
+                pkt.as_ptr().cast(),
+                pkt.len(),
+                0,
+                (&sa as *const libc::sockaddr_in).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,138 @@
+//! VXLAN against the kernel's vxlan driver, in network namespaces (root;
+//! CI-only rules as in netns.rs). The daemon runs inside its own namespace
+//! `u` (its underlay socket and TAPs live there); the kernel VTEP in `k`;
+//! the underlay is a veth between them on 198.18.20.0/24; hosts h1 (behind
+//! patchbay's bridge) and h2 (behind the kernel's) share 198.18.30.0/24.
+
+use patchbay_io::lab::Lab;
+use patchbay_tests::{lab, tcp_transfer};
+
+fn ipn(lab: &Lab, ns: &str, args: &[&str]) {
+    let mut a = vec!["-n", ns];
+    a.extend_from_slice(args);
+    lab.ip(&a)
+        .unwrap_or_else(|e| panic!("ip -n {ns} {args:?}: {e}"));
+}
+
+/// A veth pair from namespace `a` (name `na`) to namespace `b` (`nb`).
+fn veth(lab: &Lab, a: &str, na: &str, b: &str, nb: &str) {
+    lab.ip(&[
+        "link", "add", na, "netns", a, "type", "veth", "peer", "name", nb, "netns", b,
+    ])
+    .unwrap();
+    for (ns, d) in [(a, na), (b, nb)] {
+        ipn(lab, ns, &["link", "set", d, "up"]);
+    }
+}
+
+#[test]
+fn a_patchbay_vtep_talks_to_the_kernels() {
+    let Some(mut lab) = lab("vx") else { return };
+    let (u, k, h1, h2) = (
+        lab.netns("u").unwrap(),
+        lab.netns("k").unwrap(),
+        lab.netns("h1").unwrap(),
+        lab.netns("h2").unwrap(),
+    );
+    for ns in [&u, &k, &h1, &h2] {
+        ipn(&lab, ns, &["link", "set", "lo", "up"]);
+    }
+    // Underlay.
+    veth(&lab, &u, "ul", &k, "ul");
+    ipn(&lab, &u, &["addr", "add", "198.18.20.1/24", "dev", "ul"]);
+    // Over a veth the kernel leaves the inner checksums of what its VTEP
+    // sends to "the NIC" (CHECKSUM_PARTIAL crosses the pair); a UDP socket
+    // cannot see that, so make it compute them, as a real NIC's wire would
+    // carry them.
+    lab.exec_ok(&k, &["ethtool", "-K", "ul", "tx", "off"])
+        .unwrap();
+    ipn(&lab, &k, &["addr", "add", "198.18.20.2/24", "dev", "ul"]);
+    // Hosts.
+    veth(&lab, &u, "hp", &h1, "eth0");
+    veth(&lab, &k, "hp", &h2, "eth0");
+    ipn(&lab, &h1, &["addr", "add", "198.18.30.1/24", "dev", "eth0"]);
+    ipn(&lab, &h2, &["addr", "add", "198.18.30.2/24", "dev", "eth0"]);
+    // Room for the 50 bytes of VXLAN on a 1500-byte underlay, as one
+    // configures hosts behind any VTEP; patchbay does not segment TSO
+    // frames before encapsulating, so h1 sends MTU-sized ones.
+    for ns in [&h1, &h2] {
+        ipn(&lab, ns, &["link", "set", "eth0", "mtu", "1450"]);
+    }
+    lab.exec_ok(&h1, &["ethtool", "-K", "eth0", "tso", "off", "gso", "off"])
+        .unwrap();
+    // The kernel's VTEP.
+    ipn(
+        &lab,
+        &k,
+        &[
+            "link",
+            "add",
+            "vxk",
+            "type",
+            "vxlan",
+            "id",
+            "100",
+            "local",
+            "198.18.20.2",
+            "remote",
+            "198.18.20.1",
+            "dstport",
+            "4789",
+        ],
+    );
+    ipn(&lab, &k, &["link", "add", "brk", "type", "bridge"]);
+    ipn(&lab, &k, &["link", "set", "vxk", "master", "brk", "up"]);
+    ipn(&lab, &k, &["link", "set", "hp", "master", "brk"]);
+    ipn(&lab, &k, &["link", "set", "brk", "up"]);
+    // patchbay's.
+    lab.start_daemon_in(Some(&u), &[]).unwrap();
+    lab.pb(&[
+        "link",
+        "add",
+        "vx0",
+        "type",
+        "vxlan",
+        "id",
+        "100",
+        "local",
+        "198.18.20.1",
+        "remote",
+        "198.18.20.2",
+        "dstport",
+        "4789",
+    ])
+    .unwrap();
+    lab.pb(&["link", "add", "br0", "type", "bridge"]).unwrap();
+    lab.pb(&["link", "set", "vx0", "master", "br0"]).unwrap();
+    lab.pb(&["link", "set", "hp", "master", "br0"]).unwrap();
+    lab.pb(&["link", "set", "vx0", "up"]).unwrap();
+    lab.pb(&["link", "set", "br0", "up"]).unwrap();
+
+    lab.exec_ok(
+        &h1,
+        &["ping", "-c", "3", "-i", "0.2", "-W", "2", "198.18.30.2"],
+    )
+    .unwrap();
+    tcp_transfer(&h1, &h2, "198.18.30.2", 4 << 20);
+    // Learning on both sides: each knows the other's host behind the
+    // other's VTEP.
+    let mac = |ns: &str| {
+        lab.exec_ok(ns, &["cat", "/sys/class/net/eth0/address"])
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let (m1, m2) = (mac(&h1), mac(&h2));
+    let ours = lab.pb(&["bridge", "fdb", "show", "dev", "vx0"]).unwrap();
+    assert!(
+        ours.contains(&format!("{m2} dev vx0 dst 198.18.20.2 self")),
+        "{ours}"
+    );
+    let theirs = lab
+        .ip(&["netns", "exec", &k, "bridge", "fdb", "show", "dev", "vxk"])
+        .unwrap();
+    assert!(
+        theirs.contains(&format!("{m1} dst 198.18.20.1")),
+        "{theirs}"
+    );
+}
