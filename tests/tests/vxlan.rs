@@ -25,8 +25,15 @@ fn veth(lab: &Lab, a: &str, na: &str, b: &str, nb: &str) {
     }
 }
 
-#[test]
-fn a_patchbay_vtep_talks_to_the_kernels() {
+/// How the two VTEPs find each other.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Remote,
+    HeadEnd,
+    Group,
+}
+
+fn vtep_pair(mode: Mode) {
     let Some(mut lab) = lab("vx") else { return };
     let (u, k, h1, h2) = (
         lab.netns("u").unwrap(),
@@ -135,4 +142,19 @@ fn a_patchbay_vtep_talks_to_the_kernels() {
         theirs.contains(&format!("{m1} dst 198.18.20.1")),
         "{theirs}"
     );
+}
+
+#[test]
+fn a_patchbay_vtep_talks_to_the_kernels_with_remote() {
+    vtep_pair(Mode::Remote);
+}
+
+#[test]
+fn a_patchbay_vtep_talks_to_the_kernels_by_head_end_replication() {
+    vtep_pair(Mode::HeadEnd);
+}
+
+#[test]
+fn a_patchbay_vtep_talks_to_the_kernels_over_a_multicast_group() {
+    vtep_pair(Mode::Group);
 }
