@@ -68,47 +68,56 @@ fn vtep_pair(mode: Mode) {
     lab.exec_ok(&h1, &["ethtool", "-K", "eth0", "tso", "off", "gso", "off"])
         .unwrap();
     // The kernel's VTEP.
-    ipn(
-        &lab,
-        &k,
-        &[
-            "link",
-            "add",
+    let how = |peer: &'static str| -> Vec<&'static str> {
+        match mode {
+            Mode::Remote => vec!["remote", peer],
+            Mode::HeadEnd => vec![],
+            Mode::Group => vec!["group", "239.1.1.1", "dev", "ul"],
+        }
+    };
+    let mut add = vec!["link", "add", "vxk", "type", "vxlan", "id", "100"];
+    add.extend(["local", "198.18.20.2", "dstport", "4789"]);
+    add.extend(how("198.18.20.1"));
+    ipn(&lab, &k, &add);
+    if mode == Mode::HeadEnd {
+        lab.ip(&[
+            "netns",
+            "exec",
+            &k,
+            "bridge",
+            "fdb",
+            "append",
+            "00:00:00:00:00:00",
+            "dev",
             "vxk",
-            "type",
-            "vxlan",
-            "id",
-            "100",
-            "local",
-            "198.18.20.2",
-            "remote",
+            "dst",
             "198.18.20.1",
-            "dstport",
-            "4789",
-        ],
-    );
+        ])
+        .unwrap();
+    }
     ipn(&lab, &k, &["link", "add", "brk", "type", "bridge"]);
     ipn(&lab, &k, &["link", "set", "vxk", "master", "brk", "up"]);
     ipn(&lab, &k, &["link", "set", "hp", "master", "brk"]);
     ipn(&lab, &k, &["link", "set", "brk", "up"]);
     // patchbay's.
     lab.start_daemon_in(Some(&u), &[]).unwrap();
-    lab.pb(&[
-        "link",
-        "add",
-        "vx0",
-        "type",
-        "vxlan",
-        "id",
-        "100",
-        "local",
-        "198.18.20.1",
-        "remote",
-        "198.18.20.2",
-        "dstport",
-        "4789",
-    ])
-    .unwrap();
+    let mut add = vec!["link", "add", "vx0", "type", "vxlan", "id", "100"];
+    add.extend(["local", "198.18.20.1", "dstport", "4789"]);
+    add.extend(how("198.18.20.2"));
+    lab.pb(&add).unwrap();
+    if mode == Mode::HeadEnd {
+        lab.pb(&[
+            "bridge",
+            "fdb",
+            "append",
+            "00:00:00:00:00:00",
+            "dev",
+            "vx0",
+            "dst",
+            "198.18.20.2",
+        ])
+        .unwrap();
+    }
     lab.pb(&["link", "add", "br0", "type", "bridge"]).unwrap();
     lab.pb(&["link", "set", "vx0", "master", "br0"]).unwrap();
     lab.pb(&["link", "set", "hp", "master", "br0"]).unwrap();
@@ -131,6 +140,11 @@ fn vtep_pair(mode: Mode) {
     };
     let (m1, m2) = (mac(&h1), mac(&h2));
     let ours = lab.pb(&["bridge", "fdb", "show", "dev", "vx0"]).unwrap();
+    let default = match mode {
+        Mode::Group => "00:00:00:00:00:00 dev vx0 dst 239.1.1.1 self permanent",
+        _ => "00:00:00:00:00:00 dev vx0 dst 198.18.20.2 self permanent",
+    };
+    assert!(ours.contains(default), "{ours}");
     assert!(
         ours.contains(&format!("{m2} dev vx0 dst 198.18.20.2 self")),
         "{ours}"
