@@ -31,6 +31,8 @@ enum Mode {
     Remote,
     HeadEnd,
     Group,
+    /// `remote` over an IPv6 underlay.
+    Remote6,
 }
 
 fn vtep_pair(mode: Mode) {
@@ -47,6 +49,22 @@ fn vtep_pair(mode: Mode) {
     // Underlay.
     veth(&lab, &u, "ul", &k, "ul");
     ipn(&lab, &u, &["addr", "add", "198.18.20.1/24", "dev", "ul"]);
+    if mode == Mode::Remote6 {
+        for ns in [&u, &k] {
+            lab.exec_ok(ns, &["sysctl", "-qw", "net.ipv6.conf.ul.disable_ipv6=0"])
+                .unwrap();
+        }
+        ipn(
+            &lab,
+            &u,
+            &["addr", "add", "fd00:20::1/64", "dev", "ul", "nodad"],
+        );
+        ipn(
+            &lab,
+            &k,
+            &["addr", "add", "fd00:20::2/64", "dev", "ul", "nodad"],
+        );
+    }
     // Over a veth the kernel leaves the inner checksums of what its VTEP
     // sends to "the NIC" (CHECKSUM_PARTIAL crosses the pair); a UDP socket
     // cannot see that, so make it compute them, as a real NIC's wire would
@@ -62,8 +80,13 @@ fn vtep_pair(mode: Mode) {
     // Room for the 50 bytes of VXLAN on a 1500-byte underlay, as one
     // configures hosts behind any VTEP; patchbay does not segment TSO
     // frames before encapsulating, so h1 sends MTU-sized ones.
+    let mtu = if mode == Mode::Remote6 {
+        "1430"
+    } else {
+        "1450"
+    };
     for ns in [&h1, &h2] {
-        ipn(&lab, ns, &["link", "set", "eth0", "mtu", "1450"]);
+        ipn(&lab, ns, &["link", "set", "eth0", "mtu", mtu]);
     }
     lab.exec_ok(&h1, &["ethtool", "-K", "eth0", "tso", "off", "gso", "off"])
         .unwrap();
@@ -73,10 +96,25 @@ fn vtep_pair(mode: Mode) {
             Mode::Remote => vec!["remote", peer],
             Mode::HeadEnd => vec![],
             Mode::Group => vec!["group", "239.1.1.1", "dev", "ul"],
+            Mode::Remote6 => vec![
+                "remote",
+                if peer.ends_with(".1") {
+                    "fd00:20::1"
+                } else {
+                    "fd00:20::2"
+                },
+            ],
+        }
+    };
+    let local = |me: &'static str| -> &'static str {
+        match (mode, me) {
+            (Mode::Remote6, "198.18.20.1") => "fd00:20::1",
+            (Mode::Remote6, _) => "fd00:20::2",
+            _ => me,
         }
     };
     let mut add = vec!["link", "add", "vxk", "type", "vxlan", "id", "100"];
-    add.extend(["local", "198.18.20.2", "dstport", "4789"]);
+    add.extend(["local", local("198.18.20.2"), "dstport", "4789"]);
     add.extend(how("198.18.20.1"));
     ipn(&lab, &k, &add);
     if mode == Mode::HeadEnd {
@@ -102,7 +140,7 @@ fn vtep_pair(mode: Mode) {
     // patchbay's.
     lab.start_daemon_in(Some(&u), &[]).unwrap();
     let mut add = vec!["link", "add", "vx0", "type", "vxlan", "id", "100"];
-    add.extend(["local", "198.18.20.1", "dstport", "4789"]);
+    add.extend(["local", local("198.18.20.1"), "dstport", "4789"]);
     add.extend(how("198.18.20.2"));
     lab.pb(&add).unwrap();
     if mode == Mode::HeadEnd {
@@ -142,18 +180,19 @@ fn vtep_pair(mode: Mode) {
     let ours = lab.pb(&["bridge", "fdb", "show", "dev", "vx0"]).unwrap();
     let default = match mode {
         Mode::Group => "00:00:00:00:00:00 dev vx0 dst 239.1.1.1 self permanent",
+        Mode::Remote6 => "00:00:00:00:00:00 dev vx0 dst fd00:20::2 self permanent",
         _ => "00:00:00:00:00:00 dev vx0 dst 198.18.20.2 self permanent",
     };
     assert!(ours.contains(default), "{ours}");
     assert!(
-        ours.contains(&format!("{m2} dev vx0 dst 198.18.20.2 self")),
+        ours.contains(&format!("{m2} dev vx0 dst {} self", local("198.18.20.2"))),
         "{ours}"
     );
     let theirs = lab
         .ip(&["netns", "exec", &k, "bridge", "fdb", "show", "dev", "vxk"])
         .unwrap();
     assert!(
-        theirs.contains(&format!("{m1} dst 198.18.20.1")),
+        theirs.contains(&format!("{m1} dst {}", local("198.18.20.1"))),
         "{theirs}"
     );
 }
@@ -171,4 +210,9 @@ fn a_patchbay_vtep_talks_to_the_kernels_by_head_end_replication() {
 #[test]
 fn a_patchbay_vtep_talks_to_the_kernels_over_a_multicast_group() {
     vtep_pair(Mode::Group);
+}
+
+#[test]
+fn a_patchbay_vtep_talks_to_the_kernels_over_ipv6() {
+    vtep_pair(Mode::Remote6);
 }

@@ -872,9 +872,14 @@ impl Daemon {
         if self.pipe.is_some() {
             return Err(format!("{cmd}: the pipeline layout has no VXLAN underlay yet; run the daemon with --layout run-to-completion"));
         }
-        if cfg.local.or(cfg.remote).is_some_and(|a| a.is_ipv6()) {
+        if cfg.remote.is_some_and(|a| a.is_ipv6() && a.is_multicast()) {
             return Err(format!(
-                "{cmd}: the daemon's IPv6 underlay is not built yet (the simulator has it)"
+                "{cmd}: IPv6 multicast groups are not built yet in the daemon (IPv6 remotes are)"
+            ));
+        }
+        if cfg.remote.is_some_and(|a| a.is_ipv6()) && !cfg.local.is_some_and(|a| a.is_ipv6()) {
+            return Err(format!(
+                "{cmd}: an IPv6 remote needs an IPv6 local address (local ADDR)"
             ));
         }
         let lower = match (&cfg.dev, cfg.remote) {
@@ -943,8 +948,15 @@ impl Daemon {
             });
             let Some(dev) = dev else { continue };
             let now = self.now();
+            // A dual-stack socket reports IPv4 senders as ::ffff:a.b.c.d.
+            let src = match from.ip() {
+                std::net::IpAddr::V6(a) => a
+                    .to_ipv4_mapped()
+                    .map_or(std::net::IpAddr::V6(a), std::net::IpAddr::V4),
+                a => a,
+            };
             self.graph
-                .receive_underlay(now, dev, from.ip(), &buf[..n], &mut self.out);
+                .receive_underlay(now, dev, src, &buf[..n], &mut self.out);
             self.flush();
         }
     }
@@ -955,7 +967,7 @@ impl Daemon {
             let Some(Kind::Vxlan(v)) = self.graph.get(d.dev).map(|f| &f.kind) else {
                 continue;
             };
-            let Some(u) = self.underlays.iter().find(|u| u.devs.contains(&d.dev)) else {
+            let Some(u) = self.underlays.iter_mut().find(|u| u.devs.contains(&d.dev)) else {
                 continue;
             };
             if let Err(e) = u.send(&v.cfg, &d.encap, self.out.datagram(d)) {

@@ -1,9 +1,9 @@
 //! The VXLAN underlay in the daemon's network namespace: a UDP socket per
-//! destination port receives (the kernel demultiplexes by port; patchbay by
-//! VNI), and a raw IPv4 socket sends what the core encapsulated, with the
-//! outer IP and UDP headers built by the core's etherparse code
-//! (`wire::vxlan::encapsulate`) so each flow keeps its own source port, TTL,
-//! TOS and DF; the kernel routes it.
+//! destination port receives, IPv4 and IPv6 alike (dual-stack; the kernel
+//! demultiplexes by port, patchbay by VNI), and raw sockets send what the
+//! core encapsulated, with the outer IP and UDP headers built by the core's
+//! etherparse code (`wire::vxlan::encapsulate`) so each flow keeps its own
+//! source port, TTL, TOS and DF; the kernel routes it.
 
 use patchbay_core::vxlan::{Encap, VxlanConfig};
 use patchbay_core::wire::vxlan::{encapsulate, Outer};
@@ -18,6 +18,8 @@ pub struct Underlay {
     pub port: u16,
     pub udp: mio::net::UdpSocket,
     raw: OwnedFd,
+    /// The IPv6 sending socket (`IPV6_HDRINCL`), opened on first use.
+    raw6: Option<OwnedFd>,
     /// VXLAN devices on this port.
     pub devs: Vec<IfId>,
 }
@@ -53,7 +55,8 @@ fn setsockopt<T>(fd: i32, level: i32, name: i32, v: &T) -> io::Result<()> {
 impl Underlay {
     /// Binds `0.0.0.0:port` and opens the raw sending socket.
     pub fn open(port: u16) -> io::Result<Underlay> {
-        let std = UdpSocket::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)))?;
+        let std = UdpSocket::bind(SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port)))
+            .or_else(|_| UdpSocket::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))))?;
         std.set_nonblocking(true)?;
         // SAFETY: plain socket(2); the fd is owned at once.
         let fd = unsafe {
@@ -72,8 +75,31 @@ impl Underlay {
             port,
             udp: mio::net::UdpSocket::from_std(std),
             raw,
+            raw6: None,
             devs: Vec::new(),
         })
+    }
+
+    fn raw6(&mut self) -> io::Result<i32> {
+        if self.raw6.is_none() {
+            // SAFETY: plain socket(2); the fd is owned at once.
+            let fd = unsafe {
+                libc::socket(
+                    libc::AF_INET6,
+                    libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                    libc::IPPROTO_RAW,
+                )
+            };
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: fd is a new socket nobody else owns.
+            let raw = unsafe { OwnedFd::from_raw_fd(fd) };
+            let on: libc::c_int = 1;
+            setsockopt(fd, libc::IPPROTO_IPV6, libc::IPV6_HDRINCL, &on)?;
+            self.raw6 = Some(raw);
+        }
+        Ok(self.raw6.as_ref().expect("opened").as_raw_fd())
     }
 
     /// `group ADDR dev IF`: join the group on the lower device, and send
@@ -103,12 +129,10 @@ impl Underlay {
     }
 
     /// Sends one encapsulated frame (`payload` = VXLAN header + inner).
-    pub fn send(&self, cfg: &VxlanConfig, e: &Encap, payload: &[u8]) -> io::Result<()> {
-        let IpAddr::V4(dst) = e.dst else {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "IPv6 underlay not built yet",
-            ));
+    pub fn send(&mut self, cfg: &VxlanConfig, e: &Encap, payload: &[u8]) -> io::Result<()> {
+        let dst = match e.dst {
+            IpAddr::V4(a) => a,
+            IpAddr::V6(a) => return self.send6(cfg, e, a, payload),
         };
         let src = match cfg.local {
             Some(IpAddr::V4(a)) => a,
@@ -149,6 +173,61 @@ impl Underlay {
                 0,
                 (&sa as *const libc::sockaddr_in).cast(),
                 std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// IPv6: the source must be given (`local`); the UDP checksum is
+    /// always there.
+    fn send6(
+        &mut self,
+        cfg: &VxlanConfig,
+        e: &Encap,
+        dst: std::net::Ipv6Addr,
+        payload: &[u8],
+    ) -> io::Result<()> {
+        let Some(src @ IpAddr::V6(_)) = cfg.local else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "an IPv6 underlay needs a local IPv6 address",
+            ));
+        };
+        let o = Outer {
+            src_mac: Mac::ZERO,
+            dst_mac: Mac::ZERO,
+            src,
+            dst: IpAddr::V6(dst),
+            src_port: e.src_port,
+            dst_port: e.port,
+            ttl: e.ttl,
+            tos: e.tos,
+            df: true,
+            udp_csum: true,
+        };
+        let (vni_hdr, inner) = payload.split_at(8);
+        let vni = u32::from_be_bytes([0, vni_hdr[4], vni_hdr[5], vni_hdr[6]]);
+        let f = encapsulate(&o, vni, inner);
+        let pkt = &f[14..];
+        let fd = self.raw6()?;
+        // SAFETY: an all-zero sockaddr_in6 is valid; fields set below.
+        let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+        sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+        sa.sin6_addr = libc::in6_addr {
+            s6_addr: dst.octets(),
+        };
+        // SAFETY: pkt and sa are live for the call and sized as given.
+        let r = unsafe {
+            libc::sendto(
+                fd,
+                pkt.as_ptr().cast(),
+                pkt.len(),
+                0,
+                (&sa as *const libc::sockaddr_in6).cast(),
+                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
             )
         };
         if r < 0 {
