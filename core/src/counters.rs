@@ -42,7 +42,7 @@ drop_reasons! {
     TxError => "tx_error": "the attachment refused the frame when it was sent",
     NoSlave => "no_slave": "bond: no member can transmit (none, all down, or no active aggregator)",
     InactiveSlave => "inactive_slave": "bond: received on a backup or inactive member (kept for listeners on that member only)",
-    GsoEncap => "gso_encap": "vxlan: a segmentation-offload (TSO/GSO) frame; patchbay does not segment before encapsulating yet (turn TSO/GSO off on the sender)",
+    GsoEncap => "gso_encap": "vxlan: a segmentation-offload frame patchbay cannot segment before encapsulating (UDP GSO, or headers it cannot read)",
     BadVxlan => "bad_vxlan": "vxlan: a datagram without the I flag, with reserved bits set, or shorter than the header",
 }
 

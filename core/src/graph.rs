@@ -1087,8 +1087,26 @@ impl Graph {
         self.rx(now, id, frame, out, 0);
     }
 
-    /// `vxlan_xmit`: the copies go to the underlay as datagrams.
+    /// `vxlan_xmit`: the copies go to the underlay as datagrams; a TCP
+    /// segmentation-offload frame is segmented first (no NIC will).
     fn vxlan_xmit(&mut self, now: Instant, id: IfId, frame: Frame<'_>, out: &mut Outputs) {
+        if frame.offload.is_gso() {
+            match crate::wire::gso::segment(&frame) {
+                Ok(segs) => {
+                    for s in &segs {
+                        if let Ok(f) = Frame::parse(s, None, Offload::NONE) {
+                            self.vxlan_xmit_one(now, id, f, out);
+                        }
+                    }
+                }
+                Err(_) => self.iface_mut(id).counters.drop(DropReason::GsoEncap),
+            }
+            return;
+        }
+        self.vxlan_xmit_one(now, id, frame, out);
+    }
+
+    fn vxlan_xmit_one(&mut self, now: Instant, id: IfId, frame: Frame<'_>, out: &mut Outputs) {
         let mut encaps = std::mem::take(&mut self.vxlan_scratch);
         encaps.clear();
         let iface = self.iface_mut(id);

@@ -7,6 +7,7 @@
 //! moving the payload, and the checksum/GSO metadata that rides along with it.
 
 pub mod bpdu;
+pub mod gso;
 pub mod lacp;
 mod mac;
 pub mod vxlan;
