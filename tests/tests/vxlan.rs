@@ -215,3 +215,134 @@ fn a_patchbay_vtep_talks_to_the_kernels_over_a_multicast_group() {
 fn a_patchbay_vtep_talks_to_the_kernels_over_ipv6() {
     vtep_pair(Mode::Remote6);
 }
+
+#[test]
+fn three_patchbay_instances_form_one_segment_by_head_end_replication() {
+    // Three labs, three daemons, each in its own namespace standing for a
+    // machine; a kernel bridge in `net` is the underlay between them.
+    let Some(mut a) = lab("va") else { return };
+    let (Some(mut b), Some(mut c)) = (lab("vb"), lab("vc")) else {
+        return;
+    };
+    let net = a.netns("net").unwrap();
+    ipn(&a, &net, &["link", "add", "name", "ubr", "type", "bridge"]);
+    ipn(&a, &net, &["link", "set", "ubr", "up"]);
+    let mut hosts = Vec::new();
+    for (i, l) in [&mut a, &mut b, &mut c].into_iter().enumerate() {
+        let n = i + 1;
+        let (u, h) = (l.netns("u").unwrap(), l.netns("h").unwrap());
+        for ns in [&u, &h] {
+            ipn(l, ns, &["link", "set", "lo", "up"]);
+        }
+        veth(l, &u, "ul", &net, &format!("p{n}"));
+        ipn(l, &net, &["link", "set", &format!("p{n}"), "master", "ubr"]);
+        ipn(
+            l,
+            &u,
+            &["addr", "add", &format!("198.18.40.{n}/24"), "dev", "ul"],
+        );
+        veth(l, &u, "hp", &h, "eth0");
+        ipn(
+            l,
+            &h,
+            &["addr", "add", &format!("198.18.50.{n}/24"), "dev", "eth0"],
+        );
+        ipn(l, &h, &["link", "set", "eth0", "mtu", "1450"]);
+        l.exec_ok(
+            &h,
+            &["sysctl", "-qw", "net.ipv4.icmp_echo_ignore_broadcasts=0"],
+        )
+        .unwrap();
+        l.start_daemon_in(Some(&u), &[]).unwrap();
+        let local = format!("198.18.40.{n}");
+        l.pb(&[
+            "link", "add", "vx0", "type", "vxlan", "id", "100", "local", &local, "dstport", "4789",
+        ])
+        .unwrap();
+        for m in (1..=3).filter(|m| *m != n) {
+            l.pb(&[
+                "bridge",
+                "fdb",
+                "append",
+                "00:00:00:00:00:00",
+                "dev",
+                "vx0",
+                "dst",
+                &format!("198.18.40.{m}"),
+            ])
+            .unwrap();
+        }
+        l.pb(&["link", "add", "br0", "type", "bridge"]).unwrap();
+        l.pb(&["link", "set", "vx0", "master", "br0"]).unwrap();
+        l.pb(&["link", "set", "hp", "master", "br0"]).unwrap();
+        l.pb(&["link", "set", "vx0", "up"]).unwrap();
+        l.pb(&["link", "set", "br0", "up"]).unwrap();
+        hosts.push(h);
+    }
+    // Every host reaches every other.
+    for (x, y) in [(0, 1), (0, 2), (1, 2), (2, 0)] {
+        a.exec_ok(
+            &hosts[x],
+            &[
+                "ping",
+                "-c",
+                "2",
+                "-i",
+                "0.2",
+                "-W",
+                "2",
+                &format!("198.18.50.{}", y + 1),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("h{} to h{}: {e}", x + 1, y + 1));
+    }
+    // A broadcast arrives once at each other host: h1 pings the subnet's
+    // broadcast address; h2 and h3 count the echo requests they receive.
+    let counters: Vec<_> = hosts[1..]
+        .iter()
+        .map(|h| {
+            std::process::Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    h,
+                    "timeout",
+                    "4",
+                    "tcpdump",
+                    "-n",
+                    "-l",
+                    "-i",
+                    "eth0",
+                    "icmp[icmptype] == 8",
+                ])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let _ = a.exec(
+        &hosts[0],
+        &[
+            "ping",
+            "-b",
+            "-c",
+            "5",
+            "-i",
+            "0.2",
+            "-W",
+            "1",
+            "198.18.50.255",
+        ],
+    );
+    for (i, c) in counters.into_iter().enumerate() {
+        let o = c.wait_with_output().unwrap();
+        let n = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| l.contains("ICMP echo request"))
+            .count();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(n, 5, "h{} saw {n} copies of 5 broadcasts:\n{text}", i + 2);
+    }
+}
