@@ -35,6 +35,22 @@ pub fn lab(prefix: &str) -> Option<Lab> {
     Some(Lab::new(prefix, &patchbay_bin()))
 }
 
+/// Whether every program in `progs` is installed. A missing one skips the
+/// test (false), except under CI=true, where it fails: `.ci/run` installs
+/// `packages`.
+pub fn require(progs: &[&str], packages: &str) -> bool {
+    for prog in progs {
+        if !have(prog) {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("CI=true and {prog} is missing: .ci/run installs {packages}");
+            }
+            eprintln!("skipped: {prog} is not installed (apt-get install {packages})");
+            return false;
+        }
+    }
+    true
+}
+
 /// A veth pair with both ends in the root namespace, up, IPv6 off.
 pub fn veth_pair(lab: &mut Lab, a: &str, b: &str) {
     lab.ip(&["link", "add", a, "type", "veth", "peer", "name", b])

@@ -3,7 +3,7 @@
 //! namespace; its members are veth ends patchbay attaches with AF_PACKET.
 
 use patchbay_io::lab::{Lab, Proc};
-use patchbay_tests::{have, json, lab, tcp_transfer_paced, tx_counters, veth_pair, Ovs};
+use patchbay_tests::{json, lab, require, tcp_transfer_paced, tx_counters, veth_pair, Ovs};
 use serde_json::Value;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -116,24 +116,17 @@ fn an_active_backup_bond_keeps_tcp_alive_through_a_member_flap() {
 #[test]
 fn an_lacp_bond_aggregates_with_open_vswitch() {
     let Some(mut lab) = lab("bo") else { return };
-    for prog in [
-        "ovsdb-server",
-        "ovs-vswitchd",
-        "ovs-vsctl",
-        "ovs-appctl",
-        "tshark",
-    ] {
-        if !have(prog) {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!(
-                    "CI=true and {prog} is missing: .ci/run installs openvswitch-switch and tshark"
-                );
-            }
-            eprintln!(
-                "skipped: {prog} is not installed (apt-get install openvswitch-switch tshark)"
-            );
-            return;
-        }
+    if !require(
+        &[
+            "ovsdb-server",
+            "ovs-vswitchd",
+            "ovs-vsctl",
+            "ovs-appctl",
+            "tshark",
+        ],
+        "openvswitch-switch tshark",
+    ) {
+        return;
     }
     let ons = lab.netns("ovs").unwrap();
     let (h1, h2) = (lab.netns("h1").unwrap(), lab.netns("h2").unwrap());

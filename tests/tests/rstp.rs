@@ -6,7 +6,7 @@
 //! socket directory, and is stopped with the test.
 
 use patchbay_io::lab::{Lab, Proc};
-use patchbay_tests::{have, json, lab, Ovs};
+use patchbay_tests::{json, lab, require, Ovs};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -98,24 +98,17 @@ fn ping(lab: &Lab, ns: &str, to: &str) -> Result<String, String> {
 #[test]
 fn ovs_and_patchbay_agree_on_an_rstp_tree_and_fail_over_at_once() {
     let Some(mut lab) = lab("rs") else { return };
-    for prog in [
-        "ovsdb-server",
-        "ovs-vswitchd",
-        "ovs-vsctl",
-        "ovsdb-tool",
-        "tshark",
-    ] {
-        if !have(prog) {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!(
-                    "CI=true and {prog} is missing: .ci/run installs openvswitch-switch and tshark"
-                );
-            }
-            eprintln!(
-                "skipped: {prog} is not installed (apt-get install openvswitch-switch tshark)"
-            );
-            return;
-        }
+    if !require(
+        &[
+            "ovsdb-server",
+            "ovs-vswitchd",
+            "ovs-vsctl",
+            "ovsdb-tool",
+            "tshark",
+        ],
+        "openvswitch-switch tshark",
+    ) {
+        return;
     }
     let ons = lab.netns("ovs").unwrap();
     let (h1, h2) = (lab.netns("h1").unwrap(), lab.netns("h2").unwrap());

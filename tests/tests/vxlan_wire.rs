@@ -7,17 +7,13 @@
 use patchbay_core::pcap;
 use patchbay_core::wire::vxlan::{encapsulate, Outer, IANA_PORT, LINUX_PORT};
 use patchbay_core::wire::{build_frame, Mac};
-use patchbay_tests::have;
+use patchbay_tests::require;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::Command;
 
 #[test]
 fn vxlan_frames_decode_in_tshark_with_their_vni() {
-    if !have("tshark") {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("CI=true and tshark is missing: .ci/run installs it");
-        }
-        eprintln!("skipped: tshark is not installed (apt-get install tshark)");
+    if !require(&["tshark"], "tshark") {
         return;
     }
     let mut arp = vec![0, 1, 8, 0, 6, 4, 0, 1];
