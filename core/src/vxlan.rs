@@ -174,24 +174,24 @@ pub struct Vxlan {
 /// the kernel's flow hash is keyed per boot and cannot be matched).
 fn flow_hash(frame: &Frame<'_>) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
+    let mut mix = |bytes: &[u8]| {
+        for x in bytes {
+            h ^= u32::from(*x);
+            h = h.wrapping_mul(0x0100_0193);
+        }
+    };
     let b = frame.body();
-    let l3 = if b.len() >= 2 + 20 && frame.ethertype() == ethertype::IPV4 {
+    if b.len() >= 2 + 20 && frame.ethertype() == ethertype::IPV4 {
         // Addresses and, unfragmented TCP/UDP, ports: one flow, one port.
         let ihl = usize::from(b[2] & 0x0f) * 4;
-        let mut v = b[2 + 12..2 + 20].to_vec();
+        mix(&b[2 + 12..2 + 20]);
         if matches!(b[2 + 9], 6 | 17) && u16::from_be_bytes([b[2 + 6], b[2 + 7]]) & 0x1fff == 0 {
-            v.extend_from_slice(b.get(2 + ihl..2 + ihl + 4).unwrap_or(&[]));
+            mix(b.get(2 + ihl..2 + ihl + 4).unwrap_or(&[]));
         }
-        v
     } else {
-        let mut v = frame.dst().0.to_vec();
-        v.extend_from_slice(&frame.src().0);
-        v.extend_from_slice(&frame.ethertype().to_be_bytes());
-        v
-    };
-    for x in l3 {
-        h ^= u32::from(x);
-        h = h.wrapping_mul(0x0100_0193);
+        mix(&frame.dst().0);
+        mix(&frame.src().0);
+        mix(&frame.ethertype().to_be_bytes());
     }
     h
 }
@@ -366,8 +366,7 @@ impl Vxlan {
             return Err(DropReason::NoRoute);
         };
         e.used = now;
-        let remotes = e.remotes.clone();
-        for r in &remotes {
+        for r in &self.fdb[&key].remotes {
             out.extend(self.encap_for(r, frame, hash));
         }
         if out.is_empty() {

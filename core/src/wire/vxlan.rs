@@ -83,12 +83,19 @@ pub struct Outer {
 
 /// A whole outer frame around `inner` (tests and the simulator).
 pub fn encapsulate(o: &Outer, vni: u32, inner: &[u8]) -> Vec<u8> {
-    let hdr = header(vni);
-    let udp_len = 8 + 8 + inner.len();
     let mut payload = Vec::with_capacity(8 + inner.len());
-    payload.extend_from_slice(&hdr);
+    payload.extend_from_slice(&header(vni));
     payload.extend_from_slice(inner);
-    let mut out = Vec::with_capacity(14 + 40 + udp_len);
+    let mut out = Vec::with_capacity(14 + 40 + 8 + payload.len());
+    encapsulate_into(o, &payload, &mut out);
+    out
+}
+
+/// The outer frame around a UDP `payload` (VXLAN header and inner frame),
+/// written into `out` (cleared first; its capacity is reused).
+pub fn encapsulate_into(o: &Outer, payload: &[u8], out: &mut Vec<u8>) {
+    let udp_len = 8 + payload.len();
+    out.clear();
     out.extend_from_slice(&o.dst_mac.0);
     out.extend_from_slice(&o.src_mac.0);
     let mut udp = UdpHeader {
@@ -109,10 +116,10 @@ pub fn encapsulate(o: &Outer, vni: u32, inner: &[u8]) -> Vec<u8> {
             ip.header_checksum = ip.calc_header_checksum();
             if o.udp_csum {
                 udp.checksum = udp
-                    .calc_checksum_ipv4(&ip, &payload)
+                    .calc_checksum_ipv4(&ip, payload)
                     .expect("a VXLAN packet fits a UDP datagram");
             }
-            ip.write(&mut out).expect("writing to a Vec");
+            ip.write(out).expect("writing to a Vec");
         }
         (core::net::IpAddr::V6(s), core::net::IpAddr::V6(d)) => {
             out.extend_from_slice(&0x86ddu16.to_be_bytes());
@@ -126,15 +133,14 @@ pub fn encapsulate(o: &Outer, vni: u32, inner: &[u8]) -> Vec<u8> {
                 destination: d.octets(),
             };
             udp.checksum = udp
-                .calc_checksum_ipv6(&ip, &payload)
+                .calc_checksum_ipv6(&ip, payload)
                 .expect("a VXLAN packet fits a UDP datagram");
-            ip.write(&mut out).expect("writing to a Vec");
+            ip.write(out).expect("writing to a Vec");
         }
         _ => panic!("outer source and destination of different IP versions"),
     }
-    udp.write(&mut out).expect("writing to a Vec");
-    out.extend_from_slice(&payload);
-    out
+    udp.write(out).expect("writing to a Vec");
+    out.extend_from_slice(payload);
 }
 
 #[cfg(test)]

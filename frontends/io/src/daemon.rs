@@ -124,6 +124,8 @@ pub struct Daemon {
     /// The last command's warning, for its response.
     warning: String,
     underlays: Vec<crate::underlay::Underlay>,
+    /// Receive buffer for underlay datagrams (reused).
+    underlay_buf: Vec<u8>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -191,6 +193,7 @@ impl Daemon {
         Ok(Daemon {
             warning: String::new(),
             underlays: Vec::new(),
+            underlay_buf: vec![0; 65536],
             poll,
             graph: Graph::new(),
             out: Outputs::new(),
@@ -927,11 +930,8 @@ impl Daemon {
 
     /// Datagrams the underlay received: to the device of their VNI.
     fn underlay_rx(&mut self, i: usize) {
-        let mut buf = vec![0u8; 65536];
-        loop {
-            let Some(u) = self.underlays.get(i) else {
-                return;
-            };
+        let mut buf = std::mem::take(&mut self.underlay_buf);
+        while let Some(u) = self.underlays.get(i) {
             let (n, from) = match u.udp.recv_from(&mut buf) {
                 Ok(r) => r,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -959,6 +959,7 @@ impl Daemon {
                 .receive_underlay(now, dev, src, &buf[..n], &mut self.out);
             self.flush();
         }
+        self.underlay_buf = buf;
     }
 
     /// Sends the VXLAN datagrams of this burst.

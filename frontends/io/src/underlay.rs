@@ -6,7 +6,7 @@
 //! source port, TTL, TOS and DF; the kernel routes it.
 
 use patchbay_core::vxlan::{Encap, VxlanConfig};
-use patchbay_core::wire::vxlan::{encapsulate, Outer};
+use patchbay_core::wire::vxlan::{encapsulate_into, Outer};
 use patchbay_core::wire::Mac;
 use patchbay_core::IfId;
 use std::io;
@@ -20,6 +20,8 @@ pub struct Underlay {
     raw: OwnedFd,
     /// The IPv6 sending socket (`IPV6_HDRINCL`), opened on first use.
     raw6: Option<OwnedFd>,
+    /// The outer packet being sent (reused; no allocation per datagram).
+    buf: Vec<u8>,
     /// VXLAN devices on this port.
     pub devs: Vec<IfId>,
 }
@@ -76,6 +78,7 @@ impl Underlay {
             udp: mio::net::UdpSocket::from_std(std),
             raw,
             raw6: None,
+            buf: Vec::with_capacity(2048),
             devs: Vec::new(),
         })
     }
@@ -152,10 +155,8 @@ impl Underlay {
             // the checksum cannot cover it: none (allowed over IPv4).
             udp_csum: cfg.udpcsum && !src.is_unspecified(),
         };
-        let (vni_hdr, inner) = payload.split_at(8);
-        let vni = u32::from_be_bytes([0, vni_hdr[4], vni_hdr[5], vni_hdr[6]]);
-        let f = encapsulate(&o, vni, inner);
-        let pkt = &f[14..];
+        encapsulate_into(&o, payload, &mut self.buf);
+        let pkt = &self.buf[14..];
         let sa = libc::sockaddr_in {
             sin_family: libc::AF_INET as libc::sa_family_t,
             sin_port: 0,
@@ -208,11 +209,9 @@ impl Underlay {
             df: true,
             udp_csum: true,
         };
-        let (vni_hdr, inner) = payload.split_at(8);
-        let vni = u32::from_be_bytes([0, vni_hdr[4], vni_hdr[5], vni_hdr[6]]);
-        let f = encapsulate(&o, vni, inner);
-        let pkt = &f[14..];
         let fd = self.raw6()?;
+        encapsulate_into(&o, payload, &mut self.buf);
+        let pkt = &self.buf[14..];
         // SAFETY: an all-zero sockaddr_in6 is valid; fields set below.
         let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
         sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
