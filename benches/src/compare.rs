@@ -2,27 +2,39 @@
 //! traffic, through the kernel bridge and through patchbay, alternating in
 //! one run; medians and their ratio.
 //!
-//! sudo target/release/compare [--seconds N] [--rounds R]
+//! sudo target/release/compare [--seconds N] [--rounds R] [--topology bridge|vxlan]
 //!
 //! 64-byte rate: host a blasts 60-byte frames (64 on the wire with the FCS)
 //! at host b's MAC with sendmmsg; the rate is what b's eth0 counts as
 //! received per second. TCP: iperf3 from a to b with the veths' default
-//! offloads, bits per second received.
+//! offloads, bits per second received. Latency: 500 pings 2 ms apart,
+//! median and 99th percentile of the round trips.
 
 use patchbay_core::wire::{build_frame, Mac};
 use patchbay_io::lab::{check_prerequisites, raw_blast, Lab};
 use std::process::ExitCode;
 use std::time::Duration;
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Topology {
+    /// Two hosts on one bridge.
+    Bridge,
+    /// Two hosts, each behind a bridge with a VTEP, on two "machines"
+    /// (namespaces) joined by a veth underlay.
+    Vxlan,
+}
+
 struct Args {
     seconds: u64,
     rounds: usize,
+    topology: Topology,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         seconds: 5,
         rounds: 3,
+        topology: Topology::Bridge,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -35,10 +47,17 @@ fn parse_args() -> Result<Args, String> {
         match v[i].as_str() {
             "--seconds" => a.seconds = num(i)?,
             "--rounds" => a.rounds = num(i)? as usize,
+            "--topology" => {
+                a.topology = match v.get(i + 1).map(String::as_str) {
+                    Some("bridge") => Topology::Bridge,
+                    Some("vxlan") => Topology::Vxlan,
+                    x => return Err(format!("--topology bridge|vxlan, not {x:?}")),
+                }
+            }
             x => {
                 return Err(format!(
-                    "unknown argument {x} (expected --seconds N, --rounds R)"
-                ))
+                "unknown argument {x} (expected --seconds N, --rounds R, --topology bridge|vxlan)"
+            ))
             }
         }
         i += 2;
@@ -51,14 +70,30 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-struct Topo {
-    a: String,
-    b: String,
-    pa: String,
-    pb: String,
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[i]
 }
 
-fn rate(lab: &Lab, t: &Topo, secs: u64) -> Result<f64, String> {
+/// The two test hosts, each with `eth0`.
+struct Hosts {
+    a: String,
+    b: String,
+    a_ip: &'static str,
+    b_ip: &'static str,
+}
+
+/// What one round measured on one backend.
+#[derive(Clone, Copy, Default)]
+struct Sample {
+    rate: f64,
+    tcp: f64,
+    rtt_median: f64,
+    rtt_p99: f64,
+}
+
+fn rate(lab: &Lab, t: &Hosts, secs: u64) -> Result<f64, String> {
     let (amac, bmac): (Mac, Mac) = (
         lab.mac(&t.a, "eth0")?.parse().map_err(|e| format!("{e}"))?,
         lab.mac(&t.b, "eth0")?.parse().map_err(|e| format!("{e}"))?,
@@ -73,35 +108,108 @@ fn rate(lab: &Lab, t: &Topo, secs: u64) -> Result<f64, String> {
     Ok(got as f64 / secs as f64)
 }
 
-fn tcp(lab: &Lab, t: &Topo, secs: u64) -> Result<f64, String> {
-    let mut server = lab.spawn(&t.b, &["iperf3", "-s", "-1", "-B", "198.18.5.2"])?;
+fn tcp(lab: &Lab, t: &Hosts, secs: u64) -> Result<f64, String> {
+    let mut server = lab.spawn(&t.b, &["iperf3", "-s", "-1", "-B", t.b_ip])?;
     std::thread::sleep(Duration::from_millis(500));
     let out = lab.exec_ok(
         &t.a,
-        &["iperf3", "-c", "198.18.5.2", "-t", &secs.to_string(), "-J"],
+        &["iperf3", "-c", t.b_ip, "-t", &secs.to_string(), "-J"],
     );
     server.kill();
     let v: serde_json::Value =
         serde_json::from_str(&out?).map_err(|e| format!("iperf3 JSON: {e}"))?;
+    eprintln!(
+        "    TCP retransmits {}",
+        v["end"]["sum_sent"]["retransmits"].as_u64().unwrap_or(0)
+    );
     v["end"]["sum_received"]["bits_per_second"]
         .as_f64()
         .ok_or_else(|| "iperf3 gave no throughput".to_string())
 }
 
-fn warm(lab: &Lab, t: &Topo) -> Result<(), String> {
+/// Round trips of 500 pings 2 ms apart: (median, 99th percentile) in µs.
+fn latency(lab: &Lab, t: &Hosts) -> Result<(f64, f64), String> {
+    let out = lab.exec_ok(
+        &t.a,
+        &["ping", "-n", "-c", "500", "-i", "0.002", "-W", "1", t.b_ip],
+    )?;
+    let mut rtts: Vec<f64> = out
+        .lines()
+        .filter_map(|l| l.split("time=").nth(1))
+        .filter_map(|x| x.split_whitespace().next()?.parse::<f64>().ok())
+        .map(|ms| ms * 1000.0)
+        .collect();
+    if rtts.len() < 250 {
+        return Err(format!("only {} of 500 pings answered", rtts.len()));
+    }
+    Ok((median(&mut rtts), percentile(&mut rtts, 0.99)))
+}
+
+fn warm(lab: &Lab, t: &Hosts) -> Result<(), String> {
     for _ in 0..50 {
         if lab
-            .exec(&t.a, &["ping", "-c", "1", "-W", "1", "198.18.5.2"])
+            .exec(&t.a, &["ping", "-c", "1", "-W", "1", t.b_ip])
             .is_ok_and(|o| o.status.success())
         {
-            let _ = lab.exec(&t.b, &["ping", "-c", "1", "-W", "1", "198.18.5.1"]);
+            let _ = lab.exec(&t.b, &["ping", "-c", "1", "-W", "1", t.a_ip]);
             return Ok(());
         }
     }
     Err("a cannot reach b".into())
 }
 
-fn run(a: &Args) -> Result<(), String> {
+fn measure(lab: &Lab, t: &Hosts, secs: u64) -> Result<Sample, String> {
+    warm(lab, t)?;
+    let rate = rate(lab, t, secs)?;
+    let tcp = tcp(lab, t, secs)?;
+    let (rtt_median, rtt_p99) = latency(lab, t)?;
+    Ok(Sample {
+        rate,
+        tcp,
+        rtt_median,
+        rtt_p99,
+    })
+}
+
+/// `ip -n NS ARGS`.
+fn ipn(lab: &Lab, ns: &str, args: &[&str]) -> Result<(), String> {
+    let mut a = vec!["-n", ns];
+    a.extend_from_slice(args);
+    lab.ip(&a).map(drop)
+}
+
+/// A veth pair from `na` in namespace `a` to `nb` in `b`, both up.
+fn veth(lab: &Lab, a: &str, na: &str, b: &str, nb: &str) -> Result<(), String> {
+    lab.ip(&[
+        "link", "add", na, "netns", a, "type", "veth", "peer", "name", nb, "netns", b,
+    ])?;
+    ipn(lab, a, &["link", "set", na, "up"])?;
+    ipn(lab, b, &["link", "set", nb, "up"])
+}
+
+/// A row of the table: its name, the measure, its unit's scale.
+type Row = (&'static str, fn(&Sample) -> f64, f64);
+
+/// One backend's rounds.
+struct Column {
+    name: String,
+    samples: Vec<Sample>,
+}
+
+impl Column {
+    fn new(name: &str) -> Column {
+        Column {
+            name: name.into(),
+            samples: vec![],
+        }
+    }
+
+    fn median(&self, f: impl Fn(&Sample) -> f64) -> f64 {
+        median(&mut self.samples.iter().map(f).collect::<Vec<_>>())
+    }
+}
+
+fn bin() -> Result<std::path::PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let bin = exe.with_file_name("patchbay");
     if !bin.exists() {
@@ -110,89 +218,171 @@ fn run(a: &Args) -> Result<(), String> {
             bin.display()
         ));
     }
-    let mut lab = Lab::new("cmp", &bin);
+    Ok(bin)
+}
+
+/// Two hosts on a kernel bridge, then on patchbay's in each layout.
+fn bridge(a: &Args, cols: &mut Vec<Column>) -> Result<(), String> {
+    let mut lab = Lab::new("cmp", &bin()?);
     let (na, nb) = (lab.netns("a")?, lab.netns("b")?);
     let pa = lab.veth_host("pa", &na, "198.18.5.1/24")?;
     let pb = lab.veth_host("pb", &nb, "198.18.5.2/24")?;
-    let t = Topo {
+    let t = Hosts {
         a: na,
         b: nb,
-        pa,
-        pb,
+        a_ip: "198.18.5.1",
+        b_ip: "198.18.5.2",
     };
     let kbr = lab.name("kb");
     let ubr = lab.name("ub");
     let layouts = ["run-to-completion", "pipeline"];
-    let (mut k_rate, mut k_tcp) = (vec![], vec![]);
-    let mut u_rate = vec![vec![]; layouts.len()];
-    let mut u_tcp = vec![vec![]; layouts.len()];
+    cols.push(Column::new("kernel bridge"));
+    for l in layouts {
+        cols.push(Column::new(&format!("patchbay {l}")));
+    }
     for r in 0..a.rounds {
         eprintln!("round {}/{}: kernel bridge", r + 1, a.rounds);
         lab.ip(&["link", "add", &kbr, "type", "bridge"])?;
         lab.track_link(&kbr);
-        for p in [&t.pa, &t.pb] {
+        for p in [&pa, &pb] {
             lab.ip(&["link", "set", p, "master", &kbr])?;
         }
         lab.ip(&["link", "set", &kbr, "up"])?;
-        warm(&lab, &t)?;
-        k_rate.push(rate(&lab, &t, a.seconds)?);
-        k_tcp.push(tcp(&lab, &t, a.seconds)?);
+        cols[0].samples.push(measure(&lab, &t, a.seconds)?);
         lab.ip(&["link", "del", &kbr])?;
         for (li, layout) in layouts.iter().enumerate() {
             eprintln!("round {}/{}: patchbay, {layout}", r + 1, a.rounds);
             lab.start_daemon_with(&["--layout", layout])?;
             lab.pb(&["link", "add", &ubr, "type", "bridge"])?;
             lab.pb(&["link", "set", &ubr, "up"])?;
-            for p in [&t.pa, &t.pb] {
+            for p in [&pa, &pb] {
                 lab.pb(&["link", "set", p, "master", &ubr])?;
             }
-            warm(&lab, &t)?;
-            u_rate[li].push(rate(&lab, &t, a.seconds)?);
-            u_tcp[li].push(tcp(&lab, &t, a.seconds)?);
+            cols[li + 1].samples.push(measure(&lab, &t, a.seconds)?);
             lab.stop_daemon();
         }
     }
-    let (kr, kt) = (median(&mut k_rate.clone()), median(&mut k_tcp.clone()));
+    Ok(())
+}
+
+/// Host a behind machine va, host b behind machine vb; va and vb joined by
+/// a veth underlay (198.18.20.0/24). On each machine a bridge joins the
+/// host's port and a VTEP (VNI 100, `remote` the other machine, port
+/// 4789): the kernel's on both, then patchbay's on both. Hosts get MTU
+/// 1450 (room for the 50 bytes of VXLAN).
+fn vxlan(a: &Args, cols: &mut Vec<Column>) -> Result<(), String> {
+    let bin = bin()?;
+    let mut lab = Lab::new("cmv", &bin);
+    let mut lab_b = Lab::new("cmw", &bin);
+    let (ha, hb) = (lab.netns("a")?, lab.netns("b")?);
+    let (va, vb) = (lab.netns("va")?, lab.netns("vb")?);
+    veth(&lab, &va, "ul", &vb, "ul")?;
+    ipn(&lab, &va, &["addr", "add", "198.18.20.1/24", "dev", "ul"])?;
+    ipn(&lab, &vb, &["addr", "add", "198.18.20.2/24", "dev", "ul"])?;
+    for (h, v, ip) in [(&ha, &va, "198.18.5.1/24"), (&hb, &vb, "198.18.5.2/24")] {
+        veth(&lab, v, "hp", h, "eth0")?;
+        ipn(&lab, h, &["addr", "add", ip, "dev", "eth0"])?;
+        ipn(&lab, h, &["link", "set", "eth0", "mtu", "1450"])?;
+    }
+    let t = Hosts {
+        a: ha,
+        b: hb,
+        a_ip: "198.18.5.1",
+        b_ip: "198.18.5.2",
+    };
+    let ends = [
+        (&va, "198.18.20.1", "198.18.20.2"),
+        (&vb, "198.18.20.2", "198.18.20.1"),
+    ];
+    cols.push(Column::new("kernel vxlan"));
+    cols.push(Column::new("patchbay vxlan"));
+    for r in 0..a.rounds {
+        eprintln!("round {}/{}: kernel VTEPs", r + 1, a.rounds);
+        for (v, local, remote) in ends {
+            ipn(
+                &lab,
+                v,
+                &[
+                    "link", "add", "vx0", "type", "vxlan", "id", "100", "local", local, "remote",
+                    remote, "dstport", "4789",
+                ],
+            )?;
+            ipn(&lab, v, &["link", "add", "name", "br0", "type", "bridge"])?;
+            ipn(&lab, v, &["link", "set", "vx0", "master", "br0", "up"])?;
+            ipn(&lab, v, &["link", "set", "hp", "master", "br0"])?;
+            ipn(&lab, v, &["link", "set", "br0", "up"])?;
+        }
+        cols[0].samples.push(measure(&lab, &t, a.seconds)?);
+        for (v, _, _) in ends {
+            ipn(&lab, v, &["link", "del", "vx0"])?;
+            ipn(&lab, v, &["link", "del", "br0"])?;
+        }
+        eprintln!("round {}/{}: patchbay VTEPs", r + 1, a.rounds);
+        for (l, (v, local, remote)) in [&mut lab, &mut lab_b].into_iter().zip(ends) {
+            l.start_daemon_in(Some(v), &[])?;
+            l.pb(&[
+                "link", "add", "vx0", "type", "vxlan", "id", "100", "local", local, "remote",
+                remote, "dstport", "4789",
+            ])?;
+            l.pb(&["link", "add", "name", "br0", "type", "bridge"])?;
+            l.pb(&["link", "set", "vx0", "master", "br0"])?;
+            l.pb(&["link", "set", "hp", "master", "br0"])?;
+            l.pb(&["link", "set", "vx0", "up"])?;
+            l.pb(&["link", "set", "br0", "up"])?;
+        }
+        cols[1].samples.push(measure(&lab, &t, a.seconds)?);
+        lab.stop_daemon();
+        lab_b.stop_daemon();
+    }
+    Ok(())
+}
+
+fn run(a: &Args) -> Result<(), String> {
+    let mut cols = vec![];
+    let what = match a.topology {
+        Topology::Bridge => {
+            bridge(a, &mut cols)?;
+            "two hosts on a bridge over veth"
+        }
+        Topology::Vxlan => {
+            vxlan(a, &mut cols)?;
+            "two hosts behind two VTEPs over a veth underlay"
+        }
+    };
     println!(
-        "medians of {} rounds, {} s each, two hosts on veth, same run",
+        "medians of {} rounds, {} s each, {what}, same run",
         a.rounds, a.seconds
     );
-    println!(
-        "{:<36} {:>14} {:>14} {:>8}",
-        "", "kernel bridge", "patchbay", "ratio"
-    );
-    for (li, layout) in layouts.iter().enumerate() {
-        let (ur, ut) = (
-            median(&mut u_rate[li].clone()),
-            median(&mut u_tcp[li].clone()),
-        );
-        println!(
-            "{:<36} {:>14.0} {:>14.0} {:>8.2}",
-            format!("64-byte frames/s, {layout}"),
-            kr,
-            ur,
-            ur / kr
-        );
-        println!(
-            "{:<36} {:>14.2} {:>14.2} {:>8.2}",
-            format!("TCP Gbit/s, {layout}"),
-            kt / 1e9,
-            ut / 1e9,
-            ut / kt
-        );
+    let base = &cols[0];
+    for c in &cols[1..] {
+        println!();
+        println!("{:<28} {:>16} {:>16} {:>8}", "", base.name, c.name, "ratio");
+        let rows: [Row; 4] = [
+            ("64-byte frames/s", |s| s.rate, 1.0),
+            ("TCP Gbit/s", |s| s.tcp, 1e9),
+            ("round trip median µs", |s| s.rtt_median, 1.0),
+            ("round trip p99 µs", |s| s.rtt_p99, 1.0),
+        ];
+        for (name, f, scale) in rows {
+            let (k, u) = (base.median(f) / scale, c.median(f) / scale);
+            println!("{name:<28} {k:>16.2} {u:>16.2} {:>8.2}", u / k);
+        }
     }
-    let gb = |v: &[f64]| {
-        v.iter()
-            .map(|x| format!("{:.2}", x / 1e9))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    println!("rounds: kernel rate {k_rate:.0?} tcp Gbit/s {}", gb(&k_tcp));
-    for (li, layout) in layouts.iter().enumerate() {
+    println!();
+    for c in &cols {
+        let v = |f: fn(&Sample) -> f64, scale: f64| {
+            c.samples
+                .iter()
+                .map(|s| format!("{:.2}", f(s) / scale))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         println!(
-            "rounds: {layout} rate {:.0?} tcp Gbit/s {}",
-            u_rate[li],
-            gb(&u_tcp[li])
+            "rounds, {}: frames/s {} | TCP Gbit/s {} | rtt median µs {}",
+            c.name,
+            v(|s| s.rate, 1.0),
+            v(|s| s.tcp, 1e9),
+            v(|s| s.rtt_median, 1.0)
         );
     }
     Ok(())

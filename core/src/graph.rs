@@ -93,6 +93,12 @@ pub enum Event {
         slave: IfId,
         on: bool,
     },
+    /// A VXLAN device with `l2miss`/`l3miss` found no entry (the kernel's
+    /// `RTM_GETNEIGH` notification, `ip monitor`'s "miss").
+    VxlanMiss {
+        dev: IfId,
+        miss: crate::vxlan::Miss,
+    },
 }
 
 /// How deep the walk goes before it assumes a loop.
@@ -629,6 +635,12 @@ impl Graph {
         self.events.as_mut()?.pop_front()
     }
 
+    fn log_event(&mut self, e: Event) {
+        if let Some(log) = self.events.as_mut() {
+            log.push_back(e);
+        }
+    }
+
     /// Moves every bridge's pending events into the log (after commands).
     pub fn collect_all(&mut self) {
         if self.events.is_none() {
@@ -1089,13 +1101,20 @@ impl Graph {
 
     /// `vxlan_xmit`: the copies go to the underlay as datagrams; a TCP
     /// segmentation-offload frame is segmented first (no NIC will).
-    fn vxlan_xmit(&mut self, now: Instant, id: IfId, frame: Frame<'_>, out: &mut Outputs) {
+    fn vxlan_xmit(
+        &mut self,
+        now: Instant,
+        id: IfId,
+        frame: Frame<'_>,
+        out: &mut Outputs,
+        depth: usize,
+    ) {
         if frame.offload.is_gso() {
             match crate::wire::gso::segment(&frame) {
                 Ok(segs) => {
                     for s in &segs {
                         if let Ok(f) = Frame::parse(s, None, Offload::NONE) {
-                            self.vxlan_xmit_one(now, id, f, out);
+                            self.vxlan_xmit_one(now, id, f, out, depth);
                         }
                     }
                 }
@@ -1103,10 +1122,37 @@ impl Graph {
             }
             return;
         }
-        self.vxlan_xmit_one(now, id, frame, out);
+        self.vxlan_xmit_one(now, id, frame, out, depth);
     }
 
-    fn vxlan_xmit_one(&mut self, now: Instant, id: IfId, frame: Frame<'_>, out: &mut Outputs) {
+    fn vxlan_xmit_one(
+        &mut self,
+        now: Instant,
+        id: IfId,
+        frame: Frame<'_>,
+        out: &mut Outputs,
+        depth: usize,
+    ) {
+        let Kind::Vxlan(v) = &mut self.iface_mut(id).kind else {
+            unreachable!("a VXLAN device")
+        };
+        match v.reduce(&frame) {
+            crate::vxlan::Reduced::Pass => {}
+            crate::vxlan::Reduced::Consumed => return,
+            crate::vxlan::Reduced::Miss(ip) => {
+                return self.log_event(Event::VxlanMiss {
+                    dev: id,
+                    miss: crate::vxlan::Miss::L3(ip),
+                })
+            }
+            crate::vxlan::Reduced::Reply(r) => {
+                // `netif_rx`: the device receives the answer.
+                if let Ok(f) = Frame::parse(&r, None, Offload::NONE) {
+                    self.rx(now, id, f, out, depth + 1);
+                }
+                return;
+            }
+        }
         let mut encaps = std::mem::take(&mut self.vxlan_scratch);
         encaps.clear();
         let iface = self.iface_mut(id);
@@ -1114,7 +1160,13 @@ impl Graph {
             unreachable!("a VXLAN device")
         };
         match v.xmit(now, &frame, &mut encaps) {
-            Err(r) => iface.counters.drop(r),
+            Err(r) => {
+                let miss = v.l2_miss(&frame);
+                iface.counters.drop(r);
+                if let Some(miss) = miss {
+                    self.log_event(Event::VxlanMiss { dev: id, miss });
+                }
+            }
             Ok(()) => {
                 for e in &encaps {
                     let hdr = crate::wire::vxlan::header(e.vni);
@@ -1240,7 +1292,7 @@ impl Graph {
             }
             Kind::Bridge(_) => self.bridge_xmit(now, id, frame, out, depth),
             Kind::Bond(_) | Kind::Team(_) => self.bond_xmit(now, id, frame, out, depth),
-            Kind::Vxlan(_) => self.vxlan_xmit(now, id, frame, out),
+            Kind::Vxlan(_) => self.vxlan_xmit(now, id, frame, out, depth),
         }
     }
 

@@ -19,6 +19,13 @@ pub const BURST: usize = 32;
 /// several times over.
 pub const TX_BATCH_FRAMES: usize = 8 * BURST;
 
+/// VXLAN datagrams one burst may queue. A segmentation-offload frame of
+/// 64 KiB becomes up to some 120 datagrams (more, times the remotes, when
+/// flooded), so the front end sends them once [`Outputs::datagrams_due`]
+/// says so, between the frames of a burst, and this bound is only reached
+/// by a single frame flooded very wide.
+pub const DATAGRAM_BATCH: usize = 32 * BURST;
+
 /// One frame in a transmit batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TxDesc {
@@ -146,7 +153,7 @@ impl Outputs {
         header: [u8; 8],
         frame: &Frame<'_>,
     ) -> Result<(), DropReason> {
-        if self.datagrams.len() >= TX_BATCH_FRAMES {
+        if self.datagrams.len() >= DATAGRAM_BATCH {
             return Err(DropReason::TxFull);
         }
         let off = self.dgram_buf.len();
@@ -220,6 +227,17 @@ impl Outputs {
         }
         self.capture_buf.clear();
         self.captures.clear();
+        self.dgram_buf.clear();
+        self.datagrams.clear();
+    }
+
+    /// Enough VXLAN datagrams are queued that the front end should send
+    /// them (and [`Outputs::clear_datagrams`]) before the next frame.
+    pub fn datagrams_due(&self) -> bool {
+        self.datagrams.len() >= TX_BATCH_FRAMES
+    }
+
+    pub fn clear_datagrams(&mut self) {
         self.dgram_buf.clear();
         self.datagrams.clear();
     }

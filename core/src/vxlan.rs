@@ -5,7 +5,11 @@
 //! the transmit and receive decisions. Sans-IO: [`Vxlan::xmit`] says where
 //! copies of a frame go ([`Encap`]: remote, port, VNI, source port, TTL,
 //! TOS, DF); the front end sends them (a UDP socket in the daemon), and
-//! hands what arrives on the underlay to [`Vxlan::rx`].
+//! hands what arrives on the underlay to [`Vxlan::rx`]. With `proxy`, ARP
+//! and neighbour solicitations are answered from the device's neighbour
+//! table ([`Vxlan::reduce`], the kernel's `arp_reduce`/`neigh_reduce`) and
+//! never cross the tunnel; `l2miss`/`l3miss` report what no entry covered
+//! ([`Miss`]).
 
 use core::net::IpAddr;
 use std::time::Duration;
@@ -157,11 +161,102 @@ pub enum FdbError {
     Full(u32),
 }
 
+/// Neighbour states (`NUD_*`), as `ip neigh` names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Nud {
+    Permanent,
+    Noarp,
+    Reachable,
+    Stale,
+    Delay,
+    Probe,
+    Failed,
+    Incomplete,
+    None,
+}
+
+impl Nud {
+    pub const ALL: [Nud; 9] = [
+        Nud::Permanent,
+        Nud::Noarp,
+        Nud::Reachable,
+        Nud::Stale,
+        Nud::Delay,
+        Nud::Probe,
+        Nud::Failed,
+        Nud::Incomplete,
+        Nud::None,
+    ];
+
+    /// As `ip neigh show` prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Nud::Permanent => "PERMANENT",
+            Nud::Noarp => "NOARP",
+            Nud::Reachable => "REACHABLE",
+            Nud::Stale => "STALE",
+            Nud::Delay => "DELAY",
+            Nud::Probe => "PROBE",
+            Nud::Failed => "FAILED",
+            Nud::Incomplete => "INCOMPLETE",
+            Nud::None => "NONE",
+        }
+    }
+
+    /// `nud STATE` as `ip neigh add` takes it.
+    pub fn parse(s: &str) -> Option<Nud> {
+        Nud::ALL
+            .into_iter()
+            .find(|n| n.name().eq_ignore_ascii_case(s))
+    }
+
+    /// `NUD_CONNECTED`: the proxy answers only from these.
+    pub fn connected(self) -> bool {
+        matches!(self, Nud::Permanent | Nud::Noarp | Nud::Reachable)
+    }
+}
+
+/// A neighbour entry of the device (`ip neigh add IP lladdr MAC dev vx0`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Neighbour {
+    pub mac: Mac,
+    pub nud: Nud,
+    pub router: bool,
+}
+
+/// What no entry covered, reported when `l2miss`/`l3miss` is on (the
+/// kernel sends `RTM_GETNEIGH` so that a control plane can fill it in).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Miss {
+    /// A unicast destination MAC with no FDB entry and no default entry.
+    L2(Mac),
+    /// An ARP or neighbour-solicitation target with no neighbour entry
+    /// (with `proxy`).
+    L3(IpAddr),
+}
+
+/// What the proxy made of a frame the device was given to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reduced {
+    /// Not ARP or a neighbour solicitation: sent as usual.
+    Pass,
+    /// Taken and not sent (no entry, not a request, a local neighbour).
+    Consumed,
+    /// Taken, and this reply is received by the device.
+    Reply(Vec<u8>),
+    /// Taken; no entry for the target, and `l3miss` is on.
+    Miss(IpAddr),
+}
+
 #[derive(Clone, Debug)]
 pub struct Vxlan {
     pub cfg: VxlanConfig,
     pub mac: Mac,
     pub fdb: HashMap<Mac, FdbEntry>,
+    /// The neighbour table the proxy answers from.
+    pub neigh: HashMap<IpAddr, Neighbour>,
+    /// Replies the proxy made.
+    pub proxied: u64,
     /// The lower device's MTU (1500 without one).
     pub mtu: u32,
     next_sweep: Option<Instant>,
@@ -225,6 +320,8 @@ impl Vxlan {
             cfg,
             mac,
             fdb,
+            neigh: HashMap::new(),
+            proxied: 0,
             mtu,
             next_sweep: None,
             learned: 0,
@@ -373,6 +470,139 @@ impl Vxlan {
             return Err(DropReason::NoRoute);
         }
         Ok(())
+    }
+
+    /// `l2miss`: the unicast destination `xmit` found no entry for, not
+    /// even the default (the kernel's `vxlan_fdb_miss`).
+    pub fn l2_miss(&self, frame: &Frame<'_>) -> Option<Miss> {
+        let d = frame.dst();
+        (self.cfg.l2miss
+            && !d.is_multicast()
+            && !self.fdb.contains_key(&d)
+            && !self.fdb.contains_key(&Mac::ZERO))
+        .then_some(Miss::L2(d))
+    }
+
+    /// `proxy`: the kernel's `arp_reduce` for every ARP frame and
+    /// `neigh_reduce` for neighbour solicitations; anything else passes.
+    pub fn reduce(&mut self, frame: &Frame<'_>) -> Reduced {
+        if !self.cfg.proxy {
+            return Reduced::Pass;
+        }
+        let b = frame.body();
+        match frame.ethertype() {
+            ethertype::ARP => self.arp_reduce(frame.src(), b.get(2..).unwrap_or(&[])),
+            ethertype::IPV6 => {
+                let ip = b.get(2..).unwrap_or(&[]);
+                // An ICMPv6 neighbour solicitation right after the header.
+                if ip.len() >= 40 + 24 && ip[6] == 58 && ip[40] == 135 && ip[41] == 0 {
+                    self.nd_reduce(frame.src(), ip)
+                } else {
+                    Reduced::Pass
+                }
+            }
+            _ => Reduced::Pass,
+        }
+    }
+
+    /// The entry the proxy may answer for `ip`, or why not.
+    fn answer_for(&self, ip: IpAddr) -> Result<Neighbour, Reduced> {
+        let Some(n) = self.neigh.get(&ip) else {
+            return Err(if self.cfg.l3miss {
+                Reduced::Miss(ip)
+            } else {
+                Reduced::Consumed
+            });
+        };
+        if !n.nud.connected() {
+            return Err(Reduced::Consumed);
+        }
+        // A neighbour behind a local entry (remote 0.0.0.0) is the
+        // bridge's to answer.
+        if self
+            .fdb
+            .get(&n.mac)
+            .and_then(|f| f.remotes.first())
+            .is_some_and(|r| r.ip.is_unspecified())
+        {
+            return Err(Reduced::Consumed);
+        }
+        Ok(*n)
+    }
+
+    fn arp_reduce(&mut self, _src: Mac, arp: &[u8]) -> Reduced {
+        if arp.len() < 28 {
+            return Reduced::Consumed;
+        }
+        let hrd = u16::from_be_bytes([arp[0], arp[1]]);
+        if !matches!(hrd, 1 | 6)
+            || u16::from_be_bytes([arp[2], arp[3]]) != ethertype::IPV4
+            || u16::from_be_bytes([arp[6], arp[7]]) != 1
+            || arp[4] != 6
+            || arp[5] != 4
+        {
+            return Reduced::Consumed;
+        }
+        let sha = Mac(arp[8..14].try_into().expect("6 bytes"));
+        let sip: [u8; 4] = arp[14..18].try_into().expect("4 bytes");
+        let tip: [u8; 4] = arp[24..28].try_into().expect("4 bytes");
+        let t = core::net::Ipv4Addr::from(tip);
+        if t.is_loopback() || t.is_multicast() {
+            return Reduced::Consumed;
+        }
+        let n = match self.answer_for(IpAddr::V4(t)) {
+            Ok(n) => n,
+            Err(r) => return r,
+        };
+        // `arp_create(ARPOP_REPLY, ..., sip, dev, tip, sha, n->ha, sha)`.
+        let mut reply = Vec::with_capacity(28);
+        reply.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 2]);
+        reply.extend_from_slice(&n.mac.0);
+        reply.extend_from_slice(&tip);
+        reply.extend_from_slice(&sha.0);
+        reply.extend_from_slice(&sip);
+        self.proxied += 1;
+        Reduced::Reply(crate::wire::build_frame(
+            sha,
+            n.mac,
+            &[],
+            ethertype::ARP,
+            &reply,
+        ))
+    }
+
+    fn nd_reduce(&mut self, src: Mac, ip: &[u8]) -> Reduced {
+        let saddr: [u8; 16] = ip[8..24].try_into().expect("16 bytes");
+        let daddr = core::net::Ipv6Addr::from(<[u8; 16]>::try_from(&ip[24..40]).expect("16"));
+        let target: [u8; 16] = ip[48..64].try_into().expect("16 bytes");
+        if daddr.is_loopback() || target[0] == 0xff {
+            return Reduced::Consumed;
+        }
+        let n = match self.answer_for(IpAddr::V6(target.into())) {
+            Ok(n) => n,
+            Err(r) => return r,
+        };
+        // `vxlan_na_create`: to the solicitation's source link-layer
+        // option, else its Ethernet source.
+        let plen = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
+        let opts = ip.get(64..(40 + plen).min(ip.len())).unwrap_or(&[]);
+        let mut dst = src;
+        let mut i = 0;
+        while i + 1 < opts.len() {
+            let len = usize::from(opts[i + 1]) * 8;
+            if len == 0 {
+                return Reduced::Consumed;
+            }
+            if opts[i] == 1 && i + 8 <= opts.len() {
+                dst = Mac(opts[i + 2..i + 8].try_into().expect("6 bytes"));
+                break;
+            }
+            i += len;
+        }
+        self.proxied += 1;
+        Reduced::Reply(crate::bond::host::neighbour_advertisement(
+            n.mac, target, dst, saddr, true,
+        ))
     }
 
     /// `vxlan_rcv` after the header: a frame from `src` (outer source IP)

@@ -204,3 +204,209 @@ fn the_vxlan_fdb_through_bridge_fdb_and_the_datagrams_it_gives() {
     );
     assert!(matches!(g.iface(vx).kind, Kind::Vxlan(_)));
 }
+
+/// The frames queued for the host side of `a`.
+fn host_frames(out: &Outputs, a: AttachId) -> Vec<Vec<u8>> {
+    out.batch(a)
+        .map(|b| {
+            b.frames
+                .iter()
+                .map(|d| b.buf[d.off as usize..(d.off + d.len) as usize].to_vec())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn arp_request(src: Mac, sip: [u8; 4], tip: [u8; 4], op: u8) -> Vec<u8> {
+    let mut arp = vec![0, 1, 8, 0, 6, 4, 0, op];
+    arp.extend_from_slice(&src.0);
+    arp.extend_from_slice(&sip);
+    arp.extend_from_slice(&[0; 6]);
+    arp.extend_from_slice(&tip);
+    build_frame(Mac::BROADCAST, src, &[], 0x0806, &arp)
+}
+
+#[test]
+fn proxy_answers_from_the_neighbour_table_and_misses_are_reported() {
+    let mut g = Graph::new();
+    g.record_events(true);
+    ok(
+        &mut g,
+        "link add vx0 type vxlan id 100 local 198.18.0.1 remote 198.18.0.2 dstport 4789 proxy l2miss l3miss",
+    );
+    ok(
+        &mut g,
+        "neigh add 198.18.0.9 lladdr 02:00:00:00:00:09 dev vx0",
+    );
+    ok(&mut g, "neigh add fd00::9 lladdr 02:00:00:00:00:09 dev vx0");
+    ok(
+        &mut g,
+        "neigh add 198.18.0.8 lladdr 02:00:00:00:00:08 dev vx0 nud stale",
+    );
+    assert_eq!(
+        ok(&mut g, "neigh show dev vx0"),
+        "198.18.0.8 dev vx0 lladdr 02:00:00:00:00:08 STALE\n198.18.0.9 dev vx0 lladdr 02:00:00:00:00:09 PERMANENT\nfd00::9 dev vx0 lladdr 02:00:00:00:00:09 PERMANENT\n"
+    );
+    let j: serde_json::Value = serde_json::from_str(
+        &run(
+            &mut g,
+            "neigh show",
+            Opts {
+                json: true,
+                ..Opts::default()
+            },
+        )
+        .unwrap()
+        .text,
+    )
+    .unwrap();
+    assert_eq!(j[1]["dst"], "198.18.0.9");
+    assert_eq!(j[1]["lladdr"], "02:00:00:00:00:09");
+    assert_eq!(j[1]["state"][0], "PERMANENT");
+    ok(&mut g, "link add br9 type bridge");
+    for (line, want) in [
+        (
+            "neigh add 198.18.0.9 lladdr 02:00:00:00:00:07 dev vx0",
+            "exists",
+        ),
+        ("neigh del 198.18.0.77 dev vx0", "no such entry"),
+        (
+            "neigh add 198.18.0.5 lladdr 02:00:00:00:00:05 dev br9",
+            "br9 is not a vxlan device",
+        ),
+        ("neigh add 198.18.0.5 dev vx0", "lladdr MAC is needed"),
+        (
+            "neigh add 198.18.0.5 lladdr 02:00:00:00:00:05 dev vx0 nud fresh",
+            "argument \"nud\" expects",
+        ),
+    ] {
+        let e = run(&mut g, line, Opts::default()).unwrap_err();
+        assert!(e.contains(want), "{line}: {e}");
+    }
+
+    let vx = g.by_name("vx0").unwrap();
+    let host = AttachId(1);
+    g.attach(
+        vx,
+        Attachment {
+            id: host,
+            role: Role::Host,
+        },
+    );
+    ok(&mut g, "link set vx0 up");
+    while g.poll_event().is_some() {}
+    let hmac = Mac([2, 0, 0, 0, 0, 1]);
+    let mut out = Outputs::new();
+    let send = |g: &mut Graph, f: &[u8], out: &mut Outputs| {
+        out.flush(|_, _| {});
+        g.receive(Instant::ZERO, host, f, None, Offload::NONE, out);
+    };
+    // Known and connected: the reply comes back to the host, nothing
+    // crosses the tunnel.
+    send(
+        &mut g,
+        &arp_request(hmac, [198, 18, 0, 1], [198, 18, 0, 9], 1),
+        &mut out,
+    );
+    assert!(out.datagrams.is_empty());
+    let got = host_frames(&out, host);
+    let mut want = build_frame(
+        hmac,
+        Mac([2, 0, 0, 0, 0, 9]),
+        &[],
+        0x0806,
+        &[
+            0, 1, 8, 0, 6, 4, 0, 2, 2, 0, 0, 0, 0, 9, 198, 18, 0, 9, 2, 0, 0, 0, 0, 1, 198, 18, 0,
+            1,
+        ],
+    );
+    want.truncate(42);
+    assert_eq!(got.len(), 1);
+    assert_eq!(&got[0][..42], &want[..]);
+    let Kind::Vxlan(v) = &g.iface(vx).kind else {
+        unreachable!()
+    };
+    assert_eq!(v.proxied, 1, "one reply made");
+    // Stale, or an ARP reply: consumed, nothing sent anywhere.
+    send(
+        &mut g,
+        &arp_request(hmac, [198, 18, 0, 1], [198, 18, 0, 8], 1),
+        &mut out,
+    );
+    send(
+        &mut g,
+        &arp_request(hmac, [198, 18, 0, 1], [198, 18, 0, 9], 2),
+        &mut out,
+    );
+    assert!(out.datagrams.is_empty() && host_frames(&out, host).is_empty());
+    assert_eq!(g.poll_event(), None);
+    // Unknown with l3miss: consumed and reported.
+    send(
+        &mut g,
+        &arp_request(hmac, [198, 18, 0, 1], [198, 18, 0, 7], 1),
+        &mut out,
+    );
+    assert!(out.datagrams.is_empty());
+    assert_eq!(
+        g.poll_event(),
+        Some(patchbay_core::graph::Event::VxlanMiss {
+            dev: vx,
+            miss: patchbay_core::vxlan::Miss::L3("198.18.0.7".parse().unwrap()),
+        })
+    );
+    // A neighbour solicitation for fd00::9: a solicited neighbour
+    // advertisement to the source link-layer option's address.
+    let ns = patchbay_core::bond::host::neighbour_solicitation(
+        Mac([2, 0, 0, 0, 0, 0x11]),
+        "fd00::1".parse::<core::net::Ipv6Addr>().unwrap().octets(),
+        "fd00::9".parse::<core::net::Ipv6Addr>().unwrap().octets(),
+    );
+    send(&mut g, &ns, &mut out);
+    assert!(out.datagrams.is_empty());
+    let got = host_frames(&out, host);
+    assert_eq!(got.len(), 1);
+    let na = &got[0];
+    assert_eq!(&na[..6], &[2, 0, 0, 0, 0, 0x11], "to the option's MAC");
+    assert_eq!(&na[6..12], &[2, 0, 0, 0, 0, 9]);
+    let ip = &na[14..];
+    assert_eq!((ip[6], ip[7], ip[40], ip[44]), (58, 255, 136, 0x60));
+    assert_eq!(
+        &ip[8..24],
+        &"fd00::9".parse::<core::net::Ipv6Addr>().unwrap().octets()
+    );
+    assert_eq!(
+        &ip[24..40],
+        &"fd00::1".parse::<core::net::Ipv6Addr>().unwrap().octets()
+    );
+    assert_eq!(
+        &ip[64..72],
+        &[2, 1, 2, 0, 0, 0, 0, 9],
+        "target link-layer option"
+    );
+    // Anything else crosses as usual.
+    let uni = build_frame(Mac([2, 0, 0, 0, 0, 0x33]), hmac, &[], 0x88b5, &[0; 46]);
+    send(&mut g, &uni, &mut out);
+    assert_eq!(out.datagrams.len(), 1);
+    // Without the default entry a unicast with no entry is an l2miss; a
+    // broadcast is not.
+    ok(&mut g, "bridge fdb del 00:00:00:00:00:00 dev vx0");
+    send(&mut g, &uni, &mut out);
+    let bcast = build_frame(Mac::BROADCAST, hmac, &[], 0x88b5, &[0; 46]);
+    send(&mut g, &bcast, &mut out);
+    assert!(out.datagrams.is_empty());
+    assert_eq!(
+        g.poll_event(),
+        Some(patchbay_core::graph::Event::VxlanMiss {
+            dev: vx,
+            miss: patchbay_core::vxlan::Miss::L2(Mac([2, 0, 0, 0, 0, 0x33])),
+        })
+    );
+    assert_eq!(g.poll_event(), None);
+    ok(&mut g, "neigh del 198.18.0.9 dev vx0");
+    ok(&mut g, "neigh flush dev vx0");
+    assert_eq!(
+        ok(&mut g, "neigh show dev vx0"),
+        "fd00::9 dev vx0 lladdr 02:00:00:00:00:09 PERMANENT\n",
+        "flush keeps permanent entries, as ip neigh flush does"
+    );
+}

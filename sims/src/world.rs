@@ -1022,6 +1022,14 @@ impl Sim {
                         .unwrap_or_else(|| "?".into()),
                     name(&self.graph, to)
                 ),
+                Event::VxlanMiss { dev, miss } => match miss {
+                    patchbay_core::vxlan::Miss::L2(mac) => {
+                        format!("miss lladdr {mac} dev {}", name(&self.graph, dev))
+                    }
+                    patchbay_core::vxlan::Miss::L3(ip) => {
+                        format!("miss {ip} dev {}", name(&self.graph, dev))
+                    }
+                },
                 Event::FdbExpired { bridge, count } => format!(
                     "{}: {count} fdb entries aged out",
                     name(&self.graph, bridge)

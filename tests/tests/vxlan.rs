@@ -33,6 +33,14 @@ enum Mode {
     Group,
     /// `remote` over an IPv6 underlay.
     Remote6,
+    /// `group` over an IPv6 underlay.
+    Group6,
+}
+
+impl Mode {
+    fn ipv6(self) -> bool {
+        matches!(self, Mode::Remote6 | Mode::Group6)
+    }
 }
 
 fn vtep_pair(mode: Mode) {
@@ -49,7 +57,7 @@ fn vtep_pair(mode: Mode) {
     // Underlay.
     veth(&lab, &u, "ul", &k, "ul");
     ipn(&lab, &u, &["addr", "add", "198.18.20.1/24", "dev", "ul"]);
-    if mode == Mode::Remote6 {
+    if mode.ipv6() {
         for ns in [&u, &k] {
             lab.exec_ok(ns, &["sysctl", "-qw", "net.ipv6.conf.ul.disable_ipv6=0"])
                 .unwrap();
@@ -80,11 +88,7 @@ fn vtep_pair(mode: Mode) {
     // Room for the 50 bytes of VXLAN (70 over IPv6) on a 1500-byte
     // underlay, as one configures hosts behind any VTEP. Offloads stay on:
     // patchbay segments h1's TSO frames before encapsulating them.
-    let mtu = if mode == Mode::Remote6 {
-        "1430"
-    } else {
-        "1450"
-    };
+    let mtu = if mode.ipv6() { "1430" } else { "1450" };
     for ns in [&h1, &h2] {
         ipn(&lab, ns, &["link", "set", "eth0", "mtu", mtu]);
     }
@@ -95,6 +99,7 @@ fn vtep_pair(mode: Mode) {
             Mode::Remote => vec!["remote", peer],
             Mode::HeadEnd => vec![],
             Mode::Group => vec!["group", "239.1.1.1", "dev", "ul"],
+            Mode::Group6 => vec!["group", "ff05::100", "dev", "ul"],
             Mode::Remote6 => vec![
                 "remote",
                 if peer.ends_with(".1") {
@@ -107,8 +112,8 @@ fn vtep_pair(mode: Mode) {
     };
     let local = |me: &'static str| -> &'static str {
         match (mode, me) {
-            (Mode::Remote6, "198.18.20.1") => "fd00:20::1",
-            (Mode::Remote6, _) => "fd00:20::2",
+            (Mode::Remote6 | Mode::Group6, "198.18.20.1") => "fd00:20::1",
+            (Mode::Remote6 | Mode::Group6, _) => "fd00:20::2",
             _ => me,
         }
     };
@@ -179,6 +184,7 @@ fn vtep_pair(mode: Mode) {
     let ours = lab.pb(&["bridge", "fdb", "show", "dev", "vx0"]).unwrap();
     let default = match mode {
         Mode::Group => "00:00:00:00:00:00 dev vx0 dst 239.1.1.1 self permanent",
+        Mode::Group6 => "00:00:00:00:00:00 dev vx0 dst ff05::100 self permanent",
         Mode::Remote6 => "00:00:00:00:00:00 dev vx0 dst fd00:20::2 self permanent",
         _ => "00:00:00:00:00:00 dev vx0 dst 198.18.20.2 self permanent",
     };
@@ -214,6 +220,11 @@ fn a_patchbay_vtep_talks_to_the_kernels_over_a_multicast_group() {
 #[test]
 fn a_patchbay_vtep_talks_to_the_kernels_over_ipv6() {
     vtep_pair(Mode::Remote6);
+}
+
+#[test]
+fn a_patchbay_vtep_talks_to_the_kernels_over_an_ipv6_multicast_group() {
+    vtep_pair(Mode::Group6);
 }
 
 #[test]
@@ -345,4 +356,105 @@ fn three_patchbay_instances_form_one_segment_by_head_end_replication() {
         let text = String::from_utf8_lossy(&o.stdout);
         assert_eq!(n, 5, "h{} saw {n} copies of 5 broadcasts:\n{text}", i + 2);
     }
+}
+
+/// `proxy`: the same ARP request from the same host (same MAC, same
+/// address) to a kernel VTEP and to patchbay's, each with the same
+/// neighbour entry: the replies the hosts receive are the same bytes, and
+/// neither VTEP sent anything into the tunnel.
+#[test]
+fn the_proxy_answers_arp_as_the_kernels_does() {
+    use patchbay_io::lab::raw_capture;
+    use std::time::Duration;
+    let Some(mut lab) = lab("vp") else { return };
+    let (u, k, h1, h2) = (
+        lab.netns("u").unwrap(),
+        lab.netns("k").unwrap(),
+        lab.netns("h1").unwrap(),
+        lab.netns("h2").unwrap(),
+    );
+    for (vtep, h) in [(&u, &h1), (&k, &h2)] {
+        veth(&lab, vtep, "hp", h, "eth0");
+        ipn(
+            &lab,
+            h,
+            &["link", "set", "eth0", "address", "02:00:00:00:00:01"],
+        );
+        ipn(&lab, h, &["addr", "add", "198.18.30.1/24", "dev", "eth0"]);
+    }
+    let vx = [
+        "type", "vxlan", "id", "100", "dstport", "4789", "proxy", "l3miss",
+    ];
+    let neigh = [
+        "neigh",
+        "add",
+        "198.18.30.9",
+        "lladdr",
+        "02:00:00:00:00:09",
+        "nud",
+        "permanent",
+        "dev",
+    ];
+    let mut add = vec!["link", "add", "vxk"];
+    add.extend(vx);
+    ipn(&lab, &k, &add);
+    let mut n = neigh.to_vec();
+    n.push("vxk");
+    ipn(&lab, &k, &n);
+    ipn(&lab, &k, &["link", "add", "name", "brk", "type", "bridge"]);
+    ipn(&lab, &k, &["link", "set", "vxk", "master", "brk", "up"]);
+    ipn(&lab, &k, &["link", "set", "hp", "master", "brk"]);
+    ipn(&lab, &k, &["link", "set", "brk", "up"]);
+    lab.start_daemon_in(Some(&u), &[]).unwrap();
+    let mut add = vec!["link", "add", "vx0"];
+    add.extend(vx);
+    lab.pb(&add).unwrap();
+    let mut n = neigh.to_vec();
+    n.push("vx0");
+    lab.pb(&n).unwrap();
+    for l in [
+        "link add br0 type bridge",
+        "link set vx0 master br0",
+        "link set hp master br0",
+        "link set vx0 up",
+        "link set br0 up",
+    ] {
+        lab.pb(&l.split(' ').collect::<Vec<_>>()).unwrap();
+    }
+    let arp_replies = |h: &str| -> Vec<Vec<u8>> {
+        let cap = raw_capture(h, "eth0", Duration::from_millis(1500)).unwrap();
+        // The ping itself goes nowhere (02:..:09 is not behind any
+        // remote); its ARP request is what matters.
+        let _ = lab.exec(h, &["ping", "-c", "1", "-W", "1", "198.18.30.9"]);
+        cap.join()
+            .unwrap()
+            .unwrap()
+            .into_iter()
+            .filter(|f| f.len() >= 14 && f[12..14] == [0x08, 0x06])
+            .collect()
+    };
+    let theirs = arp_replies(&h2);
+    let ours = arp_replies(&h1);
+    assert_eq!(theirs.len(), 1, "the kernel's proxy answers once");
+    assert_eq!(
+        &theirs[0][..12],
+        &[2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 9],
+        "from the neighbour's MAC to the host"
+    );
+    assert_eq!(
+        ours, theirs,
+        "patchbay's reply is the kernel's, byte for byte"
+    );
+    let host_neigh = lab
+        .exec_ok(&h1, &["ip", "neigh", "show", "198.18.30.9"])
+        .unwrap();
+    assert!(
+        host_neigh.contains("lladdr 02:00:00:00:00:09"),
+        "{host_neigh}"
+    );
+    // One reply made; the echo request that followed had nowhere to go
+    // (no remote, no default entry) and is the one no_egress drop.
+    let stats = lab.pb(&["stats", "vx0"]).unwrap();
+    assert!(stats.contains("1 proxy replies"), "{stats}");
+    assert!(stats.contains("no_egress 1"), "{stats}");
 }

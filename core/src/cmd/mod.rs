@@ -11,6 +11,7 @@ pub mod bond;
 mod bridge;
 mod link;
 pub mod mstpctl;
+pub mod neigh;
 mod stats;
 pub mod team;
 pub mod vxlan;
@@ -110,6 +111,8 @@ pub enum Command {
     },
     /// `teamctl TEAM VERB ...`.
     Teamctl(String, team::TeamctlCmd),
+    /// `neigh ...` on a vxlan device's table.
+    Neigh(neigh::NeighCmd),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -332,6 +335,7 @@ pub fn parse(words: &[String]) -> Result<Command, CmdError> {
         "bridge" => bridge::parse(rest),
         "fdb" | "vlan" => bridge::parse(words),
         "bond" => bond::parse(rest),
+        "neigh" | "neighbour" | "neighbor" | "n" => neigh::parse(rest).map(Command::Neigh),
         "teamctl" | "teamdctl" => team::parse(rest).map(|(t, c)| Command::Teamctl(t, c)),
         "mstpctl" => {
             // mstpctl's own format switch, as well as patchbay's -j.
@@ -361,7 +365,7 @@ pub fn parse(words: &[String]) -> Result<Command, CmdError> {
         }
         other => Err(err(
             "patchbay",
-            format!("unknown object \"{other}\" (expected link, tuntap, bridge, bond, teamctl, mstpctl or stats)"),
+            format!("unknown object \"{other}\" (expected link, tuntap, bridge, neigh, bond, teamctl, mstpctl or stats)"),
         )),
     }
 }
@@ -413,6 +417,7 @@ pub fn apply(g: &mut Graph, now: Instant, cmd: &Command, opts: Opts) -> Result<O
         Command::Stats { dev } => stats::show(g, dev.as_deref(), opts)?,
         Command::BondShow { dev } => bond::show(g, dev.as_deref(), opts)?,
         Command::Teamctl(t, c) => team::apply(g, now, t, c, opts)?,
+        Command::Neigh(c) => neigh::apply(g, c, opts)?,
         Command::Mstpctl(c, json) => mstpctl::apply(
             g,
             now,

@@ -26,6 +26,15 @@ pub(super) fn show(g: &Graph, dev: Option<&str>, opts: Opts) -> Result<String, C
                         "limit_hits": b.learn_full,
                     });
                 }
+                if let crate::graph::Kind::Vxlan(v) = &f.kind {
+                    m["vxlan"] = json!({
+                        "fdb_entries": v.fdb.len(),
+                        "learned": v.learned,
+                        "aged": v.aged,
+                        "neighbours": v.neigh.len(),
+                        "proxy_replies": v.proxied,
+                    });
+                }
                 m
             })
             .collect();
@@ -62,6 +71,17 @@ pub(super) fn show(g: &Graph, dev: Option<&str>, opts: Opts) -> Result<String, C
                 b.learned_new,
                 b.learned_roamed,
                 b.learn_full
+            );
+        }
+        if let crate::graph::Kind::Vxlan(v) = &f.kind {
+            let _ = writeln!(
+                s,
+                "    vxlan: fdb {} entries, {} learned, {} aged; {} neighbours, {} proxy replies",
+                v.fdb.len(),
+                v.learned,
+                v.aged,
+                v.neigh.len(),
+                v.proxied
             );
         }
     }

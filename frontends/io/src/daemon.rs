@@ -422,6 +422,10 @@ impl Daemon {
                 continue;
             }
             self.graph.receive(now, a, data, tag, off, &mut self.out);
+            if self.out.datagrams_due() {
+                self.underlay_send();
+                self.out.clear_datagrams();
+            }
         }
         self.flush();
         Ok(n)
@@ -875,11 +879,6 @@ impl Daemon {
         if self.pipe.is_some() {
             return Err(format!("{cmd}: the pipeline layout has no VXLAN underlay yet; run the daemon with --layout run-to-completion"));
         }
-        if cfg.remote.is_some_and(|a| a.is_ipv6() && a.is_multicast()) {
-            return Err(format!(
-                "{cmd}: IPv6 multicast groups are not built yet in the daemon (IPv6 remotes are)"
-            ));
-        }
         if cfg.remote.is_some_and(|a| a.is_ipv6()) && !cfg.local.is_some_and(|a| a.is_ipv6()) {
             return Err(format!(
                 "{cmd}: an IPv6 remote needs an IPv6 local address (local ADDR)"
@@ -915,7 +914,7 @@ impl Daemon {
                 i
             }
         };
-        if let (Some(ix), Some(core::net::IpAddr::V4(g))) = (lower, cfg.remote) {
+        if let (Some(ix), Some(g)) = (lower, cfg.remote) {
             self.underlays[i]
                 .join(g, ix)
                 .map_err(|e| format!("{cmd}: cannot join {g}: {e}"))?;
@@ -931,6 +930,9 @@ impl Daemon {
     /// Datagrams the underlay received: to the device of their VNI.
     fn underlay_rx(&mut self, i: usize) {
         let mut buf = std::mem::take(&mut self.underlay_buf);
+        // What a burst of datagrams decapsulated leaves in one batch per
+        // port, as a burst from a port does.
+        let mut burst = 0;
         while let Some(u) = self.underlays.get(i) {
             let (n, from) = match u.udp.recv_from(&mut buf) {
                 Ok(r) => r,
@@ -957,8 +959,13 @@ impl Daemon {
             };
             self.graph
                 .receive_underlay(now, dev, src, &buf[..n], &mut self.out);
-            self.flush();
+            burst += 1;
+            if burst == BURST {
+                self.flush();
+                burst = 0;
+            }
         }
+        self.flush();
         self.underlay_buf = buf;
     }
 

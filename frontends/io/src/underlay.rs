@@ -60,6 +60,15 @@ impl Underlay {
         let std = UdpSocket::bind(SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port)))
             .or_else(|_| UdpSocket::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))))?;
         std.set_nonblocking(true)?;
+        // A TSO burst from a host arrives as some 45 datagrams at once; the
+        // default receive buffer (about 90 of them) overflows under TCP.
+        let buf: libc::c_int = 4 << 20;
+        let _ = setsockopt(
+            std.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            &buf,
+        );
         // SAFETY: plain socket(2); the fd is owned at once.
         let fd = unsafe {
             libc::socket(
@@ -73,6 +82,8 @@ impl Underlay {
         }
         // SAFETY: fd is a new socket nobody else owns.
         let raw = unsafe { OwnedFd::from_raw_fd(fd) };
+        let buf: libc::c_int = 4 << 20;
+        let _ = setsockopt(fd, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &buf);
         Ok(Underlay {
             port,
             udp: mio::net::UdpSocket::from_std(std),
@@ -106,29 +117,51 @@ impl Underlay {
     }
 
     /// `group ADDR dev IF`: join the group on the lower device, and send
-    /// multicast out of it.
-    pub fn join(&self, group: Ipv4Addr, ifindex: u32) -> io::Result<()> {
-        let m = ip_mreqn(group, ifindex);
-        setsockopt(
-            self.udp.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_ADD_MEMBERSHIP,
-            &m,
-        )?;
-        setsockopt(
-            self.raw.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_MULTICAST_IF,
-            &m,
-        )?;
-        // Our own group traffic is not for us.
+    /// multicast out of it (IPv4 or IPv6).
+    pub fn join(&mut self, group: IpAddr, ifindex: u32) -> io::Result<()> {
         let off: libc::c_int = 0;
-        setsockopt(
-            self.raw.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_MULTICAST_LOOP,
-            &off,
-        )
+        match group {
+            IpAddr::V4(g) => {
+                let m = ip_mreqn(g, ifindex);
+                setsockopt(
+                    self.udp.as_raw_fd(),
+                    libc::IPPROTO_IP,
+                    libc::IP_ADD_MEMBERSHIP,
+                    &m,
+                )?;
+                setsockopt(
+                    self.raw.as_raw_fd(),
+                    libc::IPPROTO_IP,
+                    libc::IP_MULTICAST_IF,
+                    &m,
+                )?;
+                // Our own group traffic is not for us.
+                setsockopt(
+                    self.raw.as_raw_fd(),
+                    libc::IPPROTO_IP,
+                    libc::IP_MULTICAST_LOOP,
+                    &off,
+                )
+            }
+            IpAddr::V6(g) => {
+                let m = libc::ipv6_mreq {
+                    ipv6mr_multiaddr: libc::in6_addr {
+                        s6_addr: g.octets(),
+                    },
+                    ipv6mr_interface: ifindex,
+                };
+                setsockopt(
+                    self.udp.as_raw_fd(),
+                    libc::IPPROTO_IPV6,
+                    libc::IPV6_ADD_MEMBERSHIP,
+                    &m,
+                )?;
+                let fd = self.raw6()?;
+                let ix = ifindex as libc::c_int;
+                setsockopt(fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_IF, &ix)?;
+                setsockopt(fd, libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP, &off)
+            }
+        }
     }
 
     /// Sends one encapsulated frame (`payload` = VXLAN header + inner).
