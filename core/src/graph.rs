@@ -133,6 +133,14 @@ pub enum Kind {
     Team(Box<Team>),
     Vxlan(Box<crate::vxlan::Vxlan>),
     Vlan(VlanDev),
+    /// A macvlan (or macvtap) on its lower (`Iface::link`).
+    Macvlan(Box<crate::macvlan::Macvlan>),
+    /// One end of a userspace veth pair (`None` while the peer is gone).
+    Veth {
+        peer: Option<IfId>,
+    },
+    /// Counts and discards what it is given.
+    Dummy,
 }
 
 impl Kind {
@@ -147,6 +155,10 @@ impl Kind {
             Kind::Team(_) => Some("team"),
             Kind::Vxlan(_) => Some("vxlan"),
             Kind::Vlan(_) => Some("vlan"),
+            Kind::Macvlan(m) if m.tap => Some("macvtap"),
+            Kind::Macvlan(_) => Some("macvlan"),
+            Kind::Veth { .. } => Some("veth"),
+            Kind::Dummy => Some("dummy"),
         }
     }
 }
@@ -163,6 +175,8 @@ pub struct Iface {
     pub link: Option<IfId>,
     /// VLAN devices on top: (TPID, VID, device).
     pub vlan_uppers: Vec<(u16, u16, IfId)>,
+    /// Macvlans on top (the kernel's `macvlan_port`), in creation order.
+    pub macvlans: Vec<IfId>,
     pub admin_up: bool,
     /// Carrier of the attachment (wire devices); reported by the front end.
     pub carrier: bool,
@@ -258,6 +272,8 @@ pub enum GraphError {
     },
     #[error("\"{0}\" is not enslaved")]
     NotEnslaved(String),
+    #[error("{0}")]
+    Invalid(String),
 }
 
 #[derive(Debug, Default)]
@@ -322,6 +338,7 @@ impl Graph {
             port_no: 0,
             link: None,
             vlan_uppers: Vec::new(),
+            macvlans: Vec::new(),
             admin_up: false,
             carrier: true,
             mtu,
@@ -363,6 +380,70 @@ impl Graph {
         Ok(id)
     }
 
+    /// Adds a macvlan on `lower` (on a macvlan's lower when `lower` is one,
+    /// as the kernel does), with the kernel's rules: one passthru per
+    /// lower and nothing beside it, addresses unique on the lower.
+    pub fn add_macvlan(
+        &mut self,
+        name: &str,
+        lower: IfId,
+        m: crate::macvlan::Macvlan,
+        mac: Mac,
+        mtu: Option<u32>,
+    ) -> Result<IfId, GraphError> {
+        use crate::macvlan::Mode;
+        let lower = match (&self.iface(lower).kind, self.iface(lower).link) {
+            (Kind::Macvlan(_), Some(l)) => l,
+            _ => lower,
+        };
+        let l = self.iface(lower);
+        let sibs: Vec<&Iface> = l.macvlans.iter().map(|s| self.iface(*s)).collect();
+        let passthru = |f: &&Iface| matches!(&f.kind, Kind::Macvlan(o) if o.mode == Mode::Passthru);
+        if m.mode == Mode::Passthru && !sibs.is_empty() || sibs.iter().any(passthru) {
+            return Err(GraphError::Invalid(format!(
+                "{} already has {}: a passthru macvlan must be the only macvlan on its lower device",
+                l.name,
+                if sibs.iter().any(passthru) { "a passthru macvlan" } else { "macvlans" }
+            )));
+        }
+        // passthru takes the lower's address (`eth_hw_addr_inherit`).
+        let mac = if m.mode == Mode::Passthru { l.mac } else { mac };
+        if m.mode != Mode::Passthru && (mac == l.mac || sibs.iter().any(|f| f.mac == mac)) {
+            return Err(GraphError::Invalid(format!(
+                "address {mac} is in use on {} (each macvlan needs its own)",
+                l.name
+            )));
+        }
+        let lmtu = l.mtu;
+        let mtu = mtu.unwrap_or(lmtu);
+        if mtu > lmtu {
+            return Err(GraphError::Invalid(format!(
+                "mtu {mtu} is more than the lower device's ({lmtu})"
+            )));
+        }
+        let id = self.add(name, Kind::Macvlan(Box::new(m)), mac, mtu)?;
+        self.iface_mut(id).link = Some(lower);
+        self.iface_mut(lower).macvlans.push(id);
+        Ok(id)
+    }
+
+    /// Adds a veth pair.
+    pub fn add_veth(
+        &mut self,
+        a: &str,
+        b: &str,
+        macs: (Mac, Mac),
+        mtu: u32,
+    ) -> Result<(IfId, IfId), GraphError> {
+        if a == b || self.names.contains_key(b) {
+            return Err(GraphError::Exists(b.into()));
+        }
+        let x = self.add(a, Kind::Veth { peer: None }, macs.0, mtu)?;
+        let y = self.add(b, Kind::Veth { peer: Some(x) }, macs.1, mtu)?;
+        self.iface_mut(x).kind = Kind::Veth { peer: Some(y) };
+        Ok((x, y))
+    }
+
     /// Removes a device and everything stacked on it (the kernel unregisters
     /// VLAN uppers with their lower). Returns the removed devices with their
     /// attachments, uppers first.
@@ -373,9 +454,20 @@ impl Graph {
     }
 
     fn remove_rec(&mut self, now: Instant, id: IfId, gone: &mut Vec<(IfId, Iface)>) {
-        let uppers: Vec<IfId> = self.iface(id).vlan_uppers.iter().map(|u| u.2).collect();
+        let f = self.iface(id);
+        let mut uppers: Vec<IfId> = f.vlan_uppers.iter().map(|u| u.2).collect();
+        uppers.extend(&f.macvlans);
+        // A veth goes with its peer.
+        if let Kind::Veth { peer: Some(p) } = f.kind {
+            if let Kind::Veth { peer } = &mut self.iface_mut(p).kind {
+                *peer = None;
+            }
+            uppers.push(p);
+        }
         for u in uppers {
-            self.remove_rec(now, u, gone);
+            if self.get(u).is_some() {
+                self.remove_rec(now, u, gone);
+            }
         }
         if self.iface(id).master.is_some() {
             let _ = self.release(now, id);
@@ -392,7 +484,10 @@ impl Graph {
             let _ = self.release(now, p);
         }
         if let Some(lower) = self.iface(id).link {
-            self.iface_mut(lower).vlan_uppers.retain(|u| u.2 != id);
+            if let Some(l) = self.get_mut(lower) {
+                l.vlan_uppers.retain(|u| u.2 != id);
+                l.macvlans.retain(|u| *u != id);
+            }
         }
         let iface = self.ifaces[id.0 as usize].take().expect("live interface");
         self.names.remove(&iface.name);
@@ -546,7 +641,10 @@ impl Graph {
         }
         match &f.kind {
             Kind::External | Kind::Tap | Kind::Netdevsim => f.carrier,
-            Kind::Vlan(_) => f.link.is_some_and(|l| self.oper_up(l)),
+            Kind::Vlan(_) | Kind::Macvlan(_) => f.link.is_some_and(|l| self.oper_up(l)),
+            // Carrier only while both ends are up.
+            Kind::Veth { peer } => peer.is_some_and(|p| self.iface(p).admin_up),
+            Kind::Dummy => true,
             Kind::Bridge(b) => b
                 .ports()
                 .any(|p| p.state == crate::bridge::PortState::Forwarding && self.oper_up(p.ifid)),
@@ -1234,6 +1332,9 @@ impl Graph {
             frame.pop_tag();
             return self.rx(now, up, frame, out, depth + 1);
         }
+        if !self.iface(id).macvlans.is_empty() && !self.macvlan_rx(now, id, frame, out, depth) {
+            return;
+        }
         let iface = self.iface(id);
         if let Some(br) = iface.master {
             let no = iface.port_no;
@@ -1293,6 +1394,102 @@ impl Graph {
             Kind::Bridge(_) => self.bridge_xmit(now, id, frame, out, depth),
             Kind::Bond(_) | Kind::Team(_) => self.bond_xmit(now, id, frame, out, depth),
             Kind::Vxlan(_) => self.vxlan_xmit(now, id, frame, out, depth),
+            Kind::Macvlan(_) => self.macvlan_xmit(now, id, frame, out, depth),
+            Kind::Veth { peer } => {
+                let Some(p) = *peer else {
+                    return iface.counters.drop(DropReason::NoCarrier);
+                };
+                let pf = self.iface(p);
+                if !pf.admin_up {
+                    return self.iface_mut(id).counters.drop(DropReason::NoCarrier);
+                }
+                // `is_skb_forwardable`: the peer's MTU, its header, a tag.
+                if frame.len() > pf.mtu as usize + 14 + 4 && !frame.offload.is_gso() {
+                    return self.iface_mut(id).counters.drop(DropReason::Oversize);
+                }
+                self.rx(now, p, frame, out, depth + 1);
+            }
+            // Counted by `pass`, then gone (`dummy_xmit`).
+            Kind::Dummy => {}
+        }
+    }
+
+    /// The macvlans of `lower` as the handler sees them.
+    fn macvlan_siblings(&self, lower: IfId) -> Vec<crate::macvlan::Sibling<'_>> {
+        self.iface(lower)
+            .macvlans
+            .iter()
+            .filter_map(|s| {
+                let f = self.iface(*s);
+                match &f.kind {
+                    Kind::Macvlan(m) => Some(crate::macvlan::Sibling {
+                        id: *s,
+                        mac: f.mac,
+                        up: f.admin_up,
+                        dev: m,
+                    }),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    /// `macvlan_handle_frame` on `lower`: copies to the macvlans the mode
+    /// rules name; true when the lower keeps the frame as well.
+    fn macvlan_rx(
+        &mut self,
+        now: Instant,
+        lower: IfId,
+        frame: Frame<'_>,
+        out: &mut Outputs,
+        depth: usize,
+    ) -> bool {
+        let mut to = Vec::new();
+        let pass = {
+            let sibs = self.macvlan_siblings(lower);
+            crate::macvlan::rx_plan(&sibs, frame.dst(), frame.src(), &mut to)
+        };
+        if to.is_empty() && !pass {
+            // A down macvlan's frame (the kernel frees it).
+            self.iface_mut(lower).counters.drop(DropReason::AdminDown);
+        }
+        for t in to {
+            self.rx(now, t, frame, out, depth + 1);
+        }
+        pass
+    }
+
+    /// `macvlan_queue_xmit`.
+    fn macvlan_xmit(
+        &mut self,
+        now: Instant,
+        id: IfId,
+        frame: Frame<'_>,
+        out: &mut Outputs,
+        depth: usize,
+    ) {
+        if frame.dst().is_multicast() {
+            // Reports are multicast: learn the groups the host joins.
+            if let Kind::Macvlan(m) = &mut self.iface_mut(id).kind {
+                m.snoop(frame.ethertype(), frame.body());
+            }
+        }
+        let f = self.iface(id);
+        let (Kind::Macvlan(m), Some(lower)) = (&f.kind, f.link) else {
+            unreachable!("a macvlan has its lower")
+        };
+        let plan = {
+            let sibs = self.macvlan_siblings(lower);
+            crate::macvlan::tx_plan(&sibs, id, m.mode, frame.dst())
+        };
+        for t in plan.local {
+            self.rx(now, t, frame, out, depth + 1);
+        }
+        if plan.via_lower {
+            self.rx(now, lower, frame, out, depth + 1);
+        }
+        if plan.wire {
+            self.tx(now, lower, frame, out, depth + 1);
         }
     }
 

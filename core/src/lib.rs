@@ -24,6 +24,7 @@ pub mod fdb;
 pub mod graph;
 pub mod lacp;
 pub mod lag;
+pub mod macvlan;
 pub mod pcap;
 pub mod pipeline;
 pub mod team;

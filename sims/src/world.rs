@@ -383,12 +383,18 @@ impl Sim {
             // bond's or bridge's owner.
             if !matches!(
                 f.kind,
-                Kind::Netdevsim | Kind::Bond(_) | Kind::Team(_) | Kind::Bridge(_)
+                Kind::Netdevsim
+                    | Kind::Bond(_)
+                    | Kind::Team(_)
+                    | Kind::Bridge(_)
+                    | Kind::Macvlan(_)
+                    | Kind::Veth { .. }
+                    | Kind::Dummy
             ) {
                 return Err(err(
                     line,
                     format!(
-                        "wire: \"{name}\" is a {} device; wires connect hosts, ports, and the host side of bonds and bridges",
+                        "wire: \"{name}\" is a {} device; wires connect hosts, ports, and the host side of bonds, bridges, macvlans, veths and dummies",
                         f.kind.info_kind().unwrap_or("kernel")
                     ),
                 ));

@@ -117,9 +117,11 @@ fn parse_add(w: &[String]) -> Result<Command, CmdError> {
     let mut a = Args::new(w, "link add");
     let (mut name, mut link, mut kind, mut mtu, mut address, mut up) =
         (None, None, None, None, None, false);
+    let mut netns = None;
     while let Some(x) = a.next() {
         match x {
             "link" => link = Some(a.value("link")?.to_string()),
+            "netns" => netns = Some(a.value("netns")?.to_string()),
             "name" | "dev" => name = Some(a.value(x)?.to_string()),
             "mtu" => mtu = Some(a.num("mtu", "an MTU in bytes")?),
             "address" => address = Some(a.mac("address")?),
@@ -136,10 +138,15 @@ fn parse_add(w: &[String]) -> Result<Command, CmdError> {
                         let (c, given) = super::vxlan::parse_opts(&mut a)?;
                         LinkKind::Vxlan(Box::new(c), given)
                     }
-                    "macvlan" | "macvtap" | "ipvlan" | "ipvtap" | "veth" | "dummy" | "nlmon" | "netdevsim" => {
-                        return Err(err(&a.cmd, format!("the userspace {t} device is not built yet; this version emulates bridge, bond, team, vlan and vxlan")))
+                    "macvlan" | "macvtap" => {
+                        LinkKind::Macvlan(Box::new(parse_macvlan_opts(&mut a, t == "macvtap")?))
                     }
-                    other => return Err(a.bad("type", other, "bridge, bond, team, vlan or vxlan")),
+                    "veth" => parse_veth_opts(&mut a)?,
+                    "dummy" => LinkKind::Dummy,
+                    "ipvlan" | "ipvtap" | "nlmon" | "netdevsim" => {
+                        return Err(err(&a.cmd, format!("the userspace {t} device is not built yet; this version emulates bridge, bond, team, vlan, vxlan, macvlan, macvtap, veth and dummy")))
+                    }
+                    other => return Err(a.bad("type", other, "bridge, bond, team, vlan, vxlan, macvlan, macvtap, veth or dummy")),
                 });
             }
             _ if name.is_none() => name = Some(x.to_string()),
@@ -159,6 +166,18 @@ fn parse_add(w: &[String]) -> Result<Command, CmdError> {
             "argument \"type\" is required (type bridge or type vlan)",
         )
     })?;
+    if matches!(kind, LinkKind::Macvlan(_)) && link.is_none() {
+        return Err(err(
+            format!("link add {name}"),
+            "a macvlan needs a lower device (link add link eth0 name mv0 type macvlan mode bridge)",
+        ));
+    }
+    if matches!(kind, LinkKind::Veth { .. } | LinkKind::Dummy) && link.is_some() {
+        return Err(err(
+            format!("link add {name}"),
+            "a veth or dummy takes no \"link\" device",
+        ));
+    }
     if matches!(kind, LinkKind::Vlan { .. }) && link.is_none() {
         return Err(err(
             format!("link add {name} type vlan"),
@@ -182,7 +201,86 @@ fn parse_add(w: &[String]) -> Result<Command, CmdError> {
         mtu,
         address,
         up,
+        netns,
     }))
+}
+
+/// `type macvlan|macvtap [mode M] [nopromisc] [nodst] [bcqueuelen N] [bclim N]`.
+fn parse_macvlan_opts(a: &mut Args<'_>, tap: bool) -> Result<crate::macvlan::Macvlan, CmdError> {
+    use crate::macvlan::{Macvlan, Mode};
+    let mut m = Macvlan::new(Mode::Vepa);
+    m.tap = tap;
+    while let Some(x) = a.peek() {
+        match x {
+            "mode" => {
+                a.next();
+                let v = a.value("mode")?;
+                m.mode = Mode::parse(v)
+                    .ok_or_else(|| a.bad("mode", v, "private, vepa, bridge, passthru or source"))?;
+            }
+            "nopromisc" => {
+                a.next();
+                m.nopromisc = true;
+            }
+            "nodst" => {
+                a.next();
+                m.nodst = true;
+            }
+            "bcqueuelen" => {
+                a.next();
+                m.bcqueuelen = a.num("bcqueuelen", "a queue length")?;
+            }
+            "bclim" => {
+                a.next();
+                let _: i32 = a.num("bclim", "a number of users")?;
+            }
+            _ => break,
+        }
+    }
+    if m.nopromisc && m.mode != Mode::Passthru {
+        return Err(err(&a.cmd, "nopromisc applies to mode passthru only"));
+    }
+    if m.nodst && m.mode != Mode::Source {
+        return Err(err(&a.cmd, "nodst applies to mode source only"));
+    }
+    Ok(m)
+}
+
+/// `type veth [peer [name] NAME [address MAC] [netns NS]]`.
+fn parse_veth_opts(a: &mut Args<'_>) -> Result<LinkKind, CmdError> {
+    let (mut peer, mut peer_address, mut peer_netns) = (None, None, None);
+    if a.peek() == Some("peer") {
+        a.next();
+        while let Some(x) = a.peek() {
+            match x {
+                "name" => {
+                    a.next();
+                    peer = Some(a.value("name")?.to_string());
+                }
+                "address" => {
+                    a.next();
+                    peer_address = Some(a.mac("address")?);
+                }
+                "netns" => {
+                    a.next();
+                    peer_netns = Some(a.value("netns")?.to_string());
+                }
+                w if peer.is_none() => {
+                    peer = Some(w.to_string());
+                    a.next();
+                }
+                _ => break,
+            }
+        }
+    }
+    if let Some(p) = &peer {
+        check_name("link add", p)?;
+    }
+    Ok(LinkKind::Veth {
+        peer,
+        peer_address,
+        peer_netns,
+    })
 }
 
 fn parse_vlan_opts(a: &mut Args<'_>) -> Result<LinkKind, CmdError> {
@@ -301,6 +399,37 @@ fn parse_port_opts(a: &mut Args<'_>) -> Result<PortChanges, CmdError> {
     Ok(p)
 }
 
+/// `macaddr add|del MAC | set [MAC ...] | flush`.
+fn parse_macaddr(a: &mut Args<'_>) -> Result<crate::macvlan::MacaddrOp, CmdError> {
+    use crate::macvlan::MacaddrOp;
+    if a.next() != Some("macaddr") {
+        return Err(err(
+            &a.cmd,
+            "expected macaddr add|del MAC, macaddr set [MAC ...] or macaddr flush",
+        ));
+    }
+    let op = a.value("macaddr")?;
+    Ok(match op {
+        "add" => MacaddrOp::Add(a.mac("macaddr add")?),
+        "del" => MacaddrOp::Del(a.mac("macaddr del")?),
+        "flush" => MacaddrOp::Flush,
+        "set" => {
+            let mut v = Vec::new();
+            while let Some(w) = a.peek() {
+                match w.parse::<Mac>() {
+                    Ok(m) => {
+                        a.next();
+                        v.push(m);
+                    }
+                    Err(_) => break,
+                }
+            }
+            MacaddrOp::Set(v)
+        }
+        o => return Err(a.bad("macaddr", o, "add, del, set or flush")),
+    })
+}
+
 fn parse_set(w: &[String]) -> Result<Command, CmdError> {
     let mut a = Args::new(w, "link set");
     let mut s = LinkSet::default();
@@ -313,6 +442,16 @@ fn parse_set(w: &[String]) -> Result<Command, CmdError> {
             "nomaster" => s.master = Some(None),
             "mtu" => s.mtu = Some(a.num("mtu", "an MTU in bytes")?),
             "address" => s.address = Some(a.mac("address")?),
+            "netns" => s.netns = Some(a.value("netns")?.to_string()),
+            // `ip link set link dev macvlan0 ...` (the kernel's macvlan
+            // documentation writes it so): "link" before "dev" says nothing.
+            "link" if a.peek() == Some("dev") => {}
+            "link" => {
+                return Err(err(
+                    "link set",
+                    "the lower device is fixed at creation (link set does not take \"link\")",
+                ))
+            }
             "type" => {
                 let t = a.value("type")?;
                 a.cmd = format!("link set {} type {t}", s.name);
@@ -320,7 +459,10 @@ fn parse_set(w: &[String]) -> Result<Command, CmdError> {
                     "bridge" => s.bridge = Some(parse_bridge_opts(&mut a)?),
                     "bridge_slave" => s.port = Some(parse_port_opts(&mut a)?),
                     "bond" => s.bond = Some(super::bond::parse_opts(&mut a)?),
-                    other => return Err(a.bad("type", other, "bridge, bridge_slave or bond")),
+                    "macvlan" | "macvtap" => s.macaddr = Some(parse_macaddr(&mut a)?),
+                    other => {
+                        return Err(a.bad("type", other, "bridge, bridge_slave, bond or macvlan"))
+                    }
                 }
             }
             _ if s.name.is_empty() => s.name = x.to_string(),
@@ -485,6 +627,30 @@ pub(super) fn add(g: &mut Graph, now: Instant, a: &LinkAdd) -> Result<IfId, CmdE
             g.add(&a.name, Kind::Vxlan(Box::new(v)), mac, mtu)
                 .map_err(|e| graph_err(&cmd, e))?
         }
+        LinkKind::Macvlan(m) => {
+            let lower_name = a.link.as_deref().expect("checked at parse");
+            let lower = lookup(g, &cmd, lower_name)?;
+            g.add_macvlan(&a.name, lower, (**m).clone(), mac, a.mtu)
+                .map_err(|e| graph_err(&cmd, e))?
+        }
+        LinkKind::Veth {
+            peer, peer_address, ..
+        } => {
+            // The kernel names an unnamed peer veth0, veth1, ...
+            let peer = peer.clone().unwrap_or_else(|| {
+                (0..)
+                    .map(|i| format!("veth{i}"))
+                    .find(|n| g.by_name(n).is_none() && *n != a.name)
+                    .expect("a free name")
+            });
+            let pmac = peer_address.unwrap_or_else(|| default_mac(&peer));
+            g.add_veth(&a.name, &peer, (mac, pmac), a.mtu.unwrap_or(1500))
+                .map_err(|e| graph_err(&cmd, e))?
+                .0
+        }
+        LinkKind::Dummy => g
+            .add(&a.name, Kind::Dummy, mac, a.mtu.unwrap_or(1500))
+            .map_err(|e| graph_err(&cmd, e))?,
         LinkKind::Vlan { id, protocol } => {
             let lower_name = a.link.as_deref().expect("checked at parse");
             let lower = lookup(g, &cmd, lower_name)?;
@@ -555,6 +721,33 @@ pub(super) fn set(g: &mut Graph, now: Instant, s: &LinkSet) -> Result<(), CmdErr
     if s.port.is_some() {
         port_of(g, &cmd, id)?;
     }
+    if s.macaddr.is_some() {
+        match &g.iface(id).kind {
+            Kind::Macvlan(m) if m.mode == crate::macvlan::Mode::Source => {}
+            Kind::Macvlan(m) => {
+                return Err(err(
+                    &cmd,
+                    format!(
+                        "macaddr applies to mode source; \"{}\" is mode {}",
+                        s.name,
+                        m.mode.name()
+                    ),
+                ))
+            }
+            _ => return Err(err(&cmd, format!("\"{}\" is not a macvlan", s.name))),
+        }
+    }
+    if let (Some(m), Some(l)) = (s.mtu, g.iface(id).link) {
+        if matches!(g.iface(id).kind, Kind::Macvlan(_)) && m > g.iface(l).mtu {
+            return Err(err(
+                &cmd,
+                format!(
+                    "mtu {m} is more than the lower device's ({}) (EINVAL)",
+                    g.iface(l).mtu
+                ),
+            ));
+        }
+    }
     let bond_cfg = match &s.bond {
         Some(o) => {
             let Some(b) = g.iface(id).bond() else {
@@ -608,6 +801,9 @@ pub(super) fn set(g: &mut Graph, now: Instant, s: &LinkSet) -> Result<(), CmdErr
     }
     if let Some(p) = &s.port {
         super::bridge::port_set(g, now, &cmd, &s.name, p)?;
+    }
+    if let (Some(op), Kind::Macvlan(m)) = (&s.macaddr, &mut g.iface_mut(id).kind) {
+        m.macaddr(op);
     }
     let f = g.iface_mut(id);
     if let Some(m) = s.mtu {
@@ -742,11 +938,19 @@ fn port_info(g: &Graph, id: IfId) -> Option<Value> {
     }))
 }
 
+/// What iproute2 shows after the `@`: the lower, or a veth's peer.
+fn link_of(f: &crate::graph::Iface) -> Option<IfId> {
+    match f.kind {
+        Kind::Veth { peer } => peer,
+        _ => f.link,
+    }
+}
+
 pub(super) fn link_json(g: &Graph, id: IfId, opts: Opts) -> Value {
     let f = g.iface(id);
     let mut m = Map::new();
     m.insert("ifindex".into(), f.ifindex.into());
-    if let Some(l) = f.link {
+    if let Some(l) = link_of(f) {
         m.insert("link".into(), g.iface(l).name.clone().into());
     }
     m.insert("ifname".into(), f.name.clone().into());
@@ -796,7 +1000,26 @@ pub(super) fn link_json(g: &Graph, id: IfId, opts: Opts) -> Value {
             Kind::Vxlan(v) => {
                 li.insert("info_data".into(), super::vxlan::info_json(v));
             }
-            Kind::External => {}
+            Kind::Macvlan(m) => {
+                let mut d = json!({"mode": m.mode.name(), "bcqueuelen": m.bcqueuelen, "usedbcqueuelen": m.bcqueuelen});
+                if m.nopromisc {
+                    d["nopromisc"] = true.into();
+                }
+                if m.nodst {
+                    d["nodst"] = true.into();
+                }
+                if m.mode == crate::macvlan::Mode::Source {
+                    d["macaddr_count"] = m.sources.len().into();
+                    d["macaddr_data"] = m
+                        .sources
+                        .iter()
+                        .map(|x| x.to_string())
+                        .collect::<Vec<_>>()
+                        .into();
+                }
+                li.insert("info_data".into(), d);
+            }
+            Kind::External | Kind::Veth { .. } | Kind::Dummy => {}
         }
         if let Some(sj) = f
             .master
@@ -846,7 +1069,7 @@ pub(super) fn show(
     let mut s = String::new();
     for id in ids {
         let f = g.iface(id);
-        let name = match f.link {
+        let name = match link_of(f) {
             Some(l) => format!("{}@{}", f.name, g.iface(l).name),
             None => f.name.clone(),
         };
@@ -915,6 +1138,33 @@ pub(super) fn show(
                 Kind::Bond(b) => s.push_str(&super::bond::info_text(g, b)),
                 Kind::Team(_) => s.push_str("    team \n"),
                 Kind::Vxlan(v) => s.push_str(&super::vxlan::info_text(v)),
+                Kind::Macvlan(m) => {
+                    let _ = write!(
+                        s,
+                        "    {} mode {} ",
+                        if m.tap { "macvtap" } else { "macvlan" },
+                        m.mode.name()
+                    );
+                    if m.nopromisc {
+                        s.push_str("nopromisc ");
+                    }
+                    if m.nodst {
+                        s.push_str("nodst ");
+                    }
+                    if m.mode == crate::macvlan::Mode::Source {
+                        let _ = write!(s, "remotes ({}) ", m.sources.len());
+                        for x in &m.sources {
+                            let _ = write!(s, "{x} ");
+                        }
+                    }
+                    let _ = writeln!(
+                        s,
+                        "bcqueuelen {} usedbcqueuelen {}",
+                        m.bcqueuelen, m.bcqueuelen
+                    );
+                }
+                Kind::Veth { .. } => s.push_str("    veth \n"),
+                Kind::Dummy => s.push_str("    dummy \n"),
                 Kind::External => {}
             }
             if let Some(t) = f

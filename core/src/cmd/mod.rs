@@ -126,6 +126,15 @@ pub enum LinkKind {
         id: u16,
         protocol: VlanProtocol,
     },
+    /// `type macvlan` / `type macvtap` (the flag inside says which).
+    Macvlan(Box<crate::macvlan::Macvlan>),
+    /// `type veth [peer [name] NAME [address MAC]]`.
+    Veth {
+        peer: Option<String>,
+        peer_address: Option<Mac>,
+        peer_netns: Option<String>,
+    },
+    Dummy,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,6 +145,8 @@ pub struct LinkAdd {
     pub mtu: Option<u32>,
     pub address: Option<Mac>,
     pub up: bool,
+    /// `netns NAME`: where the front end puts the device's TAP.
+    pub netns: Option<String>,
 }
 
 /// Bridge options as `type bridge ...` takes them; times in centiseconds.
@@ -198,6 +209,10 @@ pub struct LinkSet {
     pub bridge: Option<BridgeOpts>,
     pub bond: Option<bond::BondOpts>,
     pub port: Option<PortChanges>,
+    /// `type macvlan macaddr ...`.
+    pub macaddr: Option<crate::macvlan::MacaddrOp>,
+    /// `netns NAME`: the front end moves the device's TAP there.
+    pub netns: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

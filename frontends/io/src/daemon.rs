@@ -93,6 +93,8 @@ struct Att {
     ifid: IfId,
     /// The kernel netdev behind the attachment.
     netdev: String,
+    /// The network namespace its TAP was moved to (`netns NAME`).
+    netns: Option<String>,
 }
 
 #[derive(Debug)]
@@ -673,12 +675,21 @@ impl Daemon {
                     Ok(o) => {
                         self.warning = o.warning;
                         let id = self.graph.by_name(&a.name).expect("just added");
-                        self.expose(id).map(|_| String::new()).inspect_err(|_| {
+                        self.expose_added(id, a).map(|_| String::new()).inspect_err(|_| {
                             self.remove_devices(id);
                         })
                     }
                     Err(e) => Err(e),
                 }
+            }
+            Command::LinkSet(s) if s.netns.is_some() => {
+                let ns = s.netns.as_deref().expect("matched");
+                let r = cmd::apply(&mut self.graph, now, &c, opts).map(|o| o.text).map_err(|e| e.to_string());
+                r.and_then(|t| {
+                    let id = self.graph.by_name(&s.name).expect("applied");
+                    self.link_set_effects(id, s.up, s.address.is_some());
+                    self.move_tap(id, ns).map(|_| t)
+                })
             }
             Command::LinkDel { name } => match self.graph.by_name(name).map(|id| (id, &self.graph.iface(id).kind)) {
                 Some((_, Kind::External)) => Err(format!(
@@ -786,7 +797,11 @@ impl Daemon {
             let Some(f) = self.graph.get(*id) else {
                 continue;
             };
-            if matches!(f.kind, Kind::External) && f.master.is_none() && f.vlan_uppers.is_empty() {
+            if matches!(f.kind, Kind::External)
+                && f.master.is_none()
+                && f.vlan_uppers.is_empty()
+                && f.macvlans.is_empty()
+            {
                 info!(dev = %f.name, "released kernel netdev");
                 self.remove_devices(*id);
             }
@@ -835,6 +850,7 @@ impl Daemon {
             port,
             ifid: id,
             netdev: netdev.to_string(),
+            netns: None,
         });
         self.graph.attach(id, Attachment { id: attach, role });
         Ok(())
@@ -1038,6 +1054,59 @@ impl Daemon {
         Ok(())
     }
 
+    /// Exposes what `link add` made (both ends of a veth) and moves the
+    /// TAPs into the namespaces the command names.
+    fn expose_added(&mut self, id: IfId, a: &cmd::LinkAdd) -> Result<(), String> {
+        self.expose(id)?;
+        let peer = match self.graph.iface(id).kind {
+            Kind::Veth { peer: Some(p) } => Some(p),
+            _ => None,
+        };
+        if let Some(p) = peer {
+            self.expose(p)?;
+        }
+        if let Some(ns) = &a.netns {
+            self.move_tap(id, ns)?;
+        }
+        if let (
+            Some(p),
+            cmd::LinkKind::Veth {
+                peer_netns: Some(ns),
+                ..
+            },
+        ) = (peer, &a.kind)
+        {
+            self.move_tap(p, ns)?;
+        }
+        Ok(())
+    }
+
+    /// `netns NAME`: moves the TAP that stands for device `id` into a
+    /// network namespace; patchbay keeps its descriptor, so the device works
+    /// on, and later `link set` changes reach the TAP there.
+    fn move_tap(&mut self, id: IfId, ns: &str) -> Result<(), String> {
+        let f = self.graph.iface(id);
+        let name = f.name.clone();
+        let a = match f.attach {
+            Some(a) if a.role == Role::Host => a,
+            _ => {
+                return Err(format!(
+                    "link set {name} netns {ns}: \"{name}\" is a kernel device patchbay uses, not one of its TAPs; move it with ip link set {name} netns {ns}"
+                ))
+            }
+        };
+        let att = self.atts[a.id.0 as usize]
+            .as_mut()
+            .expect("live attachment");
+        if att.netns.is_some() {
+            return Err(format!("link set {name} netns {ns}: its TAP is in namespace {} already; move it with ip -n {} link set {name} netns {ns}", att.netns.as_deref().unwrap_or(""), att.netns.as_deref().unwrap_or("")));
+        }
+        sys::move_to_netns(&att.netdev, ns)
+            .map_err(|e| format!("link set {name} netns {ns}: {e}"))?;
+        att.netns = Some(ns.to_string());
+        Ok(())
+    }
+
     /// Exposes a new emulated device as a TAP of the same name, so the host
     /// can address it (`ip addr add`, `ip link set ... netns`).
     fn expose(&mut self, id: IfId) -> Result<(), String> {
@@ -1052,6 +1121,11 @@ impl Daemon {
             .map_err(|e| format!("link add {name}: cannot create its TAP: {e}"))?;
         if let Err(e) = sys::set_mac(&name, mac) {
             warn!(dev = %name, "cannot set the TAP address: {e}");
+        }
+        if matches!(self.graph.iface(id).kind, Kind::Dummy) {
+            if let Err(e) = sys::set_noarp(&name) {
+                warn!(dev = %name, "cannot set NOARP on the TAP: {e}");
+            }
         }
         if up {
             let _ = sys::set_up(&name, true);
@@ -1068,15 +1142,27 @@ impl Daemon {
             return;
         };
         let netdev = att.netdev.clone();
-        if let Some(up) = up {
-            if let Err(e) = sys::set_up(&netdev, up) {
-                debug!(dev = %netdev, "cannot change the netdev's state (moved to another namespace?): {e}");
+        let mac = (address && a.role == Role::Host).then_some(f.mac);
+        let apply = move || {
+            if let Some(up) = up {
+                if let Err(e) = sys::set_up(&netdev, up) {
+                    debug!(dev = %netdev, "cannot change the netdev's state (moved to another namespace?): {e}");
+                }
             }
-        }
-        if address && a.role == Role::Host {
-            if let Err(e) = sys::set_mac(&netdev, f.mac) {
-                warn!(dev = %netdev, "cannot set the TAP address: {e}");
+            if let Some(mac) = mac {
+                if let Err(e) = sys::set_mac(&netdev, mac) {
+                    warn!(dev = %netdev, "cannot set the TAP address: {e}");
+                }
             }
+        };
+        match att.netns.clone() {
+            // The TAP lives in another namespace: change it there.
+            Some(ns) => match crate::lab::in_netns(&ns, apply).join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => warn!("cannot reach namespace {ns}: {e}"),
+                Err(_) => warn!("the thread for namespace {ns} panicked"),
+            },
+            None => apply(),
         }
         if matches!(f.kind, Kind::Tap) {
             // The port side of a TAP stays up; the user's up/down went to the netdev.

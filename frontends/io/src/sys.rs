@@ -211,3 +211,68 @@ pub(crate) fn set_nonblocking(fd: libc::c_int) -> io::Result<()> {
     // SAFETY: as above.
     cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) }).map(drop)
 }
+
+/// Moves netdev `name` into the network namespace `ns` (a name under
+/// /run/netns, as `ip netns add` makes), as `ip link set NAME netns NS`
+/// does: one RTM_NEWLINK with IFLA_NET_NS_FD, acknowledged.
+pub fn move_to_netns(name: &str, ns: &str) -> io::Result<()> {
+    let index = ifindex(name).ok_or_else(|| {
+        io::Error::new(io::ErrorKind::NotFound, format!("no netdev named {name}"))
+    })?;
+    let nsfile = std::fs::File::open(format!("/run/netns/{ns}")).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("network namespace {ns}: {e} (create it with 'ip netns add {ns}')"),
+        )
+    })?;
+    // SAFETY: plain socket(2); the fd is owned at once.
+    let fd = cvt(unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        )
+    })?;
+    // SAFETY: fd is new and nothing else owns it.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    // nlmsghdr (16) + ifinfomsg (16) + rtattr IFLA_NET_NS_FD (4 + 4).
+    let mut m = Vec::with_capacity(40);
+    m.extend_from_slice(&40u32.to_ne_bytes());
+    m.extend_from_slice(&libc::RTM_NEWLINK.to_ne_bytes());
+    m.extend_from_slice(&((libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16).to_ne_bytes());
+    m.extend_from_slice(&1u32.to_ne_bytes()); // seq
+    m.extend_from_slice(&0u32.to_ne_bytes()); // pid
+    m.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]); // family, pad, type
+    m.extend_from_slice(&(index as i32).to_ne_bytes());
+    m.extend_from_slice(&0u32.to_ne_bytes()); // flags
+    m.extend_from_slice(&0u32.to_ne_bytes()); // change
+    m.extend_from_slice(&8u16.to_ne_bytes());
+    m.extend_from_slice(&libc::IFLA_NET_NS_FD.to_ne_bytes());
+    m.extend_from_slice(&(nsfile.as_raw_fd() as u32).to_ne_bytes());
+    // SAFETY: `m` is a live buffer of the length given.
+    cvt(unsafe { libc::send(sock.as_raw_fd(), m.as_ptr().cast(), m.len(), 0) as i32 })?;
+    let mut buf = [0u8; 1024];
+    // SAFETY: `buf` is writable for its length.
+    let n =
+        cvt(unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) as i32 })?;
+    // NLMSG_ERROR carries the errno (0: acknowledged) after the header.
+    if n >= 20 && u16::from_ne_bytes([buf[4], buf[5]]) == libc::NLMSG_ERROR as u16 {
+        let e = i32::from_ne_bytes([buf[16], buf[17], buf[18], buf[19]]);
+        if e != 0 {
+            return Err(io::Error::from_raw_os_error(-e));
+        }
+        return Ok(());
+    }
+    Err(io::Error::other("no acknowledgement from rtnetlink"))
+}
+
+/// Sets IFF_NOARP on a netdev (a dummy's TAP: the kernel's dummy device
+/// does not ARP).
+pub fn set_noarp(name: &str) -> io::Result<()> {
+    let mut r = ifreq(name)?;
+    ioctl(name, libc::SIOCGIFFLAGS, &mut r)?;
+    // SAFETY: the flags member was filled by SIOCGIFFLAGS and is what
+    // SIOCSIFFLAGS reads.
+    unsafe { r.ifr_ifru.ifru_flags |= libc::IFF_NOARP as libc::c_short };
+    ioctl(name, libc::SIOCSIFFLAGS, &mut r)
+}
