@@ -135,6 +135,8 @@ pub enum Kind {
     Vlan(VlanDev),
     /// A macvlan (or macvtap) on its lower (`Iface::link`).
     Macvlan(Box<crate::macvlan::Macvlan>),
+    /// An ipvlan (or ipvtap) slave on its master (`Iface::link`).
+    Ipvlan(Box<crate::ipvlan::Ipvlan>),
     /// One end of a userspace veth pair (`None` while the peer is gone).
     Veth {
         peer: Option<IfId>,
@@ -157,6 +159,8 @@ impl Kind {
             Kind::Vlan(_) => Some("vlan"),
             Kind::Macvlan(m) if m.tap => Some("macvtap"),
             Kind::Macvlan(_) => Some("macvlan"),
+            Kind::Ipvlan(v) if v.tap => Some("ipvtap"),
+            Kind::Ipvlan(_) => Some("ipvlan"),
             Kind::Veth { .. } => Some("veth"),
             Kind::Dummy => Some("dummy"),
         }
@@ -177,6 +181,8 @@ pub struct Iface {
     pub vlan_uppers: Vec<(u16, u16, IfId)>,
     /// Macvlans on top (the kernel's `macvlan_port`), in creation order.
     pub macvlans: Vec<IfId>,
+    /// Ipvlan slaves on top (the kernel's `ipvl_port`).
+    pub ipvlans: Vec<IfId>,
     pub admin_up: bool,
     /// Carrier of the attachment (wire devices); reported by the front end.
     pub carrier: bool,
@@ -339,6 +345,7 @@ impl Graph {
             link: None,
             vlan_uppers: Vec::new(),
             macvlans: Vec::new(),
+            ipvlans: Vec::new(),
             admin_up: false,
             carrier: true,
             mtu,
@@ -397,6 +404,12 @@ impl Graph {
             _ => lower,
         };
         let l = self.iface(lower);
+        if !l.ipvlans.is_empty() {
+            return Err(GraphError::Invalid(format!(
+                "{} has ipvlan slaves: macvlan and ipvlan cannot share a lower device (EBUSY)",
+                l.name
+            )));
+        }
         let sibs: Vec<&Iface> = l.macvlans.iter().map(|s| self.iface(*s)).collect();
         let passthru = |f: &&Iface| matches!(&f.kind, Kind::Macvlan(o) if o.mode == Mode::Passthru);
         if m.mode == Mode::Passthru && !sibs.is_empty() || sibs.iter().any(passthru) {
@@ -424,6 +437,47 @@ impl Graph {
         let id = self.add(name, Kind::Macvlan(Box::new(m)), mac, mtu)?;
         self.iface_mut(id).link = Some(lower);
         self.iface_mut(lower).macvlans.push(id);
+        Ok(id)
+    }
+
+    /// Adds an ipvlan slave on `master` with the master's address; its
+    /// mode and flag become every slave's (one mode per master).
+    pub fn add_ipvlan(
+        &mut self,
+        name: &str,
+        master: IfId,
+        v: crate::ipvlan::Ipvlan,
+        mtu: Option<u32>,
+    ) -> Result<IfId, GraphError> {
+        let l = self.iface(master);
+        if !l.macvlans.is_empty() {
+            return Err(GraphError::Invalid(format!(
+                "{} has macvlans: macvlan and ipvlan cannot share a lower device (EBUSY)",
+                l.name
+            )));
+        }
+        if matches!(l.kind, Kind::Ipvlan(_)) {
+            return Err(GraphError::Invalid(format!(
+                "{} is an ipvlan: an ipvlan cannot be the master of another (EINVAL)",
+                l.name
+            )));
+        }
+        let (mac, lmtu) = (l.mac, l.mtu);
+        let mtu = mtu.unwrap_or(lmtu);
+        if mtu > lmtu {
+            return Err(GraphError::Invalid(format!(
+                "mtu {mtu} is more than the master's ({lmtu})"
+            )));
+        }
+        let (mode, flag) = (v.mode, v.flag);
+        let id = self.add(name, Kind::Ipvlan(Box::new(v)), mac, mtu)?;
+        self.iface_mut(id).link = Some(master);
+        self.iface_mut(master).ipvlans.push(id);
+        for s in self.iface(master).ipvlans.clone() {
+            if let Kind::Ipvlan(o) = &mut self.iface_mut(s).kind {
+                (o.mode, o.flag) = (mode, flag);
+            }
+        }
         Ok(id)
     }
 
@@ -457,6 +511,7 @@ impl Graph {
         let f = self.iface(id);
         let mut uppers: Vec<IfId> = f.vlan_uppers.iter().map(|u| u.2).collect();
         uppers.extend(&f.macvlans);
+        uppers.extend(&f.ipvlans);
         // A veth goes with its peer.
         if let Kind::Veth { peer: Some(p) } = f.kind {
             if let Kind::Veth { peer } = &mut self.iface_mut(p).kind {
@@ -487,6 +542,7 @@ impl Graph {
             if let Some(l) = self.get_mut(lower) {
                 l.vlan_uppers.retain(|u| u.2 != id);
                 l.macvlans.retain(|u| *u != id);
+                l.ipvlans.retain(|u| *u != id);
             }
         }
         let iface = self.ifaces[id.0 as usize].take().expect("live interface");
@@ -641,7 +697,9 @@ impl Graph {
         }
         match &f.kind {
             Kind::External | Kind::Tap | Kind::Netdevsim => f.carrier,
-            Kind::Vlan(_) | Kind::Macvlan(_) => f.link.is_some_and(|l| self.oper_up(l)),
+            Kind::Vlan(_) | Kind::Macvlan(_) | Kind::Ipvlan(_) => {
+                f.link.is_some_and(|l| self.oper_up(l))
+            }
             // Carrier only while both ends are up.
             Kind::Veth { peer } => peer.is_some_and(|p| self.iface(p).admin_up),
             Kind::Dummy => true,
@@ -1335,6 +1393,9 @@ impl Graph {
         if !self.iface(id).macvlans.is_empty() && !self.macvlan_rx(now, id, frame, out, depth) {
             return;
         }
+        if !self.iface(id).ipvlans.is_empty() && !self.ipvlan_rx(now, id, frame, out, depth) {
+            return;
+        }
         let iface = self.iface(id);
         if let Some(br) = iface.master {
             let no = iface.port_no;
@@ -1395,6 +1456,7 @@ impl Graph {
             Kind::Bond(_) | Kind::Team(_) => self.bond_xmit(now, id, frame, out, depth),
             Kind::Vxlan(_) => self.vxlan_xmit(now, id, frame, out, depth),
             Kind::Macvlan(_) => self.macvlan_xmit(now, id, frame, out, depth),
+            Kind::Ipvlan(_) => self.ipvlan_xmit(now, id, frame, out, depth),
             Kind::Veth { peer } => {
                 let Some(p) = *peer else {
                     return iface.counters.drop(DropReason::NoCarrier);
@@ -1411,6 +1473,101 @@ impl Graph {
             }
             // Counted by `pass`, then gone (`dummy_xmit`).
             Kind::Dummy => {}
+        }
+    }
+
+    fn ipvlan_slaves(&self, master: IfId) -> Vec<crate::ipvlan::Slave<'_>> {
+        self.iface(master)
+            .ipvlans
+            .iter()
+            .filter_map(|s| {
+                let f = self.iface(*s);
+                match &f.kind {
+                    Kind::Ipvlan(v) => Some(crate::ipvlan::Slave {
+                        id: *s,
+                        up: f.admin_up,
+                        dev: v,
+                    }),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    /// `ipvlan_handle_frame` on `master`; true when the master keeps it.
+    fn ipvlan_rx(
+        &mut self,
+        now: Instant,
+        master: IfId,
+        frame: Frame<'_>,
+        out: &mut Outputs,
+        depth: usize,
+    ) -> bool {
+        let mut to = Vec::new();
+        let pass = {
+            let slaves = self.ipvlan_slaves(master);
+            crate::ipvlan::rx_plan(&slaves, self.iface(master).mac, &frame, &mut to)
+        };
+        for t in to {
+            self.rx(now, t, frame, out, depth + 1);
+        }
+        pass
+    }
+
+    /// `ipvlan_queue_xmit`.
+    fn ipvlan_xmit(
+        &mut self,
+        now: Instant,
+        id: IfId,
+        frame: Frame<'_>,
+        out: &mut Outputs,
+        depth: usize,
+    ) {
+        let master = self.iface(id).link.expect("an ipvlan has its master");
+        let (learned, plan) = {
+            let slaves = self.ipvlan_slaves(master);
+            (
+                crate::ipvlan::learn(&slaves, id, &frame),
+                crate::ipvlan::tx_plan(&slaves, id, &frame),
+            )
+        };
+        if let Kind::Ipvlan(v) = &mut self.iface_mut(id).kind {
+            if let Some(a) = learned {
+                v.addrs.push(a);
+            }
+            if frame.dst().is_multicast() {
+                v.mc.snoop(frame.ethertype(), frame.body());
+            }
+        }
+        for t in &plan.local {
+            self.rx(now, *t, frame, out, depth + 1);
+        }
+        if plan.master_stack {
+            self.deliver_host(master, frame, out);
+        }
+        if plan.wire {
+            self.tx(now, master, frame, out, depth + 1);
+        }
+        if plan.route {
+            if frame.offload.is_gso() {
+                match crate::wire::gso::segment(&frame) {
+                    Ok(segs) => {
+                        for s in &segs {
+                            if let Ok(f) = Frame::parse(s, None, Offload::NONE) {
+                                if let Err(r) = out.push_routed(master, &f) {
+                                    self.iface_mut(id).counters.drop(r);
+                                }
+                            }
+                        }
+                    }
+                    Err(_) => self.iface_mut(id).counters.drop(DropReason::GsoEncap),
+                }
+            } else if let Err(r) = out.push_routed(master, &frame) {
+                self.iface_mut(id).counters.drop(r);
+            }
+        }
+        if plan == crate::ipvlan::TxPlan::default() {
+            self.iface_mut(id).counters.drop(DropReason::NoRoute);
         }
     }
 
@@ -1471,7 +1628,7 @@ impl Graph {
         if frame.dst().is_multicast() {
             // Reports are multicast: learn the groups the host joins.
             if let Kind::Macvlan(m) = &mut self.iface_mut(id).kind {
-                m.snoop(frame.ethertype(), frame.body());
+                m.mc.snoop(frame.ethertype(), frame.body());
             }
         }
         let f = self.iface(id);

@@ -10,6 +10,7 @@
 //! the two differ only in their kind's name.
 
 use crate::graph::IfId;
+use crate::mcfilter::McFilter;
 use crate::wire::Mac;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,22 +68,8 @@ pub struct Macvlan {
     pub bcqueuelen: u32,
     /// `type macvtap`.
     pub tap: bool,
-    /// Multicast groups the device's host joined, learned from the IGMP
-    /// and MLD reports it sends (the kernel reads the device's own
-    /// multicast list; patchbay's device is a TAP whose list it cannot see).
-    pub groups: Vec<Mac>,
-}
-
-/// Groups every device is in without reporting them: IPv4 all-hosts
-/// (224.0.0.1) and IPv6 all-nodes (ff02::1).
-const ALWAYS: [Mac; 2] = [Mac([0x01, 0, 0x5e, 0, 0, 1]), Mac([0x33, 0x33, 0, 0, 0, 1])];
-
-fn ipv4_group(g: &[u8]) -> Mac {
-    Mac([0x01, 0, 0x5e, g[1] & 0x7f, g[2], g[3]])
-}
-
-fn ipv6_group(g: &[u8]) -> Mac {
-    Mac([0x33, 0x33, g[12], g[13], g[14], g[15]])
+    /// Its multicast filter.
+    pub mc: McFilter,
 }
 
 impl Macvlan {
@@ -94,97 +81,14 @@ impl Macvlan {
             sources: Vec::new(),
             bcqueuelen: 1000,
             tap: false,
-            groups: Vec::new(),
+            mc: McFilter::default(),
         }
     }
 
     /// Its multicast filter (`macvlan_compute_filter`): broadcast, the
     /// groups it is in; everything when promiscuous (passthru).
     pub fn accepts(&self, dst: Mac) -> bool {
-        dst == Mac::BROADCAST
-            || self.mode == Mode::Passthru
-            || ALWAYS.contains(&dst)
-            || self.groups.contains(&dst)
-    }
-
-    fn join(&mut self, g: Mac, on: bool) {
-        if on {
-            if !self.groups.contains(&g) && self.groups.len() < 256 {
-                self.groups.push(g);
-            }
-        } else {
-            self.groups.retain(|x| *x != g);
-        }
-    }
-
-    /// Learns the groups from a frame the device's host sends (`body`
-    /// from the ethertype on): IGMPv1/v2/v3 reports and leaves, MLDv1/v2
-    /// reports and dones.
-    pub fn snoop(&mut self, ethertype: u16, body: &[u8]) {
-        let ip = body.get(2..).unwrap_or(&[]);
-        match ethertype {
-            crate::wire::ethertype::IPV4 if ip.len() >= 20 && ip[9] == 2 => {
-                let ihl = usize::from(ip[0] & 0x0f) * 4;
-                let Some(m) = ip.get(ihl..) else { return };
-                match m.first() {
-                    Some(0x12 | 0x16) if m.len() >= 8 => self.join(ipv4_group(&m[4..8]), true),
-                    Some(0x17) if m.len() >= 8 => self.join(ipv4_group(&m[4..8]), false),
-                    Some(0x22) if m.len() >= 8 => {
-                        let n = usize::from(u16::from_be_bytes([m[6], m[7]]));
-                        let mut r = &m[8..];
-                        for _ in 0..n {
-                            if r.len() < 8 {
-                                break;
-                            }
-                            let (typ, aux, nsrc) = (
-                                r[0],
-                                usize::from(r[1]),
-                                usize::from(u16::from_be_bytes([r[2], r[3]])),
-                            );
-                            // INCLUDE with no sources is a leave.
-                            let on = !(matches!(typ, 1 | 3) && nsrc == 0);
-                            self.join(ipv4_group(&r[4..8]), on);
-                            r = r.get(8 + 4 * nsrc + 4 * aux..).unwrap_or(&[]);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            crate::wire::ethertype::IPV6 if ip.len() >= 48 => {
-                // MLD rides behind a hop-by-hop header (router alert).
-                let (mut next, mut off) = (ip[6], 40);
-                if next == 0 {
-                    next = ip[40];
-                    off += (usize::from(ip[41]) + 1) * 8;
-                }
-                let Some(m) = ip.get(off..).filter(|_| next == 58) else {
-                    return;
-                };
-                match m.first() {
-                    Some(131) if m.len() >= 24 => self.join(ipv6_group(&m[8..24]), true),
-                    Some(132) if m.len() >= 24 => self.join(ipv6_group(&m[8..24]), false),
-                    Some(143) if m.len() >= 8 => {
-                        let n = usize::from(u16::from_be_bytes([m[6], m[7]]));
-                        let mut r = &m[8..];
-                        for _ in 0..n {
-                            if r.len() < 20 {
-                                break;
-                            }
-                            let (typ, aux, nsrc) = (
-                                r[0],
-                                usize::from(r[1]),
-                                usize::from(u16::from_be_bytes([r[2], r[3]])),
-                            );
-                            let on = !(matches!(typ, 1 | 3) && nsrc == 0);
-                            self.join(ipv6_group(&r[4..20]), on);
-                            r = r.get(20 + 16 * nsrc + 4 * aux..).unwrap_or(&[]);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            _ => {}
-        }
+        self.mode == Mode::Passthru || self.mc.accepts(dst)
     }
 
     /// Applies `macaddr ...`; false when `del` names an address not listed.
@@ -550,13 +454,13 @@ mod tests {
         let mut body = vec![0x08, 0x00];
         body.extend_from_slice(&ip);
         body.extend_from_slice(&[0x16, 0, 0, 0, 239, 1, 2, 3]);
-        a.snoop(0x0800, &body);
+        a.mc.snoop(0x0800, &body);
         assert!(a.accepts(g));
         let devs = [a.clone(), Macvlan::new(Mode::Bridge)];
         assert_eq!(deliveries(&devs, "O", g, false), "A L");
         let n = body.len();
         body[n - 8] = 0x17;
-        a.snoop(0x0800, &body);
+        a.mc.snoop(0x0800, &body);
         assert!(!a.accepts(g));
         // MLDv2: join ff05::1:3 (33:33:00:01:00:03) behind hop-by-hop.
         let mut ip6 = vec![0x60, 0, 0, 0, 0, 36, 0, 1];
@@ -572,7 +476,7 @@ mod tests {
         ip6.extend_from_slice(&grp);
         let mut body6 = vec![0x86, 0xdd];
         body6.extend_from_slice(&ip6);
-        a.snoop(0x86dd, &body6);
+        a.mc.snoop(0x86dd, &body6);
         assert!(a.accepts(Mac([0x33, 0x33, 0, 1, 0, 3])));
     }
 

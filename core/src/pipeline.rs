@@ -120,6 +120,30 @@ pub struct Outputs {
     pub captures: Vec<CaptureRec>,
     pub dgram_buf: Vec<u8>,
     pub datagrams: Vec<Datagram>,
+    /// IP packets to be routed in the namespace of device `.0`'s netdev
+    /// (ipvlan l3): offsets into `routed_buf`.
+    pub routed_buf: Vec<u8>,
+    pub routed: Vec<(IfId, u32, u32)>,
+}
+
+/// Completes a partial checksum in `f` (an Ethernet frame as emitted; the
+/// field holds the pseudo-header sum, as virtio-net hands it): no NIC
+/// offload past a tunnel or a route.
+fn complete_csum(f: &mut [u8], o: crate::wire::Offload) {
+    if o.flags & crate::wire::Offload::NEEDS_CSUM == 0 {
+        return;
+    }
+    let (cs, co) = (usize::from(o.csum_start), usize::from(o.csum_offset));
+    if cs + co + 2 <= f.len() {
+        let mut sum: u32 = 0;
+        for c in f[cs..].chunks(2) {
+            sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+        }
+        while sum >> 16 != 0 {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        f[cs + co..cs + co + 2].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    }
 }
 
 impl Outputs {
@@ -160,22 +184,7 @@ impl Outputs {
         self.dgram_buf.extend_from_slice(&header);
         let start = self.dgram_buf.len();
         let o = frame.emit(&mut self.dgram_buf);
-        if o.flags & crate::wire::Offload::NEEDS_CSUM != 0 {
-            // No NIC offload past a tunnel: complete the partial checksum
-            // (the field holds the pseudo-header sum, as virtio-net hands it).
-            let f = &mut self.dgram_buf[start..];
-            let (cs, co) = (usize::from(o.csum_start), usize::from(o.csum_offset));
-            if cs + co + 2 <= f.len() {
-                let mut sum: u32 = 0;
-                for c in f[cs..].chunks(2) {
-                    sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-                }
-                while sum >> 16 != 0 {
-                    sum = (sum & 0xffff) + (sum >> 16);
-                }
-                f[cs + co..cs + co + 2].copy_from_slice(&(!(sum as u16)).to_be_bytes());
-            }
-        }
+        complete_csum(&mut self.dgram_buf[start..], o);
         self.datagrams.push(Datagram {
             dev,
             encap,
@@ -183,6 +192,27 @@ impl Outputs {
             len: (self.dgram_buf.len() - off) as u32,
         });
         Ok(())
+    }
+
+    /// Queues the IP packet in `frame` (its Ethernet header and tags
+    /// left off, its checksum completed) to be routed out of `dev`.
+    pub fn push_routed(&mut self, dev: IfId, frame: &Frame<'_>) -> Result<(), DropReason> {
+        if self.routed.len() >= DATAGRAM_BATCH {
+            return Err(DropReason::TxFull);
+        }
+        let start = self.routed_buf.len();
+        let o = frame.emit(&mut self.routed_buf);
+        complete_csum(&mut self.routed_buf[start..], o);
+        // MACs and tags, then the ethertype.
+        let hdr = frame.header_len() + 2;
+        self.routed_buf.drain(start..start + hdr);
+        self.routed
+            .push((dev, start as u32, (self.routed_buf.len() - start) as u32));
+        Ok(())
+    }
+
+    pub fn routed_packet(&self, r: &(IfId, u32, u32)) -> &[u8] {
+        &self.routed_buf[r.1 as usize..(r.1 + r.2) as usize]
     }
 
     pub fn datagram(&self, d: &Datagram) -> &[u8] {
@@ -229,6 +259,8 @@ impl Outputs {
         self.captures.clear();
         self.dgram_buf.clear();
         self.datagrams.clear();
+        self.routed_buf.clear();
+        self.routed.clear();
     }
 
     /// Enough VXLAN datagrams are queued that the front end should send

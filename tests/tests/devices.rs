@@ -255,3 +255,95 @@ fn a_dummy_with_an_address() {
     let d = pb(&lab, "-d link show dummy1");
     assert!(d.contains("dummy"), "{d}");
 }
+
+#[test]
+fn ipvlan_l2_in_a_namespace_and_l3_routed_by_the_master() {
+    let Some(mut lab) = lab("gi") else { return };
+    let (m, w) = lower(&mut lab);
+    let (ns0, ns1, ns2) = (
+        lab.netns("ns0").unwrap(),
+        lab.netns("ns1").unwrap(),
+        lab.netns("ns2").unwrap(),
+    );
+    ipn(&lab, &w, &["addr", "add", "198.18.65.9/24", "dev", "wire0"]);
+    lab.start_daemon_in(Some(&m), &[]).unwrap();
+    // GUIDE.md: an l2 slave moved into a namespace.
+    pb(&lab, "link add name ipvl0 link eth0 type ipvlan mode l2");
+    pb(&lab, &format!("link set dev ipvl0 netns {ns0}"));
+    pb(
+        &lab,
+        "link add link eth0 name ipvl1 type ipvlan mode l2 bridge",
+    );
+    pb(&lab, &format!("link set dev ipvl1 netns {ns1}"));
+    pb(&lab, "link set ipvl0 up");
+    pb(&lab, "link set ipvl1 up");
+    ipn(
+        &lab,
+        &ns0,
+        &["addr", "add", "198.18.65.1/24", "dev", "ipvl0"],
+    );
+    ipn(
+        &lab,
+        &ns1,
+        &["addr", "add", "198.18.65.2/24", "dev", "ipvl1"],
+    );
+    // Both share the master's MAC.
+    let eth0 = lab
+        .exec_ok(&m, &["cat", "/sys/class/net/eth0/address"])
+        .unwrap();
+    let s0 = lab
+        .exec_ok(&ns0, &["cat", "/sys/class/net/ipvl0/address"])
+        .unwrap();
+    assert_eq!(s0, eth0);
+    std::thread::sleep(Duration::from_millis(1300));
+    assert!(ping(&lab, &ns0, "198.18.65.9"), "slave to the outside");
+    assert!(ping(&lab, &w, "198.18.65.2"), "outside to a slave");
+    assert!(
+        ping(&lab, &ns0, "198.18.65.2"),
+        "slave to slave (l2 bridge)"
+    );
+    let st = pb(&lab, "stats ipvl0");
+    assert!(st.contains("ipvlan: addresses 198.18.65.1"), "{st}");
+    let d = pb(&lab, "-d link show ipvl1");
+    assert!(
+        d.contains("ipvl1@eth0") && d.contains("ipvlan  mode l2 bridge"),
+        "{d}"
+    );
+    // macvlan and ipvlan do not share a lower.
+    let e = lab
+        .pb(&["link", "add", "mv0", "link", "eth0", "type", "macvlan"])
+        .unwrap_err();
+    assert!(e.contains("cannot share a lower device"), "{e}");
+    // One mode per master: an l3 slave turns the others l3 as well.
+    pb(&lab, "link add link eth0 name ipvl2 type ipvlan mode l3");
+    let d = pb(&lab, "-d link show ipvl0");
+    assert!(d.contains("mode l3 bridge"), "{d}");
+    // l3: the master's namespace routes. The outside reaches the slave's
+    // network through the master's address.
+    pb(&lab, &format!("link set dev ipvl2 netns {ns2}"));
+    pb(&lab, "link set ipvl2 up");
+    ipn(
+        &lab,
+        &m,
+        &["addr", "add", "198.18.65.254/24", "dev", "eth0"],
+    );
+    ipn(
+        &lab,
+        &ns2,
+        &["addr", "add", "198.18.66.1/24", "dev", "ipvl2"],
+    );
+    ipn(&lab, &ns2, &["route", "add", "default", "dev", "ipvl2"]);
+    ipn(
+        &lab,
+        &w,
+        &["route", "add", "198.18.66.0/24", "via", "198.18.65.254"],
+    );
+    let flags = lab.exec_ok(&ns2, &["ip", "link", "show", "ipvl2"]).unwrap();
+    assert!(flags.contains("NOARP"), "l3 slaves do not ARP: {flags}");
+    std::thread::sleep(Duration::from_millis(1300));
+    assert!(
+        ping(&lab, &w, "198.18.66.1"),
+        "outside to the l3 slave, routed back by the master"
+    );
+    assert!(ping(&lab, &ns2, "198.18.65.9"), "l3 slave to the outside");
+}

@@ -141,12 +141,15 @@ fn parse_add(w: &[String]) -> Result<Command, CmdError> {
                     "macvlan" | "macvtap" => {
                         LinkKind::Macvlan(Box::new(parse_macvlan_opts(&mut a, t == "macvtap")?))
                     }
+                    "ipvlan" | "ipvtap" => {
+                        LinkKind::Ipvlan(Box::new(parse_ipvlan_opts(&mut a, t == "ipvtap")?))
+                    }
                     "veth" => parse_veth_opts(&mut a)?,
                     "dummy" => LinkKind::Dummy,
-                    "ipvlan" | "ipvtap" | "nlmon" | "netdevsim" => {
-                        return Err(err(&a.cmd, format!("the userspace {t} device is not built yet; this version emulates bridge, bond, team, vlan, vxlan, macvlan, macvtap, veth and dummy")))
+                    "nlmon" | "netdevsim" => {
+                        return Err(err(&a.cmd, format!("the userspace {t} device is not built yet; this version emulates bridge, bond, team, vlan, vxlan, macvlan, macvtap, ipvlan, ipvtap, veth and dummy")))
                     }
-                    other => return Err(a.bad("type", other, "bridge, bond, team, vlan, vxlan, macvlan, macvtap, veth or dummy")),
+                    other => return Err(a.bad("type", other, "bridge, bond, team, vlan, vxlan, macvlan, macvtap, ipvlan, ipvtap, veth or dummy")),
                 });
             }
             _ if name.is_none() => name = Some(x.to_string()),
@@ -166,10 +169,10 @@ fn parse_add(w: &[String]) -> Result<Command, CmdError> {
             "argument \"type\" is required (type bridge or type vlan)",
         )
     })?;
-    if matches!(kind, LinkKind::Macvlan(_)) && link.is_none() {
+    if matches!(kind, LinkKind::Macvlan(_) | LinkKind::Ipvlan(_)) && link.is_none() {
         return Err(err(
             format!("link add {name}"),
-            "a macvlan needs a lower device (link add link eth0 name mv0 type macvlan mode bridge)",
+            "a macvlan or ipvlan needs a lower device (link add link eth0 name mv0 type macvlan mode bridge)",
         ));
     }
     if matches!(kind, LinkKind::Veth { .. } | LinkKind::Dummy) && link.is_some() {
@@ -244,6 +247,26 @@ fn parse_macvlan_opts(a: &mut Args<'_>, tap: bool) -> Result<crate::macvlan::Mac
         return Err(err(&a.cmd, "nodst applies to mode source only"));
     }
     Ok(m)
+}
+
+/// `type ipvlan|ipvtap [mode l2|l3|l3s] [bridge|private|vepa]`.
+fn parse_ipvlan_opts(a: &mut Args<'_>, tap: bool) -> Result<crate::ipvlan::Ipvlan, CmdError> {
+    use crate::ipvlan::{Flag, Ipvlan, Mode};
+    let mut v = Ipvlan::new(Mode::L3, Flag::Bridge);
+    v.tap = tap;
+    while let Some(x) = a.peek() {
+        if x == "mode" {
+            a.next();
+            let m = a.value("mode")?;
+            v.mode = Mode::parse(m).ok_or_else(|| a.bad("mode", m, "l2, l3 or l3s"))?;
+        } else if let Some(f) = Flag::parse(x) {
+            a.next();
+            v.flag = f;
+        } else {
+            break;
+        }
+    }
+    Ok(v)
 }
 
 /// `type veth [peer [name] NAME [address MAC] [netns NS]]`.
@@ -633,6 +656,12 @@ pub(super) fn add(g: &mut Graph, now: Instant, a: &LinkAdd) -> Result<IfId, CmdE
             g.add_macvlan(&a.name, lower, (**m).clone(), mac, a.mtu)
                 .map_err(|e| graph_err(&cmd, e))?
         }
+        LinkKind::Ipvlan(v) => {
+            let lower_name = a.link.as_deref().expect("checked at parse");
+            let lower = lookup(g, &cmd, lower_name)?;
+            g.add_ipvlan(&a.name, lower, (**v).clone(), a.mtu)
+                .map_err(|e| graph_err(&cmd, e))?
+        }
         LinkKind::Veth {
             peer, peer_address, ..
         } => {
@@ -1019,6 +1048,11 @@ pub(super) fn link_json(g: &Graph, id: IfId, opts: Opts) -> Value {
                 }
                 li.insert("info_data".into(), d);
             }
+            Kind::Ipvlan(v) => {
+                let mut d = json!({"mode": v.mode.name()});
+                d[v.flag.name()] = true.into();
+                li.insert("info_data".into(), d);
+            }
             Kind::External | Kind::Veth { .. } | Kind::Dummy => {}
         }
         if let Some(sj) = f
@@ -1161,6 +1195,15 @@ pub(super) fn show(
                         s,
                         "bcqueuelen {} usedbcqueuelen {}",
                         m.bcqueuelen, m.bcqueuelen
+                    );
+                }
+                Kind::Ipvlan(v) => {
+                    let _ = writeln!(
+                        s,
+                        "    {}  mode {} {} ",
+                        if v.tap { "ipvtap" } else { "ipvlan" },
+                        v.mode.name(),
+                        v.flag.name()
                     );
                 }
                 Kind::Veth { .. } => s.push_str("    veth \n"),

@@ -128,6 +128,8 @@ pub enum LinkKind {
     },
     /// `type macvlan` / `type macvtap` (the flag inside says which).
     Macvlan(Box<crate::macvlan::Macvlan>),
+    /// `type ipvlan` / `type ipvtap`.
+    Ipvlan(Box<crate::ipvlan::Ipvlan>),
     /// `type veth [peer [name] NAME [address MAC]]`.
     Veth {
         peer: Option<String>,

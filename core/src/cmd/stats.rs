@@ -26,6 +26,9 @@ pub(super) fn show(g: &Graph, dev: Option<&str>, opts: Opts) -> Result<String, C
                         "limit_hits": b.learn_full,
                     });
                 }
+                if let crate::graph::Kind::Ipvlan(v) = &f.kind {
+                    m["ipvlan"] = json!({"addresses": v.addrs.iter().map(|x| x.to_string()).collect::<Vec<_>>()});
+                }
                 if let crate::graph::Kind::Vxlan(v) = &f.kind {
                     m["vxlan"] = json!({
                         "fdb_entries": v.fdb.len(),
@@ -72,6 +75,10 @@ pub(super) fn show(g: &Graph, dev: Option<&str>, opts: Opts) -> Result<String, C
                 b.learned_roamed,
                 b.learn_full
             );
+        }
+        if let crate::graph::Kind::Ipvlan(v) = &f.kind {
+            let a: Vec<String> = v.addrs.iter().map(|x| x.to_string()).collect();
+            let _ = writeln!(s, "    ipvlan: addresses {}", a.join(" "));
         }
         if let crate::graph::Kind::Vxlan(v) = &f.kind {
             let _ = writeln!(

@@ -128,6 +128,8 @@ pub struct Daemon {
     underlays: Vec<crate::underlay::Underlay>,
     /// Receive buffer for underlay datagrams (reused).
     underlay_buf: Vec<u8>,
+    /// Raw sockets that route ipvlan l3 packets out of their masters.
+    router: crate::route::Router,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -196,6 +198,7 @@ impl Daemon {
             warning: String::new(),
             underlays: Vec::new(),
             underlay_buf: vec![0; 65536],
+            router: crate::route::Router::default(),
             poll,
             graph: Graph::new(),
             out: Outputs::new(),
@@ -304,6 +307,7 @@ impl Daemon {
             }
             if now >= next_sync {
                 self.sync_links();
+                self.sync_ipvlan_addrs();
                 next_sync = now + SYNC_INTERVAL;
             }
         }
@@ -454,6 +458,9 @@ impl Daemon {
         }
         if !self.out.datagrams.is_empty() {
             self.underlay_send();
+        }
+        if !self.out.routed.is_empty() {
+            self.route_send();
         }
         let Daemon {
             out, atts, graph, ..
@@ -801,6 +808,7 @@ impl Daemon {
                 && f.master.is_none()
                 && f.vlan_uppers.is_empty()
                 && f.macvlans.is_empty()
+                && f.ipvlans.is_empty()
             {
                 info!(dev = %f.name, "released kernel netdev");
                 self.remove_devices(*id);
@@ -985,6 +993,73 @@ impl Daemon {
         self.underlay_buf = buf;
     }
 
+    /// Routes the ipvlan l3 packets of this burst out of their masters.
+    fn route_send(&mut self) {
+        for r in &self.out.routed {
+            let Some(a) = self.graph.get(r.0).and_then(|f| f.attach) else {
+                continue;
+            };
+            let Some(att) = self.atts.get(a.id.0 as usize).and_then(Option::as_ref) else {
+                continue;
+            };
+            if let Err(e) = self.router.send(&att.netdev, self.out.routed_packet(r)) {
+                debug!(dev = %att.netdev, "route: {e}");
+                if let Some(f) = self.graph.get_mut(r.0) {
+                    f.counters.drops[DropReason::TxError as usize] += 1;
+                }
+            }
+        }
+    }
+
+    /// The addresses configured on the ipvlan slaves' TAPs (where the host
+    /// puts them) join those learned from their traffic.
+    fn sync_ipvlan_addrs(&mut self) {
+        let taps: Vec<(IfId, String, Option<String>)> = self
+            .graph
+            .iter()
+            .filter(|(_, f)| matches!(f.kind, Kind::Ipvlan(_)))
+            .filter_map(|(id, f)| {
+                let att = self.atts.get(f.attach?.id.0 as usize)?.as_ref()?;
+                Some((id, att.netdev.clone(), att.netns.clone()))
+            })
+            .collect();
+        for (id, dev, ns) in taps {
+            let addrs = match ns {
+                None => crate::route::addresses(&dev),
+                Some(ns) => {
+                    let d = dev.clone();
+                    crate::lab::in_netns(&ns, move || crate::route::addresses(&d))
+                        .join()
+                        .ok()
+                        .and_then(Result::ok)
+                        .unwrap_or_default()
+                }
+            };
+            let master = self.graph.iface(id).link;
+            let taken: Vec<std::net::IpAddr> = master
+                .map(|m| self.graph.iface(m).ipvlans.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|s| *s != id)
+                .filter_map(|s| match &self.graph.iface(s).kind {
+                    Kind::Ipvlan(v) => Some(v.addrs.clone()),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            if let Kind::Ipvlan(v) = &mut self.graph.iface_mut(id).kind {
+                for a in addrs {
+                    if !v.addrs.contains(&a)
+                        && !taken.contains(&a)
+                        && v.addrs.len() < patchbay_core::ipvlan::MAX_ADDRS
+                    {
+                        v.addrs.push(a);
+                    }
+                }
+            }
+        }
+    }
+
     /// Sends the VXLAN datagrams of this burst.
     fn underlay_send(&mut self) {
         for d in &self.out.datagrams {
@@ -1122,7 +1197,13 @@ impl Daemon {
         if let Err(e) = sys::set_mac(&name, mac) {
             warn!(dev = %name, "cannot set the TAP address: {e}");
         }
-        if matches!(self.graph.iface(id).kind, Kind::Dummy) {
+        let noarp = match &self.graph.iface(id).kind {
+            Kind::Dummy => true,
+            // l3 slaves do not ARP (`ipvlan_set_port_mode`).
+            Kind::Ipvlan(v) => v.mode != patchbay_core::ipvlan::Mode::L2,
+            _ => false,
+        };
+        if noarp {
             if let Err(e) = sys::set_noarp(&name) {
                 warn!(dev = %name, "cannot set NOARP on the TAP: {e}");
             }

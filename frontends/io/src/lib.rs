@@ -13,6 +13,7 @@ pub mod packet;
 pub use patchbay_core::pcap;
 pub mod proto;
 pub mod ring;
+pub mod route;
 pub mod rxthread;
 pub mod sys;
 pub mod tap;
