@@ -295,13 +295,24 @@ impl Fdb {
     /// and schedules the next run at the earliest remaining expiry.
     /// Returns how many entries expired.
     pub fn handle_timeout(&mut self, now: Instant, hold: Duration) -> usize {
+        self.handle_timeout_into(now, hold, None)
+    }
+
+    /// As [`Fdb::handle_timeout`], and lists each entry that aged out
+    /// (MAC, VID, port) in `expired` when given.
+    pub fn handle_timeout_into(
+        &mut self,
+        now: Instant,
+        hold: Duration,
+        mut expired: Option<&mut Vec<(Mac, u16, Option<PortNo>)>>,
+    ) -> usize {
         match self.next_gc {
             Some(t) if t <= now => {}
             _ => return 0,
         }
         let mut next: Option<Instant> = None;
         let mut gone = 0usize;
-        self.map.retain(|_, e| {
+        self.map.retain(|k, e| {
             if !e.ages() {
                 return true;
             }
@@ -309,6 +320,9 @@ impl Fdb {
             if expires <= now {
                 if !e.flags.added_by_user {
                     gone += 1;
+                }
+                if let Some(x) = expired.as_deref_mut() {
+                    x.push((k.mac(), k.vid(), e.port));
                 }
                 return false;
             }

@@ -57,6 +57,23 @@ pub enum Event {
         bridge: IfId,
         count: usize,
     },
+    /// One learned entry aged out.
+    FdbAged {
+        bridge: IfId,
+        mac: Mac,
+        vid: u16,
+        port: IfId,
+    },
+    /// A device was created (`link add`, `tuntap add`, an attached netdev).
+    LinkAdded {
+        dev: IfId,
+    },
+    /// A device was removed; what a message about it needs.
+    LinkRemoved {
+        ifindex: u32,
+        name: [u8; 16],
+        kind: Option<&'static str>,
+    },
     PortState {
         bridge: IfId,
         port: IfId,
@@ -143,6 +160,9 @@ pub enum Kind {
     },
     /// Counts and discards what it is given.
     Dummy,
+    /// A netlink monitor: while up, the control plane's rtnetlink
+    /// messages are "sent" on it (`rtnl`).
+    Nlmon,
 }
 
 impl Kind {
@@ -163,6 +183,7 @@ impl Kind {
             Kind::Ipvlan(_) => Some("ipvlan"),
             Kind::Veth { .. } => Some("veth"),
             Kind::Dummy => Some("dummy"),
+            Kind::Nlmon => Some("nlmon"),
         }
     }
 }
@@ -360,6 +381,7 @@ impl Graph {
         self.next_ifindex += 1;
         self.ifaces[id.0 as usize] = Some(iface);
         self.names.insert(name.into(), id);
+        self.log_event(Event::LinkAdded { dev: id });
         Ok(id)
     }
 
@@ -547,6 +569,14 @@ impl Graph {
         }
         let iface = self.ifaces[id.0 as usize].take().expect("live interface");
         self.names.remove(&iface.name);
+        let mut name = [0u8; 16];
+        let n = iface.name.len().min(15);
+        name[..n].copy_from_slice(&iface.name.as_bytes()[..n]);
+        self.log_event(Event::LinkRemoved {
+            ifindex: iface.ifindex,
+            name,
+            kind: iface.kind.info_kind(),
+        });
         if let Some(a) = iface.attach {
             self.by_attach[a.id.0 as usize] = None;
         }
@@ -702,7 +732,7 @@ impl Graph {
             }
             // Carrier only while both ends are up.
             Kind::Veth { peer } => peer.is_some_and(|p| self.iface(p).admin_up),
-            Kind::Dummy => true,
+            Kind::Dummy | Kind::Nlmon => true,
             Kind::Bridge(b) => b
                 .ports()
                 .any(|p| p.state == crate::bridge::PortState::Forwarding && self.oper_up(p.ifid)),
@@ -851,6 +881,15 @@ impl Graph {
                     None => continue,
                 },
                 FdbEvent::Expired { count } => Event::FdbExpired { bridge: br, count },
+                FdbEvent::Aged { mac, vid, port } => match ifid(b, port) {
+                    Some(p) => Event::FdbAged {
+                        bridge: br,
+                        mac,
+                        vid,
+                        port: p,
+                    },
+                    None => continue,
+                },
                 FdbEvent::PortState { port, state } => match ifid(b, port) {
                     Some(port) => Event::PortState {
                         bridge: br,
@@ -1471,8 +1510,8 @@ impl Graph {
                 }
                 self.rx(now, p, frame, out, depth + 1);
             }
-            // Counted by `pass`, then gone (`dummy_xmit`).
-            Kind::Dummy => {}
+            // Counted by `pass`, then gone (`dummy_xmit`, `nlmon_xmit`).
+            Kind::Dummy | Kind::Nlmon => {}
         }
     }
 

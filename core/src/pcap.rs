@@ -2,6 +2,8 @@
 
 /// LINKTYPE_ETHERNET.
 pub const LINKTYPE_ETHERNET: u32 = 1;
+/// LINKTYPE_NETLINK: a 16-byte cooked header, then netlink messages.
+pub const LINKTYPE_NETLINK: u32 = 253;
 /// Nanosecond-resolution magic.
 pub const MAGIC_NS: u32 = 0xa1b2_3c4d;
 pub const SNAPLEN: u32 = 262_144;

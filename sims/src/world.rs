@@ -1028,6 +1028,11 @@ impl Sim {
                         .unwrap_or_else(|| "?".into()),
                     name(&self.graph, to)
                 ),
+                // In the timeline as their sums (FdbExpired) or the
+                // commands that made them.
+                Event::FdbAged { .. } | Event::LinkAdded { .. } | Event::LinkRemoved { .. } => {
+                    continue
+                }
                 Event::VxlanMiss { dev, miss } => match miss {
                     patchbay_core::vxlan::Miss::L2(mac) => {
                         format!("miss lladdr {mac} dev {}", name(&self.graph, dev))

@@ -158,6 +158,12 @@ pub enum FdbEvent {
     Expired {
         count: usize,
     },
+    /// One entry aged out (recorded alongside `Expired`).
+    Aged {
+        mac: Mac,
+        vid: u16,
+        port: PortNo,
+    },
     PortState {
         port: PortNo,
         state: PortState,
@@ -378,8 +384,17 @@ impl Bridge {
         self.stp_handle_timeout(now);
         self.rstp_handle_timeout(now);
         let hold = self.hold_time();
-        let n = self.fdb.handle_timeout(now, hold);
-        if n > 0 && self.record {
+        if !self.record {
+            return self.fdb.handle_timeout(now, hold);
+        }
+        let mut aged = Vec::new();
+        let n = self.fdb.handle_timeout_into(now, hold, Some(&mut aged));
+        for (mac, vid, port) in aged {
+            if let Some(port) = port {
+                self.events.push(FdbEvent::Aged { mac, vid, port });
+            }
+        }
+        if n > 0 {
             self.events.push(FdbEvent::Expired { count: n });
         }
         n

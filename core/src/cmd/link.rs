@@ -146,7 +146,8 @@ fn parse_add(w: &[String]) -> Result<Command, CmdError> {
                     }
                     "veth" => parse_veth_opts(&mut a)?,
                     "dummy" => LinkKind::Dummy,
-                    "nlmon" | "netdevsim" => {
+                    "nlmon" => LinkKind::Nlmon,
+                    "netdevsim" => {
                         return Err(err(&a.cmd, format!("the userspace {t} device is not built yet; this version emulates bridge, bond, team, vlan, vxlan, macvlan, macvtap, ipvlan, ipvtap, veth and dummy")))
                     }
                     other => return Err(a.bad("type", other, "bridge, bond, team, vlan, vxlan, macvlan, macvtap, ipvlan, ipvtap, veth or dummy")),
@@ -175,7 +176,17 @@ fn parse_add(w: &[String]) -> Result<Command, CmdError> {
             "a macvlan or ipvlan needs a lower device (link add link eth0 name mv0 type macvlan mode bridge)",
         ));
     }
-    if matches!(kind, LinkKind::Veth { .. } | LinkKind::Dummy) && link.is_some() {
+    if matches!(kind, LinkKind::Nlmon) && address.is_some() {
+        return Err(err(
+            format!("link add {name}"),
+            "an nlmon device has no address (EINVAL)",
+        ));
+    }
+    if matches!(
+        kind,
+        LinkKind::Veth { .. } | LinkKind::Dummy | LinkKind::Nlmon
+    ) && link.is_some()
+    {
         return Err(err(
             format!("link add {name}"),
             "a veth or dummy takes no \"link\" device",
@@ -680,6 +691,10 @@ pub(super) fn add(g: &mut Graph, now: Instant, a: &LinkAdd) -> Result<IfId, CmdE
         LinkKind::Dummy => g
             .add(&a.name, Kind::Dummy, mac, a.mtu.unwrap_or(1500))
             .map_err(|e| graph_err(&cmd, e))?,
+        // NLMSG_GOODSIZE on a 4 KiB page; no address.
+        LinkKind::Nlmon => g
+            .add(&a.name, Kind::Nlmon, Mac::ZERO, a.mtu.unwrap_or(3776))
+            .map_err(|e| graph_err(&cmd, e))?,
         LinkKind::Vlan { id, protocol } => {
             let lower_name = a.link.as_deref().expect("checked at parse");
             let lower = lookup(g, &cmd, lower_name)?;
@@ -1053,7 +1068,7 @@ pub(super) fn link_json(g: &Graph, id: IfId, opts: Opts) -> Value {
                 d[v.flag.name()] = true.into();
                 li.insert("info_data".into(), d);
             }
-            Kind::External | Kind::Veth { .. } | Kind::Dummy => {}
+            Kind::External | Kind::Veth { .. } | Kind::Dummy | Kind::Nlmon => {}
         }
         if let Some(sj) = f
             .master
@@ -1208,6 +1223,7 @@ pub(super) fn show(
                 }
                 Kind::Veth { .. } => s.push_str("    veth \n"),
                 Kind::Dummy => s.push_str("    dummy \n"),
+                Kind::Nlmon => s.push_str("    nlmon \n"),
                 Kind::External => {}
             }
             if let Some(t) = f

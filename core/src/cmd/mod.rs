@@ -137,6 +137,7 @@ pub enum LinkKind {
         peer_netns: Option<String>,
     },
     Dummy,
+    Nlmon,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -61,6 +61,7 @@ impl Conn {
             details: o.details,
             stats: o.stats,
             capture: None,
+            monitor: false,
         })?;
         if r.ok {
             if !r.warning.is_empty() {
@@ -294,4 +295,116 @@ pub fn capture(socket: &Path, args: &[String]) -> ExitCode {
     let _ = out.flush();
     eprintln!("{frames} frames written to {file}");
     ExitCode::SUCCESS
+}
+
+/// `patchbay monitor [all|link|neigh]`: the control plane's changes as
+/// they happen, printed as `ip monitor` prints the kernel's (the daemon
+/// streams them as rtnetlink messages, the same ones an nlmon device
+/// carries); `-j` prints one JSON object per message.
+pub fn monitor(socket: &Path, args: &[String], o: Opts) -> ExitCode {
+    let (mut link, mut neigh) = (true, true);
+    for a in args {
+        match a.as_str() {
+            "all" => {}
+            "link" => neigh = false,
+            "neigh" | "fdb" => link = false,
+            x => {
+                eprintln!("Error: monitor: unknown object \"{x}\" (expected all, link or neigh)");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let mut names: std::collections::HashMap<u32, String> = std::collections::HashMap::new();
+    match Conn::open(socket).and_then(|mut c| {
+        c.run(
+            &["link".into(), "show".into()],
+            Opts {
+                json: true,
+                ..Opts::default()
+            },
+        )
+    }) {
+        Ok(j) => {
+            if let Ok(serde_json::Value::Array(v)) = serde_json::from_str(&j) {
+                for l in v {
+                    if let (Some(i), Some(n)) = (l["ifindex"].as_u64(), l["ifname"].as_str()) {
+                        names.insert(i as u32, n.to_string());
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let mut conn = match Conn::open(socket) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match conn.send(&Request {
+        monitor: true,
+        ..Default::default()
+    }) {
+        Ok(r) if r.ok => {}
+        Ok(r) => {
+            eprintln!("Error: {}", r.error);
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let mut buf: Vec<u8> = Vec::new();
+    let mut header_done = false;
+    let mut chunk = [0u8; 65536];
+    let stdout = std::io::stdout();
+    loop {
+        match conn.reader.read(&mut chunk) {
+            Ok(0) => return ExitCode::SUCCESS,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                eprintln!("Error: monitor: {e}");
+                return ExitCode::from(1);
+            }
+        }
+        if !header_done && buf.len() >= 24 {
+            buf.drain(..24);
+            header_done = true;
+        }
+        if !header_done {
+            continue;
+        }
+        while let Some(n) = pcap::next_record_len(&buf) {
+            // Record header (16), cooked header (16), the message.
+            let msg = buf.get(32..n).unwrap_or(&[]).to_vec();
+            buf.drain(..n);
+            if let Some((i, name)) = patchbay_io::rtnl::link_name(&msg) {
+                names.insert(i, name);
+            }
+            let Some((t, tname)) = patchbay_io::rtnl::message_type(&msg) else {
+                continue;
+            };
+            let is_link = matches!(t, 16 | 17);
+            if (is_link && !link) || (!is_link && !neigh) {
+                continue;
+            }
+            let lookup = |i: u32| names.get(&i).cloned().unwrap_or_else(|| format!("if{i}"));
+            let Some(text) = patchbay_io::rtnl::describe(&msg, &lookup) else {
+                continue;
+            };
+            let mut out = stdout.lock();
+            let _ = if o.json {
+                writeln!(out, "{}", serde_json::json!({"type": tname, "text": text}))
+            } else {
+                writeln!(out, "{text}")
+            };
+            let _ = out.flush();
+        }
+    }
 }

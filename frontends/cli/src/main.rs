@@ -20,6 +20,7 @@ usage: patchbay [OPTIONS] OBJECT COMMAND...
        patchbay daemon [--socket PATH] [--layout run-to-completion|pipeline]
        patchbay demo
        patchbay capture DEV -w FILE.pcap [-c COUNT]
+      patchbay monitor [all|link|neigh]
        patchbay sim FILE [--seed N] [--pcap DIR] [-j]
        patchbay [-j] -batch FILE
 
@@ -99,6 +100,7 @@ fn main() -> ExitCode {
         Some("daemon") => daemon(&rest[1..], socket),
         Some("demo") => demo::run(),
         Some("capture") => client::capture(&socket, &rest[1..]),
+        Some("monitor") => client::monitor(&socket, &rest[1..], opts),
         Some("sim") => sim::run(&rest[1..], opts.json),
         Some(_) => client::command(&socket, rest, opts),
     }

@@ -103,6 +103,8 @@ struct Client {
     inbuf: Vec<u8>,
     outbuf: Vec<u8>,
     capture: Option<IfId>,
+    /// `patchbay monitor`: the rtnetlink stream.
+    monitor: bool,
     closing: bool,
 }
 
@@ -130,6 +132,8 @@ pub struct Daemon {
     underlay_buf: Vec<u8>,
     /// Raw sockets that route ipvlan l3 packets out of their masters.
     router: crate::route::Router,
+    /// Sequence numbers of the rtnetlink messages the events become.
+    nl_seq: u32,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -199,8 +203,14 @@ impl Daemon {
             underlays: Vec::new(),
             underlay_buf: vec![0; 65536],
             router: crate::route::Router::default(),
+            nl_seq: 0,
             poll,
-            graph: Graph::new(),
+            graph: {
+                // Events become rtnetlink messages (nlmon, monitor).
+                let mut g = Graph::new();
+                g.record_events(true);
+                g
+            },
             out: Outputs::new(),
             rx: RxBufs::new(),
             atts: Vec::new(),
@@ -305,6 +315,7 @@ impl Daemon {
             if self.graph.take_macs_changed() {
                 self.sync_host_macs();
             }
+            self.drain_events();
             if now >= next_sync {
                 self.sync_links();
                 self.sync_ipvlan_addrs();
@@ -510,6 +521,7 @@ impl Daemon {
                         inbuf: Vec::new(),
                         outbuf: Vec::new(),
                         capture: None,
+                        monitor: false,
                         closing: false,
                     });
                 }
@@ -561,8 +573,15 @@ impl Daemon {
             let mut s = serde_json::to_vec(&reply).expect("json");
             s.push(b'\n');
             // A capture's pcap header must follow its answer line.
-            let header = if c.capture.is_some() && reply.ok {
-                Some(pcap::header(pcap::LINKTYPE_ETHERNET))
+            let nlmon = c
+                .capture
+                .is_some_and(|id| matches!(self.graph.get(id).map(|f| &f.kind), Some(Kind::Nlmon)));
+            let header = if (c.capture.is_some() || c.monitor) && reply.ok {
+                Some(pcap::header(if nlmon || c.monitor {
+                    pcap::LINKTYPE_NETLINK
+                } else {
+                    pcap::LINKTYPE_ETHERNET
+                }))
             } else {
                 None
             };
@@ -616,6 +635,13 @@ impl Daemon {
     }
 
     fn handle_request(&mut self, client: usize, req: Request) -> Response {
+        if req.monitor {
+            self.clients[client].as_mut().expect("client").monitor = true;
+            return Response {
+                ok: true,
+                ..Default::default()
+            };
+        }
         if let Some(dev) = req.capture {
             return match self.graph.by_name(&dev) {
                 Some(id) => {
@@ -993,6 +1019,50 @@ impl Daemon {
         self.underlay_buf = buf;
     }
 
+    /// The control plane's events as rtnetlink messages: sent on every nlmon
+    /// device that is up (to its captures) and to `patchbay monitor`.
+    fn drain_events(&mut self) {
+        self.graph.collect_all();
+        let mut msgs = Vec::new();
+        while let Some(e) = self.graph.poll_event() {
+            self.nl_seq = self.nl_seq.wrapping_add(1);
+            msgs.extend(crate::rtnl::encode(&self.graph, &e, self.nl_seq));
+        }
+        if msgs.is_empty() {
+            return;
+        }
+        let ts = self.wall_epoch + self.now().as_nanos();
+        let nlmons: Vec<IfId> = self
+            .graph
+            .iter()
+            .filter(|(_, f)| matches!(f.kind, Kind::Nlmon) && f.admin_up)
+            .map(|(id, _)| id)
+            .collect();
+        let mut rec = Vec::new();
+        for m in &msgs {
+            rec.clear();
+            rec.extend_from_slice(&crate::rtnl::cooked_header(crate::rtnl::NETLINK_ROUTE));
+            rec.extend_from_slice(m);
+            for id in &nlmons {
+                self.graph.iface_mut(*id).counters.tx(rec.len());
+            }
+            for c in self.clients.iter_mut().flatten() {
+                let to_me = c.monitor || c.capture.is_some_and(|id| nlmons.contains(&id));
+                if to_me && c.outbuf.len() < CAPTURE_BACKLOG {
+                    pcap::record(&mut c.outbuf, ts, &rec);
+                }
+            }
+        }
+        for i in 0..self.clients.len() {
+            if self.clients[i]
+                .as_ref()
+                .is_some_and(|c| (c.monitor || c.capture.is_some()) && !c.outbuf.is_empty())
+            {
+                self.client_write(i);
+            }
+        }
+    }
+
     /// Routes the ipvlan l3 packets of this burst out of their masters.
     fn route_send(&mut self) {
         for r in &self.out.routed {
@@ -1132,6 +1202,11 @@ impl Daemon {
     /// Exposes what `link add` made (both ends of a veth) and moves the
     /// TAPs into the namespaces the command names.
     fn expose_added(&mut self, id: IfId, a: &cmd::LinkAdd) -> Result<(), String> {
+        if matches!(self.graph.iface(id).kind, Kind::Nlmon) {
+            // Not an Ethernet device: its traffic is read with
+            // `patchbay capture`, so it has no TAP.
+            return Ok(());
+        }
         self.expose(id)?;
         let peer = match self.graph.iface(id).kind {
             Kind::Veth { peer: Some(p) } => Some(p),

@@ -14,6 +14,7 @@ pub use patchbay_core::pcap;
 pub mod proto;
 pub mod ring;
 pub mod route;
+pub mod rtnl;
 pub mod rxthread;
 pub mod sys;
 pub mod tap;

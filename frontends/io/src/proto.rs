@@ -19,6 +19,10 @@ pub struct Request {
     /// Stream a pcap of this interface instead of running a command.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capture: Option<String>,
+    /// Stream the control plane's rtnetlink messages (`patchbay monitor`)
+    /// as a LINKTYPE_NETLINK pcap instead of running a command.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub monitor: bool,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

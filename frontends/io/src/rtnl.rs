@@ -1,0 +1,528 @@
+//! What patchbay's control plane does, as the rtnetlink messages the kernel
+//! would send for it (RTM_NEWLINK, RTM_DELLINK, RTM_NEWNEIGH, RTM_DELNEIGH,
+//! RTM_GETNEIGH for VXLAN misses): built with netlink-packet-route from the
+//! graph's [`Event`]s, carried on an nlmon device (`LINKTYPE_NETLINK`
+//! captures that tshark decodes) and printed by `patchbay monitor` the way
+//! `ip monitor` and `bridge monitor` print them ([`describe`]).
+
+use netlink_packet_core::{
+    DefaultNla, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLA_F_NESTED,
+};
+use netlink_packet_route::link::{
+    InfoKind, LinkAttribute, LinkFlags, LinkHeader, LinkInfo, LinkLayerType, LinkMessage, State,
+};
+use netlink_packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourCacheInfo, NeighbourFlags, NeighbourHeader,
+    NeighbourMessage, NeighbourState,
+};
+use netlink_packet_route::route::RouteType;
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+
+use patchbay_core::graph::{Event, Graph, IfId, Kind};
+use patchbay_core::wire::Mac;
+
+/// `ARPHRD_NETLINK`: an nlmon device's link type.
+pub const ARPHRD_NETLINK: u16 = 824;
+/// `PACKET_KERNEL`: a message the kernel sent.
+pub const PACKET_KERNEL: u16 = 7;
+/// `NETLINK_ROUTE`.
+pub const NETLINK_ROUTE: u16 = 0;
+
+/// The 16-byte cooked header a `LINKTYPE_NETLINK` record starts with
+/// (BEHAVIOUR.md §7): packet type, ARPHRD_NETLINK, address length and
+/// address (unused), the netlink family.
+pub fn cooked_header(family: u16) -> [u8; 16] {
+    let mut h = [0u8; 16];
+    h[..2].copy_from_slice(&PACKET_KERNEL.to_be_bytes());
+    h[2..4].copy_from_slice(&ARPHRD_NETLINK.to_be_bytes());
+    h[14..].copy_from_slice(&family.to_be_bytes());
+    h
+}
+
+fn serialize(m: RouteNetlinkMessage, seq: u32) -> Vec<u8> {
+    let mut hdr = NetlinkHeader::default();
+    hdr.sequence_number = seq;
+    let mut msg = NetlinkMessage::new(hdr, NetlinkPayload::from(m));
+    msg.finalize();
+    let mut buf = vec![0u8; msg.buffer_len()];
+    msg.serialize(&mut buf);
+    buf
+}
+
+fn info_kind(k: &Kind) -> Option<InfoKind> {
+    Some(match k {
+        Kind::Bridge(_) => InfoKind::Bridge,
+        Kind::Bond(_) => InfoKind::Bond,
+        Kind::Team(_) => InfoKind::Other("team".into()),
+        Kind::Vxlan(_) => InfoKind::Vxlan,
+        Kind::Vlan(_) => InfoKind::Vlan,
+        Kind::Macvlan(m) if m.tap => InfoKind::MacVtap,
+        Kind::Macvlan(_) => InfoKind::MacVlan,
+        Kind::Ipvlan(v) if v.tap => InfoKind::IpVtap,
+        Kind::Ipvlan(_) => InfoKind::IpVlan,
+        Kind::Veth { .. } => InfoKind::Veth,
+        Kind::Dummy => InfoKind::Dummy,
+        Kind::Nlmon => InfoKind::Nlmon,
+        Kind::Tap => InfoKind::Tun,
+        Kind::Netdevsim => InfoKind::Other("netdevsim".into()),
+        Kind::External => return None,
+    })
+}
+
+/// RTM_NEWLINK for `id` as `rtnl_fill_ifinfo` fills it (the attributes
+/// `ip monitor` shows).
+fn link_message(g: &Graph, id: IfId, family: AddressFamily) -> LinkMessage {
+    let f = g.iface(id);
+    let oper = g.oper_up(id);
+    let mut flags = LinkFlags::Broadcast | LinkFlags::Multicast;
+    if f.admin_up {
+        flags |= LinkFlags::Up;
+    }
+    if oper {
+        flags |= LinkFlags::Running | LinkFlags::LowerUp;
+    }
+    if matches!(f.kind, Kind::Bridge(_) | Kind::Bond(_) | Kind::Team(_)) {
+        flags |= LinkFlags::Controller;
+    }
+    let nlmon = matches!(f.kind, Kind::Nlmon);
+    let mut m = LinkMessage::default();
+    m.header = LinkHeader::default();
+    m.header.interface_family = family;
+    m.header.index = f.ifindex;
+    m.header.link_layer_type = if nlmon {
+        LinkLayerType::Netlink
+    } else {
+        LinkLayerType::Ether
+    };
+    m.header.flags = flags;
+    m.header.change_mask = LinkFlags::from_bits_retain(u32::MAX);
+    m.attributes.push(LinkAttribute::IfName(f.name.clone()));
+    m.attributes.push(LinkAttribute::Mtu(f.mtu));
+    m.attributes.push(LinkAttribute::OperState(if oper {
+        State::Up
+    } else {
+        State::Down
+    }));
+    if let Some(ms) = f.master.and_then(|m| g.get(m)) {
+        m.attributes.push(LinkAttribute::Controller(ms.ifindex));
+    }
+    if !nlmon {
+        m.attributes.push(LinkAttribute::Address(f.mac.0.to_vec()));
+        m.attributes.push(LinkAttribute::Broadcast(vec![0xff; 6]));
+    }
+    if family == AddressFamily::Bridge {
+        // `br_fill_ifinfo`: the port's state, priority and cost in
+        // IFLA_PROTINFO.
+        if let Some(p) = f
+            .master
+            .and_then(|b| g.iface(b).bridge())
+            .and_then(|b| b.port(f.port_no))
+        {
+            let mut v = Vec::new();
+            for (t, val) in [
+                (1u16, vec![p.state as u8]),
+                (2, (p.priority as u16).to_ne_bytes().to_vec()),
+                (3, p.cost.to_ne_bytes().to_vec()),
+            ] {
+                let len = 4 + val.len();
+                v.extend_from_slice(&(len as u16).to_ne_bytes());
+                v.extend_from_slice(&t.to_ne_bytes());
+                v.extend_from_slice(&val);
+                v.resize(v.len().next_multiple_of(4), 0);
+            }
+            m.attributes
+                .push(LinkAttribute::ProtoInfoUnknown(DefaultNla::new(
+                    12 | NLA_F_NESTED,
+                    v,
+                )));
+        }
+    } else if let Some(k) = info_kind(&f.kind) {
+        m.attributes
+            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(k)]));
+    }
+    m
+}
+
+fn fdb_message(
+    g: &Graph,
+    bridge: IfId,
+    port: IfId,
+    mac: Mac,
+    vid: u16,
+    state: NeighbourState,
+) -> NeighbourMessage {
+    let mut m = NeighbourMessage::default();
+    m.header = NeighbourHeader {
+        family: AddressFamily::Bridge,
+        ifindex: g.get(port).map_or(0, |f| f.ifindex),
+        state,
+        flags: NeighbourFlags::empty(),
+        kind: RouteType::Unspec,
+    };
+    m.attributes
+        .push(NeighbourAttribute::LinkLayerAddress(mac.0.to_vec()));
+    m.attributes.push(NeighbourAttribute::Controller(
+        g.get(bridge).map_or(0, |f| f.ifindex),
+    ));
+    if vid != 0 {
+        m.attributes.push(NeighbourAttribute::Vlan(vid));
+    }
+    if let Ok(ci) = NeighbourCacheInfo::parse(&[0; 16]) {
+        m.attributes.push(NeighbourAttribute::CacheInfo(ci));
+    }
+    m
+}
+
+/// The messages the kernel would send for `e` (none for what it does not
+/// notify, such as a new root bridge).
+pub fn encode(g: &Graph, e: &Event, seq: u32) -> Vec<Vec<u8>> {
+    let live = |id: IfId| g.get(id).is_some();
+    let m = match *e {
+        Event::LinkAdded { dev } | Event::Link { dev, .. } if live(dev) => {
+            RouteNetlinkMessage::NewLink(link_message(g, dev, AddressFamily::Unspec))
+        }
+        Event::BondLink { slave: dev, .. } if live(dev) => {
+            RouteNetlinkMessage::NewLink(link_message(g, dev, AddressFamily::Unspec))
+        }
+        Event::LinkRemoved {
+            ifindex,
+            name,
+            kind,
+        } => {
+            let mut m = LinkMessage::default();
+            m.header.index = ifindex;
+            m.header.link_layer_type = LinkLayerType::Ether;
+            let n = name.iter().position(|b| *b == 0).unwrap_or(name.len());
+            m.attributes.push(LinkAttribute::IfName(
+                String::from_utf8_lossy(&name[..n]).into_owned(),
+            ));
+            if let Some(k) = kind {
+                m.attributes
+                    .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+                        InfoKind::Other(k.into()),
+                    )]));
+            }
+            RouteNetlinkMessage::DelLink(m)
+        }
+        Event::PortState { port, .. } if live(port) => {
+            RouteNetlinkMessage::NewLink(link_message(g, port, AddressFamily::Bridge))
+        }
+        Event::FdbLearned {
+            bridge,
+            mac,
+            vid,
+            port,
+        }
+        | Event::FdbMoved {
+            bridge,
+            mac,
+            vid,
+            to: port,
+            ..
+        } => RouteNetlinkMessage::NewNeighbour(fdb_message(
+            g,
+            bridge,
+            port,
+            mac,
+            vid,
+            NeighbourState::Reachable,
+        )),
+        Event::FdbAged {
+            bridge,
+            mac,
+            vid,
+            port,
+        } => RouteNetlinkMessage::DelNeighbour(fdb_message(
+            g,
+            bridge,
+            port,
+            mac,
+            vid,
+            NeighbourState::Stale,
+        )),
+        Event::VxlanMiss { dev, miss } => {
+            let ifindex = g.get(dev).map_or(0, |f| f.ifindex);
+            let mut m = NeighbourMessage::default();
+            match miss {
+                patchbay_core::vxlan::Miss::L2(mac) => {
+                    m.header.family = AddressFamily::Bridge;
+                    m.attributes
+                        .push(NeighbourAttribute::LinkLayerAddress(mac.0.to_vec()));
+                }
+                patchbay_core::vxlan::Miss::L3(ip) => {
+                    m.header.family = if ip.is_ipv4() {
+                        AddressFamily::Inet
+                    } else {
+                        AddressFamily::Inet6
+                    };
+                    m.attributes.push(NeighbourAttribute::Destination(match ip {
+                        core::net::IpAddr::V4(a) => NeighbourAddress::Inet(a),
+                        core::net::IpAddr::V6(a) => NeighbourAddress::Inet6(a),
+                    }));
+                }
+            }
+            m.header.ifindex = ifindex;
+            m.header.state = NeighbourState::None;
+            RouteNetlinkMessage::GetNeighbour(m)
+        }
+        _ => return Vec::new(),
+    };
+    vec![serialize(m, seq)]
+}
+
+/// One message as `ip monitor` / `bridge monitor` print it; `name` maps
+/// an ifindex to a device name. `None` for what it cannot read.
+pub fn describe(bytes: &[u8], name: &dyn Fn(u32) -> String) -> Option<String> {
+    let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes).ok()?;
+    let NetlinkPayload::InnerMessage(m) = msg.payload else {
+        return None;
+    };
+    let link = |l: &LinkMessage, deleted: bool| {
+        let mut ifname = String::new();
+        let (mut mtu, mut master, mut state, mut addr) = (None, None, None, None);
+        let mut brstate = None;
+        for a in &l.attributes {
+            match a {
+                LinkAttribute::IfName(n) => ifname = n.clone(),
+                LinkAttribute::Mtu(v) => mtu = Some(*v),
+                LinkAttribute::Controller(v) => master = Some(*v),
+                LinkAttribute::OperState(s) => {
+                    state = Some(if *s == State::Up { "UP" } else { "DOWN" })
+                }
+                LinkAttribute::Address(v) if v.len() == 6 => {
+                    addr = Some(Mac(v[..].try_into().expect("6")))
+                }
+                // Read back as a list of bridge attributes (AF_BRIDGE) or
+                // one unknown one.
+                LinkAttribute::ProtoInfoBridge(list) => {
+                    for a in list {
+                        if let netlink_packet_route::link::LinkProtoInfoBridge::Other(n) = a {
+                            use netlink_packet_core::Nla;
+                            if n.kind() == 1 && n.value_len() >= 1 {
+                                let mut v = vec![0u8; n.value_len()];
+                                n.emit_value(&mut v);
+                                brstate = Some(v[0]);
+                            }
+                        }
+                    }
+                }
+                LinkAttribute::ProtoInfoUnknown(n) => {
+                    use netlink_packet_core::Nla;
+                    let mut v = vec![0u8; n.value_len()];
+                    n.emit_value(&mut v);
+                    // IFLA_BRPORT_STATE (1), a u8, in the nested list.
+                    let mut i = 0;
+                    while i + 4 <= v.len() {
+                        let len = usize::from(u16::from_ne_bytes([v[i], v[i + 1]]));
+                        let t = u16::from_ne_bytes([v[i + 2], v[i + 3]]);
+                        if t == 1 && len >= 5 {
+                            brstate = Some(v[i + 4]);
+                        }
+                        i += len.max(4).next_multiple_of(4);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut flags: Vec<&str> = Vec::new();
+        let h = l.header.flags;
+        if !h.contains(LinkFlags::LowerUp) && h.contains(LinkFlags::Up) {
+            flags.push("NO-CARRIER");
+        }
+        flags.extend(["BROADCAST", "MULTICAST"]);
+        if h.contains(LinkFlags::Controller) {
+            flags.push("MASTER");
+        }
+        if h.contains(LinkFlags::Up) {
+            flags.push("UP");
+        }
+        if h.contains(LinkFlags::LowerUp) {
+            flags.push("LOWER_UP");
+        }
+        let mut s = format!(
+            "{}{}: {}: <{}>",
+            if deleted { "Deleted " } else { "" },
+            l.header.index,
+            ifname,
+            flags.join(",")
+        );
+        if let Some(m) = mtu {
+            s.push_str(&format!(" mtu {m}"));
+        }
+        if let Some(m) = master {
+            s.push_str(&format!(" master {}", name(m)));
+        }
+        if let Some(b) = brstate {
+            let st = [
+                "disabled",
+                "listening",
+                "learning",
+                "forwarding",
+                "blocking",
+            ];
+            s.push_str(&format!(
+                " state {}",
+                st.get(usize::from(b)).unwrap_or(&"?")
+            ));
+        } else if let Some(st) = state {
+            s.push_str(&format!(" state {st}"));
+        }
+        if let Some(a) = addr {
+            s.push_str(&format!("\n    link/ether {a} brd ff:ff:ff:ff:ff:ff"));
+        }
+        s
+    };
+    let neigh = |n: &NeighbourMessage, what: &str| {
+        let mut s = what.to_string();
+        let mut lladdr = None;
+        let (mut dst, mut master, mut vlan) = (None, None, None);
+        for a in &n.attributes {
+            match a {
+                NeighbourAttribute::LinkLayerAddress(v) if v.len() == 6 => {
+                    lladdr = Some(Mac(v[..].try_into().expect("6")))
+                }
+                NeighbourAttribute::Destination(NeighbourAddress::Inet(a)) => {
+                    dst = Some(a.to_string())
+                }
+                NeighbourAttribute::Destination(NeighbourAddress::Inet6(a)) => {
+                    dst = Some(a.to_string())
+                }
+                NeighbourAttribute::Controller(v) => master = Some(*v),
+                NeighbourAttribute::Vlan(v) => vlan = Some(*v),
+                _ => {}
+            }
+        }
+        match (dst, lladdr) {
+            (Some(d), _) => s.push_str(&format!("{d} dev {}", name(n.header.ifindex))),
+            (None, Some(m)) if what == "miss " => {
+                s.push_str(&format!("lladdr {m} dev {}", name(n.header.ifindex)))
+            }
+            (None, Some(m)) => s.push_str(&format!("{m} dev {}", name(n.header.ifindex))),
+            (None, None) => s.push_str(&format!("dev {}", name(n.header.ifindex))),
+        }
+        if let Some(v) = vlan {
+            s.push_str(&format!(" vlan {v}"));
+        }
+        if let Some(m) = master {
+            s.push_str(&format!(" master {}", name(m)));
+        }
+        match n.header.state {
+            NeighbourState::Stale => s.push_str(" stale"),
+            NeighbourState::Permanent => s.push_str(" permanent"),
+            NeighbourState::Noarp => s.push_str(" static"),
+            _ => {}
+        }
+        s
+    };
+    Some(match m {
+        RouteNetlinkMessage::NewLink(l) => link(&l, false),
+        RouteNetlinkMessage::DelLink(l) => link(&l, true),
+        RouteNetlinkMessage::NewNeighbour(n) => neigh(&n, ""),
+        RouteNetlinkMessage::DelNeighbour(n) => neigh(&n, "Deleted "),
+        RouteNetlinkMessage::GetNeighbour(n) => neigh(&n, "miss "),
+        _ => return None,
+    })
+}
+
+/// The message's type (`RTM_NEWLINK` = 16, ...) and its name.
+pub fn message_type(bytes: &[u8]) -> Option<(u16, &'static str)> {
+    let t = u16::from_ne_bytes(bytes.get(4..6)?.try_into().ok()?);
+    Some((
+        t,
+        match t {
+            16 => "RTM_NEWLINK",
+            17 => "RTM_DELLINK",
+            28 => "RTM_NEWNEIGH",
+            29 => "RTM_DELNEIGH",
+            30 => "RTM_GETNEIGH",
+            _ => "RTM_OTHER",
+        },
+    ))
+}
+
+/// A link message's (ifindex, name), to keep a monitor's names current.
+pub fn link_name(bytes: &[u8]) -> Option<(u32, String)> {
+    let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes).ok()?;
+    let (NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l))
+    | NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelLink(l))) = msg.payload
+    else {
+        return None;
+    };
+    l.attributes.iter().find_map(|a| match a {
+        LinkAttribute::IfName(n) => Some((l.header.index, n.clone())),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use patchbay_core::cmd;
+    use patchbay_core::Instant;
+
+    fn run(g: &mut Graph, line: &str) {
+        let w = cmd::split_line(line).unwrap();
+        let c = cmd::parse(&w).unwrap();
+        cmd::apply(g, Instant::ZERO, &c, cmd::Opts::default()).unwrap();
+    }
+
+    #[test]
+    fn events_become_the_kernels_messages_and_read_back() {
+        let mut g = Graph::new();
+        g.record_events(true);
+        run(&mut g, "link add br0 type bridge");
+        let mut msgs = Vec::new();
+        while let Some(e) = g.poll_event() {
+            msgs.extend(encode(&g, &e, 1));
+        }
+        let names = |i: u32| {
+            if i == 1 {
+                "br0".to_string()
+            } else {
+                format!("if{i}")
+            }
+        };
+        let text: Vec<String> = msgs.iter().filter_map(|m| describe(m, &names)).collect();
+        assert_eq!(message_type(&msgs[0]), Some((16, "RTM_NEWLINK")));
+        assert!(
+            text[0].starts_with(
+                "1: br0: <BROADCAST,MULTICAST,MASTER> mtu 1500 state DOWN\n    link/ether "
+            ),
+            "{text:?}"
+        );
+        assert_eq!(link_name(&msgs[0]), Some((1, "br0".into())));
+        // An FDB entry as the bridge announces it, and its deletion.
+        let br = g.by_name("br0").unwrap();
+        let e = Event::FdbLearned {
+            bridge: br,
+            mac: Mac([2, 0, 0, 0, 0, 9]),
+            vid: 10,
+            port: br,
+        };
+        let m = encode(&g, &e, 2);
+        assert_eq!(message_type(&m[0]), Some((28, "RTM_NEWNEIGH")));
+        assert_eq!(
+            describe(&m[0], &names).unwrap(),
+            "02:00:00:00:00:09 dev br0 vlan 10 master br0"
+        );
+        let e = Event::FdbAged {
+            bridge: br,
+            mac: Mac([2, 0, 0, 0, 0, 9]),
+            vid: 0,
+            port: br,
+        };
+        let m = encode(&g, &e, 3);
+        assert_eq!(
+            describe(&m[0], &names).unwrap(),
+            "Deleted 02:00:00:00:00:09 dev br0 master br0 stale"
+        );
+        run(&mut g, "link del br0");
+        let mut last = None;
+        while let Some(e) = g.poll_event() {
+            last = encode(&g, &e, 4).pop().or(last);
+        }
+        assert!(describe(&last.unwrap(), &names)
+            .unwrap()
+            .starts_with("Deleted 1: br0:"));
+    }
+}
