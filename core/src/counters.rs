@@ -44,6 +44,7 @@ drop_reasons! {
     InactiveSlave => "inactive_slave": "bond: received on a backup or inactive member (kept for listeners on that member only)",
     GsoEncap => "gso_encap": "vxlan: a segmentation-offload frame patchbay cannot segment before encapsulating (UDP GSO, or headers it cannot read)",
     BadVxlan => "bad_vxlan": "vxlan: a datagram without the I flag, with reserved bits set, or shorter than the header",
+    Injected => "injected": "netdevsim: dropped by the port's fault injection (drop P%)",
 }
 
 /// Counters for one interface, in the kernel's sense of rx and tx: rx is what

@@ -204,6 +204,8 @@ pub struct Iface {
     pub macvlans: Vec<IfId>,
     /// Ipvlan slaves on top (the kernel's `ipvl_port`).
     pub ipvlans: Vec<IfId>,
+    /// netdevsim: fault injection (drop, corrupt, delay).
+    pub faults: Option<Box<crate::netdevsim::Faults>>,
     pub admin_up: bool,
     /// Carrier of the attachment (wire devices); reported by the front end.
     pub carrier: bool,
@@ -367,6 +369,7 @@ impl Graph {
             vlan_uppers: Vec::new(),
             macvlans: Vec::new(),
             ipvlans: Vec::new(),
+            faults: None,
             admin_up: false,
             carrier: true,
             mtu,
@@ -759,7 +762,7 @@ impl Graph {
                 Kind::Bond(b) => b.poll_timeout(),
                 Kind::Team(t) => t.poll_timeout(),
                 Kind::Vxlan(v) => v.poll_timeout(),
-                _ => None,
+                _ => f.faults.as_ref().and_then(|x| x.poll_timeout()),
             })
             .min();
     }
@@ -789,6 +792,16 @@ impl Graph {
             if let Some(Kind::Vxlan(v)) = self.ifaces[i].as_mut().map(|f| &mut f.kind) {
                 v.handle_timeout(now);
                 continue;
+            }
+            // Frames a netdevsim port held back, now due.
+            while let Some(h) = self.ifaces[i]
+                .as_mut()
+                .and_then(|f| f.faults.as_mut())
+                .and_then(|f| f.release(now))
+            {
+                if let Ok(fr) = Frame::parse(&h.data, None, h.offload) {
+                    self.cross(now, id, h.dir, fr, out);
+                }
             }
             let Some(b) = self.ifaces[i].as_mut().and_then(Iface::bridge_mut) else {
                 continue;
@@ -1257,7 +1270,68 @@ impl Graph {
         if !frame.offload.is_gso() && frame.len() > max {
             return iface.counters.drop(DropReason::Oversize);
         }
+        if iface.faults.as_ref().is_some_and(|f| f.active()) {
+            return self.faulty(now, id, crate::netdevsim::Dir::Rx, frame, out);
+        }
         self.rx(now, id, frame, out, 0);
+    }
+
+    /// A frame crossing a netdevsim port with fault injection on: dropped,
+    /// corrupted, held back, or passed, by the port's dice.
+    fn faulty(
+        &mut self,
+        now: Instant,
+        id: IfId,
+        dir: crate::netdevsim::Dir,
+        frame: Frame<'_>,
+        out: &mut Outputs,
+    ) {
+        use crate::netdevsim::Verdict;
+        let iface = self.iface_mut(id);
+        let f = iface.faults.as_mut().expect("checked");
+        match f.decide(frame.len()) {
+            Verdict::Pass => self.cross(now, id, dir, frame, out),
+            Verdict::Drop => iface.counters.drop(DropReason::Injected),
+            Verdict::Corrupt(at) => {
+                let mut buf = Vec::with_capacity(frame.len());
+                let o = frame.emit(&mut buf);
+                if let Some(b) = buf.get_mut(at) {
+                    *b ^= 0xff;
+                }
+                if let Ok(c) = Frame::parse(&buf, None, o) {
+                    self.cross(now, id, dir, c, out);
+                }
+            }
+            Verdict::Delay => {
+                let mut buf = Vec::with_capacity(frame.len());
+                let o = frame.emit(&mut buf);
+                f.hold(now, dir, buf, o);
+                let t = f.poll_timeout();
+                self.note_timer(t);
+            }
+        }
+    }
+
+    /// The rest of a port crossing: up the graph (rx) or onto the wire (tx).
+    fn cross(
+        &mut self,
+        now: Instant,
+        id: IfId,
+        dir: crate::netdevsim::Dir,
+        frame: Frame<'_>,
+        out: &mut Outputs,
+    ) {
+        match dir {
+            crate::netdevsim::Dir::Rx => self.rx(now, id, frame, out, 0),
+            crate::netdevsim::Dir::Tx => {
+                let iface = self.iface_mut(id);
+                if let Some(a) = iface.attach.filter(|a| a.role == Role::Wire) {
+                    if let Err(r) = out.push(a.id, &frame) {
+                        iface.counters.drop(r);
+                    }
+                }
+            }
+        }
     }
 
     /// A UDP datagram the underlay of VXLAN device `id` received from
@@ -1477,6 +1551,12 @@ impl Graph {
         match &iface.kind {
             Kind::External | Kind::Tap | Kind::Netdevsim => match iface.attach {
                 Some(_) if !iface.carrier => iface.counters.drop(DropReason::NoCarrier),
+                Some(a)
+                    if a.role == Role::Wire
+                        && iface.faults.as_ref().is_some_and(|f| f.active()) =>
+                {
+                    self.faulty(now, id, crate::netdevsim::Dir::Tx, frame, out)
+                }
                 Some(a) if a.role == Role::Wire => {
                     if let Err(r) = out.push(a.id, &frame) {
                         iface.counters.drop(r);

@@ -27,6 +27,7 @@ pub mod lacp;
 pub mod lag;
 pub mod macvlan;
 pub mod mcfilter;
+pub mod netdevsim;
 pub mod pcap;
 pub mod pipeline;
 pub mod team;

@@ -375,3 +375,8 @@ fn a_team_stacks_on_a_bond() {
 fn three_vxlan_sites_form_one_segment_by_head_end_replication() {
     passes("vxlan-three-sites.pb");
 }
+
+#[test]
+fn netdevsim_ports_drop_delay_and_lose_carrier_on_command() {
+    passes("netdevsim-faults.pb");
+}

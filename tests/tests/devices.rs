@@ -347,3 +347,71 @@ fn ipvlan_l2_in_a_namespace_and_l3_routed_by_the_master() {
     );
     assert!(ping(&lab, &ns2, "198.18.65.9"), "l3 slave to the outside");
 }
+
+#[test]
+fn netdevsim_ports_take_their_knobs_in_the_daemon() {
+    let Some(mut lab) = lab("gn") else { return };
+    let m = lab.netns("m").unwrap();
+    let (a, b) = (lab.netns("a").unwrap(), lab.netns("b").unwrap());
+    lab.start_daemon_in(Some(&m), &[]).unwrap();
+    pb(&lab, "link add br0 type bridge");
+    pb(
+        &lab,
+        &format!("link add dev sim0 netns {a} type netdevsim speed 100 duplex half"),
+    );
+    pb(&lab, &format!("link add dev sim1 netns {b} type netdevsim"));
+    for l in [
+        "link set sim0 master br0",
+        "link set sim1 master br0",
+        "link set sim0 up",
+        "link set sim1 up",
+        "link set br0 up",
+    ] {
+        pb(&lab, l);
+    }
+    // The TAPs are the far ends of the ports' wires: the hosts' NICs.
+    ipn(&lab, &a, &["addr", "add", "198.18.68.1/24", "dev", "sim0"]);
+    ipn(&lab, &a, &["link", "set", "sim0", "up"]);
+    ipn(&lab, &b, &["addr", "add", "198.18.68.2/24", "dev", "sim1"]);
+    ipn(&lab, &b, &["link", "set", "sim1", "up"]);
+    assert!(ping(&lab, &a, "198.18.68.2"));
+    let d = pb(&lab, "-d link show sim0");
+    assert!(
+        d.contains("netdevsim speed 100 duplex half carrier on"),
+        "{d}"
+    );
+    let rtt = |lab: &Lab| -> f64 {
+        let o = lab
+            .exec_ok(
+                &a,
+                &["ping", "-c", "3", "-i", "0.2", "-W", "2", "198.18.68.2"],
+            )
+            .unwrap();
+        o.lines()
+            .filter_map(|l| l.split("time=").nth(1))
+            .filter_map(|x| x.split_whitespace().next()?.parse::<f64>().ok())
+            .fold(f64::INFINITY, f64::min)
+    };
+    assert!(rtt(&lab) < 40.0);
+    // 30 ms each way on sim0: a round trip crosses it twice.
+    pb(&lab, "link set sim0 type netdevsim delay 30ms");
+    let r = rtt(&lab);
+    assert!(
+        (60.0..200.0).contains(&r),
+        "rtt {r} ms with 2 x 30 ms of delay"
+    );
+    pb(&lab, "link set sim0 type netdevsim delay 0 drop 100%");
+    assert!(!ping(&lab, &a, "198.18.68.2"));
+    let j: serde_json::Value = serde_json::from_str(&pb(&lab, "-j stats sim0")).unwrap();
+    assert!(
+        j[0]["stats"]["drops"]["injected"].as_u64().unwrap() >= 2,
+        "{j}"
+    );
+    pb(&lab, "link set sim0 type netdevsim drop 0% carrier off");
+    assert!(!ping(&lab, &a, "198.18.68.2"));
+    let s = pb(&lab, "bridge link show");
+    assert!(s.contains("sim0") && s.contains("disabled"), "{s}");
+    pb(&lab, "link set sim0 type netdevsim carrier on");
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(ping(&lab, &a, "198.18.68.2"), "back with its carrier");
+}

@@ -147,10 +147,8 @@ fn parse_add(w: &[String]) -> Result<Command, CmdError> {
                     "veth" => parse_veth_opts(&mut a)?,
                     "dummy" => LinkKind::Dummy,
                     "nlmon" => LinkKind::Nlmon,
-                    "netdevsim" => {
-                        return Err(err(&a.cmd, format!("the userspace {t} device is not built yet; this version emulates bridge, bond, team, vlan, vxlan, macvlan, macvtap, ipvlan, ipvtap, veth and dummy")))
-                    }
-                    other => return Err(a.bad("type", other, "bridge, bond, team, vlan, vxlan, macvlan, macvtap, ipvlan, ipvtap, veth or dummy")),
+                    "netdevsim" => LinkKind::Netdevsim(parse_netdevsim_opts(&mut a)?),
+                    other => return Err(a.bad("type", other, "bridge, bond, team, vlan, vxlan, macvlan, macvtap, ipvlan, ipvtap, veth, dummy, nlmon or netdevsim")),
                 });
             }
             _ if name.is_none() => name = Some(x.to_string()),
@@ -278,6 +276,104 @@ fn parse_ipvlan_opts(a: &mut Args<'_>, tap: bool) -> Result<crate::ipvlan::Ipvla
         }
     }
     Ok(v)
+}
+
+/// The knobs of a netdevsim port.
+fn parse_netdevsim_opts(a: &mut Args<'_>) -> Result<super::NetdevsimOpts, CmdError> {
+    let mut o = super::NetdevsimOpts::default();
+    let pct = |a: &mut Args<'_>, k: &str| -> Result<u32, CmdError> {
+        let v = a.value(k)?;
+        crate::netdevsim::Faults::parse_pct(v)
+            .ok_or_else(|| a.bad(k, v, "a percentage from 0% to 100%"))
+    };
+    while let Some(x) = a.peek() {
+        match x {
+            "carrier" => {
+                a.next();
+                o.carrier = Some(a.on_off("carrier")?);
+            }
+            "speed" => {
+                a.next();
+                o.speed = Some(a.num("speed", "a speed in Mbit/s")?);
+            }
+            "duplex" => {
+                a.next();
+                let v = a.value("duplex")?;
+                o.full_duplex = Some(match v {
+                    "full" => true,
+                    "half" => false,
+                    _ => return Err(a.bad("duplex", v, "full or half")),
+                });
+            }
+            "drop" => {
+                a.next();
+                o.drop_ppm = Some(pct(a, "drop")?);
+            }
+            "corrupt" => {
+                a.next();
+                o.corrupt_ppm = Some(pct(a, "corrupt")?);
+            }
+            "delay" => {
+                a.next();
+                let v = a.value("delay")?;
+                o.delay = Some(
+                    parse_duration(v)
+                        .ok_or_else(|| a.bad("delay", v, "a time such as 20ms, 1.5s or 500us"))?,
+                );
+            }
+            _ => break,
+        }
+    }
+    Ok(o)
+}
+
+/// `20ms`, `1.5s`, `500us`; a bare number is milliseconds.
+fn parse_duration(s: &str) -> Option<std::time::Duration> {
+    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "ms"),
+    };
+    let v: f64 = num
+        .parse()
+        .ok()
+        .filter(|v: &f64| *v >= 0.0 && v.is_finite())?;
+    let secs = match unit {
+        "s" => v,
+        "ms" => v / 1e3,
+        "us" => v / 1e6,
+        _ => return None,
+    };
+    (secs <= 60.0).then(|| std::time::Duration::from_secs_f64(secs))
+}
+
+/// Applies netdevsim knobs to port `id`.
+pub(super) fn apply_netdevsim(g: &mut Graph, now: Instant, id: IfId, o: &super::NetdevsimOpts) {
+    let f = g.iface_mut(id);
+    if let Some(v) = o.speed {
+        f.speed_mbps = v;
+    }
+    if let Some(v) = o.full_duplex {
+        f.full_duplex = v;
+    }
+    if o.drop_ppm.is_some() || o.corrupt_ppm.is_some() || o.delay.is_some() {
+        let seed = u64::from(f.ifindex) ^ 0x9e37_79b9_7f4a_7c15;
+        let x = f
+            .faults
+            .get_or_insert_with(|| Box::new(crate::netdevsim::Faults::new(seed)));
+        if let Some(v) = o.drop_ppm {
+            x.drop_ppm = v;
+        }
+        if let Some(v) = o.corrupt_ppm {
+            x.corrupt_ppm = v;
+        }
+        if let Some(v) = o.delay {
+            x.delay = v;
+        }
+    }
+    match o.carrier {
+        Some(c) => g.set_carrier(now, id, c),
+        None => g.link_changed(now, id),
+    }
 }
 
 /// `type veth [peer [name] NAME [address MAC] [netns NS]]`.
@@ -494,6 +590,7 @@ fn parse_set(w: &[String]) -> Result<Command, CmdError> {
                     "bridge_slave" => s.port = Some(parse_port_opts(&mut a)?),
                     "bond" => s.bond = Some(super::bond::parse_opts(&mut a)?),
                     "macvlan" | "macvtap" => s.macaddr = Some(parse_macaddr(&mut a)?),
+                    "netdevsim" => s.netdevsim = Some(parse_netdevsim_opts(&mut a)?),
                     other => {
                         return Err(a.bad("type", other, "bridge, bridge_slave, bond or macvlan"))
                     }
@@ -691,6 +788,13 @@ pub(super) fn add(g: &mut Graph, now: Instant, a: &LinkAdd) -> Result<IfId, CmdE
         LinkKind::Dummy => g
             .add(&a.name, Kind::Dummy, mac, a.mtu.unwrap_or(1500))
             .map_err(|e| graph_err(&cmd, e))?,
+        LinkKind::Netdevsim(o) => {
+            let id = g
+                .add(&a.name, Kind::Netdevsim, mac, a.mtu.unwrap_or(1500))
+                .map_err(|e| graph_err(&cmd, e))?;
+            apply_netdevsim(g, now, id, o);
+            id
+        }
         // NLMSG_GOODSIZE on a 4 KiB page; no address.
         LinkKind::Nlmon => g
             .add(&a.name, Kind::Nlmon, Mac::ZERO, a.mtu.unwrap_or(3776))
@@ -764,6 +868,9 @@ pub(super) fn set(g: &mut Graph, now: Instant, s: &LinkSet) -> Result<(), CmdErr
     }
     if s.port.is_some() {
         port_of(g, &cmd, id)?;
+    }
+    if s.netdevsim.is_some() && !matches!(g.iface(id).kind, Kind::Netdevsim) {
+        return Err(err(&cmd, format!("\"{}\" is not a netdevsim port", s.name)));
     }
     if s.macaddr.is_some() {
         match &g.iface(id).kind {
@@ -848,6 +955,9 @@ pub(super) fn set(g: &mut Graph, now: Instant, s: &LinkSet) -> Result<(), CmdErr
     }
     if let (Some(op), Kind::Macvlan(m)) = (&s.macaddr, &mut g.iface_mut(id).kind) {
         m.macaddr(op);
+    }
+    if let Some(o) = &s.netdevsim {
+        apply_netdevsim(g, now, id, o);
     }
     let f = g.iface_mut(id);
     if let Some(m) = s.mtu {
@@ -1032,10 +1142,16 @@ pub(super) fn link_json(g: &Graph, id: IfId, opts: Opts) -> Value {
                 );
             }
             Kind::Netdevsim => {
-                li.insert(
-                    "info_data".into(),
-                    json!({"speed": f.speed_mbps, "duplex": if f.full_duplex { "full" } else { "half" }, "carrier": f.carrier}),
-                );
+                let mut d = json!({"speed": f.speed_mbps, "duplex": if f.full_duplex { "full" } else { "half" }, "carrier": f.carrier});
+                if let Some(x) = &f.faults {
+                    d["drop"] = crate::netdevsim::Faults::pct(x.drop_ppm).into();
+                    d["corrupt"] = crate::netdevsim::Faults::pct(x.corrupt_ppm).into();
+                    d["delay_ms"] = (x.delay.as_secs_f64() * 1e3).into();
+                    d["dropped"] = x.dropped.into();
+                    d["corrupted"] = x.corrupted.into();
+                    d["delayed"] = x.delayed.into();
+                }
+                li.insert("info_data".into(), d);
             }
             Kind::Bond(b) => {
                 li.insert("info_data".into(), super::bond::info_json(g, b));
@@ -1176,13 +1292,23 @@ pub(super) fn show(
                     let _ = writeln!(s, "    tun type tap pi off vnet_hdr on");
                 }
                 Kind::Netdevsim => {
-                    let _ = writeln!(
+                    let _ = write!(
                         s,
                         "    netdevsim speed {} duplex {} carrier {}",
                         f.speed_mbps,
                         if f.full_duplex { "full" } else { "half" },
                         if f.carrier { "on" } else { "off" }
                     );
+                    if let Some(x) = &f.faults {
+                        let _ = write!(
+                            s,
+                            " drop {} corrupt {} delay {}ms",
+                            crate::netdevsim::Faults::pct(x.drop_ppm),
+                            crate::netdevsim::Faults::pct(x.corrupt_ppm),
+                            x.delay.as_secs_f64() * 1e3
+                        );
+                    }
+                    s.push('\n');
                 }
                 Kind::Bond(b) => s.push_str(&super::bond::info_text(g, b)),
                 Kind::Team(_) => s.push_str("    team \n"),

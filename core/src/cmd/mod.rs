@@ -138,6 +138,19 @@ pub enum LinkKind {
     },
     Dummy,
     Nlmon,
+    Netdevsim(NetdevsimOpts),
+}
+
+/// `type netdevsim [carrier on|off] [speed MBPS] [duplex full|half]
+/// [drop P%] [corrupt P%] [delay D]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetdevsimOpts {
+    pub carrier: Option<bool>,
+    pub speed: Option<u32>,
+    pub full_duplex: Option<bool>,
+    pub drop_ppm: Option<u32>,
+    pub corrupt_ppm: Option<u32>,
+    pub delay: Option<std::time::Duration>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -214,6 +227,8 @@ pub struct LinkSet {
     pub port: Option<PortChanges>,
     /// `type macvlan macaddr ...`.
     pub macaddr: Option<crate::macvlan::MacaddrOp>,
+    /// `type netdevsim ...` knobs.
+    pub netdevsim: Option<NetdevsimOpts>,
     /// `netns NAME`: the front end moves the device's TAP there.
     pub netns: Option<String>,
 }

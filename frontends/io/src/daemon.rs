@@ -1207,6 +1207,23 @@ impl Daemon {
             // `patchbay capture`, so it has no TAP.
             return Ok(());
         }
+        if matches!(self.graph.iface(id).kind, Kind::Netdevsim) {
+            // A port: its TAP is the far end of its wire, as `tuntap add`'s.
+            let name = self.graph.iface(id).name.clone();
+            if sys::ifindex(&name).is_some() {
+                return Err(format!(
+                    "link add {name}: a kernel device named \"{name}\" already exists"
+                ));
+            }
+            let tap = Tap::create(&name)
+                .map_err(|e| format!("link add {name}: cannot create its TAP: {e}"))?;
+            self.add_attachment(id, Port::Tap(tap), &name, Role::Wire)
+                .map_err(|e| format!("link add {name}: {e}"))?;
+            if let Some(ns) = &a.netns {
+                self.move_tap(id, ns)?;
+            }
+            return Ok(());
+        }
         self.expose(id)?;
         let peer = match self.graph.iface(id).kind {
             Kind::Veth { peer: Some(p) } => Some(p),
@@ -1237,8 +1254,9 @@ impl Daemon {
     fn move_tap(&mut self, id: IfId, ns: &str) -> Result<(), String> {
         let f = self.graph.iface(id);
         let name = f.name.clone();
+        let ours = matches!(f.kind, Kind::Netdevsim | Kind::Tap);
         let a = match f.attach {
-            Some(a) if a.role == Role::Host => a,
+            Some(a) if a.role == Role::Host || ours => a,
             _ => {
                 return Err(format!(
                     "link set {name} netns {ns}: \"{name}\" is a kernel device patchbay uses, not one of its TAPs; move it with ip link set {name} netns {ns}"
