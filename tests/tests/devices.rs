@@ -64,6 +64,14 @@ fn two_bridge_mode_macvlans_in_two_namespaces_reach_each_other() {
     let d = pb(&lab, "-d link show macvlan1");
     assert!(d.contains("macvlan1@eth0"), "{d}");
     assert!(d.contains("macvlan mode bridge"), "{d}");
+    // GUIDE.md's macvtap line: the same device, its TAP for a VM.
+    pb(&lab, "link add link eth0 name macvtap0 type macvtap");
+    let d = pb(&lab, "-d link show macvtap0");
+    assert!(d.contains("macvtap mode vepa"), "default vepa: {d}");
+    let t = lab
+        .exec_ok(&m, &["ip", "-d", "link", "show", "macvtap0"])
+        .unwrap();
+    assert!(t.contains("tun type tap"), "a TAP a VM can open: {t}");
     // Unique addresses on one lower, one passthru per lower.
     let e = lab
         .pb(&[
