@@ -423,3 +423,33 @@ fn netdevsim_ports_take_their_knobs_in_the_daemon() {
     std::thread::sleep(Duration::from_millis(100));
     assert!(ping(&lab, &a, "198.18.68.2"), "back with its carrier");
 }
+
+#[test]
+fn a_passthru_macvlan_owns_its_lower_and_its_address() {
+    let Some(mut lab) = lab("gp") else { return };
+    let (m, _w) = lower(&mut lab);
+    lab.start_daemon_in(Some(&m), &[]).unwrap();
+    pb(&lab, "link add mvp link eth0 type macvlan mode passthru");
+    let eth0 = lab
+        .exec_ok(&m, &["cat", "/sys/class/net/eth0/address"])
+        .unwrap();
+    let mvp = lab
+        .exec_ok(&m, &["cat", "/sys/class/net/mvp/address"])
+        .unwrap();
+    assert_eq!(mvp, eth0, "passthru takes the lower's address");
+    let e = lab
+        .pb(&[
+            "link", "add", "mv2", "link", "eth0", "type", "macvlan", "mode", "bridge",
+        ])
+        .unwrap_err();
+    assert!(e.contains("a passthru macvlan"), "{e}");
+    pb(&lab, "link set mvp address 02:00:00:00:99:01");
+    let eth0 = lab
+        .exec_ok(&m, &["cat", "/sys/class/net/eth0/address"])
+        .unwrap();
+    assert_eq!(
+        eth0.trim(),
+        "02:00:00:00:99:01",
+        "and hands its new one to the lower"
+    );
+}

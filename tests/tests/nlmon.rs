@@ -50,7 +50,7 @@ fn an_nlmon_capture_of_a_bridge_session_decodes_as_rtnetlink() {
             .unwrap()
     };
     let mut cap = spawn(&["capture", "nlmon0", "-w", pcap.to_str().unwrap()]);
-    let mon = spawn(&["monitor"]);
+    let mut mon = spawn(&["monitor"]);
     std::thread::sleep(Duration::from_millis(500));
     // The session.
     for l in [
@@ -67,11 +67,8 @@ fn an_nlmon_capture_of_a_bridge_session_decodes_as_rtnetlink() {
     let fdb = lab.pb(&["bridge", "fdb", "show", "br", "br0"]).unwrap();
     assert!(!fdb.contains("02:00:00:00:77:01"), "aged out: {fdb}");
     // SIGTERM: the capture writes what it has and exits.
-    for p in [&cap, &mon] {
-        let _ = Command::new("kill")
-            .args(["-TERM", &p.id().to_string()])
-            .status();
-    }
+    cap.terminate();
+    mon.terminate();
     let _ = cap.wait();
     let out = mon.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();

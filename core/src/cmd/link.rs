@@ -968,6 +968,14 @@ pub(super) fn set(g: &mut Graph, now: Instant, s: &LinkSet) -> Result<(), CmdErr
     }
     if let Some(mac) = s.address {
         set_address(g, now, id, mac);
+        // passthru: the lower takes the address too (`dev_set_mac_address`
+        // on the lower device in `macvlan_set_mac_address`).
+        let f = g.iface(id);
+        if let (Kind::Macvlan(m), Some(l)) = (&f.kind, f.link) {
+            if m.mode == crate::macvlan::Mode::Passthru {
+                set_address(g, now, l, mac);
+            }
+        }
     }
     Ok(())
 }

@@ -740,6 +740,7 @@ impl Daemon {
                 if r.is_ok() {
                     let id = self.graph.by_name(&s.name).expect("applied");
                     self.link_set_effects(id, s.up, s.address.is_some());
+                    self.passthru_address(id, s.address);
                 }
                 r
             }
@@ -1246,6 +1247,30 @@ impl Daemon {
             self.move_tap(p, ns)?;
         }
         Ok(())
+    }
+
+    /// A passthru macvlan's new address goes to its kernel lower as well.
+    fn passthru_address(&mut self, id: IfId, mac: Option<patchbay_core::wire::Mac>) {
+        let (Some(mac), Some(f)) = (mac, self.graph.get(id)) else {
+            return;
+        };
+        let (Kind::Macvlan(m), Some(l)) = (&f.kind, f.link) else {
+            return;
+        };
+        if m.mode != patchbay_core::macvlan::Mode::Passthru {
+            return;
+        }
+        let netdev = self
+            .graph
+            .get(l)
+            .and_then(|lf| lf.attach)
+            .and_then(|a| self.atts.get(a.id.0 as usize)?.as_ref())
+            .map(|a| a.netdev.clone());
+        if let Some(n) = netdev {
+            if let Err(e) = sys::set_mac(&n, mac) {
+                warn!(dev = %n, "passthru: cannot set the lower's address: {e}");
+            }
+        }
     }
 
     /// `netns NAME`: moves the TAP that stands for device `id` into a

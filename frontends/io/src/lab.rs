@@ -39,6 +39,15 @@ impl Proc {
         }
     }
 
+    /// Asks the process to finish (SIGTERM), as Ctrl-C would: a capture
+    /// writes out what it has.
+    pub fn terminate(&mut self) {
+        if let Some(c) = self.0.as_ref() {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        }
+    }
+
     /// Waits for the process (after it ended or was killed) and collects
     /// its output.
     pub fn wait_with_output(mut self) -> std::io::Result<Output> {

@@ -74,52 +74,7 @@ impl Router {
         } else {
             <[u8; 4]>::try_from(&pkt[16..20]).expect("4 bytes").into()
         };
-        let r = match dst {
-            IpAddr::V4(a) => {
-                let sa = libc::sockaddr_in {
-                    sin_family: libc::AF_INET as libc::sa_family_t,
-                    sin_port: 0,
-                    sin_addr: libc::in_addr {
-                        s_addr: u32::from_ne_bytes(a.octets()),
-                    },
-                    sin_zero: [0; 8],
-                };
-                // SAFETY: pkt and sa are live and sized as given.
-                unsafe {
-                    libc::sendto(
-                        fd,
-                        pkt.as_ptr().cast(),
-                        pkt.len(),
-                        0,
-                        (&sa as *const libc::sockaddr_in).cast(),
-                        std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-                    )
-                }
-            }
-            IpAddr::V6(a) => {
-                // SAFETY: an all-zero sockaddr_in6 is valid.
-                let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
-                sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-                sa.sin6_addr = libc::in6_addr {
-                    s6_addr: a.octets(),
-                };
-                // SAFETY: pkt and sa are live and sized as given.
-                unsafe {
-                    libc::sendto(
-                        fd,
-                        pkt.as_ptr().cast(),
-                        pkt.len(),
-                        0,
-                        (&sa as *const libc::sockaddr_in6).cast(),
-                        std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-                    )
-                }
-            }
-        };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        crate::sys::send_ip(fd, pkt, dst)
     }
 }
 

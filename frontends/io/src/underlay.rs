@@ -189,30 +189,7 @@ impl Underlay {
             udp_csum: cfg.udpcsum && !src.is_unspecified(),
         };
         encapsulate_into(&o, payload, &mut self.buf);
-        let pkt = &self.buf[14..];
-        let sa = libc::sockaddr_in {
-            sin_family: libc::AF_INET as libc::sa_family_t,
-            sin_port: 0,
-            sin_addr: libc::in_addr {
-                s_addr: u32::from_ne_bytes(dst.octets()),
-            },
-            sin_zero: [0; 8],
-        };
-        // SAFETY: pkt and sa are live for the call and sized as given.
-        let r = unsafe {
-            libc::sendto(
-                self.raw.as_raw_fd(),
-                pkt.as_ptr().cast(),
-                pkt.len(),
-                0,
-                (&sa as *const libc::sockaddr_in).cast(),
-                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        crate::sys::send_ip(self.raw.as_raw_fd(), &self.buf[14..], IpAddr::V4(dst))
     }
 
     /// IPv6: the source must be given (`local`); the UDP checksum is
@@ -244,27 +221,6 @@ impl Underlay {
         };
         let fd = self.raw6()?;
         encapsulate_into(&o, payload, &mut self.buf);
-        let pkt = &self.buf[14..];
-        // SAFETY: an all-zero sockaddr_in6 is valid; fields set below.
-        let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
-        sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-        sa.sin6_addr = libc::in6_addr {
-            s6_addr: dst.octets(),
-        };
-        // SAFETY: pkt and sa are live for the call and sized as given.
-        let r = unsafe {
-            libc::sendto(
-                fd,
-                pkt.as_ptr().cast(),
-                pkt.len(),
-                0,
-                (&sa as *const libc::sockaddr_in6).cast(),
-                std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        crate::sys::send_ip(fd, &self.buf[14..], IpAddr::V6(dst))
     }
 }
