@@ -1125,6 +1125,7 @@ pub(super) fn link_json(g: &Graph, id: IfId, opts: Opts) -> Value {
     m.insert("operstate".into(), operstate(g, id).into());
     m.insert("linkmode".into(), "DEFAULT".into());
     m.insert("group".into(), "default".into());
+    m.insert("txqlen".into(), 1000.into());
     m.insert("link_type".into(), "ether".into());
     m.insert("address".into(), f.mac.to_string().into());
     m.insert("broadcast".into(), "ff:ff:ff:ff:ff:ff".into());

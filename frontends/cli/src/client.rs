@@ -123,22 +123,27 @@ pub fn command(socket: &Path, words: &[String], o: Opts) -> ExitCode {
 
 /// `-batch FILE`: every line is a command; stops at the first failure and
 /// names the file and line, as `ip -batch` does.
-pub fn batch(socket: &Path, file: &str, o: Opts) -> ExitCode {
-    let text = if file == "-" {
+/// A batch file's text (`-` = stdin).
+pub fn read_batch(file: &str) -> Result<String, ExitCode> {
+    if file == "-" {
         let mut s = String::new();
         if let Err(e) = std::io::stdin().read_to_string(&mut s) {
             eprintln!("Error: reading stdin: {e}");
-            return ExitCode::from(2);
+            return Err(ExitCode::from(2));
         }
-        s
+        Ok(s)
     } else {
-        match std::fs::read_to_string(file) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("Error: cannot read batch file {file}: {e}");
-                return ExitCode::from(2);
-            }
-        }
+        std::fs::read_to_string(file).map_err(|e| {
+            eprintln!("Error: cannot read batch file {file}: {e}");
+            ExitCode::from(2)
+        })
+    }
+}
+
+pub fn batch(socket: &Path, file: &str, o: Opts) -> ExitCode {
+    let text = match read_batch(file) {
+        Ok(t) => t,
+        Err(x) => return x,
     };
     let mut conn = match Conn::open(socket) {
         Ok(c) => c,

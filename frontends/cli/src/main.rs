@@ -6,6 +6,7 @@
 
 mod client;
 mod demo;
+mod kernel;
 mod sim;
 
 use std::path::PathBuf;
@@ -43,6 +44,9 @@ options:
   -d, -details     details (link options, port flags)
   -s, -stats       counters
   -b, -batch FILE  run the commands of FILE, one per line ('-' = stdin)
+  --backend kernel apply the commands to the kernel over rtnetlink instead
+                   (in the current network namespace; -batch checks the
+                   whole file first; monitor prints the kernel's events)
   --socket PATH    the daemon's control socket
                    (default $PATCHBAY_SOCKET, else /run/patchbay/patchbay.sock)
 ";
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
     let mut opts = client::Opts::default();
     let mut socket: Option<PathBuf> = None;
     let mut batch: Option<String> = None;
+    let mut backend_kernel = false;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -66,6 +71,17 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 };
                 batch = Some(f.clone());
+            }
+            "--backend" => {
+                i += 1;
+                match args.get(i).map(String::as_str) {
+                    Some("kernel") => backend_kernel = true,
+                    Some("patchbay") => backend_kernel = false,
+                    other => {
+                        eprintln!("patchbay: --backend kernel|patchbay, not {other:?}");
+                        return ExitCode::from(2);
+                    }
+                }
             }
             "--socket" => {
                 i += 1;
@@ -89,6 +105,19 @@ fn main() -> ExitCode {
     }
     let rest = &args[i..];
     let socket = patchbay_io::proto::socket_path(socket);
+    if backend_kernel {
+        if let Some(file) = batch {
+            return kernel::batch(&file, opts);
+        }
+        return match rest.first().map(String::as_str) {
+            None => {
+                eprint!("{USAGE}");
+                ExitCode::from(2)
+            }
+            Some("monitor") => kernel::monitor(&rest[1..], opts),
+            Some(_) => kernel::command(rest, opts),
+        };
+    }
     if let Some(file) = batch {
         return client::batch(&socket, &file, opts);
     }

@@ -47,6 +47,20 @@ impl Tap {
         })
     }
 
+    /// TUNSETPERSIST: the TAP outlives its descriptor (`ip tuntap add`),
+    /// or goes with it (`ip tuntap del`).
+    pub fn set_persist(&self, on: bool) -> io::Result<()> {
+        // SAFETY: TUNSETPERSIST takes an int by value.
+        cvt(unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                libc::TUNSETPERSIST,
+                libc::c_ulong::from(on),
+            )
+        })
+        .map(drop)
+    }
+
     pub fn recv_burst(&self, rx: &mut impl Slots) -> io::Result<usize> {
         let mut n = 0;
         while n < rx.capacity() {

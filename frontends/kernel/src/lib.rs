@@ -1,0 +1,788 @@
+//! The kernel backend: patchbay's command language applied to the Linux
+//! kernel over rtnetlink (netlink-packet-route messages on a netlink-sys
+//! socket), in the current network namespace, so that the same topology
+//! file builds the kernel's devices or patchbay's.
+//!
+//! A command is checked before anything changes: a device kind this kernel
+//! lacks is found by trying it in a throwaway network namespace
+//! ([`Kernel::supports`]), never assumed, and a batch is checked whole
+//! ([`Kernel::check`]) before its first line runs.
+
+use std::collections::HashMap;
+use std::io;
+
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
+    NLM_F_REQUEST,
+};
+use netlink_packet_route::link::{
+    BondMode, BridgeStpState, InfoBond, InfoBridge, InfoData, InfoIpVlan, InfoKind, InfoMacVlan,
+    InfoMacVtap, InfoVeth, InfoVlan, InfoVxlan, IpVlanMode, LinkAttribute, LinkFlags, LinkInfo,
+    LinkMessage, MacVlanMode, State, VlanProtocol,
+};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+use patchbay_core::cmd::{self, Command, LinkKind, Opts};
+use serde_json::{json, Map, Value};
+
+/// An rtnetlink connection to the kernel of the current namespace.
+#[derive(Debug)]
+pub struct Kernel {
+    sock: Socket,
+    seq: u32,
+    /// Kinds already probed: true when the kernel has the driver.
+    probed: HashMap<&'static str, bool>,
+}
+
+/// The driver (and module) behind a kind, as the kernel names it.
+pub fn driver(kind: &str) -> &'static str {
+    match kind {
+        "bridge" => "bridge",
+        "bond" => "bonding",
+        "team" => "team",
+        "vlan" => "8021q",
+        "vxlan" => "vxlan",
+        "macvlan" => "macvlan",
+        "macvtap" => "macvtap",
+        "ipvlan" => "ipvlan",
+        "ipvtap" => "ipvtap",
+        "veth" => "veth",
+        "dummy" => "dummy",
+        "nlmon" => "nlmon",
+        "netdevsim" => "netdevsim",
+        _ => "unknown",
+    }
+}
+
+fn kind_name(k: &LinkKind) -> &'static str {
+    match k {
+        LinkKind::Bridge(_) => "bridge",
+        LinkKind::Bond(_) => "bond",
+        LinkKind::Team(_) => "team",
+        LinkKind::Vxlan(..) => "vxlan",
+        LinkKind::Vlan { .. } => "vlan",
+        LinkKind::Macvlan(m) if m.tap => "macvtap",
+        LinkKind::Macvlan(_) => "macvlan",
+        LinkKind::Ipvlan(v) if v.tap => "ipvtap",
+        LinkKind::Ipvlan(_) => "ipvlan",
+        LinkKind::Veth { .. } => "veth",
+        LinkKind::Dummy => "dummy",
+        LinkKind::Nlmon => "nlmon",
+        LinkKind::Netdevsim(_) => "netdevsim",
+    }
+}
+
+fn errno_text(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::EOPNOTSUPP) => "the kernel does not know this device type (EOPNOTSUPP)".into(),
+        Some(libc::EEXIST) => "a device of that name exists (EEXIST)".into(),
+        Some(libc::ENODEV) => "no such device (ENODEV)".into(),
+        Some(libc::EBUSY) => "the device is busy (EBUSY)".into(),
+        Some(libc::EINVAL) => "the kernel refused the arguments (EINVAL)".into(),
+        Some(libc::EPERM) => "not permitted (EPERM; run as root)".into(),
+        _ => e.to_string(),
+    }
+}
+
+impl Kernel {
+    pub fn open() -> io::Result<Kernel> {
+        let mut sock = Socket::new(NETLINK_ROUTE)?;
+        sock.bind_auto()?;
+        sock.connect(&SocketAddr::new(0, 0))?;
+        Ok(Kernel {
+            sock,
+            seq: 0,
+            probed: HashMap::new(),
+        })
+    }
+
+    /// Sends one request and reads the answer: the messages of a dump, or
+    /// the acknowledgement (its errno as an error).
+    fn request(
+        &mut self,
+        m: RouteNetlinkMessage,
+        flags: u16,
+    ) -> io::Result<Vec<RouteNetlinkMessage>> {
+        self.seq += 1;
+        let mut hdr = NetlinkHeader::default();
+        hdr.flags = NLM_F_REQUEST | flags;
+        hdr.sequence_number = self.seq;
+        let mut msg = NetlinkMessage::new(hdr, NetlinkPayload::from(m));
+        msg.finalize();
+        let mut buf = vec![0u8; msg.buffer_len()];
+        msg.serialize(&mut buf);
+        self.sock.send(&buf, 0)?;
+        let mut out = Vec::new();
+        let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
+        loop {
+            let (data, _) = self.sock.recv_from_full()?;
+            let mut off = 0;
+            while off + 16 <= data.len() {
+                let len = u32::from_ne_bytes(data[off..off + 4].try_into().expect("4")) as usize;
+                if len < 16 || off + len > data.len() {
+                    break;
+                }
+                let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&data[off..off + len])
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                off += (len + 3) & !3;
+                match m.payload {
+                    NetlinkPayload::Done(_) => return Ok(out),
+                    NetlinkPayload::Error(e) => {
+                        return match e.code {
+                            None => Ok(out),
+                            Some(c) => Err(io::Error::from_raw_os_error(-c.get())),
+                        };
+                    }
+                    NetlinkPayload::InnerMessage(i) => {
+                        out.push(i);
+                        if !dump {
+                            return Ok(out);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Every link of the namespace.
+    pub fn links(&mut self) -> io::Result<Vec<LinkMessage>> {
+        let r = self.request(
+            RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            NLM_F_DUMP,
+        )?;
+        Ok(r.into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => Some(l),
+                _ => None,
+            })
+            .collect())
+    }
+
+    pub fn index(&mut self, name: &str) -> io::Result<Option<u32>> {
+        Ok(self
+            .links()?
+            .into_iter()
+            .find(|l| name_of(l) == Some(name))
+            .map(|l| l.header.index))
+    }
+
+    fn need_index(&mut self, cmd: &str, name: &str) -> Result<u32, String> {
+        self.index(name)
+            .map_err(|e| format!("{cmd}: {e}"))?
+            .ok_or_else(|| format!("{cmd}: no device named \"{name}\" in this namespace"))
+    }
+
+    /// Whether this kernel has the driver for `kind`: tried once, in a
+    /// network namespace of a thread of its own that nothing else sees.
+    pub fn supports(&mut self, kind: &'static str) -> Result<bool, String> {
+        if let Some(b) = self.probed.get(kind) {
+            return Ok(*b);
+        }
+        let r = std::thread::spawn(move || -> Result<bool, String> {
+            // SAFETY: unshare(2) affects only this thread's namespaces.
+            if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+                return Err(format!(
+                    "cannot make a namespace to try the {kind} driver in: {}",
+                    io::Error::last_os_error()
+                ));
+            }
+            let mut k = Kernel::open().map_err(|e| e.to_string())?;
+            let lower = matches!(kind, "vlan" | "macvlan" | "macvtap" | "ipvlan" | "ipvtap");
+            let mut words: Vec<String> = Vec::new();
+            if lower {
+                k.apply_words(&[
+                    "link", "add", "pblower", "type", "veth", "peer", "name", "pblower1",
+                ])
+                .map_err(|e| format!("cannot try the {kind} driver without veth: {e}"))?;
+                words.extend(["link", "add", "link", "pblower"].map(String::from));
+            } else {
+                words.extend(["link", "add"].map(String::from));
+            }
+            words.extend(["name", "pbprobe", "type", kind].map(String::from));
+            match kind {
+                "vlan" => words.extend(["id", "2"].map(String::from)),
+                "vxlan" => words.extend(["id", "1", "dstport", "4789"].map(String::from)),
+                "veth" => words.extend(["peer", "name", "pbprobe1"].map(String::from)),
+                _ => {}
+            }
+            let w: Vec<&str> = words.iter().map(String::as_str).collect();
+            match k.add_link_words(&w) {
+                Ok(()) => Ok(true),
+                Err(e) if e.raw_os_error() == Some(libc::EOPNOTSUPP) => Ok(false),
+                Err(e) => Err(format!("trying the {kind} driver: {}", errno_text(&e))),
+            }
+        })
+        .join()
+        .map_err(|_| "the probe thread panicked".to_string())??;
+        self.probed.insert(kind, r);
+        Ok(r)
+    }
+
+    fn add_link_words(&mut self, w: &[&str]) -> io::Result<()> {
+        let words: Vec<String> = w.iter().map(|s| s.to_string()).collect();
+        let c = cmd::parse(&words).map_err(|e| io::Error::other(e.to_string()))?;
+        let Command::LinkAdd(a) = c else {
+            return Err(io::Error::other("not link add"));
+        };
+        let m = self.link_add_message(&a).map_err(io::Error::other)?;
+        self.request(
+            RouteNetlinkMessage::NewLink(m),
+            NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
+        )
+        .map(drop)
+    }
+
+    fn apply_words(&mut self, w: &[&str]) -> Result<String, String> {
+        let words: Vec<String> = w.iter().map(|s| s.to_string()).collect();
+        let c = cmd::parse(&words).map_err(|e| e.to_string())?;
+        self.apply(&c, Opts::default())
+    }
+
+    /// Checks commands before any runs: every kind they add is one this
+    /// kernel has, and every command is one the kernel backend carries.
+    pub fn check(&mut self, cmds: &[Command]) -> Result<(), String> {
+        for c in cmds {
+            match c {
+                Command::LinkAdd(a) => {
+                    let kind = kind_name(&a.kind);
+                    if kind == "netdevsim" {
+                        return Err(format!("link add {} type netdevsim: the kernel makes netdevsim ports through /sys/bus/netdevsim/new_device, not ip link (and this kernel has no netdevsim driver); nothing was changed", a.name));
+                    }
+                    if !self.supports(kind)? {
+                        let d = driver(kind);
+                        return Err(format!(
+                            "link add {} type {kind}: this kernel has no {d} driver (built without it, and modules cannot be loaded here: modprobe {d} where they can); nothing was changed. patchbay's own {kind} needs no driver: run the command without --backend kernel",
+                            a.name
+                        ));
+                    }
+                }
+                Command::LinkDel { .. }
+                | Command::LinkSet(_)
+                | Command::LinkShow { .. }
+                | Command::TuntapAdd { .. }
+                | Command::TuntapDel { .. } => {}
+                other => {
+                    return Err(format!(
+                    "the kernel backend does not carry this command yet ({}); nothing was changed",
+                    command_name(other)
+                ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The RTM_NEWLINK that `ip link add` would send.
+    fn link_add_message(&mut self, a: &cmd::LinkAdd) -> Result<LinkMessage, String> {
+        let c = format!("link add {}", a.name);
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(a.name.clone()));
+        if let Some(mtu) = a.mtu {
+            m.attributes.push(LinkAttribute::Mtu(mtu));
+        }
+        if let Some(mac) = a.address {
+            m.attributes.push(LinkAttribute::Address(mac.0.to_vec()));
+        }
+        if let Some(l) = &a.link {
+            let i = self.need_index(&c, l)?;
+            m.attributes.push(LinkAttribute::Link(i));
+        }
+        let (kind, data) = match &a.kind {
+            LinkKind::Bridge(o) => {
+                let mut d = Vec::new();
+                if let Some(v) = o.stp_state {
+                    d.push(InfoBridge::StpState(match v {
+                        0 => BridgeStpState::Disabled,
+                        1 => BridgeStpState::KernelStp,
+                        _ => BridgeStpState::UserStp,
+                    }));
+                }
+                if let Some(v) = o.priority {
+                    d.push(InfoBridge::Priority(v));
+                }
+                for (v, f) in [
+                    (
+                        o.forward_delay,
+                        InfoBridge::ForwardDelay as fn(u32) -> InfoBridge,
+                    ),
+                    (o.hello_time, InfoBridge::HelloTime),
+                    (o.max_age, InfoBridge::MaxAge),
+                    (o.ageing_time, InfoBridge::AgeingTime),
+                ] {
+                    if let Some(v) = v {
+                        d.push(f(v as u32));
+                    }
+                }
+                if let Some(v) = o.vlan_filtering {
+                    d.push(InfoBridge::VlanFiltering(v));
+                }
+                (
+                    InfoKind::Bridge,
+                    (!d.is_empty()).then_some(InfoData::Bridge(d)),
+                )
+            }
+            LinkKind::Bond(o) => {
+                let mode = o.mode.map(|m| match m as u8 {
+                    0 => BondMode::BalanceRr,
+                    1 => BondMode::ActiveBackup,
+                    2 => BondMode::BalanceXor,
+                    3 => BondMode::Broadcast,
+                    4 => BondMode::Ieee8023Ad,
+                    5 => BondMode::BalanceTlb,
+                    _ => BondMode::BalanceAlb,
+                });
+                let mut d = Vec::new();
+                if let Some(m) = mode {
+                    d.push(InfoBond::Mode(m));
+                }
+                if let Some(v) = o.miimon {
+                    d.push(InfoBond::MiiMon(v));
+                }
+                (InfoKind::Bond, (!d.is_empty()).then_some(InfoData::Bond(d)))
+            }
+            LinkKind::Team(_) => (InfoKind::Other("team".into()), None),
+            LinkKind::Vlan { id, protocol } => (
+                InfoKind::Vlan,
+                Some(InfoData::Vlan(vec![
+                    InfoVlan::Id(*id),
+                    InfoVlan::Protocol(match protocol {
+                        patchbay_core::wire::VlanProtocol::Dot1Q => VlanProtocol::Ieee8021Q,
+                        patchbay_core::wire::VlanProtocol::Dot1AD => VlanProtocol::Ieee8021Ad,
+                    }),
+                ])),
+            ),
+            LinkKind::Vxlan(v, _) => {
+                let mut d = vec![InfoVxlan::Id(v.vni), InfoVxlan::Port(v.dstport)];
+                match v.remote {
+                    Some(core::net::IpAddr::V4(a)) if a.is_multicast() => {
+                        d.push(InfoVxlan::Group(a))
+                    }
+                    Some(core::net::IpAddr::V4(a)) => d.push(InfoVxlan::Group(a)),
+                    Some(core::net::IpAddr::V6(a)) => d.push(InfoVxlan::Group6(a)),
+                    None => {}
+                }
+                match v.local {
+                    Some(core::net::IpAddr::V4(a)) => d.push(InfoVxlan::Local(a)),
+                    Some(core::net::IpAddr::V6(a)) => d.push(InfoVxlan::Local6(a)),
+                    None => {}
+                }
+                if let Some(dev) = &v.dev {
+                    let i = self.need_index(&c, dev)?;
+                    d.push(InfoVxlan::Link(i));
+                }
+                d.push(InfoVxlan::Learning(v.learning));
+                d.push(InfoVxlan::Ageing(v.ageing));
+                (InfoKind::Vxlan, Some(InfoData::Vxlan(d)))
+            }
+            LinkKind::Macvlan(mv) => {
+                let mode = match mv.mode {
+                    patchbay_core::macvlan::Mode::Private => MacVlanMode::Private,
+                    patchbay_core::macvlan::Mode::Vepa => MacVlanMode::Vepa,
+                    patchbay_core::macvlan::Mode::Bridge => MacVlanMode::Bridge,
+                    patchbay_core::macvlan::Mode::Passthru => MacVlanMode::Passthrough,
+                    patchbay_core::macvlan::Mode::Source => MacVlanMode::Source,
+                };
+                if mv.tap {
+                    (
+                        InfoKind::MacVtap,
+                        Some(InfoData::MacVtap(vec![InfoMacVtap::Mode(mode)])),
+                    )
+                } else {
+                    (
+                        InfoKind::MacVlan,
+                        Some(InfoData::MacVlan(vec![InfoMacVlan::Mode(mode)])),
+                    )
+                }
+            }
+            LinkKind::Ipvlan(v) => {
+                let mode = match v.mode {
+                    patchbay_core::ipvlan::Mode::L2 => IpVlanMode::L2,
+                    patchbay_core::ipvlan::Mode::L3 => IpVlanMode::L3,
+                    patchbay_core::ipvlan::Mode::L3s => IpVlanMode::L3S,
+                };
+                let k = if v.tap {
+                    InfoKind::IpVtap
+                } else {
+                    InfoKind::IpVlan
+                };
+                (k, Some(InfoData::IpVlan(vec![InfoIpVlan::Mode(mode)])))
+            }
+            LinkKind::Veth {
+                peer, peer_address, ..
+            } => {
+                let mut p = LinkMessage::default();
+                if let Some(n) = peer {
+                    p.attributes.push(LinkAttribute::IfName(n.clone()));
+                }
+                if let Some(mac) = peer_address {
+                    p.attributes.push(LinkAttribute::Address(mac.0.to_vec()));
+                }
+                (InfoKind::Veth, Some(InfoData::Veth(InfoVeth::Peer(p))))
+            }
+            LinkKind::Dummy => (InfoKind::Dummy, None),
+            LinkKind::Nlmon => (InfoKind::Nlmon, None),
+            LinkKind::Netdevsim(_) => {
+                return Err(format!("{c}: netdevsim ports are not made with ip link"))
+            }
+        };
+        let mut li = vec![LinkInfo::Kind(kind)];
+        if let Some(d) = data {
+            li.push(LinkInfo::Data(d));
+        }
+        m.attributes.push(LinkAttribute::LinkInfo(li));
+        Ok(m)
+    }
+
+    /// Carries out one command on the kernel.
+    pub fn apply(&mut self, c: &Command, opts: Opts) -> Result<String, String> {
+        self.check(std::slice::from_ref(c))?;
+        match c {
+            Command::LinkAdd(a) => {
+                let m = self.link_add_message(a)?;
+                self.request(
+                    RouteNetlinkMessage::NewLink(m),
+                    NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK,
+                )
+                .map_err(|e| format!("link add {}: {}", a.name, errno_text(&e)))?;
+                if a.up {
+                    self.set_flags(&a.name, true)?;
+                }
+                Ok(String::new())
+            }
+            Command::LinkDel { name } => {
+                let i = self.need_index("link del", name)?;
+                let mut m = LinkMessage::default();
+                m.header.index = i;
+                self.request(RouteNetlinkMessage::DelLink(m), NLM_F_ACK)
+                    .map_err(|e| format!("link del {name}: {}", errno_text(&e)))?;
+                Ok(String::new())
+            }
+            Command::LinkSet(s) => {
+                let cmdname = format!("link set {}", s.name);
+                if s.bridge.is_some()
+                    || s.bond.is_some()
+                    || s.port.is_some()
+                    || s.macaddr.is_some()
+                    || s.netdevsim.is_some()
+                    || s.netns.is_some()
+                {
+                    return Err(format!("{cmdname}: the kernel backend sets up/down, master, mtu and address; the type options are patchbay's only for now"));
+                }
+                let i = self.need_index(&cmdname, &s.name)?;
+                let mut m = LinkMessage::default();
+                m.header.index = i;
+                match &s.master {
+                    Some(Some(ms)) => {
+                        let mi = self.need_index(&cmdname, ms)?;
+                        m.attributes.push(LinkAttribute::Controller(mi));
+                    }
+                    Some(None) => m.attributes.push(LinkAttribute::Controller(0)),
+                    None => {}
+                }
+                if let Some(mtu) = s.mtu {
+                    m.attributes.push(LinkAttribute::Mtu(mtu));
+                }
+                if let Some(mac) = s.address {
+                    m.attributes.push(LinkAttribute::Address(mac.0.to_vec()));
+                }
+                if let Some(up) = s.up {
+                    m.header.change_mask = LinkFlags::Up;
+                    m.header.flags = if up {
+                        LinkFlags::Up
+                    } else {
+                        LinkFlags::empty()
+                    };
+                }
+                self.request(RouteNetlinkMessage::SetLink(m), NLM_F_ACK)
+                    .map_err(|e| format!("{cmdname}: {}", errno_text(&e)))?;
+                Ok(String::new())
+            }
+            Command::LinkShow { dev, master, kind } => {
+                self.show(dev.as_deref(), master.as_deref(), kind.as_deref(), opts)
+            }
+            Command::TuntapAdd { name } => tuntap(name, true).map(|_| String::new()),
+            Command::TuntapDel { name } => tuntap(name, false).map(|_| String::new()),
+            other => Err(format!(
+                "the kernel backend does not carry {} yet",
+                command_name(other)
+            )),
+        }
+    }
+
+    fn set_flags(&mut self, name: &str, up: bool) -> Result<(), String> {
+        let i = self.need_index("link set", name)?;
+        let mut m = LinkMessage::default();
+        m.header.index = i;
+        m.header.change_mask = LinkFlags::Up;
+        m.header.flags = if up {
+            LinkFlags::Up
+        } else {
+            LinkFlags::empty()
+        };
+        self.request(RouteNetlinkMessage::SetLink(m), NLM_F_ACK)
+            .map(drop)
+            .map_err(|e| format!("link set {name}: {}", errno_text(&e)))
+    }
+
+    /// `link show` as iproute2 prints the kernel's links: the same JSON
+    /// shape as patchbay's `-j link show`.
+    fn show(
+        &mut self,
+        dev: Option<&str>,
+        master: Option<&str>,
+        kind: Option<&str>,
+        opts: Opts,
+    ) -> Result<String, String> {
+        let links = self.links().map_err(|e| format!("link show: {e}"))?;
+        let names: HashMap<u32, String> = links
+            .iter()
+            .filter_map(|l| Some((l.header.index, name_of(l)?.to_string())))
+            .collect();
+        if let Some(d) = dev {
+            if !names.values().any(|n| n == d) {
+                return Err(format!("link show: no device named \"{d}\" (see 'patchbay --backend kernel link show')"));
+            }
+        }
+        let up: HashMap<u32, bool> = links
+            .iter()
+            .map(|l| (l.header.index, l.header.flags.contains(LinkFlags::Up)))
+            .collect();
+        let mut out = Vec::new();
+        for l in &links {
+            let v = link_json(l, &names, &up, opts.details);
+            if dev.is_some_and(|d| v["ifname"] != d) {
+                continue;
+            }
+            if master.is_some_and(|m| v.get("master").and_then(Value::as_str) != Some(m)) {
+                continue;
+            }
+            if kind.is_some_and(|k| {
+                v["linkinfo"]["info_kind"] != k && info_kind(l).as_deref() != Some(k)
+            }) {
+                continue;
+            }
+            out.push(v);
+        }
+        if opts.json {
+            return Ok(serde_json::to_string(&Value::Array(out)).expect("json") + "\n");
+        }
+        let mut s = String::new();
+        for v in out {
+            let name = match v.get("link").and_then(Value::as_str) {
+                Some(l) => format!("{}@{l}", v["ifname"].as_str().unwrap_or("")),
+                None => v["ifname"].as_str().unwrap_or("").to_string(),
+            };
+            let flags: Vec<&str> = v["flags"]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let master = v
+                .get("master")
+                .and_then(Value::as_str)
+                .map(|m| format!(" master {m}"))
+                .unwrap_or_default();
+            s.push_str(&format!(
+                "{}: {}: <{}> mtu {} qdisc {}{} state {} mode DEFAULT group default qlen 1000\n    link/{} {} brd {}\n",
+                v["ifindex"], name, flags.join(","), v["mtu"], v["qdisc"].as_str().unwrap_or("noqueue"), master,
+                v["operstate"].as_str().unwrap_or("UNKNOWN"), v["link_type"].as_str().unwrap_or("ether"),
+                v["address"].as_str().unwrap_or(""), v["broadcast"].as_str().unwrap_or("")
+            ));
+        }
+        Ok(s)
+    }
+}
+
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::FdbAdd(_) | Command::FdbDel { .. } | Command::FdbShow { .. } => "bridge fdb",
+        Command::VlanAdd(_) | Command::VlanDel(_) | Command::VlanShow { .. } => "bridge vlan",
+        Command::BridgeLinkSet { .. } | Command::BridgeLinkShow { .. } => "bridge link",
+        Command::Stats { .. } => "stats",
+        Command::Mstpctl(..) => "mstpctl",
+        Command::BondShow { .. } => "bond show",
+        Command::Teamctl(..) => "teamctl",
+        Command::Neigh(_) => "neigh",
+        _ => "this command",
+    }
+}
+
+fn name_of(l: &LinkMessage) -> Option<&str> {
+    l.attributes.iter().find_map(|a| match a {
+        LinkAttribute::IfName(n) => Some(n.as_str()),
+        _ => None,
+    })
+}
+
+fn info_kind(l: &LinkMessage) -> Option<String> {
+    l.attributes.iter().find_map(|a| match a {
+        LinkAttribute::LinkInfo(v) => v.iter().find_map(|i| match i {
+            LinkInfo::Kind(k) => Some(k.to_string()),
+            _ => None,
+        }),
+        _ => None,
+    })
+}
+
+fn mac_text(v: &[u8]) -> String {
+    v.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// iproute2's flag names, in its order (`print_link_flags`).
+fn flag_names(f: LinkFlags) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    if f.contains(LinkFlags::Up) && !f.contains(LinkFlags::Running) {
+        v.push("NO-CARRIER");
+    }
+    for (flag, name) in [
+        (LinkFlags::Loopback, "LOOPBACK"),
+        (LinkFlags::Broadcast, "BROADCAST"),
+        (LinkFlags::Pointopoint, "POINTOPOINT"),
+        (LinkFlags::Multicast, "MULTICAST"),
+        (LinkFlags::Noarp, "NOARP"),
+        (LinkFlags::Allmulti, "ALLMULTI"),
+        (LinkFlags::Promisc, "PROMISC"),
+        (LinkFlags::Controller, "MASTER"),
+        (LinkFlags::Port, "SLAVE"),
+        (LinkFlags::Up, "UP"),
+        (LinkFlags::LowerUp, "LOWER_UP"),
+        (LinkFlags::Dormant, "DORMANT"),
+    ] {
+        if f.contains(flag) {
+            v.push(name);
+        }
+    }
+    v
+}
+
+/// One link in iproute2's `-j link show` shape.
+fn link_json(
+    l: &LinkMessage,
+    names: &HashMap<u32, String>,
+    up: &HashMap<u32, bool>,
+    details: bool,
+) -> Value {
+    let mut m = Map::new();
+    m.insert("ifindex".into(), l.header.index.into());
+    let mut link = None;
+    let mut mdown = false;
+    let (mut ifname, mut mtu, mut qdisc, mut master, mut oper) =
+        (String::new(), 0u32, "noqueue".to_string(), None, "UNKNOWN");
+    let (mut addr, mut brd) = (String::new(), String::new());
+    let mut txqlen = None;
+    for a in &l.attributes {
+        match a {
+            LinkAttribute::IfName(n) => ifname = n.clone(),
+            LinkAttribute::Mtu(v) => mtu = *v,
+            LinkAttribute::Qdisc(q) => qdisc = q.clone(),
+            LinkAttribute::Controller(i) => master = names.get(i).cloned(),
+            LinkAttribute::Link(i) if *i != l.header.index => {
+                link = Some(names.get(i).cloned().unwrap_or_else(|| format!("if{i}")));
+                // iproute2's M-DOWN: the device it sits on (or its peer) is down.
+                mdown = up.get(i) == Some(&false);
+            }
+            LinkAttribute::OperState(s) => {
+                oper = match s {
+                    State::Up => "UP",
+                    State::Down => "DOWN",
+                    State::LowerLayerDown => "LOWERLAYERDOWN",
+                    State::Dormant => "DORMANT",
+                    _ => "UNKNOWN",
+                }
+            }
+            LinkAttribute::Address(v) => addr = mac_text(v),
+            LinkAttribute::Broadcast(v) => brd = mac_text(v),
+            LinkAttribute::TxQueueLen(v) => txqlen = Some(*v),
+            _ => {}
+        }
+    }
+    if let Some(lk) = link {
+        m.insert("link".into(), lk.into());
+    }
+    m.insert("ifname".into(), ifname.into());
+    let mut flags = flag_names(l.header.flags);
+    if mdown {
+        flags.push("M-DOWN");
+    }
+    m.insert("flags".into(), json!(flags));
+    m.insert("mtu".into(), mtu.into());
+    m.insert("qdisc".into(), qdisc.into());
+    if let Some(ms) = master {
+        m.insert("master".into(), ms.into());
+    }
+    m.insert("operstate".into(), oper.into());
+    m.insert("linkmode".into(), "DEFAULT".into());
+    m.insert("group".into(), "default".into());
+    if let Some(q) = txqlen {
+        m.insert("txqlen".into(), q.into());
+    }
+    let lt = match u16::from(l.header.link_layer_type) {
+        1 => "ether",
+        772 => "loopback",
+        824 => "netlink",
+        65534 => "none",
+        _ => "ether",
+    };
+    m.insert("link_type".into(), lt.into());
+    m.insert("address".into(), addr.into());
+    m.insert("broadcast".into(), brd.into());
+    if details {
+        if let Some(k) = info_kind(l) {
+            m.insert("linkinfo".into(), json!({"info_kind": k}));
+        }
+    }
+    Value::Object(m)
+}
+
+/// `tuntap add|del NAME mode tap`: a persistent TAP (TUNSETPERSIST).
+fn tuntap(name: &str, add: bool) -> Result<(), String> {
+    let c = if add { "tuntap add" } else { "tuntap del" };
+    let tap = patchbay_io::tap::Tap::create(name).map_err(|e| format!("{c} {name}: {e}"))?;
+    tap.set_persist(add).map_err(|e| format!("{c} {name}: {e}"))
+}
+
+/// The kernel's own rtnetlink notifications (RTMGRP_LINK, RTMGRP_NEIGH):
+/// what `ip monitor link neigh` reads.
+#[derive(Debug)]
+pub struct Monitor {
+    sock: Socket,
+}
+
+impl Monitor {
+    pub fn open() -> io::Result<Monitor> {
+        let mut sock = Socket::new(NETLINK_ROUTE)?;
+        let groups = (libc::RTMGRP_LINK | libc::RTMGRP_NEIGH) as u32;
+        sock.bind(&SocketAddr::new(0, groups))?;
+        Ok(Monitor { sock })
+    }
+
+    /// The next batch of messages, each as its bytes.
+    pub fn recv(&mut self) -> io::Result<Vec<Vec<u8>>> {
+        let (data, _) = self.sock.recv_from_full()?;
+        let mut out = Vec::new();
+        let mut off = 0;
+        while off + 16 <= data.len() {
+            let len = u32::from_ne_bytes(data[off..off + 4].try_into().expect("4")) as usize;
+            if len < 16 || off + len > data.len() {
+                break;
+            }
+            out.push(data[off..off + len].to_vec());
+            off += (len + 3) & !3;
+        }
+        Ok(out)
+    }
+}
+
+impl Kernel {
+    /// ifindex → name of every link now.
+    pub fn names(&mut self) -> io::Result<HashMap<u32, String>> {
+        Ok(self
+            .links()?
+            .iter()
+            .filter_map(|l| Some((l.header.index, name_of(l)?.to_string())))
+            .collect())
+    }
+}

@@ -1,0 +1,190 @@
+//! The kernel backend (root; CI rules as in netns.rs): the same batch file
+//! builds the kernel's devices over rtnetlink and patchbay's through the
+//! daemon, and `-j link show` gives them the same shape; a kind this kernel
+//! lacks fails before anything changes.
+
+use patchbay_tests::lab;
+
+const TOPO: &str = "\
+link add br0 type bridge
+link add v1 type veth peer name v1p
+link add v2 type veth peer name v2p
+link set v1 master br0
+link set v2 master br0
+link set v1 up
+link set v1p up
+link set v2 up
+link set br0 up
+";
+
+fn run(ns: &str, bin: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("ip")
+        .args(["netns", "exec", ns])
+        .arg(bin)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn shape(v: &serde_json::Value) -> Vec<String> {
+    v.as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| *k != "link")
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn one_batch_two_backends_the_same_link_show_shape() {
+    let Some(mut lab) = lab("kb") else { return };
+    let (k, p) = (lab.netns("k").unwrap(), lab.netns("p").unwrap());
+    let file = std::env::temp_dir().join(format!("pb-kernel-{}.pb", lab.tag));
+    std::fs::write(&file, TOPO).unwrap();
+    let f = file.to_str().unwrap();
+    let o = run(&k, &lab.patchbay, &["--backend", "kernel", "-batch", f]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    lab.start_daemon_in(Some(&p), &[]).unwrap();
+    lab.pb(&["-batch", f]).unwrap();
+    let _ = std::fs::remove_file(&file);
+    // Carrier and operstate settle (linkwatch) within a second.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    for dev in ["br0", "v1", "v2"] {
+        let kj = run(
+            &k,
+            &lab.patchbay,
+            &["--backend", "kernel", "-j", "link", "show", dev],
+        );
+        let kv: serde_json::Value = serde_json::from_slice(&kj.stdout).unwrap();
+        let pv: serde_json::Value =
+            serde_json::from_str(&lab.pb(&["-j", "link", "show", dev]).unwrap()).unwrap();
+        let (kv, pv) = (&kv[0], &pv[0]);
+        assert_eq!(shape(kv), shape(pv), "{dev}: kernel {kv} / patchbay {pv}");
+        for key in ["ifname", "mtu", "master", "linkmode", "group", "link_type"] {
+            assert_eq!(
+                kv.get(key),
+                pv.get(key),
+                "{dev} {key}: kernel {kv} / patchbay {pv}"
+            );
+        }
+        // And the kernel backend's answer is the kernel's own (ip -j).
+        let ip = lab.exec_ok(&k, &["ip", "-j", "link", "show", dev]).unwrap();
+        let iv: serde_json::Value = serde_json::from_str(&ip).unwrap();
+        for key in ["ifindex", "ifname", "mtu", "master", "address", "flags"] {
+            assert_eq!(
+                kv.get(key),
+                iv[0].get(key),
+                "{dev} {key}: ours {kv} / ip {}",
+                iv[0]
+            );
+        }
+    }
+    // The veth whose peer is down has no carrier on both backends.
+    let kj = run(
+        &k,
+        &lab.patchbay,
+        &["--backend", "kernel", "link", "show", "v2"],
+    );
+    assert!(String::from_utf8_lossy(&kj.stdout).contains("NO-CARRIER"));
+    assert!(lab
+        .pb(&["link", "show", "v2"])
+        .unwrap()
+        .contains("NO-CARRIER"));
+}
+
+#[test]
+fn a_bond_on_this_kernel_fails_cleanly_and_leaves_nothing() {
+    let Some(mut lab) = lab("kn") else { return };
+    let k = lab.netns("k").unwrap();
+    let probe = std::process::Command::new("ip")
+        .args([
+            "netns", "exec", &k, "ip", "link", "add", "b", "type", "bond",
+        ])
+        .output()
+        .unwrap();
+    if probe.status.success() {
+        // A kernel with bonding: nothing to show here.
+        eprintln!("this kernel has a bonding driver; the missing-driver path is not exercised");
+        return;
+    }
+    let file = std::env::temp_dir().join(format!("pb-kernel-bond-{}.pb", lab.tag));
+    std::fs::write(
+        &file,
+        "link add x1 type bridge\nlink add bond0 type bond mode active-backup\nlink set x1 up\n",
+    )
+    .unwrap();
+    let before = lab.exec_ok(&k, &["ip", "-o", "link", "show"]).unwrap();
+    let o = run(
+        &k,
+        &lab.patchbay,
+        &["--backend", "kernel", "-batch", file.to_str().unwrap()],
+    );
+    let _ = std::fs::remove_file(&file);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("no bonding driver") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert!(err.contains(":2"), "names the line: {err}");
+    let after = lab.exec_ok(&k, &["ip", "-o", "link", "show"]).unwrap();
+    assert_eq!(before, after, "the bridge on line 1 was not made");
+    // One command alike.
+    let o = run(
+        &k,
+        &lab.patchbay,
+        &[
+            "--backend",
+            "kernel",
+            "link",
+            "add",
+            "bond1",
+            "type",
+            "bond",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no bonding driver"));
+    // The same command without --backend kernel builds patchbay's bond.
+    lab.start_daemon_in(Some(&k), &[]).unwrap();
+    lab.pb(&["link", "add", "bond1", "type", "bond"]).unwrap();
+}
+
+#[test]
+fn the_kernels_monitor_prints_as_patchbays_does() {
+    let Some(mut lab) = lab("km") else { return };
+    let k = lab.netns("k").unwrap();
+    let mut mon = lab
+        .spawn(
+            &k,
+            &[
+                lab.patchbay.to_str().unwrap(),
+                "--backend",
+                "kernel",
+                "monitor",
+            ],
+        )
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    for c in [
+        "link add name mbr0 type bridge",
+        "link add mv1 type veth peer name mv1p",
+        "link set mv1 master mbr0",
+        "link del mbr0",
+    ] {
+        let mut a = vec!["-n", k.as_str()];
+        a.extend(c.split(' '));
+        lab.ip(&a).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    mon.terminate();
+    let out = mon.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(": mbr0: <"), "{text}");
+    assert!(
+        text.contains("mv1@mv1p") || text.contains(": mv1: <"),
+        "{text}"
+    );
+    assert!(text.contains("master mbr0"), "{text}");
+    assert!(text.contains("Deleted "), "{text}");
+}
