@@ -10,10 +10,9 @@
 //! offloads, bits per second received. Latency: 500 pings 2 ms apart,
 //! median and 99th percentile of the round trips.
 
-use patchbay_core::wire::{build_frame, Mac};
-use patchbay_io::lab::{check_prerequisites, raw_blast, Lab};
+use patchbay_io::harness::{measure, median, Hosts, Sample};
+use patchbay_io::lab::{check_prerequisites, Lab};
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Topology {
@@ -63,112 +62,6 @@ fn parse_args() -> Result<Args, String> {
         i += 2;
     }
     Ok(a)
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
-    v[v.len() / 2]
-}
-
-fn percentile(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
-    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-    v[i]
-}
-
-/// The two test hosts, each with `eth0`.
-struct Hosts {
-    a: String,
-    b: String,
-    a_ip: &'static str,
-    b_ip: &'static str,
-}
-
-/// What one round measured on one backend.
-#[derive(Clone, Copy, Default)]
-struct Sample {
-    rate: f64,
-    tcp: f64,
-    rtt_median: f64,
-    rtt_p99: f64,
-}
-
-fn rate(lab: &Lab, t: &Hosts, secs: u64) -> Result<f64, String> {
-    let (amac, bmac): (Mac, Mac) = (
-        lab.mac(&t.a, "eth0")?.parse().map_err(|e| format!("{e}"))?,
-        lab.mac(&t.b, "eth0")?.parse().map_err(|e| format!("{e}"))?,
-    );
-    let frame = build_frame(bmac, amac, &[], 0x88b5, &[0; 46]);
-    let rx0 = lab.counter(&t.b, "eth0", "rx_packets")?;
-    let sent = raw_blast(&t.a, "eth0", frame, Duration::from_secs(secs))?;
-    std::thread::sleep(Duration::from_millis(300));
-    let rx1 = lab.counter(&t.b, "eth0", "rx_packets")?;
-    let got = rx1 - rx0;
-    eprintln!("    sent {sent}, received {got}");
-    Ok(got as f64 / secs as f64)
-}
-
-fn tcp(lab: &Lab, t: &Hosts, secs: u64) -> Result<f64, String> {
-    let mut server = lab.spawn(&t.b, &["iperf3", "-s", "-1", "-B", t.b_ip])?;
-    std::thread::sleep(Duration::from_millis(500));
-    let out = lab.exec_ok(
-        &t.a,
-        &["iperf3", "-c", t.b_ip, "-t", &secs.to_string(), "-J"],
-    );
-    server.kill();
-    let v: serde_json::Value =
-        serde_json::from_str(&out?).map_err(|e| format!("iperf3 JSON: {e}"))?;
-    eprintln!(
-        "    TCP retransmits {}",
-        v["end"]["sum_sent"]["retransmits"].as_u64().unwrap_or(0)
-    );
-    v["end"]["sum_received"]["bits_per_second"]
-        .as_f64()
-        .ok_or_else(|| "iperf3 gave no throughput".to_string())
-}
-
-/// Round trips of 500 pings 2 ms apart: (median, 99th percentile) in µs.
-fn latency(lab: &Lab, t: &Hosts) -> Result<(f64, f64), String> {
-    let out = lab.exec_ok(
-        &t.a,
-        &["ping", "-n", "-c", "500", "-i", "0.002", "-W", "1", t.b_ip],
-    )?;
-    let mut rtts: Vec<f64> = out
-        .lines()
-        .filter_map(|l| l.split("time=").nth(1))
-        .filter_map(|x| x.split_whitespace().next()?.parse::<f64>().ok())
-        .map(|ms| ms * 1000.0)
-        .collect();
-    if rtts.len() < 250 {
-        return Err(format!("only {} of 500 pings answered", rtts.len()));
-    }
-    Ok((median(&mut rtts), percentile(&mut rtts, 0.99)))
-}
-
-fn warm(lab: &Lab, t: &Hosts) -> Result<(), String> {
-    for _ in 0..50 {
-        if lab
-            .exec(&t.a, &["ping", "-c", "1", "-W", "1", t.b_ip])
-            .is_ok_and(|o| o.status.success())
-        {
-            let _ = lab.exec(&t.b, &["ping", "-c", "1", "-W", "1", t.a_ip]);
-            return Ok(());
-        }
-    }
-    Err("a cannot reach b".into())
-}
-
-fn measure(lab: &Lab, t: &Hosts, secs: u64) -> Result<Sample, String> {
-    warm(lab, t)?;
-    let rate = rate(lab, t, secs)?;
-    let tcp = tcp(lab, t, secs)?;
-    let (rtt_median, rtt_p99) = latency(lab, t)?;
-    Ok(Sample {
-        rate,
-        tcp,
-        rtt_median,
-        rtt_p99,
-    })
 }
 
 /// `ip -n NS ARGS`.
@@ -230,8 +123,8 @@ fn bridge(a: &Args, cols: &mut Vec<Column>) -> Result<(), String> {
     let t = Hosts {
         a: na,
         b: nb,
-        a_ip: "198.18.5.1",
-        b_ip: "198.18.5.2",
+        a_ip: "198.18.5.1".into(),
+        b_ip: "198.18.5.2".into(),
     };
     let kbr = lab.name("kb");
     let ubr = lab.name("ub");
@@ -248,7 +141,9 @@ fn bridge(a: &Args, cols: &mut Vec<Column>) -> Result<(), String> {
             lab.ip(&["link", "set", p, "master", &kbr])?;
         }
         lab.ip(&["link", "set", &kbr, "up"])?;
-        cols[0].samples.push(measure(&lab, &t, a.seconds)?);
+        cols[0]
+            .samples
+            .push(measure(&lab, &t, a.seconds as f64, 500)?);
         lab.ip(&["link", "del", &kbr])?;
         for (li, layout) in layouts.iter().enumerate() {
             eprintln!("round {}/{}: patchbay, {layout}", r + 1, a.rounds);
@@ -258,7 +153,9 @@ fn bridge(a: &Args, cols: &mut Vec<Column>) -> Result<(), String> {
             for p in [&pa, &pb] {
                 lab.pb(&["link", "set", p, "master", &ubr])?;
             }
-            cols[li + 1].samples.push(measure(&lab, &t, a.seconds)?);
+            cols[li + 1]
+                .samples
+                .push(measure(&lab, &t, a.seconds as f64, 500)?);
             lab.stop_daemon();
         }
     }
@@ -287,8 +184,8 @@ fn vxlan(a: &Args, cols: &mut Vec<Column>) -> Result<(), String> {
     let t = Hosts {
         a: ha,
         b: hb,
-        a_ip: "198.18.5.1",
-        b_ip: "198.18.5.2",
+        a_ip: "198.18.5.1".into(),
+        b_ip: "198.18.5.2".into(),
     };
     let ends = [
         (&va, "198.18.20.1", "198.18.20.2"),
@@ -312,7 +209,9 @@ fn vxlan(a: &Args, cols: &mut Vec<Column>) -> Result<(), String> {
             ipn(&lab, v, &["link", "set", "hp", "master", "br0"])?;
             ipn(&lab, v, &["link", "set", "br0", "up"])?;
         }
-        cols[0].samples.push(measure(&lab, &t, a.seconds)?);
+        cols[0]
+            .samples
+            .push(measure(&lab, &t, a.seconds as f64, 500)?);
         for (v, _, _) in ends {
             ipn(&lab, v, &["link", "del", "vx0"])?;
             ipn(&lab, v, &["link", "del", "br0"])?;
@@ -330,7 +229,9 @@ fn vxlan(a: &Args, cols: &mut Vec<Column>) -> Result<(), String> {
             l.pb(&["link", "set", "vx0", "up"])?;
             l.pb(&["link", "set", "br0", "up"])?;
         }
-        cols[1].samples.push(measure(&lab, &t, a.seconds)?);
+        cols[1]
+            .samples
+            .push(measure(&lab, &t, a.seconds as f64, 500)?);
         lab.stop_daemon();
         lab_b.stop_daemon();
     }

@@ -5,6 +5,7 @@
 //! out (one parser for the daemon, batch files and the simulator).
 
 mod client;
+mod compare;
 mod demo;
 mod kernel;
 mod sim;
@@ -21,7 +22,8 @@ usage: patchbay [OPTIONS] OBJECT COMMAND...
        patchbay daemon [--socket PATH] [--layout run-to-completion|pipeline]
        patchbay demo
        patchbay capture DEV -w FILE.pcap [-c COUNT]
-      patchbay monitor [all|link|neigh]
+       patchbay monitor [all|link|neigh]
+       patchbay compare TOPOLOGY [--traffic quick|standard] [--rounds N] [-j] [--svg FILE]
        patchbay sim FILE [--seed N] [--pcap DIR] [-j]
        patchbay [-j] -batch FILE
 
@@ -130,6 +132,7 @@ fn main() -> ExitCode {
         Some("demo") => demo::run(),
         Some("capture") => client::capture(&socket, &rest[1..]),
         Some("monitor") => client::monitor(&socket, &rest[1..], opts),
+        Some("compare") => compare::run(&rest[1..], opts),
         Some("sim") => sim::run(&rest[1..], opts.json),
         Some(_) => client::command(&socket, rest, opts),
     }
