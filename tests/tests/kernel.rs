@@ -188,3 +188,115 @@ fn the_kernels_monitor_prints_as_patchbays_does() {
     assert!(text.contains("master mbr0"), "{text}");
     assert!(text.contains("Deleted "), "{text}");
 }
+
+#[test]
+fn bridge_fdb_and_vlan_through_the_kernel_backend_read_as_bridge_reads_them() {
+    let Some(mut lab) = lab("kf") else { return };
+    let k = lab.netns("k").unwrap();
+    let file = std::env::temp_dir().join(format!("pb-kernel-fdb-{}.pb", lab.tag));
+    std::fs::write(
+        &file,
+        "link add br0 type bridge\n\
+         link add v1 type veth peer name v1p\n\
+         link set v1 master br0\n\
+         bridge fdb add 02:00:00:00:00:09 dev v1 master static\n\
+         link add vx0 type vxlan id 100 local 198.18.0.1 dstport 4789\n\
+         bridge fdb append 00:00:00:00:00:00 dev vx0 dst 198.18.0.2\n\
+         bridge fdb append 00:00:00:00:00:00 dev vx0 dst 198.18.0.3\n",
+    )
+    .unwrap();
+    let o = run(
+        &k,
+        &lab.patchbay,
+        &["--backend", "kernel", "-batch", file.to_str().unwrap()],
+    );
+    let _ = std::fs::remove_file(&file);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for dev in ["v1", "vx0"] {
+        let ours = run(
+            &k,
+            &lab.patchbay,
+            &[
+                "--backend",
+                "kernel",
+                "-j",
+                "bridge",
+                "fdb",
+                "show",
+                "dev",
+                dev,
+            ],
+        );
+        let ours: serde_json::Value = serde_json::from_slice(&ours.stdout).unwrap();
+        let theirs = lab
+            .exec_ok(&k, &["bridge", "-j", "fdb", "show", "dev", dev])
+            .unwrap();
+        let theirs: serde_json::Value = serde_json::from_str(&theirs).unwrap();
+        // Each entry bridge(8) prints, we print with the same mac, dst,
+        // master and state.
+        for t in theirs.as_array().unwrap() {
+            let found = ours.as_array().unwrap().iter().any(|o| {
+                ["mac", "dst", "master", "state"]
+                    .iter()
+                    .all(|k| o.get(*k) == t.get(*k))
+            });
+            assert!(found, "{dev}: {t} not in {ours}");
+        }
+    }
+    let o = run(
+        &k,
+        &lab.patchbay,
+        &[
+            "--backend",
+            "kernel",
+            "bridge",
+            "fdb",
+            "del",
+            "02:00:00:00:00:09",
+            "dev",
+            "v1",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t = lab
+        .exec_ok(&k, &["bridge", "fdb", "show", "dev", "v1"])
+        .unwrap();
+    assert!(!t.contains("02:00:00:00:00:09"), "{t}");
+    // VLANs: what the kernel can do, detected, not assumed.
+    let native = lab
+        .exec(&k, &["bridge", "vlan", "add", "dev", "v1", "vid", "10"])
+        .unwrap();
+    let o = run(
+        &k,
+        &lab.patchbay,
+        &[
+            "--backend",
+            "kernel",
+            "bridge",
+            "vlan",
+            "add",
+            "dev",
+            "v1",
+            "vid",
+            "20",
+            "pvid",
+            "untagged",
+        ],
+    );
+    if native.status.success() {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v = run(
+            &k,
+            &lab.patchbay,
+            &["--backend", "kernel", "bridge", "vlan", "show", "dev", "v1"],
+        );
+        let t = String::from_utf8_lossy(&v.stdout);
+        assert!(
+            t.contains("20 PVID Egress Untagged") && t.contains(" 10"),
+            "{t}"
+        );
+    } else {
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && e.contains("EOPNOTSUPP"), "{e}");
+    }
+}

@@ -12,14 +12,21 @@ use std::collections::HashMap;
 use std::io;
 
 use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
-    NLM_F_REQUEST,
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE,
+    NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
+};
+use netlink_packet_route::link::{
+    AfSpecBridge, BridgeFlag, BridgeVlanInfo, BridgeVlanInfoFlags, LinkExtentMask,
 };
 use netlink_packet_route::link::{
     BondMode, BridgeStpState, InfoBond, InfoBridge, InfoData, InfoIpVlan, InfoKind, InfoMacVlan,
     InfoMacVtap, InfoVeth, InfoVlan, InfoVxlan, IpVlanMode, LinkAttribute, LinkFlags, LinkInfo,
     LinkMessage, MacVlanMode, State, VlanProtocol,
 };
+use netlink_packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
+};
+use netlink_packet_route::AddressFamily;
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use patchbay_core::cmd::{self, Command, LinkKind, Opts};
@@ -74,7 +81,9 @@ fn kind_name(k: &LinkKind) -> &'static str {
 
 fn errno_text(e: &io::Error) -> String {
     match e.raw_os_error() {
-        Some(libc::EOPNOTSUPP) => "the kernel does not know this device type (EOPNOTSUPP)".into(),
+        Some(libc::EOPNOTSUPP) => {
+            "this kernel does not support it (EOPNOTSUPP: a driver or an option it was built without, such as vlan_filtering without CONFIG_BRIDGE_VLAN_FILTERING)".into()
+        }
         Some(libc::EEXIST) => "a device of that name exists (EEXIST)".into(),
         Some(libc::ENODEV) => "no such device (ENODEV)".into(),
         Some(libc::EBUSY) => "the device is busy (EBUSY)".into(),
@@ -261,7 +270,13 @@ impl Kernel {
                 | Command::LinkSet(_)
                 | Command::LinkShow { .. }
                 | Command::TuntapAdd { .. }
-                | Command::TuntapDel { .. } => {}
+                | Command::TuntapDel { .. }
+                | Command::FdbAdd(_)
+                | Command::FdbDel { .. }
+                | Command::FdbShow { .. }
+                | Command::VlanAdd(_)
+                | Command::VlanDel(_)
+                | Command::VlanShow { .. } => {}
                 other => {
                     return Err(format!(
                     "the kernel backend does not carry this command yet ({}); nothing was changed",
@@ -501,6 +516,17 @@ impl Kernel {
             Command::LinkShow { dev, master, kind } => {
                 self.show(dev.as_deref(), master.as_deref(), kind.as_deref(), opts)
             }
+            Command::FdbAdd(f) => self.fdb_change(f).map(|_| String::new()),
+            Command::FdbDel {
+                mac,
+                dev,
+                vlan,
+                dst,
+            } => self.fdb_del(*mac, dev, *vlan, *dst).map(|_| String::new()),
+            Command::FdbShow { dev, br } => self.fdb_show(dev.as_deref(), br.as_deref(), opts),
+            Command::VlanAdd(v) => self.vlan_change(v, true).map(|_| String::new()),
+            Command::VlanDel(v) => self.vlan_change(v, false).map(|_| String::new()),
+            Command::VlanShow { dev } => self.vlan_show(dev.as_deref(), opts),
             Command::TuntapAdd { name } => tuntap(name, true).map(|_| String::new()),
             Command::TuntapDel { name } => tuntap(name, false).map(|_| String::new()),
             other => Err(format!(
@@ -508,6 +534,316 @@ impl Kernel {
                 command_name(other)
             )),
         }
+    }
+
+    /// A device's kind as the kernel reports it (`vxlan`, `bridge`, ...).
+    fn kind_of(&mut self, name: &str) -> Option<String> {
+        self.links()
+            .ok()?
+            .iter()
+            .find(|l| name_of(l) == Some(name))
+            .and_then(info_kind)
+    }
+
+    /// The ndmsg of an FDB entry on `dev`: the bridge's FDB (NTF_MASTER)
+    /// for a bridge port or bridge, the device's own (NTF_SELF) for vxlan,
+    /// as patchbay's `bridge fdb` reads the same words.
+    fn fdb_message(
+        &mut self,
+        cmd: &str,
+        mac: patchbay_core::wire::Mac,
+        dev: &str,
+        vlan: Option<u16>,
+        dst: Option<core::net::IpAddr>,
+    ) -> Result<NeighbourMessage, String> {
+        let i = self.need_index(cmd, dev)?;
+        let vx = self.kind_of(dev).as_deref() == Some("vxlan");
+        let mut m = NeighbourMessage::default();
+        m.header.family = AddressFamily::Bridge;
+        m.header.ifindex = i;
+        m.header.flags = if vx {
+            NeighbourFlags::Own
+        } else {
+            NeighbourFlags::Controller
+        };
+        m.attributes
+            .push(NeighbourAttribute::LinkLayerAddress(mac.0.to_vec()));
+        if let Some(v) = vlan {
+            m.attributes.push(NeighbourAttribute::Vlan(v));
+        }
+        if let Some(d) = dst {
+            m.attributes.push(NeighbourAttribute::Destination(match d {
+                core::net::IpAddr::V4(a) => NeighbourAddress::Inet(a),
+                core::net::IpAddr::V6(a) => NeighbourAddress::Inet6(a),
+            }));
+        }
+        Ok(m)
+    }
+
+    fn fdb_change(&mut self, f: &cmd::FdbAdd) -> Result<(), String> {
+        let c = format!("bridge fdb add {} dev {}", f.mac, f.dev);
+        let mut m = self.fdb_message(&c, f.mac, &f.dev, f.vlan, f.dst)?;
+        m.header.state = if f.dynamic {
+            NeighbourState::Reachable
+        } else if f.flags.is_static {
+            NeighbourState::Noarp
+        } else {
+            NeighbourState::Permanent
+        };
+        if f.flags.sticky {
+            m.header.flags |= NeighbourFlags::from_bits_retain(1 << 6);
+        }
+        if f.flags.extern_learn {
+            m.header.flags |= NeighbourFlags::from_bits_retain(1 << 4);
+        }
+        if let Some(p) = f.dst_port {
+            m.attributes.push(NeighbourAttribute::Port(p));
+        }
+        if let Some(v) = f.dst_vni {
+            m.attributes.push(NeighbourAttribute::Vni(v));
+        }
+        let how = if f.replace {
+            NLM_F_REPLACE
+        } else if f.append {
+            NLM_F_APPEND
+        } else {
+            NLM_F_EXCL
+        };
+        self.request(
+            RouteNetlinkMessage::NewNeighbour(m),
+            NLM_F_CREATE | how | NLM_F_ACK,
+        )
+        .map(drop)
+        .map_err(|e| format!("{c}: {}", errno_text(&e)))
+    }
+
+    fn fdb_del(
+        &mut self,
+        mac: patchbay_core::wire::Mac,
+        dev: &str,
+        vlan: Option<u16>,
+        dst: Option<core::net::IpAddr>,
+    ) -> Result<(), String> {
+        let c = format!("bridge fdb del {mac} dev {dev}");
+        let m = self.fdb_message(&c, mac, dev, vlan, dst)?;
+        self.request(RouteNetlinkMessage::DelNeighbour(m), NLM_F_ACK)
+            .map(drop)
+            .map_err(|e| format!("{c}: {}", errno_text(&e)))
+    }
+
+    /// `bridge fdb show [dev DEV] [br BR]`, as `bridge` prints it.
+    fn fdb_show(
+        &mut self,
+        dev: Option<&str>,
+        br: Option<&str>,
+        opts: Opts,
+    ) -> Result<String, String> {
+        let names = self.names().map_err(|e| format!("bridge fdb show: {e}"))?;
+        let mut q = NeighbourMessage::default();
+        q.header.family = AddressFamily::Bridge;
+        let r = self
+            .request(RouteNetlinkMessage::GetNeighbour(q), NLM_F_DUMP)
+            .map_err(|e| format!("bridge fdb show: {e}"))?;
+        let mut rows = Vec::new();
+        for m in r {
+            let RouteNetlinkMessage::NewNeighbour(n) = m else {
+                continue;
+            };
+            let ifname = names.get(&n.header.ifindex).cloned().unwrap_or_default();
+            let (mut mac, mut vlan, mut master, mut dst) = (String::new(), None, None, None);
+            for a in &n.attributes {
+                match a {
+                    NeighbourAttribute::LinkLayerAddress(v) => mac = mac_text(v),
+                    NeighbourAttribute::Vlan(v) => vlan = Some(*v),
+                    NeighbourAttribute::Controller(i) => master = names.get(i).cloned(),
+                    NeighbourAttribute::Destination(NeighbourAddress::Inet(a)) => {
+                        dst = Some(a.to_string())
+                    }
+                    NeighbourAttribute::Destination(NeighbourAddress::Inet6(a)) => {
+                        dst = Some(a.to_string())
+                    }
+                    // AF_BRIDGE entries carry NDA_DST as raw bytes.
+                    NeighbourAttribute::Destination(NeighbourAddress::Other(v)) => {
+                        dst = match v.len() {
+                            4 => Some(
+                                std::net::Ipv4Addr::from(<[u8; 4]>::try_from(&v[..]).expect("4"))
+                                    .to_string(),
+                            ),
+                            16 => Some(
+                                std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&v[..]).expect("16"))
+                                    .to_string(),
+                            ),
+                            _ => None,
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if dev.is_some_and(|d| d != ifname)
+                || br.is_some_and(|b| master.as_deref() != Some(b) && ifname != b)
+            {
+                continue;
+            }
+            let mut e = json!({"mac": mac});
+            // With `dev X` iproute2 leaves the device out.
+            if dev.is_none() {
+                e["ifname"] = ifname.into();
+            }
+            if let Some(v) = vlan {
+                e["vlan"] = v.into();
+            }
+            if let Some(d) = dst {
+                e["dst"] = d.into();
+            }
+            let mut flags = Vec::new();
+            if n.header.flags.contains(NeighbourFlags::Own) {
+                flags.push("self");
+            }
+            e["flags"] = json!(flags);
+            if let Some(m) = master {
+                e["master"] = m.into();
+            }
+            let state = match n.header.state {
+                NeighbourState::Permanent => "permanent",
+                NeighbourState::Noarp => "static",
+                NeighbourState::Stale => "stale",
+                _ => "",
+            };
+            if !state.is_empty() {
+                e["state"] = state.into();
+            }
+            rows.push(e);
+        }
+        if opts.json {
+            return Ok(serde_json::to_string(&Value::Array(rows)).expect("json") + "\n");
+        }
+        let mut s = String::new();
+        for e in rows {
+            s.push_str(e["mac"].as_str().unwrap_or(""));
+            if let Some(i) = e.get("ifname").and_then(Value::as_str) {
+                s.push_str(&format!(" dev {i}"));
+            }
+            if let Some(v) = e.get("vlan") {
+                s.push_str(&format!(" vlan {v}"));
+            }
+            if let Some(d) = e.get("dst").and_then(Value::as_str) {
+                s.push_str(&format!(" dst {d}"));
+            }
+            if e["flags"].as_array().is_some_and(|f| !f.is_empty()) {
+                s.push_str(" self");
+            }
+            if let Some(m) = e.get("master").and_then(Value::as_str) {
+                s.push_str(&format!(" master {m}"));
+            }
+            if let Some(st) = e.get("state").and_then(Value::as_str) {
+                s.push_str(&format!(" {st}"));
+            }
+            s.push('\n');
+        }
+        Ok(s)
+    }
+
+    /// `bridge vlan add|del dev DEV vid V[-W] [pvid] [untagged] [self]`:
+    /// RTM_SETLINK / RTM_DELLINK with IFLA_AF_SPEC, as `bridge` sends.
+    fn vlan_change(&mut self, v: &cmd::VlanCmd, add: bool) -> Result<(), String> {
+        let c = format!(
+            "bridge vlan {} dev {}",
+            if add { "add" } else { "del" },
+            v.dev
+        );
+        let i = self.need_index(&c, &v.dev)?;
+        let mut spec = Vec::new();
+        if v.self_ {
+            spec.push(AfSpecBridge::Flags(BridgeFlag::LowerDev));
+        }
+        let mut flags = BridgeVlanInfoFlags::empty();
+        if v.pvid {
+            flags |= BridgeVlanInfoFlags::Pvid;
+        }
+        if v.untagged {
+            flags |= BridgeVlanInfoFlags::Untagged;
+        }
+        for vid in v.vids.0..=v.vids.1 {
+            spec.push(AfSpecBridge::VlanInfo(BridgeVlanInfo { flags, vid }));
+        }
+        let mut m = LinkMessage::default();
+        m.header.interface_family = AddressFamily::Bridge;
+        m.header.index = i;
+        m.attributes.push(LinkAttribute::AfSpecBridge(spec));
+        let req = if add {
+            RouteNetlinkMessage::SetLink(m)
+        } else {
+            RouteNetlinkMessage::DelLink(m)
+        };
+        self.request(req, NLM_F_ACK)
+            .map(drop)
+            .map_err(|e| format!("{c}: {}", errno_text(&e)))
+    }
+
+    /// `bridge vlan show [dev DEV]`.
+    fn vlan_show(&mut self, dev: Option<&str>, opts: Opts) -> Result<String, String> {
+        let mut q = LinkMessage::default();
+        q.header.interface_family = AddressFamily::Bridge;
+        q.attributes
+            .push(LinkAttribute::ExtMask(vec![LinkExtentMask::Brvlan]));
+        let r = self
+            .request(RouteNetlinkMessage::GetLink(q), NLM_F_DUMP)
+            .map_err(|e| format!("bridge vlan show: {e}"))?;
+        let mut rows = Vec::new();
+        for m in r {
+            let RouteNetlinkMessage::NewLink(l) = m else {
+                continue;
+            };
+            let name = name_of(&l).unwrap_or("").to_string();
+            if dev.is_some_and(|d| d != name) {
+                continue;
+            }
+            let mut vlans = Vec::new();
+            for a in &l.attributes {
+                let LinkAttribute::AfSpecBridge(spec) = a else {
+                    continue;
+                };
+                for x in spec {
+                    let AfSpecBridge::VlanInfo(vi) = x else {
+                        continue;
+                    };
+                    let mut f = Vec::new();
+                    if vi.flags.contains(BridgeVlanInfoFlags::Pvid) {
+                        f.push("PVID");
+                    }
+                    if vi.flags.contains(BridgeVlanInfoFlags::Untagged) {
+                        f.push("Egress Untagged");
+                    }
+                    let mut e = json!({"vlan": vi.vid});
+                    if !f.is_empty() {
+                        e["flags"] = json!(f);
+                    }
+                    vlans.push(e);
+                }
+            }
+            if !vlans.is_empty() {
+                rows.push(json!({"ifname": name, "vlans": vlans}));
+            }
+        }
+        if opts.json {
+            return Ok(serde_json::to_string(&Value::Array(rows)).expect("json") + "\n");
+        }
+        let mut s = String::from("port              vlan-id  \n");
+        for r in rows {
+            for (k, v) in r["vlans"].as_array().into_iter().flatten().enumerate() {
+                let name = if k == 0 {
+                    r["ifname"].as_str().unwrap_or("")
+                } else {
+                    ""
+                };
+                let flags: Vec<&str> = v["flags"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                s.push_str(&format!("{name:<17} {} {}\n", v["vlan"], flags.join(" ")));
+            }
+        }
+        Ok(s)
     }
 
     fn set_flags(&mut self, name: &str, up: bool) -> Result<(), String> {
