@@ -2,10 +2,8 @@
 //! binary is, and a namespace lab that skips without root, except under
 //! CI=true where it fails (CI must run these tests).
 
-use patchbay_io::lab::{check_prerequisites, Lab, Proc};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use patchbay_io::lab::{check_prerequisites, Lab};
+use std::path::PathBuf;
 
 /// The `patchbay` binary next to the test binary (`$PATCHBAY_BIN` overrides).
 pub fn patchbay_bin() -> PathBuf {
@@ -160,130 +158,9 @@ pub fn tcp_transfer(from: &str, to_ns: &str, to_addr: &str, len: usize) {
     tcp_transfer_paced(from, to_ns, to_addr, len, len, std::time::Duration::ZERO).finish();
 }
 
-/// A private Open vSwitch for a test: ovsdb-server and ovs-vswitchd in
-/// network namespace `ns`, database and sockets in `dir`, stopped and
-/// removed when dropped.
-#[derive(Debug)]
-pub struct Ovs {
-    pub dir: PathBuf,
-    _db: Proc,
-    _vswitchd: Proc,
-}
-
-impl Drop for Ovs {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+pub use patchbay_io::lab::Ovs;
 
 /// The program is on PATH.
 pub fn have(prog: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {prog}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-impl Ovs {
-    pub fn start(lab: &Lab, ns: &str) -> Ovs {
-        let dir = std::env::temp_dir().join(format!("{}-ovs", lab.tag));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let d = dir.to_str().unwrap().to_string();
-        let ok = Command::new("ovsdb-tool")
-            .args(["create", &format!("{d}/conf.db")])
-            .arg("/usr/share/openvswitch/vswitch.ovsschema")
-            .status()
-            .unwrap();
-        assert!(ok.success(), "ovsdb-tool create failed");
-        let db = lab
-            .spawn(
-                ns,
-                &[
-                    "ovsdb-server",
-                    &format!("{d}/conf.db"),
-                    &format!("--remote=punix:{d}/db.sock"),
-                    &format!("--unixctl={d}/ovsdb.ctl"),
-                    &format!("--pidfile={d}/ovsdb.pid"),
-                    &format!("--log-file={d}/ovsdb.log"),
-                    "-vconsole:off",
-                ],
-            )
-            .unwrap();
-        wait_for(&dir.join("db.sock"));
-        let mut ovs = Ovs {
-            dir: dir.clone(),
-            _db: db,
-            _vswitchd: Proc::new(Command::new("true").spawn().unwrap()),
-        };
-        ovs.vsctl(&["--no-wait", "init"]);
-        ovs._vswitchd = lab
-            .spawn(
-                ns,
-                &[
-                    "env",
-                    &format!("OVS_RUNDIR={d}"),
-                    "ovs-vswitchd",
-                    &format!("unix:{d}/db.sock"),
-                    &format!("--unixctl={d}/vswitchd.ctl"),
-                    &format!("--pidfile={d}/vswitchd.pid"),
-                    &format!("--log-file={d}/vswitchd.log"),
-                    "-vconsole:off",
-                ],
-            )
-            .unwrap();
-        wait_for(&dir.join("vswitchd.ctl"));
-        ovs
-    }
-
-    pub fn vsctl(&self, args: &[&str]) -> String {
-        let o = Command::new("ovs-vsctl")
-            .arg(format!("--db=unix:{}/db.sock", self.dir.display()))
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "ovs-vsctl {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).trim().to_string()
-    }
-
-    /// `rstp_status` key of a bridge or port, unquoted.
-    pub fn status(&self, table: &str, rec: &str, key: &str) -> String {
-        self.vsctl(&["get", table, rec, &format!("rstp_status:{key}")])
-            .trim_matches('"')
-            .to_string()
-    }
-
-    pub fn appctl(&self, args: &[&str]) -> String {
-        let o = Command::new("ovs-appctl")
-            .arg("-t")
-            .arg(self.dir.join("vswitchd.ctl"))
-            .args(args)
-            .output()
-            .unwrap();
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    }
-
-    pub fn vswitchd_log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("vswitchd.log")).unwrap_or_default()
-    }
-}
-
-fn wait_for(p: &Path) {
-    let t0 = Instant::now();
-    while !p.exists() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "{} never appeared",
-            p.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    patchbay_io::lab::have(prog)
 }

@@ -24,6 +24,7 @@ struct Args {
     pings: u32,
     rounds: usize,
     svg: Option<String>,
+    ovs: bool,
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
@@ -33,6 +34,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
         pings: 500,
         rounds: 3,
         svg: None,
+        ovs: true,
     };
     let mut i = 0;
     while i < args.len() {
@@ -53,12 +55,13 @@ fn parse(args: &[String]) -> Result<Args, String> {
                     .ok_or("--rounds needs a number of rounds")?;
                 i += 1;
             }
+            "--no-ovs" => a.ovs = false,
             "--svg" => {
                 a.svg = Some(v.ok_or("--svg needs a file name")?.clone());
                 i += 1;
             }
             x if a.topo.is_empty() && !x.starts_with('-') => a.topo = x.to_string(),
-            x => return Err(format!("unknown argument {x} (expected TOPOLOGY [--traffic quick|standard] [--rounds N] [--svg FILE])")),
+            x => return Err(format!("unknown argument {x} (expected TOPOLOGY [--traffic quick|standard] [--rounds N] [--svg FILE] [--no-ovs])")),
         }
         i += 1;
     }
@@ -237,6 +240,43 @@ fn compare(a: &Args, o: Opts) -> Result<(), String> {
         },
     ];
     let binpath = bin.to_str().expect("utf-8 path").to_string();
+    // Open vSwitch's userspace datapath, when installed and the topology
+    // is bridges and veths it can take.
+    let ovs_plan = if !a.ovs {
+        None
+    } else if patchbay_io::lab::have("ovs-vswitchd") && patchbay_io::lab::have("ovsdb-tool") {
+        match ovs_translate(&text) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                progress(&format!("ovs: not run: {e}"));
+                None
+            }
+        }
+    } else {
+        progress(
+            "ovs: not run: Open vSwitch is not installed (apt-get install openvswitch-switch)",
+        );
+        None
+    };
+    let ovs = match &ovs_plan {
+        Some(_) => match patchbay_io::lab::Ovs::try_start(&lab, &sw) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                progress(&format!("ovs: not run: {e}"));
+                None
+            }
+        },
+        None => None,
+    };
+    if ovs.is_some() {
+        cols.push(Column {
+            name: "ovs",
+            samples: vec![],
+            fdb: BTreeSet::new(),
+            states: BTreeSet::new(),
+            error: None,
+        });
+    }
     for r in 0..a.rounds {
         // The kernel's.
         if cols[0].error.is_none() {
@@ -297,9 +337,209 @@ fn compare(a: &Args, o: Opts) -> Result<(), String> {
             Ok(s) => cols[1].samples.push(s),
             Err(e) => cols[1].error = Some(e),
         }
+        // Open vSwitch's.
+        if let (Some(ovs), Some(plan)) = (&ovs, &ovs_plan) {
+            if cols[2].error.is_none() {
+                progress(&format!(
+                    "round {}/{}: ovs (netdev datapath): applying {}",
+                    r + 1,
+                    a.rounds,
+                    a.topo
+                ));
+                match ovs_apply(&lab, ovs, &sw, &binpath, plan) {
+                    Err(e) => cols[2].error = Some(e),
+                    Ok(()) => {
+                        progress("ovs: 64-byte frames, TCP, round trips");
+                        let s = measure(&lab, &t, a.secs, a.pings);
+                        (cols[2].fdb, cols[2].states) = ovs_behaviour(ovs, plan, &macs);
+                        match s {
+                            Ok(s) => cols[2].samples.push(s),
+                            Err(e) => cols[2].error = Some(e),
+                        }
+                    }
+                }
+                ovs_teardown(&lab, ovs, &sw, plan);
+            }
+        }
     }
+    drop(ovs);
     let _ = std::fs::remove_file(&topo_file);
     report(a, &cols, o)
+}
+
+/// A topology as Open vSwitch builds it: bridges and their ports with
+/// ovs-vsctl, veths and up/down with the kernel backend.
+struct OvsPlan {
+    bridges: Vec<(String, Vec<String>)>,
+    ports: Vec<(String, String)>,
+    kernel: Vec<String>,
+    up: Vec<String>,
+    made: Vec<String>,
+    stp: bool,
+}
+
+fn ovs_translate(text: &str) -> Result<OvsPlan, String> {
+    use patchbay_core::cmd::{self, Command, LinkKind};
+    let mut p = OvsPlan {
+        bridges: vec![],
+        ports: vec![],
+        kernel: vec![],
+        up: vec![],
+        made: made(text),
+        stp: false,
+    };
+    for (n, line) in text.lines().enumerate() {
+        let w = cmd::split_line(line).map_err(|e| e.to_string())?;
+        if w.is_empty() {
+            continue;
+        }
+        let c = cmd::parse(&w).map_err(|e| format!("line {}: {e}", n + 1))?;
+        let is_br = |p: &OvsPlan, name: &str| p.bridges.iter().any(|b| b.0 == name);
+        match &c {
+            Command::LinkAdd(a) => match &a.kind {
+                LinkKind::Bridge(o) => {
+                    let mut v = vec![format!("datapath_type=netdev")];
+                    if o.stp_state.unwrap_or(0) > 0 {
+                        v.push("stp_enable=true".into());
+                        p.stp = true;
+                    }
+                    if let Some(x) = o.priority {
+                        v.push(format!("other_config:stp-priority={x}"));
+                    }
+                    if let Some(x) = o.forward_delay {
+                        v.push(format!("other_config:stp-forward-delay={}", x / 100));
+                    }
+                    p.bridges.push((a.name.clone(), v));
+                }
+                LinkKind::Veth { .. } => p.kernel.push(line.trim().to_string()),
+                _ => {
+                    return Err(format!(
+                        "line {}: \"{}\" has no plain Open vSwitch translation here",
+                        n + 1,
+                        line.trim()
+                    ))
+                }
+            },
+            Command::LinkSet(s)
+                if s.bridge.is_none()
+                    && s.bond.is_none()
+                    && s.port.is_none()
+                    && s.mtu.is_none()
+                    && s.address.is_none() =>
+            {
+                if let Some(Some(m)) = &s.master {
+                    if !is_br(&p, m) {
+                        return Err(format!("line {}: {m} is not a bridge", n + 1));
+                    }
+                    p.ports.push((m.clone(), s.name.clone()));
+                }
+                if s.up == Some(true) {
+                    if is_br(&p, &s.name) {
+                        p.up.push(s.name.clone());
+                    } else {
+                        p.kernel.push(format!("link set {} up", s.name));
+                    }
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "line {}: \"{}\" has no plain Open vSwitch translation here",
+                    n + 1,
+                    line.trim()
+                ))
+            }
+        }
+    }
+    Ok(p)
+}
+
+fn ovs_apply(
+    lab: &Lab,
+    ovs: &patchbay_io::lab::Ovs,
+    sw: &str,
+    bin: &str,
+    p: &OvsPlan,
+) -> Result<(), String> {
+    for l in &p.kernel {
+        let mut args = vec![bin, "--backend", "kernel"];
+        args.extend(l.split_whitespace());
+        let o = lab.exec(sw, &args)?;
+        if !o.status.success() {
+            return Err(format!(
+                "{l}: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
+        }
+    }
+    for (b, opts) in &p.bridges {
+        let mut args = vec!["add-br", b.as_str(), "--", "set", "bridge", b.as_str()];
+        args.extend(opts.iter().map(String::as_str));
+        ovs.try_vsctl(&args)?;
+    }
+    for (b, port) in &p.ports {
+        ovs.try_vsctl(&["add-port", b, port])?;
+    }
+    for b in &p.up {
+        lab.ip(&["-n", sw, "link", "set", b, "up"])?;
+    }
+    Ok(())
+}
+
+fn ovs_teardown(lab: &Lab, ovs: &patchbay_io::lab::Ovs, sw: &str, p: &OvsPlan) {
+    for (b, _) in &p.bridges {
+        let _ = ovs.try_vsctl(&["--if-exists", "del-br", b]);
+    }
+    for d in p.made.iter().rev() {
+        if !p.bridges.iter().any(|b| &b.0 == d) {
+            let _ = lab.ip(&["-n", sw, "link", "del", d]);
+        }
+    }
+}
+
+/// Open vSwitch's FDB (fdb/show) and port states (STP status, else
+/// forwarding), in the kernel's words.
+fn ovs_behaviour(
+    ovs: &patchbay_io::lab::Ovs,
+    p: &OvsPlan,
+    hosts: &[String],
+) -> (BTreeSet<String>, BTreeSet<String>) {
+    // OpenFlow port numbers are per bridge.
+    let mut names = std::collections::HashMap::new();
+    for (b, port) in &p.ports {
+        if let Ok(n) = ovs.try_vsctl(&["get", "Interface", port, "ofport"]) {
+            names.insert((b.clone(), n.trim().to_string()), port.clone());
+        }
+    }
+    let mut fdb = BTreeSet::new();
+    for (b, _) in &p.bridges {
+        for l in ovs.appctl(&["fdb/show", b]).lines().skip(1) {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            if w.len() >= 3 && hosts.iter().any(|h| h == w[2]) {
+                let port = names
+                    .get(&(b.clone(), w[0].to_string()))
+                    .cloned()
+                    .unwrap_or_else(|| w[0].to_string());
+                let vlan = if w[1] == "0" {
+                    String::new()
+                } else {
+                    format!(" vlan {}", w[1])
+                };
+                fdb.insert(format!("{} on {port}{vlan}", w[2]));
+            }
+        }
+    }
+    let mut states = BTreeSet::new();
+    for (_, port) in &p.ports {
+        let st = if p.stp {
+            ovs.try_vsctl(&["get", "Port", port, "status:stp_state"])
+                .map(|s| s.trim_matches('"').to_string())
+                .unwrap_or_else(|_| "?".into())
+        } else {
+            "forwarding".into()
+        };
+        states.insert(format!("{port} {st}"));
+    }
+    (fdb, states)
 }
 
 type Row = (&'static str, &'static str, fn(&Sample) -> f64, f64);
@@ -328,17 +568,41 @@ fn report(a: &Args, cols: &[Column], o: Opts) -> Result<(), String> {
             diffs.push(format!("{what}: patchbay has \"{x}\", the kernel does not"));
         }
     }
+    let ovs = cols.get(2);
+    let mut odiffs = Vec::new();
+    if let Some(ov) = ovs {
+        for (what, ks, os) in [
+            ("fdb", &k.fdb, &ov.fdb),
+            ("port state", &k.states, &ov.states),
+        ] {
+            for x in ks.difference(os) {
+                odiffs.push(format!(
+                    "ovs {what}: kernel has \"{x}\", Open vSwitch does not"
+                ));
+            }
+            for x in os.difference(ks) {
+                odiffs.push(format!(
+                    "ovs {what}: Open vSwitch has \"{x}\", the kernel does not"
+                ));
+            }
+        }
+    }
     let mut rows = serde_json::Map::new();
     for (key, _, f, scale) in ROWS {
-        let (kv, pv) = if key == "rounds" {
-            (k.samples.len() as f64, p.samples.len() as f64)
-        } else {
-            (k.med(f) / scale, p.med(f) / scale)
+        let val = |c: &Column| {
+            if key == "rounds" {
+                c.samples.len() as f64
+            } else {
+                c.med(f) / scale
+            }
         };
-        rows.insert(
-            key.into(),
-            json!({"kernel": num(kv), "patchbay": num(pv), "ratio": num(pv / kv)}),
-        );
+        let (kv, pv) = (val(k), val(p));
+        let mut r = json!({"kernel": num(kv), "patchbay": num(pv), "ratio": num(pv / kv)});
+        if let Some(ov) = ovs {
+            r["ovs"] = num(val(ov));
+            r["ratio_ovs"] = num(val(ov) / kv);
+        }
+        rows.insert(key.into(), r);
     }
     let j = json!({
         "topology": a.topo,
@@ -347,9 +611,11 @@ fn report(a: &Args, cols: &[Column], o: Opts) -> Result<(), String> {
         "behaviour": {
             "kernel": {"fdb": k.fdb, "port_states": k.states},
             "patchbay": {"fdb": p.fdb, "port_states": p.states},
+            "ovs": ovs.map(|o| json!({"fdb": o.fdb, "port_states": o.states})),
             "differences": diffs,
+            "differences_ovs": odiffs,
         },
-        "errors": {"kernel": k.error, "patchbay": p.error},
+        "errors": {"kernel": k.error, "patchbay": p.error, "ovs": ovs.and_then(|o| o.error.clone())},
     });
     if let Some(f) = &a.svg {
         std::fs::write(f, svg(&j)).map_err(|e| format!("{f}: {e}"))?;
@@ -363,10 +629,14 @@ fn report(a: &Args, cols: &[Column], o: Opts) -> Result<(), String> {
         "{} — medians of {} round(s), {} s each, same run",
         a.topo, a.rounds, a.secs
     );
-    println!(
+    print!(
         "{:<30} {:>14} {:>14} {:>8}",
         "", "kernel", "patchbay", "ratio"
     );
+    if ovs.is_some() {
+        print!(" {:>14} {:>8}", "ovs (netdev)", "ratio");
+    }
+    println!();
     for (key, label, _, _) in ROWS {
         let r = &j["rows"][key];
         let f = |v: &Value| {
@@ -378,12 +648,16 @@ fn report(a: &Args, cols: &[Column], o: Opts) -> Result<(), String> {
                 }
             })
         };
-        println!(
+        print!(
             "{label:<30} {:>14} {:>14} {:>8}",
             f(&r["kernel"]),
             f(&r["patchbay"]),
             f(&r["ratio"])
         );
+        if ovs.is_some() {
+            print!(" {:>14} {:>8}", f(&r["ovs"]), f(&r["ratio_ovs"]));
+        }
+        println!();
     }
     println!(
         "{:<30} {:>14} {:>14} {:>8}",
@@ -392,7 +666,7 @@ fn report(a: &Args, cols: &[Column], o: Opts) -> Result<(), String> {
         format!("{} / {}", p.fdb.len(), p.states.len()),
         if diffs.is_empty() { "same" } else { "differ" }
     );
-    for d in &diffs {
+    for d in diffs.iter().chain(&odiffs) {
         println!("  difference: {d}");
     }
     for c in cols {

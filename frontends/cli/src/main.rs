@@ -23,7 +23,7 @@ usage: patchbay [OPTIONS] OBJECT COMMAND...
        patchbay demo
        patchbay capture DEV -w FILE.pcap [-c COUNT]
        patchbay monitor [all|link|neigh]
-       patchbay compare TOPOLOGY [--traffic quick|standard] [--rounds N] [-j] [--svg FILE]
+       patchbay compare TOPOLOGY [--traffic quick|standard] [--rounds N] [-j] [--svg FILE] [--no-ovs]
        patchbay sim FILE [--seed N] [--pcap DIR] [-j]
        patchbay [-j] -batch FILE
 

@@ -524,3 +524,140 @@ pub fn raw_blast(ns: &str, dev: &str, frame: Vec<u8>, dur: Duration) -> Result<u
     .map_err(|_| "blast thread panicked".to_string())?
     .and_then(|r| r)
 }
+
+/// A private Open vSwitch for a test: ovsdb-server and ovs-vswitchd in
+/// network namespace `ns`, database and sockets in `dir`, stopped and
+/// removed when dropped.
+#[derive(Debug)]
+pub struct Ovs {
+    pub dir: PathBuf,
+    _db: Proc,
+    _vswitchd: Proc,
+}
+
+impl Drop for Ovs {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Ovs {
+    pub fn start(lab: &Lab, ns: &str) -> Ovs {
+        Ovs::try_start(lab, ns).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Starts ovsdb-server and ovs-vswitchd in `ns`, or says why not.
+    pub fn try_start(lab: &Lab, ns: &str) -> Result<Ovs, String> {
+        let dir = std::env::temp_dir().join(format!("{}-ovs", lab.tag));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let d = dir.to_str().expect("utf-8 path").to_string();
+        let ok = Command::new("ovsdb-tool")
+            .args(["create", &format!("{d}/conf.db")])
+            .arg("/usr/share/openvswitch/vswitch.ovsschema")
+            .status()
+            .map_err(|e| format!("ovsdb-tool: {e}"))?;
+        if !ok.success() {
+            return Err("ovsdb-tool create failed".into());
+        }
+        let db = lab.spawn(
+            ns,
+            &[
+                "ovsdb-server",
+                &format!("{d}/conf.db"),
+                &format!("--remote=punix:{d}/db.sock"),
+                &format!("--unixctl={d}/ovsdb.ctl"),
+                &format!("--pidfile={d}/ovsdb.pid"),
+                &format!("--log-file={d}/ovsdb.log"),
+                "-vconsole:off",
+            ],
+        )?;
+        wait_for(&dir.join("db.sock"))?;
+        let mut ovs = Ovs {
+            dir: dir.clone(),
+            _db: db,
+            _vswitchd: Proc::new(Command::new("true").spawn().map_err(|e| e.to_string())?),
+        };
+        ovs.try_vsctl(&["--no-wait", "init"])?;
+        ovs._vswitchd = lab.spawn(
+            ns,
+            &[
+                "env",
+                &format!("OVS_RUNDIR={d}"),
+                "ovs-vswitchd",
+                &format!("unix:{d}/db.sock"),
+                &format!("--unixctl={d}/vswitchd.ctl"),
+                &format!("--pidfile={d}/vswitchd.pid"),
+                &format!("--log-file={d}/vswitchd.log"),
+                "-vconsole:off",
+            ],
+        )?;
+        wait_for(&dir.join("vswitchd.ctl"))?;
+        Ok(ovs)
+    }
+
+    pub fn vsctl(&self, args: &[&str]) -> String {
+        self.try_vsctl(args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub fn try_vsctl(&self, args: &[&str]) -> Result<String, String> {
+        let o = Command::new("ovs-vsctl")
+            .arg(format!("--db=unix:{}/db.sock", self.dir.display()))
+            .args(args)
+            .output()
+            .map_err(|e| format!("ovs-vsctl: {e}"))?;
+        if !o.status.success() {
+            return Err(format!(
+                "ovs-vsctl {args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+    }
+
+    /// `rstp_status` key of a bridge or port, unquoted.
+    pub fn status(&self, table: &str, rec: &str, key: &str) -> String {
+        self.vsctl(&["get", table, rec, &format!("rstp_status:{key}")])
+            .trim_matches('"')
+            .to_string()
+    }
+
+    pub fn appctl(&self, args: &[&str]) -> String {
+        let o = Command::new("ovs-appctl")
+            .arg("-t")
+            .arg(self.dir.join("vswitchd.ctl"))
+            .args(args)
+            .output();
+        let Ok(o) = o else {
+            return String::new();
+        };
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    }
+
+    pub fn vswitchd_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("vswitchd.log")).unwrap_or_default()
+    }
+}
+
+/// The program is on PATH.
+pub fn have(prog: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {prog}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn wait_for(p: &Path) -> Result<(), String> {
+    let t0 = Instant::now();
+    while !p.exists() {
+        if t0.elapsed() > Duration::from_secs(10) {
+            return Err(format!("{} never appeared", p.display()));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
