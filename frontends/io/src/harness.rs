@@ -89,7 +89,16 @@ pub fn tcp(lab: &Lab, t: &Hosts, secs: f64) -> Result<f64, String> {
     std::thread::sleep(Duration::from_millis(500));
     let out = lab.exec_ok(
         &t.a,
-        &["iperf3", "-c", &t.b_ip, "-t", &format!("{secs}"), "-J"],
+        &[
+            "iperf3",
+            "-c",
+            &t.b_ip,
+            "-t",
+            &format!("{secs}"),
+            "-J",
+            "--connect-timeout",
+            "3000",
+        ],
     );
     server.kill();
     let v: serde_json::Value =
