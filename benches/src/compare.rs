@@ -143,7 +143,7 @@ fn bridge(a: &Args, cols: &mut Vec<Column>) -> Result<(), String> {
         lab.ip(&["link", "set", &kbr, "up"])?;
         cols[0]
             .samples
-            .push(measure(&lab, &t, a.seconds as f64, 500)?);
+            .push(measure(&lab, &t, a.seconds as f64, 500, None)?);
         lab.ip(&["link", "del", &kbr])?;
         for (li, layout) in layouts.iter().enumerate() {
             eprintln!("round {}/{}: patchbay, {layout}", r + 1, a.rounds);
@@ -153,9 +153,10 @@ fn bridge(a: &Args, cols: &mut Vec<Column>) -> Result<(), String> {
             for p in [&pa, &pb] {
                 lab.pb(&["link", "set", p, "master", &ubr])?;
             }
+            let pid = lab.daemon_pid();
             cols[li + 1]
                 .samples
-                .push(measure(&lab, &t, a.seconds as f64, 500)?);
+                .push(measure(&lab, &t, a.seconds as f64, 500, pid)?);
             lab.stop_daemon();
         }
     }
@@ -211,7 +212,7 @@ fn vxlan(a: &Args, cols: &mut Vec<Column>) -> Result<(), String> {
         }
         cols[0]
             .samples
-            .push(measure(&lab, &t, a.seconds as f64, 500)?);
+            .push(measure(&lab, &t, a.seconds as f64, 500, None)?);
         for (v, _, _) in ends {
             ipn(&lab, v, &["link", "del", "vx0"])?;
             ipn(&lab, v, &["link", "del", "br0"])?;
@@ -229,9 +230,11 @@ fn vxlan(a: &Args, cols: &mut Vec<Column>) -> Result<(), String> {
             l.pb(&["link", "set", "vx0", "up"])?;
             l.pb(&["link", "set", "br0", "up"])?;
         }
+        // The sending side's daemon (the other does the decapsulation).
+        let pid = lab.daemon_pid();
         cols[1]
             .samples
-            .push(measure(&lab, &t, a.seconds as f64, 500)?);
+            .push(measure(&lab, &t, a.seconds as f64, 500, pid)?);
         lab.stop_daemon();
         lab_b.stop_daemon();
     }

@@ -51,6 +51,13 @@ fn two_hosts_on_a_bridge_every_row_for_both_backends() {
             assert!(v.is_some_and(|x| x > 0.0), "{row} {b}: {j}");
         }
     }
+    // The kernel has no switch process; patchbay's daemon has.
+    assert!(
+        j["rows"]["switch_cpu_ns"]["patchbay"]
+            .as_f64()
+            .is_some_and(|x| x > 0.0),
+        "{j}"
+    );
     assert_eq!(j["errors"]["kernel"], serde_json::Value::Null, "{j}");
     assert_eq!(j["behaviour"]["differences"], serde_json::json!([]), "{j}");
     assert_eq!(

@@ -300,3 +300,50 @@ fn bridge_fdb_and_vlan_through_the_kernel_backend_read_as_bridge_reads_them() {
         assert!(!o.status.success() && e.contains("EOPNOTSUPP"), "{e}");
     }
 }
+
+#[test]
+fn bridge_and_port_options_reach_the_kernel_as_ip_sets_them() {
+    let Some(mut lab) = lab("ko") else { return };
+    let k = lab.netns("k").unwrap();
+    let file = std::env::temp_dir().join(format!("pb-kernel-opts-{}.pb", lab.tag));
+    std::fs::write(
+        &file,
+        "link add br0 type bridge\n\
+         link add v1 type veth peer name v1p\n\
+         link set v1 master br0\n\
+         link set br0 type bridge stp_state 1 priority 4096 forward_delay 400 hello_time 100 max_age 1000 ageing_time 6000\n\
+         link set v1 type bridge_slave cost 7 priority 16 learning off\n\
+         bridge link set dev v1 hairpin on isolated on\n",
+    )
+    .unwrap();
+    let o = run(
+        &k,
+        &lab.patchbay,
+        &["--backend", "kernel", "-batch", file.to_str().unwrap()],
+    );
+    let _ = std::fs::remove_file(&file);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let br: serde_json::Value = serde_json::from_str(
+        &lab.exec_ok(&k, &["ip", "-d", "-j", "link", "show", "br0"])
+            .unwrap(),
+    )
+    .unwrap();
+    let d = &br[0]["linkinfo"]["info_data"];
+    assert_eq!(d["stp_state"], 1, "{d}");
+    assert_eq!(d["priority"], 4096, "{d}");
+    assert_eq!(d["forward_delay"], 400, "{d}");
+    assert_eq!(d["hello_time"], 100, "{d}");
+    assert_eq!(d["max_age"], 1000, "{d}");
+    assert_eq!(d["ageing_time"], 6000, "{d}");
+    let p: serde_json::Value = serde_json::from_str(
+        &lab.exec_ok(&k, &["ip", "-d", "-j", "link", "show", "v1"])
+            .unwrap(),
+    )
+    .unwrap();
+    let s = &p[0]["linkinfo"]["info_slave_data"];
+    assert_eq!(s["cost"], 7, "{s}");
+    assert_eq!(s["priority"], 16, "{s}");
+    assert_eq!(s["learning"], false, "{s}");
+    assert_eq!(s["hairpin"], true, "{s}");
+    assert_eq!(s["isolated"], true, "{s}");
+}

@@ -293,7 +293,7 @@ fn compare(a: &Args, o: Opts) -> Result<(), String> {
                 cols[0].error = Some(e);
             } else {
                 progress("kernel: 64-byte frames, TCP, round trips");
-                let s = measure(&lab, &t, a.secs, a.pings);
+                let s = measure(&lab, &t, a.secs, a.pings, None);
                 let fdb = lab
                     .exec(&sw, &["bridge", "-j", "fdb", "show"])
                     .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
@@ -326,7 +326,7 @@ fn compare(a: &Args, o: Opts) -> Result<(), String> {
             return Err(format!("patchbay: {}", e.trim()));
         }
         progress("patchbay: 64-byte frames, TCP, round trips");
-        let s = measure(&lab, &t, a.secs, a.pings);
+        let s = measure(&lab, &t, a.secs, a.pings, lab.daemon_pid());
         let fdb = lab.pb(&["-j", "bridge", "fdb", "show"]).unwrap_or_default();
         let links = lab
             .pb(&["-j", "bridge", "link", "show"])
@@ -350,7 +350,7 @@ fn compare(a: &Args, o: Opts) -> Result<(), String> {
                     Err(e) => cols[2].error = Some(e),
                     Ok(()) => {
                         progress("ovs: 64-byte frames, TCP, round trips");
-                        let s = measure(&lab, &t, a.secs, a.pings);
+                        let s = measure(&lab, &t, a.secs, a.pings, Some(ovs.vswitchd_pid()));
                         (cols[2].fdb, cols[2].states) = ovs_behaviour(ovs, plan, &macs);
                         match s {
                             Ok(s) => cols[2].samples.push(s),
@@ -544,13 +544,19 @@ fn ovs_behaviour(
 
 type Row = (&'static str, &'static str, fn(&Sample) -> f64, f64);
 
-const ROWS: [Row; 7] = [
+const ROWS: [Row; 8] = [
     ("offered", "64-byte frames/s offered", |s| s.offered, 1.0),
     ("rate", "64-byte frames/s delivered", |s| s.rate, 1.0),
     ("tcp", "TCP Gbit/s (iperf3)", |s| s.tcp, 1e9),
     ("rtt_median", "round trip median µs", |s| s.rtt_median, 1.0),
     ("rtt_p99", "round trip p99 µs", |s| s.rtt_p99, 1.0),
     ("cpu_ns", "CPU ns per frame (machine)", |s| s.cpu_ns, 1.0),
+    (
+        "switch_cpu_ns",
+        "CPU ns per frame (switch process)",
+        |s| s.switch_cpu_ns,
+        1.0,
+    ),
     ("rounds", "rounds", |_| 1.0, 1.0),
 ];
 

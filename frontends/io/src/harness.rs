@@ -39,6 +39,19 @@ pub struct Sample {
     /// Nanoseconds of CPU, the whole machine's, per delivered frame
     /// during the rate test (the same generator in every run).
     pub cpu_ns: f64,
+    /// The switch process's own CPU per delivered frame (patchbay's daemon,
+    /// ovs-vswitchd); NaN for the kernel, which has no such process.
+    pub switch_cpu_ns: f64,
+}
+
+/// A process's user + system time so far, in clock ticks.
+fn proc_ticks(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name (in parentheses): fields 3.. ; utime and
+    // stime are fields 14 and 15.
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
 /// Busy jiffies of the whole machine so far (/proc/stat: every column
@@ -64,7 +77,12 @@ fn busy_ticks() -> u64 {
 
 /// 64-byte frames from a to b for `secs`: (offered/s, delivered/s, CPU ns
 /// per delivered frame, whole machine).
-pub fn rate(lab: &Lab, t: &Hosts, secs: f64) -> Result<(f64, f64, f64), String> {
+pub fn rate(
+    lab: &Lab,
+    t: &Hosts,
+    secs: f64,
+    switch: Option<u32>,
+) -> Result<(f64, f64, f64, f64), String> {
     let (amac, bmac): (Mac, Mac) = (
         lab.mac(&t.a, "eth0")?.parse().map_err(|e| format!("{e}"))?,
         lab.mac(&t.b, "eth0")?.parse().map_err(|e| format!("{e}"))?,
@@ -72,15 +90,26 @@ pub fn rate(lab: &Lab, t: &Hosts, secs: f64) -> Result<(f64, f64, f64), String> 
     let frame = build_frame(bmac, amac, &[], 0x88b5, &[0; 46]);
     let rx0 = lab.counter(&t.b, "eth0", "rx_packets")?;
     let cpu0 = busy_ticks();
+    let sw0 = switch.and_then(proc_ticks);
     let sent = raw_blast(&t.a, "eth0", frame, Duration::from_secs_f64(secs))?;
     let cpu1 = busy_ticks();
+    let sw1 = switch.and_then(proc_ticks);
     std::thread::sleep(Duration::from_millis(300));
     let rx1 = lab.counter(&t.b, "eth0", "rx_packets")?;
     let got = rx1.saturating_sub(rx0);
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    let cpu_ns = (cpu1 - cpu0) as f64 / hz * 1e9 / got.max(1) as f64;
-    Ok((sent as f64 / secs, got as f64 / secs, cpu_ns))
+    let per_frame = |ticks: u64| ticks as f64 / hz * 1e9 / got.max(1) as f64;
+    let switch_ns = match (sw0, sw1) {
+        (Some(a), Some(b)) => per_frame(b.saturating_sub(a)),
+        _ => f64::NAN,
+    };
+    Ok((
+        sent as f64 / secs,
+        got as f64 / secs,
+        per_frame(cpu1 - cpu0),
+        switch_ns,
+    ))
 }
 
 /// TCP from a to b with iperf3 for `secs`, bits per second received.
@@ -159,9 +188,16 @@ pub fn have_iperf3() -> bool {
 
 /// One round: warm up, the 64-byte rate, TCP (NaN without iperf3),
 /// latency.
-pub fn measure(lab: &Lab, t: &Hosts, secs: f64, pings: u32) -> Result<Sample, String> {
+/// `switch` is the switch's process, when it has one.
+pub fn measure(
+    lab: &Lab,
+    t: &Hosts,
+    secs: f64,
+    pings: u32,
+    switch: Option<u32>,
+) -> Result<Sample, String> {
     warm(lab, t)?;
-    let (offered, rate, cpu_ns) = rate(lab, t, secs)?;
+    let (offered, rate, cpu_ns, switch_cpu_ns) = rate(lab, t, secs, switch)?;
     // A TCP run that fails (no iperf3, or a switch that loses it) is a
     // missing number, not a lost round.
     let tcp = if have_iperf3() {
@@ -180,5 +216,6 @@ pub fn measure(lab: &Lab, t: &Hosts, secs: f64, pings: u32) -> Result<Sample, St
         rtt_median,
         rtt_p99,
         cpu_ns,
+        switch_cpu_ns,
     })
 }

@@ -296,6 +296,11 @@ impl Lab {
         }
     }
 
+    /// The running daemon's process id.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        self.daemon.as_ref().map(Child::id)
+    }
+
     /// Stops the daemon (SIGTERM, then SIGKILL after 5 s).
     pub fn stop_daemon(&mut self) -> Option<std::process::ExitStatus> {
         let mut c = self.daemon.take()?;
@@ -598,6 +603,11 @@ impl Ovs {
 
     pub fn vsctl(&self, args: &[&str]) -> String {
         self.try_vsctl(args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// ovs-vswitchd's process id (the switch's own CPU time is read from it).
+    pub fn vswitchd_pid(&self) -> u32 {
+        self._vswitchd.id()
     }
 
     pub fn try_vsctl(&self, args: &[&str]) -> Result<String, String> {

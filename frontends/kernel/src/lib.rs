@@ -16,7 +16,8 @@ use netlink_packet_core::{
     NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
 };
 use netlink_packet_route::link::{
-    AfSpecBridge, BridgeFlag, BridgeVlanInfo, BridgeVlanInfoFlags, LinkExtentMask,
+    AfSpecBridge, BridgeFlag, BridgePortState, BridgeVlanInfo, BridgeVlanInfoFlags, InfoBridgePort,
+    InfoPortData, InfoPortKind, LinkExtentMask,
 };
 use netlink_packet_route::link::{
     BondMode, BridgeStpState, InfoBond, InfoBridge, InfoData, InfoIpVlan, InfoKind, InfoMacVlan,
@@ -276,7 +277,8 @@ impl Kernel {
                 | Command::FdbShow { .. }
                 | Command::VlanAdd(_)
                 | Command::VlanDel(_)
-                | Command::VlanShow { .. } => {}
+                | Command::VlanShow { .. }
+                | Command::BridgeLinkSet { .. } => {}
                 other => {
                     return Err(format!(
                     "the kernel backend does not carry this command yet ({}); nothing was changed",
@@ -305,33 +307,7 @@ impl Kernel {
         }
         let (kind, data) = match &a.kind {
             LinkKind::Bridge(o) => {
-                let mut d = Vec::new();
-                if let Some(v) = o.stp_state {
-                    d.push(InfoBridge::StpState(match v {
-                        0 => BridgeStpState::Disabled,
-                        1 => BridgeStpState::KernelStp,
-                        _ => BridgeStpState::UserStp,
-                    }));
-                }
-                if let Some(v) = o.priority {
-                    d.push(InfoBridge::Priority(v));
-                }
-                for (v, f) in [
-                    (
-                        o.forward_delay,
-                        InfoBridge::ForwardDelay as fn(u32) -> InfoBridge,
-                    ),
-                    (o.hello_time, InfoBridge::HelloTime),
-                    (o.max_age, InfoBridge::MaxAge),
-                    (o.ageing_time, InfoBridge::AgeingTime),
-                ] {
-                    if let Some(v) = v {
-                        d.push(f(v as u32));
-                    }
-                }
-                if let Some(v) = o.vlan_filtering {
-                    d.push(InfoBridge::VlanFiltering(v));
-                }
+                let d = bridge_data(o);
                 (
                     InfoKind::Bridge,
                     (!d.is_empty()).then_some(InfoData::Bridge(d)),
@@ -475,14 +451,8 @@ impl Kernel {
             }
             Command::LinkSet(s) => {
                 let cmdname = format!("link set {}", s.name);
-                if s.bridge.is_some()
-                    || s.bond.is_some()
-                    || s.port.is_some()
-                    || s.macaddr.is_some()
-                    || s.netdevsim.is_some()
-                    || s.netns.is_some()
-                {
-                    return Err(format!("{cmdname}: the kernel backend sets up/down, master, mtu and address; the type options are patchbay's only for now"));
+                if s.bond.is_some() || s.macaddr.is_some() || s.netdevsim.is_some() {
+                    return Err(format!("{cmdname}: the kernel backend sets up/down, master, mtu, address, netns and the bridge and bridge_slave options; bond, macvlan and netdevsim options are patchbay's only for now"));
                 }
                 let i = self.need_index(&cmdname, &s.name)?;
                 let mut m = LinkMessage::default();
@@ -509,12 +479,54 @@ impl Kernel {
                         LinkFlags::empty()
                     };
                 }
+                // `type bridge ...` and `type bridge_slave ...`: the
+                // changelink the kernel runs for RTM_NEWLINK on a device.
+                let mut li = Vec::new();
+                if let Some(o) = &s.bridge {
+                    li.push(LinkInfo::Kind(InfoKind::Bridge));
+                    li.push(LinkInfo::Data(InfoData::Bridge(bridge_data(o))));
+                }
+                if let Some(p) = &s.port {
+                    li.push(LinkInfo::PortKind(InfoPortKind::Bridge));
+                    li.push(LinkInfo::PortData(InfoPortData::BridgePort(port_data(p))));
+                }
+                let nsfile = match &s.netns {
+                    Some(ns) => Some(
+                        std::fs::File::open(format!("/run/netns/{ns}"))
+                            .map_err(|e| format!("{cmdname}: network namespace {ns}: {e}"))?,
+                    ),
+                    None => None,
+                };
+                if let Some(f) = &nsfile {
+                    use std::os::fd::AsRawFd;
+                    m.attributes.push(LinkAttribute::NetNsFd(f.as_raw_fd()));
+                }
+                if !li.is_empty() {
+                    m.attributes.push(LinkAttribute::LinkInfo(li));
+                    return self
+                        .request(RouteNetlinkMessage::NewLink(m), NLM_F_ACK)
+                        .map(|_| String::new())
+                        .map_err(|e| format!("{cmdname}: {}", errno_text(&e)));
+                }
                 self.request(RouteNetlinkMessage::SetLink(m), NLM_F_ACK)
                     .map_err(|e| format!("{cmdname}: {}", errno_text(&e)))?;
                 Ok(String::new())
             }
             Command::LinkShow { dev, master, kind } => {
                 self.show(dev.as_deref(), master.as_deref(), kind.as_deref(), opts)
+            }
+            Command::BridgeLinkSet { dev, port } => {
+                let c = format!("bridge link set dev {dev}");
+                let i = self.need_index(&c, dev)?;
+                let mut m = LinkMessage::default();
+                m.header.index = i;
+                m.attributes.push(LinkAttribute::LinkInfo(vec![
+                    LinkInfo::PortKind(InfoPortKind::Bridge),
+                    LinkInfo::PortData(InfoPortData::BridgePort(port_data(port))),
+                ]));
+                self.request(RouteNetlinkMessage::NewLink(m), NLM_F_ACK)
+                    .map(|_| String::new())
+                    .map_err(|e| format!("{c}: {}", errno_text(&e)))
             }
             Command::FdbAdd(f) => self.fdb_change(f).map(|_| String::new()),
             Command::FdbDel {
@@ -927,6 +939,81 @@ impl Kernel {
         }
         Ok(s)
     }
+}
+
+/// IFLA_INFO_DATA for a bridge's options (centiseconds, as the kernel's
+/// clock_t).
+fn bridge_data(o: &cmd::BridgeOpts) -> Vec<InfoBridge> {
+    let mut d = Vec::new();
+    if let Some(v) = o.stp_state {
+        d.push(InfoBridge::StpState(match v {
+            0 => BridgeStpState::Disabled,
+            1 => BridgeStpState::KernelStp,
+            _ => BridgeStpState::UserStp,
+        }));
+    }
+    if let Some(v) = o.priority {
+        d.push(InfoBridge::Priority(v));
+    }
+    for (v, f) in [
+        (
+            o.forward_delay,
+            InfoBridge::ForwardDelay as fn(u32) -> InfoBridge,
+        ),
+        (o.hello_time, InfoBridge::HelloTime),
+        (o.max_age, InfoBridge::MaxAge),
+        (o.ageing_time, InfoBridge::AgeingTime),
+    ] {
+        if let Some(v) = v {
+            d.push(f(v as u32));
+        }
+    }
+    if let Some(v) = o.vlan_filtering {
+        d.push(InfoBridge::VlanFiltering(v));
+    }
+    d
+}
+
+/// IFLA_INFO_SLAVE_DATA for a bridge port's options (`type bridge_slave`).
+fn port_data(p: &cmd::PortChanges) -> Vec<InfoBridgePort> {
+    let mut d = Vec::new();
+    if let Some(v) = p.state {
+        d.push(InfoBridgePort::State(match v {
+            0 => BridgePortState::Disabled,
+            1 => BridgePortState::Listening,
+            2 => BridgePortState::Learning,
+            3 => BridgePortState::Forwarding,
+            4 => BridgePortState::Blocking,
+            x => BridgePortState::Other(x),
+        }));
+    }
+    if let Some(v) = p.priority {
+        d.push(InfoBridgePort::Priority(u16::from(v)));
+    }
+    if let Some(v) = p.cost {
+        d.push(InfoBridgePort::Cost(v));
+    }
+    for (v, f) in [
+        (
+            p.hairpin,
+            InfoBridgePort::HairpinMode as fn(bool) -> InfoBridgePort,
+        ),
+        (p.guard, InfoBridgePort::Guard),
+        (p.root_block, InfoBridgePort::Protect),
+        (p.learning, InfoBridgePort::Learning),
+        (p.flood, InfoBridgePort::UnicastFlood),
+        (p.mcast_flood, InfoBridgePort::MulticastFlood),
+        (p.bcast_flood, InfoBridgePort::BroadcastFlood),
+        (p.isolated, InfoBridgePort::Isolated),
+    ] {
+        if let Some(v) = v {
+            d.push(f(v));
+        }
+    }
+    if let Some(v) = p.group_fwd_mask {
+        d.push(InfoBridgePort::GroupFwdMask(v));
+    }
+    d
 }
 
 fn command_name(c: &Command) -> &'static str {
