@@ -347,3 +347,88 @@ fn bridge_and_port_options_reach_the_kernel_as_ip_sets_them() {
     assert_eq!(s["hairpin"], true, "{s}");
     assert_eq!(s["isolated"], true, "{s}");
 }
+
+#[test]
+fn vxlan_options_reach_the_kernel_and_unknown_bond_options_are_refused() {
+    let Some(mut lab) = lab("kv") else { return };
+    let k = lab.netns("k").unwrap();
+    let o = run(
+        &k,
+        &lab.patchbay,
+        &[
+            "--backend",
+            "kernel",
+            "link",
+            "add",
+            "vx1",
+            "type",
+            "vxlan",
+            "id",
+            "42",
+            "dstport",
+            "4789",
+            "ttl",
+            "10",
+            "tos",
+            "inherit",
+            "df",
+            "set",
+            "srcport",
+            "40000",
+            "50000",
+            "maxaddress",
+            "5",
+            "proxy",
+            "l2miss",
+            "nolearning",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(
+        &lab.exec_ok(&k, &["ip", "-d", "-j", "link", "show", "vx1"])
+            .unwrap(),
+    )
+    .unwrap();
+    let d = &v[0]["linkinfo"]["info_data"];
+    assert_eq!(d["id"], 42, "{d}");
+    assert_eq!(d["port"], 4789, "{d}");
+    assert_eq!(d["ttl"], 10, "{d}");
+    // 1 = inherit: iproute2 prints it so in text, as 0x1 in JSON.
+    assert_eq!(d["tos"], "0x1", "{d}");
+    let t = lab
+        .exec_ok(&k, &["ip", "-d", "link", "show", "vx1"])
+        .unwrap();
+    assert!(t.contains("tos inherit"), "{t}");
+    assert_eq!(d["df"], "set", "{d}");
+    assert_eq!(d["port_range"]["low"], 40000, "{d}");
+    assert_eq!(d["port_range"]["high"], 50000, "{d}");
+    assert_eq!(d["limit"], 5, "{d}");
+    assert_eq!(d["proxy"], true, "{d}");
+    assert_eq!(d["l2miss"], true, "{d}");
+    assert_eq!(d["learning"], false, "{d}");
+    // A bond option the backend does not carry is refused, never dropped
+    // (checked before the missing driver, or instead of it).
+    let o = run(
+        &k,
+        &lab.patchbay,
+        &[
+            "--backend",
+            "kernel",
+            "link",
+            "add",
+            "b9",
+            "type",
+            "bond",
+            "mode",
+            "802.3ad",
+            "lacp_rate",
+            "fast",
+        ],
+    );
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("no bonding driver") || e.contains("other options are patchbay's only"),
+        "{e}"
+    );
+}

@@ -22,7 +22,7 @@ use netlink_packet_route::link::{
 use netlink_packet_route::link::{
     BondMode, BridgeStpState, InfoBond, InfoBridge, InfoData, InfoIpVlan, InfoKind, InfoMacVlan,
     InfoMacVtap, InfoVeth, InfoVlan, InfoVxlan, IpVlanMode, LinkAttribute, LinkFlags, LinkInfo,
-    LinkMessage, MacVlanMode, State, VlanProtocol,
+    LinkMessage, MacVlanMode, State, VlanProtocol, VxlanDf,
 };
 use netlink_packet_route::neighbour::{
     NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
@@ -330,6 +330,23 @@ impl Kernel {
                 if let Some(v) = o.miimon {
                     d.push(InfoBond::MiiMon(v));
                 }
+                if let Some(v) = o.updelay {
+                    d.push(InfoBond::UpDelay(v));
+                }
+                if let Some(v) = o.downdelay {
+                    d.push(InfoBond::DownDelay(v));
+                }
+                // Nothing given is dropped without a word.
+                let carried = cmd::bond::BondOpts {
+                    mode: o.mode,
+                    miimon: o.miimon,
+                    updelay: o.updelay,
+                    downdelay: o.downdelay,
+                    ..Default::default()
+                };
+                if *o != carried {
+                    return Err(format!("{c}: the kernel backend passes a bond's mode, miimon, updelay and downdelay; its other options are patchbay's only for now (nothing was changed)"));
+                }
                 (InfoKind::Bond, (!d.is_empty()).then_some(InfoData::Bond(d)))
             }
             LinkKind::Team(_) => (InfoKind::Other("team".into()), None),
@@ -363,6 +380,31 @@ impl Kernel {
                     d.push(InfoVxlan::Link(i));
                 }
                 d.push(InfoVxlan::Learning(v.learning));
+                match v.ttl {
+                    patchbay_core::vxlan::Ttl::Auto => {}
+                    patchbay_core::vxlan::Ttl::Inherit => d.push(InfoVxlan::TtlInheritFlag),
+                    patchbay_core::vxlan::Ttl::Value(t) => d.push(InfoVxlan::Ttl(t)),
+                }
+                match v.tos {
+                    patchbay_core::vxlan::Tos::Value(t) => d.push(InfoVxlan::Tos(t)),
+                    // `tos inherit` is 1 on the wire.
+                    patchbay_core::vxlan::Tos::Inherit => d.push(InfoVxlan::Tos(1)),
+                }
+                d.push(InfoVxlan::Df(match v.df {
+                    patchbay_core::vxlan::Df::Unset => VxlanDf::Unset,
+                    patchbay_core::vxlan::Df::Set => VxlanDf::Set,
+                    patchbay_core::vxlan::Df::Inherit => VxlanDf::Inherit,
+                }));
+                if v.srcport != (0, 0) {
+                    d.push(InfoVxlan::PortRange(v.srcport));
+                }
+                if v.maxaddress > 0 {
+                    d.push(InfoVxlan::Limit(v.maxaddress));
+                }
+                d.push(InfoVxlan::Proxy(v.proxy));
+                d.push(InfoVxlan::L2Miss(v.l2miss));
+                d.push(InfoVxlan::L3Miss(v.l3miss));
+                d.push(InfoVxlan::UDPCsum(v.udpcsum));
                 d.push(InfoVxlan::Ageing(v.ageing));
                 (InfoKind::Vxlan, Some(InfoData::Vxlan(d)))
             }
