@@ -302,24 +302,75 @@ pub fn capture(socket: &Path, args: &[String]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// What both monitors (patchbay's and the kernel's) do with a message:
+/// keep the names current, filter by object, print as `ip monitor` does.
+pub struct MonitorPrinter {
+    pub names: std::collections::HashMap<u32, String>,
+    link: bool,
+    neigh: bool,
+    json: bool,
+}
+
+impl MonitorPrinter {
+    /// `[all|link|neigh]`.
+    pub fn new(args: &[String], json: bool) -> Result<MonitorPrinter, ExitCode> {
+        let (mut link, mut neigh) = (true, true);
+        for a in args {
+            match a.as_str() {
+                "all" => {}
+                "link" => neigh = false,
+                "neigh" | "fdb" => link = false,
+                x => {
+                    eprintln!(
+                        "Error: monitor: unknown object \"{x}\" (expected all, link or neigh)"
+                    );
+                    return Err(ExitCode::from(2));
+                }
+            }
+        }
+        Ok(MonitorPrinter {
+            names: std::collections::HashMap::new(),
+            link,
+            neigh,
+            json,
+        })
+    }
+
+    pub fn print(&mut self, msg: &[u8]) {
+        if let Some((i, name)) = patchbay_io::rtnl::link_name(msg) {
+            self.names.insert(i, name);
+        }
+        let Some((t, tname)) = patchbay_io::rtnl::message_type(msg) else {
+            return;
+        };
+        let is_link = matches!(t, 16 | 17);
+        if (is_link && !self.link) || (!is_link && !self.neigh) {
+            return;
+        }
+        let names = &self.names;
+        let lookup = |i: u32| names.get(&i).cloned().unwrap_or_else(|| format!("if{i}"));
+        let Some(text) = patchbay_io::rtnl::describe(msg, &lookup) else {
+            return;
+        };
+        let mut out = std::io::stdout().lock();
+        let _ = if self.json {
+            writeln!(out, "{}", serde_json::json!({"type": tname, "text": text}))
+        } else {
+            writeln!(out, "{text}")
+        };
+        let _ = out.flush();
+    }
+}
+
 /// `patchbay monitor [all|link|neigh]`: the control plane's changes as
 /// they happen, printed as `ip monitor` prints the kernel's (the daemon
 /// streams them as rtnetlink messages, the same ones an nlmon device
 /// carries); `-j` prints one JSON object per message.
 pub fn monitor(socket: &Path, args: &[String], o: Opts) -> ExitCode {
-    let (mut link, mut neigh) = (true, true);
-    for a in args {
-        match a.as_str() {
-            "all" => {}
-            "link" => neigh = false,
-            "neigh" | "fdb" => link = false,
-            x => {
-                eprintln!("Error: monitor: unknown object \"{x}\" (expected all, link or neigh)");
-                return ExitCode::from(2);
-            }
-        }
-    }
-    let mut names: std::collections::HashMap<u32, String> = std::collections::HashMap::new();
+    let mut printer = match MonitorPrinter::new(args, o.json) {
+        Ok(p) => p,
+        Err(x) => return x,
+    };
     match Conn::open(socket).and_then(|mut c| {
         c.run(
             &["link".into(), "show".into()],
@@ -333,7 +384,7 @@ pub fn monitor(socket: &Path, args: &[String], o: Opts) -> ExitCode {
             if let Ok(serde_json::Value::Array(v)) = serde_json::from_str(&j) {
                 for l in v {
                     if let (Some(i), Some(n)) = (l["ifindex"].as_u64(), l["ifname"].as_str()) {
-                        names.insert(i as u32, n.to_string());
+                        printer.names.insert(i as u32, n.to_string());
                     }
                 }
             }
@@ -367,7 +418,6 @@ pub fn monitor(socket: &Path, args: &[String], o: Opts) -> ExitCode {
     let mut buf: Vec<u8> = Vec::new();
     let mut header_done = false;
     let mut chunk = [0u8; 65536];
-    let stdout = std::io::stdout();
     loop {
         match conn.reader.read(&mut chunk) {
             Ok(0) => return ExitCode::SUCCESS,
@@ -389,27 +439,7 @@ pub fn monitor(socket: &Path, args: &[String], o: Opts) -> ExitCode {
             // Record header (16), cooked header (16), the message.
             let msg = buf.get(32..n).unwrap_or(&[]).to_vec();
             buf.drain(..n);
-            if let Some((i, name)) = patchbay_io::rtnl::link_name(&msg) {
-                names.insert(i, name);
-            }
-            let Some((t, tname)) = patchbay_io::rtnl::message_type(&msg) else {
-                continue;
-            };
-            let is_link = matches!(t, 16 | 17);
-            if (is_link && !link) || (!is_link && !neigh) {
-                continue;
-            }
-            let lookup = |i: u32| names.get(&i).cloned().unwrap_or_else(|| format!("if{i}"));
-            let Some(text) = patchbay_io::rtnl::describe(&msg, &lookup) else {
-                continue;
-            };
-            let mut out = stdout.lock();
-            let _ = if o.json {
-                writeln!(out, "{}", serde_json::json!({"type": tname, "text": text}))
-            } else {
-                writeln!(out, "{text}")
-            };
-            let _ = out.flush();
+            printer.print(&msg);
         }
     }
 }

@@ -104,19 +104,11 @@ pub fn batch(file: &str, o: Opts) -> ExitCode {
 /// `patchbay --backend kernel monitor [all|link|neigh]`: the kernel's own
 /// events, printed as `patchbay monitor` prints patchbay's.
 pub fn monitor(args: &[String], o: Opts) -> ExitCode {
-    let (mut link, mut neigh) = (true, true);
-    for a in args {
-        match a.as_str() {
-            "all" => {}
-            "link" => neigh = false,
-            "neigh" | "fdb" => link = false,
-            x => {
-                eprintln!("Error: monitor: unknown object \"{x}\" (expected all, link or neigh)");
-                return ExitCode::from(2);
-            }
-        }
-    }
-    let mut names = match open().map(|mut k| k.names()) {
+    let mut printer = match crate::client::MonitorPrinter::new(args, o.json) {
+        Ok(p) => p,
+        Err(x) => return x,
+    };
+    printer.names = match open().map(|mut k| k.names()) {
         Ok(Ok(n)) => n,
         Ok(Err(e)) => {
             eprintln!("Error: {e}");
@@ -131,38 +123,14 @@ pub fn monitor(args: &[String], o: Opts) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    use std::io::Write;
     loop {
-        let msgs = match m.recv() {
-            Ok(v) => v,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+        match m.recv() {
+            Ok(msgs) => msgs.iter().for_each(|msg| printer.print(msg)),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 eprintln!("Error: monitor: {e}");
                 return ExitCode::from(1);
             }
-        };
-        for msg in msgs {
-            if let Some((i, n)) = patchbay_io::rtnl::link_name(&msg) {
-                names.insert(i, n);
-            }
-            let Some((t, tname)) = patchbay_io::rtnl::message_type(&msg) else {
-                continue;
-            };
-            let is_link = matches!(t, 16 | 17);
-            if (is_link && !link) || (!is_link && !neigh) {
-                continue;
-            }
-            let lookup = |i: u32| names.get(&i).cloned().unwrap_or_else(|| format!("if{i}"));
-            let Some(text) = patchbay_io::rtnl::describe(&msg, &lookup) else {
-                continue;
-            };
-            let mut out = std::io::stdout().lock();
-            let _ = if o.json {
-                writeln!(out, "{}", serde_json::json!({"type": tname, "text": text}))
-            } else {
-                writeln!(out, "{text}")
-            };
-            let _ = out.flush();
         }
     }
 }
