@@ -10,7 +10,7 @@
 //! offloads, bits per second received. Latency: 500 pings 2 ms apart,
 //! median and 99th percentile of the round trips.
 
-use patchbay_io::harness::{measure, median, Hosts, Sample};
+use patchbay_io::harness::{measure, median, Baseline, Hosts, Sample};
 use patchbay_io::lab::{check_prerequisites, Lab};
 use std::process::ExitCode;
 
@@ -133,6 +133,7 @@ fn bridge(a: &Args, cols: &mut Vec<Column>) -> Result<(), String> {
     for l in layouts {
         cols.push(Column::new(&format!("patchbay {l}")));
     }
+    let base = Baseline::new(&mut lab)?;
     for r in 0..a.rounds {
         eprintln!("round {}/{}: kernel bridge", r + 1, a.rounds);
         lab.ip(&["link", "add", &kbr, "type", "bridge"])?;
@@ -143,7 +144,7 @@ fn bridge(a: &Args, cols: &mut Vec<Column>) -> Result<(), String> {
         lab.ip(&["link", "set", &kbr, "up"])?;
         cols[0]
             .samples
-            .push(measure(&lab, &t, a.seconds as f64, 500, None)?);
+            .push(measure(&lab, &t, a.seconds as f64, 500, None, Some(&base))?);
         lab.ip(&["link", "del", &kbr])?;
         for (li, layout) in layouts.iter().enumerate() {
             eprintln!("round {}/{}: patchbay, {layout}", r + 1, a.rounds);
@@ -156,7 +157,7 @@ fn bridge(a: &Args, cols: &mut Vec<Column>) -> Result<(), String> {
             let pid = lab.daemon_pid();
             cols[li + 1]
                 .samples
-                .push(measure(&lab, &t, a.seconds as f64, 500, pid)?);
+                .push(measure(&lab, &t, a.seconds as f64, 500, pid, Some(&base))?);
             lab.stop_daemon();
         }
     }
@@ -194,6 +195,7 @@ fn vxlan(a: &Args, cols: &mut Vec<Column>) -> Result<(), String> {
     ];
     cols.push(Column::new("kernel vxlan"));
     cols.push(Column::new("patchbay vxlan"));
+    let base = Baseline::new(&mut lab)?;
     for r in 0..a.rounds {
         eprintln!("round {}/{}: kernel VTEPs", r + 1, a.rounds);
         for (v, local, remote) in ends {
@@ -212,7 +214,7 @@ fn vxlan(a: &Args, cols: &mut Vec<Column>) -> Result<(), String> {
         }
         cols[0]
             .samples
-            .push(measure(&lab, &t, a.seconds as f64, 500, None)?);
+            .push(measure(&lab, &t, a.seconds as f64, 500, None, Some(&base))?);
         for (v, _, _) in ends {
             ipn(&lab, v, &["link", "del", "vx0"])?;
             ipn(&lab, v, &["link", "del", "br0"])?;
@@ -234,7 +236,7 @@ fn vxlan(a: &Args, cols: &mut Vec<Column>) -> Result<(), String> {
         let pid = lab.daemon_pid();
         cols[1]
             .samples
-            .push(measure(&lab, &t, a.seconds as f64, 500, pid)?);
+            .push(measure(&lab, &t, a.seconds as f64, 500, pid, Some(&base))?);
         lab.stop_daemon();
         lab_b.stop_daemon();
     }
@@ -261,11 +263,12 @@ fn run(a: &Args) -> Result<(), String> {
     for c in &cols[1..] {
         println!();
         println!("{:<28} {:>16} {:>16} {:>8}", "", base.name, c.name, "ratio");
-        let rows: [Row; 4] = [
+        let rows: [Row; 5] = [
             ("64-byte frames/s", |s| s.rate, 1.0),
             ("TCP Gbit/s", |s| s.tcp, 1e9),
             ("round trip median µs", |s| s.rtt_median, 1.0),
             ("round trip p99 µs", |s| s.rtt_p99, 1.0),
+            ("switch CPU ns/frame at 100k/s", |s| s.own_cpu_ns, 1.0),
         ];
         for (name, f, scale) in rows {
             let (k, u) = (base.median(f) / scale, c.median(f) / scale);

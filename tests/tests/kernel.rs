@@ -432,3 +432,93 @@ fn vxlan_options_reach_the_kernel_and_unknown_bond_options_are_refused() {
         "{e}"
     );
 }
+
+#[test]
+fn macvlan_options_and_macaddr_reach_the_kernel_as_ip_sets_them() {
+    // The same steps on two source-mode macvlans of one lower: m1 by the
+    // real ip, m2 by the kernel backend; after each, `ip -d -j` shows the
+    // two the same (mode, flags, bcqueuelen, the source list).
+    let Some(mut lab) = lab("km") else { return };
+    let k = lab.netns("k").unwrap();
+    lab.exec_ok(
+        &k,
+        &[
+            "ip", "link", "add", "low", "type", "veth", "peer", "name", "lowp",
+        ],
+    )
+    .unwrap();
+    let info = |dev: &str| -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_str(
+            &lab.exec_ok(&k, &["ip", "-d", "-j", "link", "show", dev])
+                .unwrap(),
+        )
+        .unwrap();
+        v[0]["linkinfo"].clone()
+    };
+    let add = "type macvlan mode source nodst bcqueuelen 2000";
+    let steps = [
+        "macaddr add 02:00:00:00:5a:01",
+        "macaddr add 02:00:00:00:5a:02",
+        "macaddr del 02:00:00:00:5a:01",
+        "macaddr set 02:00:00:00:5a:03 02:00:00:00:5a:04 02:00:00:00:5a:05",
+        "macaddr flush",
+    ];
+    let ip = |args: &str| {
+        let mut v = vec!["ip"];
+        v.extend(args.split_whitespace());
+        lab.exec_ok(&k, &v).unwrap();
+    };
+    let pb = |args: &str| {
+        let mut v = vec!["--backend", "kernel"];
+        v.extend(args.split_whitespace());
+        let o = run(&k, &lab.patchbay, &v);
+        assert!(
+            o.status.success(),
+            "{args}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    ip(&format!("link add m1 link low {add}"));
+    pb(&format!("link add m2 link low {add}"));
+    let first = info("m2");
+    assert_eq!(first["info_kind"], "macvlan", "{first}");
+    assert_eq!(first["info_data"]["mode"], "source", "{first}");
+    assert_eq!(first["info_data"]["bcqueuelen"], 2000, "{first}");
+    assert_eq!(info("m1"), first);
+    for step in steps {
+        ip(&format!("link set m1 type macvlan {step}"));
+        pb(&format!("link set m2 type macvlan {step}"));
+        let (a, b) = (info("m1"), info("m2"));
+        assert_eq!(a, b, "after {step}");
+        if step.contains("set 02") {
+            assert_eq!(b["info_data"]["macaddr_count"], 3, "{b}");
+        }
+    }
+    // A macvtap takes the same attributes under its own kind.
+    ip("link add t1 link low type macvtap mode source");
+    pb("link add t2 link low type macvtap mode source");
+    ip("link set t1 type macvtap macaddr add 02:00:00:00:5a:07");
+    pb("link set t2 type macvtap macaddr add 02:00:00:00:5a:07");
+    let (a, b) = (info("t1"), info("t2"));
+    assert_eq!(b["info_kind"], "macvtap", "{b}");
+    assert_eq!(b["info_data"]["macaddr_count"], 1, "{b}");
+    assert_eq!(a, b);
+    // macaddr on anything else names what it is.
+    let o = run(
+        &k,
+        &lab.patchbay,
+        &[
+            "--backend",
+            "kernel",
+            "link",
+            "set",
+            "low",
+            "type",
+            "macvlan",
+            "macaddr",
+            "flush",
+        ],
+    );
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && e.contains("low is veth"), "{e}");
+}

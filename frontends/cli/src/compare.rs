@@ -12,7 +12,7 @@
 //! 198.18.70.N/24; traffic goes from h1 to h2.
 
 use crate::client::Opts;
-use patchbay_io::harness::{measure, median, Hosts, Sample};
+use patchbay_io::harness::{measure, median, Baseline, Hosts, Sample, LOAD_PPS};
 use patchbay_io::lab::{check_prerequisites, Lab};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -220,6 +220,7 @@ fn compare(a: &Args, o: Opts) -> Result<(), String> {
         a_ip: "198.18.70.1".into(),
         b_ip: "198.18.70.2".into(),
     };
+    let base = Baseline::new(&mut lab)?;
     let topo_file = std::env::temp_dir().join(format!("patchbay-compare-{}.pb", lab.tag));
     std::fs::write(&topo_file, &text).map_err(|e| e.to_string())?;
     let tf = topo_file.to_str().expect("utf-8 path").to_string();
@@ -259,13 +260,15 @@ fn compare(a: &Args, o: Opts) -> Result<(), String> {
         None
     };
     let ovs = match &ovs_plan {
-        Some(_) => match patchbay_io::lab::Ovs::try_start(&lab, &sw) {
-            Ok(o) => Some(o),
-            Err(e) => {
-                progress(&format!("ovs: not run: {e}"));
-                None
+        Some(_) => {
+            match patchbay_io::lab::Ovs::try_start(&lab, &sw, &["userspace-tso-enable=true"]) {
+                Ok(o) => Some(o),
+                Err(e) => {
+                    progress(&format!("ovs: not run: {e}"));
+                    None
+                }
             }
-        },
+        }
         None => None,
     };
     if ovs.is_some() {
@@ -292,8 +295,10 @@ fn compare(a: &Args, o: Opts) -> Result<(), String> {
                 progress(&format!("kernel: {e}"));
                 cols[0].error = Some(e);
             } else {
-                progress("kernel: 64-byte frames, TCP, round trips");
-                let s = measure(&lab, &t, a.secs, a.pings, None);
+                progress(
+                    "kernel: 64-byte frames, the same over a bare veth pair, TCP, round trips",
+                );
+                let s = measure(&lab, &t, a.secs, a.pings, None, Some(&base));
                 let fdb = lab
                     .exec(&sw, &["bridge", "-j", "fdb", "show"])
                     .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
@@ -325,8 +330,8 @@ fn compare(a: &Args, o: Opts) -> Result<(), String> {
             let _ = std::fs::remove_file(&topo_file);
             return Err(format!("patchbay: {}", e.trim()));
         }
-        progress("patchbay: 64-byte frames, TCP, round trips");
-        let s = measure(&lab, &t, a.secs, a.pings, lab.daemon_pid());
+        progress("patchbay: 64-byte frames, the same over a bare veth pair, TCP, round trips");
+        let s = measure(&lab, &t, a.secs, a.pings, lab.daemon_pid(), Some(&base));
         let fdb = lab.pb(&["-j", "bridge", "fdb", "show"]).unwrap_or_default();
         let links = lab
             .pb(&["-j", "bridge", "link", "show"])
@@ -349,8 +354,17 @@ fn compare(a: &Args, o: Opts) -> Result<(), String> {
                 match ovs_apply(&lab, ovs, &sw, &binpath, plan) {
                     Err(e) => cols[2].error = Some(e),
                     Ok(()) => {
-                        progress("ovs: 64-byte frames, TCP, round trips");
-                        let s = measure(&lab, &t, a.secs, a.pings, Some(ovs.vswitchd_pid()));
+                        progress(
+                            "ovs: 64-byte frames, the same over a bare veth pair, TCP, round trips",
+                        );
+                        let s = measure(
+                            &lab,
+                            &t,
+                            a.secs,
+                            a.pings,
+                            Some(ovs.vswitchd_pid()),
+                            Some(&base),
+                        );
                         (cols[2].fdb, cols[2].states) = ovs_behaviour(ovs, plan, &macs);
                         match s {
                             Ok(s) => cols[2].samples.push(s),
@@ -544,17 +558,42 @@ fn ovs_behaviour(
 
 type Row = (&'static str, &'static str, fn(&Sample) -> f64, f64);
 
-const ROWS: [Row; 8] = [
+/// The table's rows: JSON key, label, the measure, its unit's scale. The
+/// rows after `cpu_ns` are at [`LOAD_PPS`] (100k frames/s).
+const ROWS: [Row; 11] = [
     ("offered", "64-byte frames/s offered", |s| s.offered, 1.0),
     ("rate", "64-byte frames/s delivered", |s| s.rate, 1.0),
     ("tcp", "TCP Gbit/s (iperf3)", |s| s.tcp, 1e9),
     ("rtt_median", "round trip median µs", |s| s.rtt_median, 1.0),
     ("rtt_p99", "round trip p99 µs", |s| s.rtt_p99, 1.0),
-    ("cpu_ns", "CPU ns per frame (machine)", |s| s.cpu_ns, 1.0),
+    (
+        "cpu_ns",
+        "CPU ns/frame, machine, max rate",
+        |s| s.cpu_ns,
+        1.0,
+    ),
+    (
+        "own_cpu_ns",
+        "switch CPU ns/frame at 100k/s",
+        |s| s.own_cpu_ns,
+        1.0,
+    ),
+    (
+        "baseline_cpu_ns",
+        "  bare veth pair's (subtracted)",
+        |s| s.baseline_cpu_ns,
+        1.0,
+    ),
     (
         "switch_cpu_ns",
-        "CPU ns per frame (switch process)",
+        "  of which switch process",
         |s| s.switch_cpu_ns,
+        1.0,
+    ),
+    (
+        "load_delivered",
+        "  delivered at 100k/s",
+        |s| s.load_delivered,
         1.0,
     ),
     ("rounds", "rounds", |_| 1.0, 1.0),
@@ -613,6 +652,7 @@ fn report(a: &Args, cols: &[Column], o: Opts) -> Result<(), String> {
     let j = json!({
         "topology": a.topo,
         "seconds": a.secs,
+        "load_pps": LOAD_PPS,
         "rows": rows,
         "behaviour": {
             "kernel": {"fdb": k.fdb, "port_states": k.states},
@@ -672,6 +712,10 @@ fn report(a: &Args, cols: &[Column], o: Opts) -> Result<(), String> {
         format!("{} / {}", p.fdb.len(), p.states.len()),
         if diffs.is_empty() { "same" } else { "differ" }
     );
+    println!(
+        "switch CPU = the machine's CPU per frame at {LOAD_PPS} frames/s less the same \
+         traffic's over a bare veth pair, measured right after"
+    );
     for d in diffs.iter().chain(&odiffs) {
         println!("  difference: {d}");
     }
@@ -693,7 +737,14 @@ fn num(x: f64) -> Value {
 
 /// A bar chart of every row as a ratio to the kernel (1.0 = the kernel).
 fn svg(j: &Value) -> String {
-    let keys = ["rate", "tcp", "rtt_median", "rtt_p99", "cpu_ns"];
+    let keys = [
+        "rate",
+        "tcp",
+        "rtt_median",
+        "rtt_p99",
+        "cpu_ns",
+        "own_cpu_ns",
+    ];
     let (w, bar, gap) = (640.0, 18.0, 14.0);
     let h = 40.0 + keys.len() as f64 * (2.0 * bar + gap);
     let mut s = format!(

@@ -5,7 +5,7 @@
 
 use crate::lab::{raw_blast, Lab};
 use patchbay_core::wire::{build_frame, Mac};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
@@ -27,6 +27,11 @@ pub struct Hosts {
     pub b_ip: String,
 }
 
+/// The offered load at which the switch's own CPU is measured: below what
+/// every switch here forwards without loss, so that every column does the
+/// same work per frame.
+pub const LOAD_PPS: f64 = 100_000.0;
+
 /// What one round measured on one backend.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Sample {
@@ -42,16 +47,86 @@ pub struct Sample {
     /// The switch process's own CPU per delivered frame (patchbay's daemon,
     /// ovs-vswitchd); NaN for the kernel, which has no such process.
     pub switch_cpu_ns: f64,
+    /// The whole machine's CPU per delivered frame at [`LOAD_PPS`], and
+    /// the share of the offered frames delivered then.
+    pub load_cpu_ns: f64,
+    pub load_delivered: f64,
+    /// The same load's CPU per frame over a bare veth pair ([`Baseline`]),
+    /// measured right after; NaN without a baseline.
+    pub baseline_cpu_ns: f64,
+    /// The switch's own CPU per frame, whatever runs it (softirq for the
+    /// kernel bridge, a process and its system calls for the others):
+    /// `load_cpu_ns - baseline_cpu_ns`.
+    pub own_cpu_ns: f64,
 }
 
-/// A process's user + system time so far, in clock ticks.
-fn proc_ticks(pid: u32) -> Option<u64> {
+/// A process's user + system time so far, in nanoseconds.
+fn proc_ns(pid: u32) -> Option<f64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // After the command name (in parentheses): fields 3.. ; utime and
     // stime are fields 14 and 15.
     let rest = &s[s.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
-    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 * 1e9 / clock_ticks())
+}
+
+fn clock_ticks() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64
+}
+
+/// A reading of the whole machine's busy time. Where every online CPU has
+/// cpuidle, busy = wall time × CPUs − idle residency (microseconds);
+/// otherwise /proc/stat's busy columns (every one but idle and iowait), in
+/// clock ticks of 10 ms.
+#[derive(Clone, Copy, Debug)]
+struct CpuReading {
+    at: Instant,
+    idle_us: Option<(u64, u32)>,
+    busy_ticks: u64,
+}
+
+impl CpuReading {
+    fn now() -> CpuReading {
+        CpuReading {
+            at: Instant::now(),
+            idle_us: cpuidle_us(),
+            busy_ticks: busy_ticks(),
+        }
+    }
+
+    /// Busy nanoseconds of the whole machine from `self` to `later`.
+    fn busy_ns(&self, later: &CpuReading) -> f64 {
+        match (self.idle_us, later.idle_us) {
+            (Some((i0, n)), Some((i1, m))) if n == m => {
+                let wall = later.at.duration_since(self.at).as_nanos() as f64 * n as f64;
+                (wall - i1.saturating_sub(i0) as f64 * 1e3).max(0.0)
+            }
+            _ => later.busy_ticks.saturating_sub(self.busy_ticks) as f64 * 1e9 / clock_ticks(),
+        }
+    }
+}
+
+/// Idle microseconds summed over every online CPU's cpuidle states, and
+/// how many CPUs; None unless every online CPU has them.
+fn cpuidle_us() -> Option<(u64, u32)> {
+    // SAFETY: sysconf has no preconditions.
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as u32;
+    let mut total = 0u64;
+    for cpu in 0..online {
+        let dir = format!("/sys/devices/system/cpu/cpu{cpu}/cpuidle");
+        let mut found = false;
+        for st in std::fs::read_dir(&dir).ok()?.flatten() {
+            let t = std::fs::read_to_string(st.path().join("time")).ok()?;
+            total += t.trim().parse::<u64>().ok()?;
+            found = true;
+        }
+        if !found {
+            return None;
+        }
+    }
+    Some((total, online))
 }
 
 /// Busy jiffies of the whole machine so far (/proc/stat: every column
@@ -75,41 +150,82 @@ fn busy_ticks() -> u64 {
         .unwrap_or(0)
 }
 
-/// 64-byte frames from a to b for `secs`: (offered/s, delivered/s, CPU ns
-/// per delivered frame, whole machine).
-pub fn rate(
+/// What one run of the generator gave.
+#[derive(Clone, Copy, Debug)]
+pub struct Blast {
+    /// Frames per second offered and delivered.
+    pub offered: f64,
+    pub delivered: f64,
+    /// The whole machine's CPU per delivered frame, ns.
+    pub cpu_ns: f64,
+    /// The switch process's CPU per delivered frame, ns (NaN without one).
+    pub switch_ns: f64,
+}
+
+/// 64-byte frames from a to b for `secs`, as fast as the generator goes or
+/// at `pps`.
+pub fn blast(
     lab: &Lab,
     t: &Hosts,
     secs: f64,
+    pps: Option<f64>,
     switch: Option<u32>,
-) -> Result<(f64, f64, f64, f64), String> {
+) -> Result<Blast, String> {
     let (amac, bmac): (Mac, Mac) = (
         lab.mac(&t.a, "eth0")?.parse().map_err(|e| format!("{e}"))?,
         lab.mac(&t.b, "eth0")?.parse().map_err(|e| format!("{e}"))?,
     );
     let frame = build_frame(bmac, amac, &[], 0x88b5, &[0; 46]);
     let rx0 = lab.counter(&t.b, "eth0", "rx_packets")?;
-    let cpu0 = busy_ticks();
-    let sw0 = switch.and_then(proc_ticks);
-    let sent = raw_blast(&t.a, "eth0", frame, Duration::from_secs_f64(secs))?;
-    let cpu1 = busy_ticks();
-    let sw1 = switch.and_then(proc_ticks);
+    let sw0 = switch.and_then(proc_ns);
+    let cpu0 = CpuReading::now();
+    let sent = raw_blast(&t.a, "eth0", frame, Duration::from_secs_f64(secs), pps)?;
+    let cpu1 = CpuReading::now();
+    let sw1 = switch.and_then(proc_ns);
     std::thread::sleep(Duration::from_millis(300));
     let rx1 = lab.counter(&t.b, "eth0", "rx_packets")?;
-    let got = rx1.saturating_sub(rx0);
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    let per_frame = |ticks: u64| ticks as f64 / hz * 1e9 / got.max(1) as f64;
-    let switch_ns = match (sw0, sw1) {
-        (Some(a), Some(b)) => per_frame(b.saturating_sub(a)),
-        _ => f64::NAN,
-    };
-    Ok((
-        sent as f64 / secs,
-        got as f64 / secs,
-        per_frame(cpu1 - cpu0),
-        switch_ns,
-    ))
+    let got = rx1.saturating_sub(rx0).max(1) as f64;
+    Ok(Blast {
+        offered: sent as f64 / secs,
+        delivered: got / secs,
+        cpu_ns: cpu0.busy_ns(&cpu1) / got,
+        switch_ns: match (sw0, sw1) {
+            (Some(a), Some(b)) => (b - a).max(0.0) / got,
+            _ => f64::NAN,
+        },
+    })
+}
+
+/// The generator and receiver with no switch: two namespaces joined by a
+/// bare veth pair (`eth0` in each). Its CPU per frame at [`LOAD_PPS`] is
+/// what every switch's is measured against.
+#[derive(Debug)]
+pub struct Baseline {
+    pub hosts: Hosts,
+}
+
+impl Baseline {
+    pub fn new(lab: &mut Lab) -> Result<Baseline, String> {
+        let (a, b) = (lab.netns("d1")?, lab.netns("d2")?);
+        lab.ip(&[
+            "link", "add", "eth0", "netns", &a, "type", "veth", "peer", "name", "eth0", "netns", &b,
+        ])?;
+        lab.host_addr(&a, "eth0", "198.18.71.1/24")?;
+        lab.host_addr(&b, "eth0", "198.18.71.2/24")?;
+        Ok(Baseline {
+            hosts: Hosts {
+                a,
+                b,
+                a_ip: "198.18.71.1".into(),
+                b_ip: "198.18.71.2".into(),
+            },
+        })
+    }
+
+    /// The machine's CPU per frame at [`LOAD_PPS`] over the bare pair.
+    pub fn measure(&self, lab: &Lab, secs: f64) -> Result<f64, String> {
+        Ok(blast(lab, &self.hosts, secs, Some(LOAD_PPS), None)?.cpu_ns)
+    }
 }
 
 /// TCP from a to b with iperf3 for `secs`, bits per second received.
@@ -186,18 +302,25 @@ pub fn have_iperf3() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// One round: warm up, the 64-byte rate, TCP (NaN without iperf3),
-/// latency.
-/// `switch` is the switch's process, when it has one.
+/// One round: warm up, the 64-byte rate, the CPU at [`LOAD_PPS`] (then
+/// the same over `baseline`'s bare pair, so that the two are a few
+/// seconds apart), TCP (NaN without iperf3), latency. `switch` is the
+/// switch's process, when it has one.
 pub fn measure(
     lab: &Lab,
     t: &Hosts,
     secs: f64,
     pings: u32,
     switch: Option<u32>,
+    baseline: Option<&Baseline>,
 ) -> Result<Sample, String> {
     warm(lab, t)?;
-    let (offered, rate, cpu_ns, switch_cpu_ns) = rate(lab, t, secs, switch)?;
+    let top = blast(lab, t, secs, None, switch)?;
+    let load = blast(lab, t, secs, Some(LOAD_PPS), switch)?;
+    let base = match baseline {
+        Some(b) => b.measure(lab, secs)?,
+        None => f64::NAN,
+    };
     // A TCP run that fails (no iperf3, or a switch that loses it) is a
     // missing number, not a lost round.
     let tcp = if have_iperf3() {
@@ -210,12 +333,16 @@ pub fn measure(
     };
     let (rtt_median, rtt_p99) = latency(lab, t, pings)?;
     Ok(Sample {
-        offered,
-        rate,
+        offered: top.offered,
+        rate: top.delivered,
         tcp,
         rtt_median,
         rtt_p99,
-        cpu_ns,
-        switch_cpu_ns,
+        cpu_ns: top.cpu_ns,
+        switch_cpu_ns: load.switch_ns,
+        load_cpu_ns: load.cpu_ns,
+        load_delivered: load.delivered / load.offered.max(1.0),
+        baseline_cpu_ns: base,
+        own_cpu_ns: load.cpu_ns - base,
     })
 }

@@ -483,10 +483,17 @@ pub fn raw_capture(ns: &str, dev: &str, dur: Duration) -> Result<Captured, Strin
     }
 }
 
-/// Sends `frame` on `dev` inside `ns` as fast as `sendmmsg` goes, for `dur`.
-/// Returns how many frames the kernel took. The comparison harness's load
-/// generator.
-pub fn raw_blast(ns: &str, dev: &str, frame: Vec<u8>, dur: Duration) -> Result<u64, String> {
+/// Sends `frame` on `dev` inside `ns` for `dur`: as fast as `sendmmsg`
+/// goes, or paced at `pps` frames a second (a batch each millisecond or
+/// so). Returns how many frames the kernel took. The comparison harness's
+/// load generator.
+pub fn raw_blast(
+    ns: &str,
+    dev: &str,
+    frame: Vec<u8>,
+    dur: Duration,
+    pps: Option<f64>,
+) -> Result<u64, String> {
     let dev = dev.to_string();
     in_netns(ns, move || -> Result<u64, String> {
         let fd = raw_socket(&dev).map_err(|e| e.to_string())?;
@@ -513,12 +520,23 @@ pub fn raw_blast(ns: &str, dev: &str, frame: Vec<u8>, dur: Duration) -> Result<u
             m.msg_hdr.msg_iov = &mut iov;
             m.msg_hdr.msg_iovlen = 1;
         }
+        // Paced: `batch` frames every `batch / pps` seconds, on an
+        // absolute schedule so that a late batch does not lower the rate.
+        let batch = pps.map_or(N, |r| ((r / 1000.0).ceil() as usize).clamp(1, N));
         let t0 = Instant::now();
         let mut sent = 0u64;
+        let mut due = 0u64;
         while t0.elapsed() < dur {
+            if let Some(r) = pps {
+                let at = t0 + Duration::from_secs_f64(due as f64 / r);
+                if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                due += batch as u64;
+            }
             // SAFETY: every message points at the same live frame; the
             // kernel only reads it.
-            let r = unsafe { libc::sendmmsg(raw, msgs.as_mut_ptr(), N as u32, 0) };
+            let r = unsafe { libc::sendmmsg(raw, msgs.as_mut_ptr(), batch as u32, 0) };
             if r > 0 {
                 sent += r as u64;
             }
@@ -548,11 +566,14 @@ impl Drop for Ovs {
 
 impl Ovs {
     pub fn start(lab: &Lab, ns: &str) -> Ovs {
-        Ovs::try_start(lab, ns).unwrap_or_else(|e| panic!("{e}"))
+        Ovs::try_start(lab, ns, &[]).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Starts ovsdb-server and ovs-vswitchd in `ns`, or says why not.
-    pub fn try_start(lab: &Lab, ns: &str) -> Result<Ovs, String> {
+    /// `other_config` (`key=value`) is set in the database before
+    /// ovs-vswitchd starts: some keys (userspace-tso-enable) are read
+    /// only then.
+    pub fn try_start(lab: &Lab, ns: &str, other_config: &[&str]) -> Result<Ovs, String> {
         let dir = std::env::temp_dir().join(format!("{}-ovs", lab.tag));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -584,6 +605,15 @@ impl Ovs {
             _vswitchd: Proc::new(Command::new("true").spawn().map_err(|e| e.to_string())?),
         };
         ovs.try_vsctl(&["--no-wait", "init"])?;
+        for kv in other_config {
+            ovs.try_vsctl(&[
+                "--no-wait",
+                "set",
+                "Open_vSwitch",
+                ".",
+                &format!("other_config:{kv}"),
+            ])?;
+        }
         ovs._vswitchd = lab.spawn(
             ns,
             &[

@@ -22,7 +22,7 @@ use netlink_packet_route::link::{
 use netlink_packet_route::link::{
     BondMode, BridgeStpState, InfoBond, InfoBridge, InfoData, InfoIpVlan, InfoKind, InfoMacVlan,
     InfoMacVtap, InfoVeth, InfoVlan, InfoVxlan, IpVlanMode, LinkAttribute, LinkFlags, LinkInfo,
-    LinkMessage, MacVlanMode, State, VlanProtocol, VxlanDf,
+    LinkMessage, MacVlanFlags, MacVlanMacAddressMode, MacVlanMode, State, VlanProtocol, VxlanDf,
 };
 use netlink_packet_route::neighbour::{
     NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
@@ -416,17 +416,20 @@ impl Kernel {
                     patchbay_core::macvlan::Mode::Passthru => MacVlanMode::Passthrough,
                     patchbay_core::macvlan::Mode::Source => MacVlanMode::Source,
                 };
-                if mv.tap {
-                    (
-                        InfoKind::MacVtap,
-                        Some(InfoData::MacVtap(vec![InfoMacVtap::Mode(mode)])),
-                    )
-                } else {
-                    (
-                        InfoKind::MacVlan,
-                        Some(InfoData::MacVlan(vec![InfoMacVlan::Mode(mode)])),
-                    )
+                let mut d = vec![InfoMacVlan::Mode(mode)];
+                let mut flags = MacVlanFlags::empty();
+                flags.set(MacVlanFlags::NoPromisc, mv.nopromisc);
+                flags.set(MacVlanFlags::NoDst, mv.nodst);
+                if !flags.is_empty() {
+                    d.push(InfoMacVlan::Flags(flags));
                 }
+                d.push(InfoMacVlan::BcQueueLen(mv.bcqueuelen));
+                if !mv.sources.is_empty() {
+                    d.extend(macaddr_data(&patchbay_core::macvlan::MacaddrOp::Set(
+                        mv.sources.clone(),
+                    )));
+                }
+                macvlan_info(mv.tap, d)
             }
             LinkKind::Ipvlan(v) => {
                 let mode = match v.mode {
@@ -493,8 +496,8 @@ impl Kernel {
             }
             Command::LinkSet(s) => {
                 let cmdname = format!("link set {}", s.name);
-                if s.bond.is_some() || s.macaddr.is_some() || s.netdevsim.is_some() {
-                    return Err(format!("{cmdname}: the kernel backend sets up/down, master, mtu, address, netns and the bridge and bridge_slave options; bond, macvlan and netdevsim options are patchbay's only for now"));
+                if s.bond.is_some() || s.netdevsim.is_some() {
+                    return Err(format!("{cmdname}: the kernel backend sets up/down, master, mtu, address, netns, macvlan's macaddr and the bridge and bridge_slave options; bond and netdevsim options are patchbay's only for now"));
                 }
                 let i = self.need_index(&cmdname, &s.name)?;
                 let mut m = LinkMessage::default();
@@ -527,6 +530,22 @@ impl Kernel {
                 if let Some(o) = &s.bridge {
                     li.push(LinkInfo::Kind(InfoKind::Bridge));
                     li.push(LinkInfo::Data(InfoData::Bridge(bridge_data(o))));
+                }
+                if let Some(op) = &s.macaddr {
+                    let tap = match self.kind_of(&s.name).as_deref() {
+                        Some("macvlan") => false,
+                        Some("macvtap") => true,
+                        k => {
+                            return Err(format!(
+                            "{cmdname}: macaddr applies to macvlan and macvtap devices; {} is {}",
+                            s.name,
+                            k.unwrap_or("not a device this kernel reports a kind for")
+                        ))
+                        }
+                    };
+                    let (kind, data) = macvlan_info(tap, macaddr_data(op));
+                    li.push(LinkInfo::Kind(kind));
+                    li.extend(data.map(LinkInfo::Data));
                 }
                 if let Some(p) = &s.port {
                     li.push(LinkInfo::PortKind(InfoPortKind::Bridge));
@@ -981,6 +1000,52 @@ impl Kernel {
         }
         Ok(s)
     }
+}
+
+/// `macaddr add|del|set|flush`'s attributes (IFLA_MACVLAN_MACADDR_MODE and
+/// the address, or the whole list in IFLA_MACVLAN_MACADDR_DATA for set).
+fn macaddr_data(op: &patchbay_core::macvlan::MacaddrOp) -> Vec<InfoMacVlan> {
+    use patchbay_core::macvlan::MacaddrOp;
+    match op {
+        MacaddrOp::Add(m) => vec![
+            InfoMacVlan::MacAddrMode(MacVlanMacAddressMode::Add),
+            InfoMacVlan::MacAddr(m.0),
+        ],
+        MacaddrOp::Del(m) => vec![
+            InfoMacVlan::MacAddrMode(MacVlanMacAddressMode::Del),
+            InfoMacVlan::MacAddr(m.0),
+        ],
+        MacaddrOp::Set(v) => vec![
+            InfoMacVlan::MacAddrMode(MacVlanMacAddressMode::Set),
+            InfoMacVlan::MacAddrData(v.iter().map(|m| InfoMacVlan::MacAddr(m.0)).collect()),
+        ],
+        MacaddrOp::Flush => vec![InfoMacVlan::MacAddrMode(MacVlanMacAddressMode::Flush)],
+    }
+}
+
+/// IFLA_INFO_KIND and IFLA_INFO_DATA for a macvlan, or a macvtap (the same
+/// attributes under the other kind).
+fn macvlan_info(tap: bool, d: Vec<InfoMacVlan>) -> (InfoKind, Option<InfoData>) {
+    if !tap {
+        return (InfoKind::MacVlan, Some(InfoData::MacVlan(d)));
+    }
+    fn vtap(a: InfoMacVlan) -> InfoMacVtap {
+        match a {
+            InfoMacVlan::Mode(m) => InfoMacVtap::Mode(m),
+            InfoMacVlan::Flags(f) => InfoMacVtap::Flags(f),
+            InfoMacVlan::MacAddrMode(m) => InfoMacVtap::MacAddrMode(m),
+            InfoMacVlan::MacAddr(m) => InfoMacVtap::MacAddr(m),
+            InfoMacVlan::MacAddrData(v) => {
+                InfoMacVtap::MacAddrData(v.into_iter().map(vtap).collect())
+            }
+            InfoMacVlan::BcQueueLen(n) => InfoMacVtap::BcQueueLen(n),
+            other => unreachable!("macvlan_info is given only what this file makes: {other:?}"),
+        }
+    }
+    (
+        InfoKind::MacVtap,
+        Some(InfoData::MacVtap(d.into_iter().map(vtap).collect())),
+    )
 }
 
 /// IFLA_INFO_DATA for a bridge's options (centiseconds, as the kernel's
