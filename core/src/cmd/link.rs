@@ -1089,12 +1089,14 @@ fn port_info(g: &Graph, id: IfId) -> Option<Value> {
         "bcast_flood": p.flags.bcast_flood,
         "isolated": p.flags.isolated,
         "group_fwd_mask": format!("{:#x}", p.group_fwd_mask),
-        "port_no": format!("{:#x}", p.port_no),
-        "port_id": format!("{:#x}", p.stp.port_id),
-        "designated_root": p.stp.designated_root.iproute2(),
-        "designated_bridge": p.stp.designated_bridge.iproute2(),
+        // iproute2's JSON keys (its text says port_id, port_no,
+        // designated_bridge, designated_root for the same four).
+        "id": format!("{:#x}", p.stp.port_id),
+        "no": format!("{:#x}", p.port_no),
         "designated_port": p.stp.designated_port,
         "designated_cost": p.stp.designated_cost,
+        "bridge_id": p.stp.designated_bridge.iproute2(),
+        "root_id": p.stp.designated_root.iproute2(),
         "guard": p.guard,
         "root_block": p.root_block,
     }))

@@ -5,7 +5,8 @@
 //! traffic through each (64-byte frames from the project's generator, TCP
 //! with iperf3 when installed, ping round trips), the machine's CPU per
 //! forwarded frame, and what each switch learned and decided (FDB, port
-//! states), side by side with every difference listed.
+//! states and spanning-tree roles), side by side with every difference
+//! listed.
 //!
 //! The topology names the hosts' ports `h1`, `h2`, ...: the harness makes
 //! each a veth whose far end is `eth0` in host namespace N, address
@@ -114,9 +115,42 @@ fn made(text: &str) -> Vec<String> {
 struct Column {
     name: &'static str,
     samples: Vec<Sample>,
+    seen: Behaviour,
+    error: Option<String>,
+}
+
+/// What a switch ended with: its FDB entries for the hosts, its bridge
+/// ports' states and, with spanning tree, their roles (root, designated,
+/// alternate, disabled), each as a line of text to compare.
+#[derive(Default)]
+struct Behaviour {
     fdb: BTreeSet<String>,
     states: BTreeSet<String>,
-    error: Option<String>,
+    roles: BTreeSet<String>,
+}
+
+impl Behaviour {
+    /// Every line one has and the other lacks, in words.
+    fn differences(&self, other: &Behaviour, me: &str, them: &str) -> Vec<String> {
+        let mut v = Vec::new();
+        for (what, a, b) in [
+            ("fdb", &self.fdb, &other.fdb),
+            ("port state", &self.states, &other.states),
+            ("port role", &self.roles, &other.roles),
+        ] {
+            for x in a.difference(b) {
+                v.push(format!("{what}: {me} has \"{x}\", {them} does not"));
+            }
+            for x in b.difference(a) {
+                v.push(format!("{what}: {them} has \"{x}\", {me} does not"));
+            }
+        }
+        v
+    }
+
+    fn json(&self) -> Value {
+        json!({"fdb": self.fdb, "port_states": self.states, "port_roles": self.roles})
+    }
 }
 
 impl Column {
@@ -129,9 +163,9 @@ impl Column {
     }
 }
 
-/// What a switch learned about the hosts, and its port states, from the
-/// JSON of `bridge fdb show` / `bridge link show`.
-fn behaviour(fdb: &str, links: &str, hosts: &[String]) -> (BTreeSet<String>, BTreeSet<String>) {
+/// What a switch learned about the hosts, its port states and roles, from
+/// the JSON of `bridge fdb show`, `bridge link show` and `link show -d`.
+fn behaviour(fdb: &str, links: &str, details: &str, hosts: &[String]) -> Behaviour {
     let mut f = BTreeSet::new();
     if let Ok(Value::Array(v)) = serde_json::from_str::<Value>(fdb) {
         for e in v {
@@ -159,7 +193,61 @@ fn behaviour(fdb: &str, links: &str, hosts: &[String]) -> (BTreeSet<String>, BTr
             ));
         }
     }
-    (f, s)
+    Behaviour {
+        fdb: f,
+        states: s,
+        roles: roles(details),
+    }
+}
+
+/// The spanning-tree role of every port of a bridge that runs STP, from
+/// `link show -d -j` (iproute2's keys, which patchbay's output shares: a
+/// port's `no`, `id`, and `bridge_id`, its designated bridge):
+/// the bridge's root port is the root; a port whose designated bridge and
+/// port are its own bridge and itself is designated; the rest (802.1D's
+/// blocked ports) alternate; a disabled port is disabled.
+fn roles(details: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let Ok(Value::Array(links)) = serde_json::from_str::<Value>(details) else {
+        return out;
+    };
+    let hex = |v: &Value| {
+        v.as_u64().or_else(|| {
+            v.as_str()
+                .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+        })
+    };
+    let stp_bridges: std::collections::HashMap<&str, &Value> = links
+        .iter()
+        .filter(|l| l["linkinfo"]["info_kind"] == "bridge")
+        .filter(|l| {
+            l["linkinfo"]["info_data"]["stp_state"]
+                .as_u64()
+                .unwrap_or(0)
+                != 0
+        })
+        .filter_map(|l| Some((l["ifname"].as_str()?, &l["linkinfo"]["info_data"])))
+        .collect();
+    for l in &links {
+        let (Some(name), Some(master)) = (l["ifname"].as_str(), l["master"].as_str()) else {
+            continue;
+        };
+        let Some(b) = stp_bridges.get(master) else {
+            continue;
+        };
+        let p = &l["linkinfo"]["info_slave_data"];
+        let role = if p["state"] == "disabled" {
+            "disabled"
+        } else if hex(&b["root_port"]).is_some() && hex(&b["root_port"]) == hex(&p["no"]) {
+            "root"
+        } else if p["bridge_id"] == b["bridge_id"] && hex(&p["designated_port"]) == hex(&p["id"]) {
+            "designated"
+        } else {
+            "alternate"
+        };
+        out.insert(format!("{name} {role}"));
+    }
+    out
 }
 
 fn progress(msg: &str) {
@@ -228,15 +316,13 @@ fn compare(a: &Args, o: Opts) -> Result<(), String> {
         Column {
             name: "kernel",
             samples: vec![],
-            fdb: BTreeSet::new(),
-            states: BTreeSet::new(),
+            seen: Behaviour::default(),
             error: None,
         },
         Column {
             name: "patchbay",
             samples: vec![],
-            fdb: BTreeSet::new(),
-            states: BTreeSet::new(),
+            seen: Behaviour::default(),
             error: None,
         },
     ];
@@ -275,8 +361,7 @@ fn compare(a: &Args, o: Opts) -> Result<(), String> {
         cols.push(Column {
             name: "ovs",
             samples: vec![],
-            fdb: BTreeSet::new(),
-            states: BTreeSet::new(),
+            seen: Behaviour::default(),
             error: None,
         });
     }
@@ -307,7 +392,11 @@ fn compare(a: &Args, o: Opts) -> Result<(), String> {
                     .exec(&sw, &["bridge", "-j", "link", "show"])
                     .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
                     .unwrap_or_default();
-                (cols[0].fdb, cols[0].states) = behaviour(&fdb, &links, &macs);
+                let details = lab
+                    .exec(&sw, &["ip", "-d", "-j", "link", "show"])
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default();
+                cols[0].seen = behaviour(&fdb, &links, &details, &macs);
                 for d in made(&text).iter().rev() {
                     let _ = lab.ip(&["-n", &sw, "link", "del", d]);
                 }
@@ -336,7 +425,8 @@ fn compare(a: &Args, o: Opts) -> Result<(), String> {
         let links = lab
             .pb(&["-j", "bridge", "link", "show"])
             .unwrap_or_default();
-        (cols[1].fdb, cols[1].states) = behaviour(&fdb, &links, &macs);
+        let details = lab.pb(&["-d", "-j", "link", "show"]).unwrap_or_default();
+        cols[1].seen = behaviour(&fdb, &links, &details, &macs);
         lab.stop_daemon();
         match s {
             Ok(s) => cols[1].samples.push(s),
@@ -365,7 +455,7 @@ fn compare(a: &Args, o: Opts) -> Result<(), String> {
                             Some(ovs.vswitchd_pid()),
                             Some(&base),
                         );
-                        (cols[2].fdb, cols[2].states) = ovs_behaviour(ovs, plan, &macs);
+                        cols[2].seen = ovs_behaviour(ovs, plan, &macs);
                         match s {
                             Ok(s) => cols[2].samples.push(s),
                             Err(e) => cols[2].error = Some(e),
@@ -420,8 +510,25 @@ fn ovs_translate(text: &str) -> Result<OvsPlan, String> {
                     if let Some(x) = o.priority {
                         v.push(format!("other_config:stp-priority={x}"));
                     }
-                    if let Some(x) = o.forward_delay {
-                        v.push(format!("other_config:stp-forward-delay={}", x / 100));
+                    // OVS keeps to 802.1D's ranges in whole seconds
+                    // (forward delay 4-30, and max age at most
+                    // 2 × (forward delay - 1)); the kernel takes 2 s. The
+                    // nearest legal timers: they change how long the
+                    // tree takes, not what it decides.
+                    let fd = o.forward_delay.map(|x| (x / 100).clamp(4, 30));
+                    let max_age = o.max_age.map(|x| (x / 100).clamp(6, 40)).unwrap_or(20);
+                    if let Some(fd) = fd {
+                        v.push(format!("other_config:stp-forward-delay={fd}"));
+                    }
+                    let limit = 2 * (fd.unwrap_or(15) - 1);
+                    if o.max_age.is_some() || max_age > limit {
+                        v.push(format!("other_config:stp-max-age={}", max_age.min(limit)));
+                    }
+                    if let Some(x) = o.hello_time {
+                        v.push(format!(
+                            "other_config:stp-hello-time={}",
+                            (x / 100).clamp(1, 10)
+                        ));
                     }
                     p.bridges.push((a.name.clone(), v));
                 }
@@ -490,8 +597,23 @@ fn ovs_apply(
         args.extend(opts.iter().map(String::as_str));
         ovs.try_vsctl(&args)?;
     }
+    // Spanning-tree port numbers as the kernel gives them (1, 2, ... in
+    // the order the ports join their bridge; OVS would number them in its
+    // own order): port ids, and so the tree's tie-breaks, are the same.
+    let mut next: std::collections::HashMap<&str, u32> = Default::default();
     for (b, port) in &p.ports {
-        ovs.try_vsctl(&["add-port", b, port])?;
+        let n = next.entry(b.as_str()).or_insert(0);
+        *n += 1;
+        ovs.try_vsctl(&[
+            "add-port",
+            b,
+            port,
+            "--",
+            "set",
+            "Port",
+            port,
+            &format!("other_config:stp-port-num={n}"),
+        ])?;
     }
     for b in &p.up {
         lab.ip(&["-n", sw, "link", "set", b, "up"])?;
@@ -512,11 +634,7 @@ fn ovs_teardown(lab: &Lab, ovs: &patchbay_io::lab::Ovs, sw: &str, p: &OvsPlan) {
 
 /// Open vSwitch's FDB (fdb/show) and port states (STP status, else
 /// forwarding), in the kernel's words.
-fn ovs_behaviour(
-    ovs: &patchbay_io::lab::Ovs,
-    p: &OvsPlan,
-    hosts: &[String],
-) -> (BTreeSet<String>, BTreeSet<String>) {
+fn ovs_behaviour(ovs: &patchbay_io::lab::Ovs, p: &OvsPlan, hosts: &[String]) -> Behaviour {
     // OpenFlow port numbers are per bridge.
     let mut names = std::collections::HashMap::new();
     for (b, port) in &p.ports {
@@ -543,17 +661,21 @@ fn ovs_behaviour(
         }
     }
     let mut states = BTreeSet::new();
+    let mut roles = BTreeSet::new();
+    let status = |port: &str, key: &str| {
+        ovs.try_vsctl(&["get", "Port", port, &format!("status:{key}")])
+            .map(|s| s.trim_matches('"').to_string())
+            .unwrap_or_else(|_| "?".into())
+    };
     for (_, port) in &p.ports {
-        let st = if p.stp {
-            ovs.try_vsctl(&["get", "Port", port, "status:stp_state"])
-                .map(|s| s.trim_matches('"').to_string())
-                .unwrap_or_else(|_| "?".into())
+        if p.stp {
+            states.insert(format!("{port} {}", status(port, "stp_state")));
+            roles.insert(format!("{port} {}", status(port, "stp_role")));
         } else {
-            "forwarding".into()
-        };
-        states.insert(format!("{port} {st}"));
+            states.insert(format!("{port} forwarding"));
+        }
     }
-    (fdb, states)
+    Behaviour { fdb, states, roles }
 }
 
 type Row = (&'static str, &'static str, fn(&Sample) -> f64, f64);
@@ -601,37 +723,14 @@ const ROWS: [Row; 11] = [
 
 fn report(a: &Args, cols: &[Column], o: Opts) -> Result<(), String> {
     let (k, p) = (&cols[0], &cols[1]);
-    let mut diffs = Vec::new();
-    for (what, ks, ps) in [
-        ("fdb", &k.fdb, &p.fdb),
-        ("port state", &k.states, &p.states),
-    ] {
-        for x in ks.difference(ps) {
-            diffs.push(format!("{what}: kernel has \"{x}\", patchbay does not"));
-        }
-        for x in ps.difference(ks) {
-            diffs.push(format!("{what}: patchbay has \"{x}\", the kernel does not"));
-        }
-    }
+    let diffs = k.seen.differences(&p.seen, "the kernel", "patchbay");
     let ovs = cols.get(2);
-    let mut odiffs = Vec::new();
-    if let Some(ov) = ovs {
-        for (what, ks, os) in [
-            ("fdb", &k.fdb, &ov.fdb),
-            ("port state", &k.states, &ov.states),
-        ] {
-            for x in ks.difference(os) {
-                odiffs.push(format!(
-                    "ovs {what}: kernel has \"{x}\", Open vSwitch does not"
-                ));
-            }
-            for x in os.difference(ks) {
-                odiffs.push(format!(
-                    "ovs {what}: Open vSwitch has \"{x}\", the kernel does not"
-                ));
-            }
-        }
-    }
+    let odiffs: Vec<String> = ovs
+        .map(|ov| k.seen.differences(&ov.seen, "the kernel", "Open vSwitch"))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| format!("ovs {d}"))
+        .collect();
     let mut rows = serde_json::Map::new();
     for (key, _, f, scale) in ROWS {
         let val = |c: &Column| {
@@ -655,9 +754,9 @@ fn report(a: &Args, cols: &[Column], o: Opts) -> Result<(), String> {
         "load_pps": LOAD_PPS,
         "rows": rows,
         "behaviour": {
-            "kernel": {"fdb": k.fdb, "port_states": k.states},
-            "patchbay": {"fdb": p.fdb, "port_states": p.states},
-            "ovs": ovs.map(|o| json!({"fdb": o.fdb, "port_states": o.states})),
+            "kernel": k.seen.json(),
+            "patchbay": p.seen.json(),
+            "ovs": ovs.map(|o| o.seen.json()),
             "differences": diffs,
             "differences_ovs": odiffs,
         },
@@ -705,13 +804,20 @@ fn report(a: &Args, cols: &[Column], o: Opts) -> Result<(), String> {
         }
         println!();
     }
-    println!(
+    let counts =
+        |b: &Behaviour| format!("{} / {} / {}", b.fdb.len(), b.states.len(), b.roles.len());
+    let same = |d: &[String]| if d.is_empty() { "same" } else { "differ" };
+    print!(
         "{:<30} {:>14} {:>14} {:>8}",
-        "behaviour: FDB, port states",
-        format!("{} / {}", k.fdb.len(), k.states.len()),
-        format!("{} / {}", p.fdb.len(), p.states.len()),
-        if diffs.is_empty() { "same" } else { "differ" }
+        "FDB / port states / roles",
+        counts(&k.seen),
+        counts(&p.seen),
+        same(&diffs)
     );
+    if let Some(ov) = ovs {
+        print!(" {:>14} {:>8}", counts(&ov.seen), same(&odiffs));
+    }
+    println!();
     println!(
         "switch CPU = the machine's CPU per frame at {LOAD_PPS} frames/s less the same \
          traffic's over a bare veth pair, measured right after"
