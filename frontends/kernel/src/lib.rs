@@ -362,10 +362,9 @@ impl Kernel {
             ),
             LinkKind::Vxlan(v, _) => {
                 let mut d = vec![InfoVxlan::Id(v.vni), InfoVxlan::Port(v.dstport)];
+                // IFLA_VXLAN_GROUP carries `remote` and `group` alike; the
+                // kernel tells them apart by the address.
                 match v.remote {
-                    Some(core::net::IpAddr::V4(a)) if a.is_multicast() => {
-                        d.push(InfoVxlan::Group(a))
-                    }
                     Some(core::net::IpAddr::V4(a)) => d.push(InfoVxlan::Group(a)),
                     Some(core::net::IpAddr::V6(a)) => d.push(InfoVxlan::Group6(a)),
                     None => {}
