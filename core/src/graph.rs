@@ -26,11 +26,16 @@ use crate::vlan::VlanDev;
 use crate::wire::bpdu::BridgeId;
 use crate::wire::{Frame, Mac, Offload, Tag, ETH_HLEN, VLAN_HLEN};
 use hashbrown::HashMap;
+use smallvec::SmallVec;
 use std::collections::VecDeque;
 
 /// An interface in the graph (an index; stable while the interface lives).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IfId(pub u32);
+
+/// The interfaces a frame goes to next (macvlan and ipvlan siblings): on
+/// the stack up to eight, so that the per-frame path does not allocate.
+pub type Targets = smallvec::SmallVec<[IfId; 8]>;
 
 /// An attachment: a file descriptor of the daemon or a wire end of the
 /// simulator. Numbered by the front end.
@@ -1595,7 +1600,7 @@ impl Graph {
         }
     }
 
-    fn ipvlan_slaves(&self, master: IfId) -> Vec<crate::ipvlan::Slave<'_>> {
+    fn ipvlan_slaves(&self, master: IfId) -> SmallVec<[crate::ipvlan::Slave<'_>; 8]> {
         self.iface(master)
             .ipvlans
             .iter()
@@ -1622,7 +1627,7 @@ impl Graph {
         out: &mut Outputs,
         depth: usize,
     ) -> bool {
-        let mut to = Vec::new();
+        let mut to = Targets::new();
         let pass = {
             let slaves = self.ipvlan_slaves(master);
             crate::ipvlan::rx_plan(&slaves, self.iface(master).mac, &frame, &mut to)
@@ -1691,7 +1696,7 @@ impl Graph {
     }
 
     /// The macvlans of `lower` as the handler sees them.
-    fn macvlan_siblings(&self, lower: IfId) -> Vec<crate::macvlan::Sibling<'_>> {
+    fn macvlan_siblings(&self, lower: IfId) -> SmallVec<[crate::macvlan::Sibling<'_>; 8]> {
         self.iface(lower)
             .macvlans
             .iter()
@@ -1720,7 +1725,7 @@ impl Graph {
         out: &mut Outputs,
         depth: usize,
     ) -> bool {
-        let mut to = Vec::new();
+        let mut to = Targets::new();
         let pass = {
             let sibs = self.macvlan_siblings(lower);
             crate::macvlan::rx_plan(&sibs, frame.dst(), frame.src(), &mut to)

@@ -13,7 +13,7 @@
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::graph::IfId;
+use crate::graph::{IfId, Targets};
 use crate::mcfilter::McFilter;
 use crate::wire::{ethertype, Frame, Mac};
 
@@ -144,7 +144,7 @@ fn owner(slaves: &[Slave<'_>], ip: IpAddr) -> Option<IfId> {
 
 /// `ipvlan_handle_frame` on the master for `frame`: the slaves that get it
 /// go into `to`; true when the master's own stack keeps it.
-pub fn rx_plan(slaves: &[Slave<'_>], master: Mac, frame: &Frame<'_>, to: &mut Vec<IfId>) -> bool {
+pub fn rx_plan(slaves: &[Slave<'_>], master: Mac, frame: &Frame<'_>, to: &mut Targets) -> bool {
     let Some(mode) = slaves.first().map(|s| s.dev.mode) else {
         return true;
     };
@@ -178,7 +178,7 @@ pub fn rx_plan(slaves: &[Slave<'_>], master: Mac, frame: &Frame<'_>, to: &mut Ve
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TxPlan {
     /// Slaves that receive it directly.
-    pub local: Vec<IfId>,
+    pub local: Targets,
     /// l2, to the master's own address: its stack gets it
     /// (`dev_forward_skb` on the master).
     pub master_stack: bool,
@@ -301,7 +301,7 @@ mod tests {
     #[test]
     fn l2_talks_to_a_sibling_by_address_unless_private_or_vepa() {
         let b = [198, 18, 0, 2];
-        assert_eq!(plan(Mode::L2, Flag::Bridge, M, b).local, [IfId(2)]);
+        assert_eq!(plan(Mode::L2, Flag::Bridge, M, b).local[..], [IfId(2)]);
         assert_eq!(
             plan(Mode::L2, Flag::Private, M, b),
             TxPlan::default(),
@@ -316,7 +316,7 @@ mod tests {
         // A broadcast: the other slave and the wire.
         let bc = plan(Mode::L2, Flag::Private, Mac::BROADCAST, b);
         assert_eq!(
-            (bc.local, bc.wire),
+            (bc.local.to_vec(), bc.wire),
             (vec![IfId(2)], true),
             "l2 multicast ignores the flag"
         );
@@ -325,7 +325,7 @@ mod tests {
     #[test]
     fn l3_routes_and_drops_broadcast() {
         let b = [198, 18, 0, 2];
-        assert_eq!(plan(Mode::L3, Flag::Bridge, M, b).local, [IfId(2)]);
+        assert_eq!(plan(Mode::L3, Flag::Bridge, M, b).local[..], [IfId(2)]);
         assert_eq!(plan(Mode::L3, Flag::Private, M, b), TxPlan::default());
         assert!(plan(Mode::L3, Flag::Bridge, M, [203, 0, 113, 1]).route);
         assert!(
@@ -345,9 +345,9 @@ mod tests {
             let s = slaves(&d);
             let raw = build_frame(M, O, &[], 0x0800, &ip4([203, 0, 113, 1], [198, 18, 0, 2]));
             let f = Frame::parse(&raw, None, Offload::NONE).unwrap();
-            let mut to = Vec::new();
+            let mut to = Targets::new();
             assert!(!rx_plan(&s, M, &f, &mut to));
-            assert_eq!(to, [IfId(2)]);
+            assert_eq!(to[..], [IfId(2)]);
             let raw = build_frame(M, O, &[], 0x0800, &ip4([203, 0, 113, 1], [198, 18, 0, 7]));
             let f = Frame::parse(&raw, None, Offload::NONE).unwrap();
             to.clear();
@@ -365,10 +365,10 @@ mod tests {
             let pass = rx_plan(&s, M, &f, &mut to);
             if mode == Mode::L2 {
                 assert!(pass);
-                assert_eq!(to, [IfId(1), IfId(2)]);
+                assert_eq!(to[..], [IfId(1), IfId(2)]);
             } else {
                 assert!(!pass);
-                assert_eq!(to, [IfId(1)]);
+                assert_eq!(to[..], [IfId(1)]);
             }
         }
     }

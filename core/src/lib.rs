@@ -36,5 +36,5 @@ pub mod vlan;
 pub mod vxlan;
 pub mod wire;
 
-pub use graph::{AttachId, Graph, IfId};
+pub use graph::{AttachId, Graph, IfId, Targets};
 pub use time::Instant;

@@ -9,7 +9,7 @@
 //! `macvtap` is the same device; patchbay exposes every device as a TAP, so
 //! the two differ only in their kind's name.
 
-use crate::graph::IfId;
+use crate::graph::{IfId, Targets};
 use crate::mcfilter::McFilter;
 use crate::wire::Mac;
 
@@ -129,7 +129,7 @@ pub struct Sibling<'a> {
 
 /// `macvlan_forward_source`: source-mode devices listing `src` get a copy;
 /// true when one of them is `nodst` (the frame goes no further).
-fn forward_source(sibs: &[Sibling<'_>], src: Mac, to: &mut Vec<IfId>) -> bool {
+fn forward_source(sibs: &[Sibling<'_>], src: Mac, to: &mut Targets) -> bool {
     let mut consume = false;
     for s in sibs {
         if s.dev.mode == Mode::Source && s.dev.sources.contains(&src) {
@@ -149,7 +149,7 @@ fn broadcast(
     dst: Mac,
     except: Option<IfId>,
     modes: &[Mode],
-    to: &mut Vec<IfId>,
+    to: &mut Targets,
 ) {
     for s in sibs {
         if Some(s.id) != except && s.up && modes.contains(&s.dev.mode) && s.dev.accepts(dst) {
@@ -161,7 +161,7 @@ fn broadcast(
 /// `macvlan_handle_frame` for a frame the lower received from `src` to
 /// `dst`: the siblings that get a copy go into `to`; the result says
 /// whether the lower's own stack gets it too (`RX_HANDLER_PASS`).
-pub fn rx_plan(sibs: &[Sibling<'_>], dst: Mac, src: Mac, to: &mut Vec<IfId>) -> bool {
+pub fn rx_plan(sibs: &[Sibling<'_>], dst: Mac, src: Mac, to: &mut Targets) -> bool {
     if dst.is_multicast() {
         if forward_source(sibs, src, to) {
             return false;
@@ -213,7 +213,7 @@ pub fn rx_plan(sibs: &[Sibling<'_>], dst: Mac, src: Mac, to: &mut Vec<IfId>) -> 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TxPlan {
     /// Bridge-mode siblings that get a multicast copy directly.
-    pub local: Vec<IfId>,
+    pub local: Targets,
     /// Bridge mode, unicast to a bridge-mode sibling: handed to the lower's
     /// receive path (`dev_forward_skb`), which delivers it.
     pub via_lower: bool,
@@ -270,7 +270,7 @@ mod tests {
         let name = |id: IfId| ["A", "B"][id.0 as usize - 1].to_string();
         // What arrives on the lower from its wire.
         let on_wire_in = |src: Mac, got: &mut Vec<String>| {
-            let mut to = Vec::new();
+            let mut to = Targets::new();
             if rx_plan(&sibs, dst, src, &mut to) {
                 got.push("L".into());
             }
@@ -489,11 +489,11 @@ mod tests {
             up: true,
             dev: &devs[0],
         }];
-        let mut to = Vec::new();
+        let mut to = Targets::new();
         assert!(!rx_plan(&sibs, mac(9), OUT, &mut to));
-        assert_eq!(to, [IfId(1)]);
+        assert_eq!(to[..], [IfId(1)]);
         to.clear();
         assert!(rx_plan(&sibs, BCAST, OUT, &mut to));
-        assert_eq!(to, [IfId(1)]);
+        assert_eq!(to[..], [IfId(1)]);
     }
 }
