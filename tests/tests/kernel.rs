@@ -522,3 +522,60 @@ fn macvlan_options_and_macaddr_reach_the_kernel_as_ip_sets_them() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && e.contains("low is veth"), "{e}");
 }
+
+#[test]
+fn bridge_link_show_through_the_kernel_backend_reads_as_bridge_reads_it() {
+    let Some(mut lab) = lab("kl") else { return };
+    let k = lab.netns("k").unwrap();
+    for l in [
+        "ip link add br0 type bridge",
+        "ip link add v1 type veth peer name v1p",
+        "ip link add v2 type veth peer name v2p",
+        "ip link set v1 master br0",
+        "ip link set v2 master br0",
+        "ip link set v1 up",
+        "ip link set v1p up",
+        "ip link set br0 up",
+        "bridge link set dev v2 hairpin on learning off cost 7",
+    ] {
+        lab.exec_ok(&k, &l.split_whitespace().collect::<Vec<_>>())
+            .unwrap();
+    }
+    let pb = |args: &[&str]| {
+        let mut v = vec!["--backend", "kernel"];
+        v.extend_from_slice(args);
+        let o = run(&k, &lab.patchbay, &v);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    // Let v1's port leave "disabled" on both readings alike.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let theirs: serde_json::Value =
+        serde_json::from_str(&lab.exec_ok(&k, &["bridge", "-j", "link", "show"]).unwrap()).unwrap();
+    let ours: serde_json::Value =
+        serde_json::from_str(&pb(&["-j", "bridge", "link", "show"])).unwrap();
+    assert_eq!(ours, theirs);
+    assert_eq!(ours.as_array().unwrap().len(), 2, "{ours}");
+    // The text too, line by line (iproute2 ends its lines with a space).
+    let t = lab.exec_ok(&k, &["bridge", "link", "show"]).unwrap();
+    let t: Vec<&str> = t.lines().map(str::trim_end).collect();
+    let o = pb(&["bridge", "link", "show"]);
+    assert_eq!(o.lines().collect::<Vec<_>>(), t);
+    assert!(t.iter().any(|l| l.contains(": v1@v1p: <")), "{t:?}");
+    // -d: every flag patchbay prints, as bridge -d prints it.
+    let theirs: serde_json::Value = serde_json::from_str(
+        &lab.exec_ok(&k, &["bridge", "-d", "-j", "link", "show", "dev", "v2"])
+            .unwrap(),
+    )
+    .unwrap();
+    let ours: serde_json::Value =
+        serde_json::from_str(&pb(&["-d", "-j", "bridge", "link", "show", "dev", "v2"])).unwrap();
+    let o = ours[0].as_object().unwrap();
+    assert!(o.len() >= 14, "{ours}");
+    for (key, v) in o {
+        assert_eq!(&theirs[0][key], v, "{key}: {theirs} vs {ours}");
+    }
+    assert_eq!(ours[0]["hairpin"], true);
+    assert_eq!(ours[0]["learning"], false);
+    assert_eq!(ours[0]["cost"], 7);
+}

@@ -633,33 +633,97 @@ pub(super) fn port_set(
 pub(super) fn link_show(g: &Graph, dev: Option<&str>, opts: Opts) -> Result<String, CmdError> {
     let cmd = "bridge link show";
     let only = dev.map(|d| lookup(g, cmd, d)).transpose()?;
-    let ports: Vec<IfId> = g
+    let rows: Vec<PortRow> = g
         .iter()
         .filter(|(id, f)| {
             f.master.is_some_and(|m| g.iface(m).bridge().is_some()) && only.is_none_or(|o| o == *id)
         })
-        .map(|(id, _)| id)
+        .map(|(id, f)| {
+            let l = link_json(g, id, Opts::default());
+            let master = g.iface(f.master.expect("port"));
+            let p = master
+                .bridge()
+                .and_then(|b| b.port(f.port_no))
+                .expect("port");
+            PortRow {
+                ifindex: f.ifindex,
+                ifname: f.name.clone(),
+                link: l.get("link").and_then(Value::as_str).map(str::to_string),
+                flags: l["flags"]
+                    .as_array()
+                    .expect("flags")
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
+                mtu: f.mtu,
+                master: master.name.clone(),
+                state: p.state.name().to_string(),
+                priority: p.priority.into(),
+                cost: p.cost,
+                hairpin: p.flags.hairpin,
+                learning: p.flags.learning,
+                flood: p.flags.flood,
+                mcast_flood: p.flags.mcast_flood,
+                bcast_flood: p.flags.bcast_flood,
+                isolated: p.flags.isolated,
+            }
+        })
         .collect();
+    Ok(render_port_rows(&rows, opts))
+}
+
+/// One bridge port as `bridge link show` prints it, whoever's bridge it
+/// is: patchbay's (from the graph) or the kernel's (the kernel backend's
+/// RTM_GETLINK dump), so that both print alike.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PortRow {
+    pub ifindex: u32,
+    pub ifname: String,
+    /// What iproute2 shows after the `@` (a veth's peer, a lower).
+    pub link: Option<String>,
+    pub flags: Vec<String>,
+    pub mtu: u32,
+    pub master: String,
+    pub state: String,
+    pub priority: u32,
+    pub cost: u32,
+    pub hairpin: bool,
+    pub learning: bool,
+    pub flood: bool,
+    pub mcast_flood: bool,
+    pub bcast_flood: bool,
+    pub isolated: bool,
+}
+
+/// `bridge [-d] [-j] link show`'s output for `rows`.
+pub fn render_port_rows(rows: &[PortRow], opts: Opts) -> String {
     if opts.json {
-        let v: Vec<Value> = ports
+        let v: Vec<Value> = rows
             .iter()
-            .map(|id| {
-                let l = link_json(g, *id, Opts { details: false, ..opts });
-                let f = g.iface(*id);
-                let b = g.iface(f.master.expect("port")).bridge().expect("bridge");
-                let p = b.port(f.port_no).expect("port");
-                let mut m = json!({
-                    "ifindex": l["ifindex"], "ifname": l["ifname"], "flags": l["flags"], "mtu": l["mtu"],
-                    "master": l["master"], "state": p.state.name(), "priority": p.priority, "cost": p.cost,
-                });
+            .map(|p| {
+                let mut m = json!({"ifindex": p.ifindex});
+                if let Some(l) = &p.link {
+                    m["link"] = l.as_str().into();
+                }
+                for (k, v) in [
+                    ("ifname", json!(p.ifname)),
+                    ("flags", json!(p.flags)),
+                    ("mtu", json!(p.mtu)),
+                    ("master", json!(p.master)),
+                    ("state", json!(p.state)),
+                    ("priority", json!(p.priority)),
+                    ("cost", json!(p.cost)),
+                ] {
+                    m[k] = v;
+                }
                 if opts.details {
                     for (k, v) in [
-                        ("hairpin", p.flags.hairpin),
-                        ("learning", p.flags.learning),
-                        ("flood", p.flags.flood),
-                        ("mcast_flood", p.flags.mcast_flood),
-                        ("bcast_flood", p.flags.bcast_flood),
-                        ("isolated", p.flags.isolated),
+                        ("hairpin", p.hairpin),
+                        ("learning", p.learning),
+                        ("flood", p.flood),
+                        ("mcast_flood", p.mcast_flood),
+                        ("bcast_flood", p.bcast_flood),
+                        ("isolated", p.isolated),
                     ] {
                         m[k] = v.into();
                     }
@@ -667,29 +731,20 @@ pub(super) fn link_show(g: &Graph, dev: Option<&str>, opts: Opts) -> Result<Stri
                 m
             })
             .collect();
-        return Ok(to_json(Value::Array(v)));
+        return to_json(Value::Array(v));
     }
     let mut s = String::new();
-    for id in ports {
-        let f = g.iface(id);
-        let l = link_json(g, id, Opts::default());
-        let flags: Vec<&str> = l["flags"]
-            .as_array()
-            .expect("flags")
-            .iter()
-            .filter_map(Value::as_str)
-            .collect();
-        let b = g.iface(f.master.expect("port")).bridge().expect("bridge");
-        let p = b.port(f.port_no).expect("port");
+    for p in rows {
         let _ = writeln!(
             s,
-            "{}: {}: <{}> mtu {} master {} state {} priority {} cost {}",
-            f.ifindex,
-            f.name,
-            flags.join(","),
-            f.mtu,
-            g.iface(f.master.expect("port")).name,
-            p.state.name(),
+            "{}: {}{}: <{}> mtu {} master {} state {} priority {} cost {}",
+            p.ifindex,
+            p.ifname,
+            p.link.as_ref().map(|l| format!("@{l}")).unwrap_or_default(),
+            p.flags.join(","),
+            p.mtu,
+            p.master,
+            p.state,
             p.priority,
             p.cost
         );
@@ -698,16 +753,16 @@ pub(super) fn link_show(g: &Graph, dev: Option<&str>, opts: Opts) -> Result<Stri
             let _ = writeln!(
                 s,
                 "    hairpin {} learning {} flood {} mcast_flood {} bcast_flood {} isolated {}",
-                o(p.flags.hairpin),
-                o(p.flags.learning),
-                o(p.flags.flood),
-                o(p.flags.mcast_flood),
-                o(p.flags.bcast_flood),
-                o(p.flags.isolated)
+                o(p.hairpin),
+                o(p.learning),
+                o(p.flood),
+                o(p.mcast_flood),
+                o(p.bcast_flood),
+                o(p.isolated)
             );
         }
     }
-    Ok(s)
+    s
 }
 
 pub(super) fn vlan_change(

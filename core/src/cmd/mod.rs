@@ -9,6 +9,7 @@
 
 pub mod bond;
 mod bridge;
+pub use bridge::{render_port_rows, PortRow};
 mod link;
 pub mod mstpctl;
 pub mod neigh;

@@ -278,7 +278,8 @@ impl Kernel {
                 | Command::VlanAdd(_)
                 | Command::VlanDel(_)
                 | Command::VlanShow { .. }
-                | Command::BridgeLinkSet { .. } => {}
+                | Command::BridgeLinkSet { .. }
+                | Command::BridgeLinkShow { .. } => {}
                 other => {
                     return Err(format!(
                     "the kernel backend does not carry this command yet ({}); nothing was changed",
@@ -588,6 +589,7 @@ impl Kernel {
                     .map(|_| String::new())
                     .map_err(|e| format!("{c}: {}", errno_text(&e)))
             }
+            Command::BridgeLinkShow { dev } => self.bridge_link_show(dev.as_deref(), opts),
             Command::FdbAdd(f) => self.fdb_change(f).map(|_| String::new()),
             Command::FdbDel {
                 mac,
@@ -935,6 +937,82 @@ impl Kernel {
 
     /// `link show` as iproute2 prints the kernel's links: the same JSON
     /// shape as patchbay's `-j link show`.
+    /// `bridge link show [dev DEV]`: the kernel's bridge ports (their
+    /// IFLA_INFO_SLAVE_DATA), printed by the renderer patchbay's own
+    /// bridges use.
+    fn bridge_link_show(&mut self, dev: Option<&str>, opts: Opts) -> Result<String, String> {
+        let links = self.links().map_err(|e| format!("bridge link show: {e}"))?;
+        let names: HashMap<u32, String> = links
+            .iter()
+            .filter_map(|l| Some((l.header.index, name_of(l)?.to_string())))
+            .collect();
+        if let Some(d) = dev {
+            if !names.values().any(|n| n == d) {
+                return Err(format!("bridge link show: no device named \"{d}\""));
+            }
+        }
+        let up: HashMap<u32, bool> = links
+            .iter()
+            .map(|l| (l.header.index, l.header.flags.contains(LinkFlags::Up)))
+            .collect();
+        let mut rows = Vec::new();
+        for l in &links {
+            let port = l.attributes.iter().find_map(|a| match a {
+                LinkAttribute::LinkInfo(li) => li.iter().find_map(|i| match i {
+                    LinkInfo::PortData(InfoPortData::BridgePort(v)) => Some(v),
+                    _ => None,
+                }),
+                _ => None,
+            });
+            let Some(port) = port else { continue };
+            let v = link_json(l, &names, &up, false);
+            let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+            let mut r = cmd::PortRow {
+                ifindex: l.header.index,
+                ifname: text("ifname").unwrap_or_default(),
+                link: text("link"),
+                flags: v["flags"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|f| f.as_str().map(str::to_string))
+                    .collect(),
+                mtu: v["mtu"].as_u64().unwrap_or(0) as u32,
+                master: text("master").unwrap_or_default(),
+                ..Default::default()
+            };
+            if dev.is_some_and(|d| r.ifname != d) {
+                continue;
+            }
+            for a in port {
+                match a {
+                    InfoBridgePort::State(s) => {
+                        r.state = match s {
+                            BridgePortState::Disabled => "disabled",
+                            BridgePortState::Listening => "listening",
+                            BridgePortState::Learning => "learning",
+                            BridgePortState::Forwarding => "forwarding",
+                            BridgePortState::Blocking => "blocking",
+                            _ => "unknown",
+                        }
+                        .into()
+                    }
+                    InfoBridgePort::Priority(p) => r.priority = (*p).into(),
+                    InfoBridgePort::Cost(c) => r.cost = *c,
+                    InfoBridgePort::HairpinMode(b) => r.hairpin = *b,
+                    InfoBridgePort::Learning(b) => r.learning = *b,
+                    InfoBridgePort::UnicastFlood(b) => r.flood = *b,
+                    InfoBridgePort::MulticastFlood(b) => r.mcast_flood = *b,
+                    InfoBridgePort::BroadcastFlood(b) => r.bcast_flood = *b,
+                    InfoBridgePort::Isolated(b) => r.isolated = *b,
+                    _ => {}
+                }
+            }
+            rows.push(r);
+        }
+        Ok(cmd::render_port_rows(&rows, opts))
+    }
+
     fn show(
         &mut self,
         dev: Option<&str>,
