@@ -579,3 +579,52 @@ fn bridge_link_show_through_the_kernel_backend_reads_as_bridge_reads_it() {
     assert_eq!(ours[0]["learning"], false);
     assert_eq!(ours[0]["cost"], 7);
 }
+
+#[test]
+fn link_show_s_gives_the_kernels_counters_as_ip_does() {
+    let Some(mut lab) = lab("ks") else { return };
+    let k = lab.netns("k").unwrap();
+    let p = lab.netns("p").unwrap();
+    lab.exec_ok(
+        &k,
+        &[
+            "ip", "link", "add", "v1", "type", "veth", "peer", "name", "v1p", "netns", &p,
+        ],
+    )
+    .unwrap();
+    lab.host_addr(&k, "v1", "198.18.72.1/24").unwrap();
+    lab.host_addr(&p, "v1p", "198.18.72.2/24").unwrap();
+    lab.exec_ok(
+        &k,
+        &["ping", "-c", "3", "-i", "0.05", "-s", "1400", "198.18.72.2"],
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let pb = |args: &[&str]| {
+        let mut v = vec!["--backend", "kernel"];
+        v.extend_from_slice(args);
+        let o = run(&k, &lab.patchbay, &v);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let theirs: serde_json::Value = serde_json::from_str(
+        &lab.exec_ok(&k, &["ip", "-s", "-j", "link", "show", "v1"])
+            .unwrap(),
+    )
+    .unwrap();
+    let ours: serde_json::Value =
+        serde_json::from_str(&pb(&["-s", "-j", "link", "show", "v1"])).unwrap();
+    assert_eq!(ours[0]["stats64"], theirs[0]["stats64"]);
+    assert!(
+        ours[0]["stats64"]["tx"]["packets"].as_u64().unwrap() >= 3,
+        "{ours}"
+    );
+    // The text's counter lines, byte for byte.
+    let t = lab
+        .exec_ok(&k, &["ip", "-s", "link", "show", "v1"])
+        .unwrap();
+    let o = pb(&["-s", "link", "show", "v1"]);
+    let tail = |s: &str| s.lines().skip(2).map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(tail(&o), tail(&t), "ours:\n{o}\ntheirs:\n{t}");
+    assert_eq!(tail(&o).len(), 4, "{o}");
+}

@@ -965,7 +965,7 @@ impl Kernel {
                 _ => None,
             });
             let Some(port) = port else { continue };
-            let v = link_json(l, &names, &up, false);
+            let v = link_json(l, &names, &up, Opts::default());
             let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
             let mut r = cmd::PortRow {
                 ifindex: l.header.index,
@@ -1035,8 +1035,9 @@ impl Kernel {
             .map(|l| (l.header.index, l.header.flags.contains(LinkFlags::Up)))
             .collect();
         let mut out = Vec::new();
+        let mut counters = Vec::new();
         for l in &links {
-            let v = link_json(l, &names, &up, opts.details);
+            let v = link_json(l, &names, &up, opts);
             if dev.is_some_and(|d| v["ifname"] != d) {
                 continue;
             }
@@ -1049,12 +1050,13 @@ impl Kernel {
                 continue;
             }
             out.push(v);
+            counters.push(stats64_of(l));
         }
         if opts.json {
             return Ok(serde_json::to_string(&Value::Array(out)).expect("json") + "\n");
         }
         let mut s = String::new();
-        for v in out {
+        for (v, stats) in out.into_iter().zip(counters) {
             let name = match v.get("link").and_then(Value::as_str) {
                 Some(l) => format!("{}@{l}", v["ifname"].as_str().unwrap_or("")),
                 None => v["ifname"].as_str().unwrap_or("").to_string(),
@@ -1074,6 +1076,9 @@ impl Kernel {
                 v["operstate"].as_str().unwrap_or("UNKNOWN"), v["link_type"].as_str().unwrap_or("ether"),
                 v["address"].as_str().unwrap_or(""), v["broadcast"].as_str().unwrap_or("")
             ));
+            if let Some(st) = stats.filter(|_| opts.stats) {
+                s.push_str(&stats_text(st));
+            }
         }
         Ok(s)
     }
@@ -1270,7 +1275,7 @@ fn link_json(
     l: &LinkMessage,
     names: &HashMap<u32, String>,
     up: &HashMap<u32, bool>,
-    details: bool,
+    opts: Opts,
 ) -> Value {
     let mut m = Map::new();
     m.insert("ifindex".into(), l.header.index.into());
@@ -1336,12 +1341,81 @@ fn link_json(
     m.insert("link_type".into(), lt.into());
     m.insert("address".into(), addr.into());
     m.insert("broadcast".into(), brd.into());
-    if details {
+    if opts.details {
         if let Some(k) = info_kind(l) {
             m.insert("linkinfo".into(), json!({"info_kind": k}));
         }
     }
+    if opts.stats {
+        if let Some(s) = stats64_of(l) {
+            m.insert(
+                "stats64".into(),
+                json!({
+                    "rx": {"bytes": s.rx_bytes, "packets": s.rx_packets, "errors": s.rx_errors,
+                           "dropped": s.rx_dropped, "over_errors": s.rx_over_errors,
+                           "multicast": s.multicast},
+                    "tx": {"bytes": s.tx_bytes, "packets": s.tx_packets, "errors": s.tx_errors,
+                           "dropped": s.tx_dropped, "carrier_errors": s.tx_carrier_errors,
+                           "collisions": s.collisions},
+                }),
+            );
+        }
+    }
     Value::Object(m)
+}
+
+/// `ip -s link show`'s counter lines: a header and the numbers for RX,
+/// then TX (the text's "missed" is rx_missed_errors; JSON's over_errors is
+/// rx_over_errors), each column as wide as the widest of its header and
+/// numbers, shared by both lines, as iproute2 sizes them.
+fn stats_text(s: &netlink_packet_route::link::Stats64) -> String {
+    let rx = [
+        s.rx_bytes,
+        s.rx_packets,
+        s.rx_errors,
+        s.rx_dropped,
+        s.rx_missed_errors,
+        s.multicast,
+    ];
+    let tx = [
+        s.tx_bytes,
+        s.tx_packets,
+        s.tx_errors,
+        s.tx_dropped,
+        s.tx_carrier_errors,
+        s.collisions,
+    ];
+    let mut w = [10, 7, 6, 7, 7, 7];
+    for (i, width) in w.iter_mut().enumerate() {
+        *width = (*width)
+            .max(rx[i].to_string().len())
+            .max(tx[i].to_string().len());
+    }
+    let head = |dir: &str, names: [&str; 5]| {
+        let mut s = format!("    {dir}: {:>1$}", "bytes", w[0] - 4);
+        for (n, wi) in names.iter().zip(&w[1..]) {
+            s += &format!(" {n:>wi$}");
+        }
+        s + "           \n"
+    };
+    let row = |v: [u64; 6]| {
+        let mut s = format!("    {:>1$}", v[0], w[0]);
+        for (x, wi) in v[1..].iter().zip(&w[1..]) {
+            s += &format!(" {x:>wi$}");
+        }
+        s + " \n"
+    };
+    head("RX", ["packets", "errors", "dropped", "missed", "mcast"])
+        + &row(rx)
+        + &head("TX", ["packets", "errors", "dropped", "carrier", "collsns"])
+        + &row(tx)
+}
+
+fn stats64_of(l: &LinkMessage) -> Option<&netlink_packet_route::link::Stats64> {
+    l.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Stats64(s) => Some(s),
+        _ => None,
+    })
 }
 
 /// `tuntap add|del NAME mode tap`: a persistent TAP (TUNSETPERSIST).
