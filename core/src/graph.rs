@@ -525,6 +525,13 @@ impl Graph {
         let x = self.add(a, Kind::Veth { peer: None }, macs.0, mtu)?;
         let y = self.add(b, Kind::Veth { peer: Some(x) }, macs.1, mtu)?;
         self.iface_mut(x).kind = Kind::Veth { peer: Some(y) };
+        // As the kernel's veth reports itself to ethtool (and so to a
+        // bridge's path cost: 2): 10 Gbit/s, full duplex.
+        for id in [x, y] {
+            let f = self.iface_mut(id);
+            f.speed_mbps = 10_000;
+            f.full_duplex = true;
+        }
         Ok((x, y))
     }
 

@@ -79,6 +79,36 @@ fn one_batch_two_backends_the_same_link_show_shape() {
             );
         }
     }
+    // -d: the bridge's and its ports' settings (info_data,
+    // info_slave_data) read the same from patchbay's -d -j and the
+    // kernel's ip -d -j, key for key, for every key patchbay prints that
+    // ip prints too (the ids name each backend's own MACs; states and
+    // timers move).
+    for (dev, data) in [("br0", "info_data"), ("v1", "info_slave_data")] {
+        let ip = lab
+            .exec_ok(&k, &["ip", "-d", "-j", "link", "show", dev])
+            .unwrap();
+        let iv: serde_json::Value = serde_json::from_str(&ip).unwrap();
+        let pv: serde_json::Value =
+            serde_json::from_str(&lab.pb(&["-d", "-j", "link", "show", dev]).unwrap()).unwrap();
+        let (iv, pv) = (&iv[0]["linkinfo"][data], &pv[0]["linkinfo"][data]);
+        let mut shared = 0;
+        for (key, v) in pv.as_object().unwrap_or_else(|| panic!("{dev}: {pv}")) {
+            if ["bridge_id", "root_id", "state"].contains(&key.as_str()) || iv.get(key).is_none() {
+                continue;
+            }
+            assert_eq!(
+                Some(v),
+                iv.get(key),
+                "{dev} {data} {key}: patchbay {pv} / ip {iv}"
+            );
+            shared += 1;
+        }
+        assert!(
+            shared >= 10,
+            "{dev}: only {shared} keys in common: {pv} / {iv}"
+        );
+    }
     // The veth whose peer is down has no carrier on both backends.
     let kj = run(
         &k,

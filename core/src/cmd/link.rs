@@ -1059,7 +1059,7 @@ fn bridge_info(b: &Bridge, learned: bool) -> Value {
         "vlan_filtering": u8::from(c.vlan_filtering),
         "vlan_protocol": c.vlan_protocol.name(),
         "vlan_default_pvid": c.default_pvid,
-        "group_fwd_mask": format!("{:#x}", c.group_fwd_mask),
+        "group_fwd_mask": c_hex(c.group_fwd_mask.into()),
         "fdb_max_learned": c.fdb_max_learned,
     });
     if learned {
@@ -1072,6 +1072,16 @@ fn bridge_info(b: &Bridge, learned: bool) -> Value {
     m["topology_change"] = u8::from(b.stp.topology_change).into();
     m["topology_change_detected"] = u8::from(b.stp.topology_change_detected).into();
     m
+}
+
+/// C's `%#x`, which iproute2 prints masks with: `0` for zero (no `0x`),
+/// `0x4000` otherwise.
+fn c_hex(v: u64) -> String {
+    if v == 0 {
+        "0".into()
+    } else {
+        format!("{v:#x}")
+    }
 }
 
 fn port_info(g: &Graph, id: IfId) -> Option<Value> {
@@ -1088,7 +1098,7 @@ fn port_info(g: &Graph, id: IfId) -> Option<Value> {
         "mcast_flood": p.flags.mcast_flood,
         "bcast_flood": p.flags.bcast_flood,
         "isolated": p.flags.isolated,
-        "group_fwd_mask": format!("{:#x}", p.group_fwd_mask),
+        "group_fwd_mask": c_hex(p.group_fwd_mask.into()),
         // iproute2's JSON keys (its text says port_id, port_no,
         // designated_bridge, designated_root for the same four).
         "id": format!("{:#x}", p.stp.port_id),
@@ -1270,7 +1280,7 @@ pub(super) fn show(
                     let c = &b.cfg;
                     let _ = writeln!(
                         s,
-                        "    bridge forward_delay {} hello_time {} max_age {} ageing_time {} stp_state {} priority {} vlan_filtering {} vlan_protocol {} bridge_id {} designated_root {} root_port {} root_path_cost {} topology_change {} topology_change_detected {} vlan_default_pvid {} group_fwd_mask {:#x} fdb_n_learned {} fdb_max_learned {}",
+                        "    bridge forward_delay {} hello_time {} max_age {} ageing_time {} stp_state {} priority {} vlan_filtering {} vlan_protocol {} bridge_id {} designated_root {} root_port {} root_path_cost {} topology_change {} topology_change_detected {} vlan_default_pvid {} group_fwd_mask {} fdb_n_learned {} fdb_max_learned {}",
                         to_centisecs(c.forward_delay),
                         to_centisecs(c.hello_time),
                         to_centisecs(c.max_age),
@@ -1286,7 +1296,7 @@ pub(super) fn show(
                         u8::from(b.stp.topology_change),
                         u8::from(b.stp.topology_change_detected),
                         c.default_pvid,
-                        c.group_fwd_mask,
+                        c_hex(c.group_fwd_mask.into()),
                         b.fdb.learned_count(),
                         c.fdb_max_learned,
                     );
