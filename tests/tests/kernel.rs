@@ -108,6 +108,30 @@ fn one_batch_two_backends_the_same_link_show_shape() {
             shared >= 10,
             "{dev}: only {shared} keys in common: {pv} / {iv}"
         );
+        // The kernel backend's -d reads the kernel's own settings: every
+        // key it prints that this iproute2 knows (6.1 predates
+        // fdb_n_learned and fdb_max_learned) is ip's, value for value.
+        let kj = run(
+            &k,
+            &lab.patchbay,
+            &["--backend", "kernel", "-d", "-j", "link", "show", dev],
+        );
+        let kv: serde_json::Value = serde_json::from_slice(&kj.stdout).unwrap();
+        let kv = &kv[0]["linkinfo"][data];
+        let keys = kv.as_object().unwrap_or_else(|| panic!("{dev}: {kv}"));
+        let mut matched = 0;
+        for (key, v) in keys {
+            if key.starts_with("fdb_") && iv.get(key).is_none() {
+                continue;
+            }
+            assert_eq!(
+                Some(v),
+                iv.get(key),
+                "{dev} {data} {key}: backend {kv} / ip {iv}"
+            );
+            matched += 1;
+        }
+        assert!(matched >= 14, "{dev}: {matched} keys: {kv}");
     }
     // The veth whose peer is down has no carrier on both backends.
     let kj = run(

@@ -1076,7 +1076,7 @@ fn bridge_info(b: &Bridge, learned: bool) -> Value {
 
 /// C's `%#x`, which iproute2 prints masks with: `0` for zero (no `0x`),
 /// `0x4000` otherwise.
-fn c_hex(v: u64) -> String {
+pub fn c_hex(v: u64) -> String {
     if v == 0 {
         "0".into()
     } else {

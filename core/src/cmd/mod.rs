@@ -11,6 +11,7 @@ pub mod bond;
 mod bridge;
 pub use bridge::{render_port_rows, PortRow};
 mod link;
+pub use link::c_hex;
 pub mod mstpctl;
 pub mod neigh;
 mod stats;

@@ -1076,6 +1076,31 @@ impl Kernel {
                 v["operstate"].as_str().unwrap_or("UNKNOWN"), v["link_type"].as_str().unwrap_or("ether"),
                 v["address"].as_str().unwrap_or(""), v["broadcast"].as_str().unwrap_or("")
             ));
+            // -d: the settings, by their JSON names (iproute2's text
+            // renames a few: port_id, port_no, designated_bridge, ...).
+            let li = &v["linkinfo"];
+            for (kind, data) in [
+                (&li["info_kind"], &li["info_data"]),
+                (&li["info_slave_kind"], &li["info_slave_data"]),
+            ] {
+                let (Some(kind), Some(d)) = (kind.as_str(), data.as_object()) else {
+                    continue;
+                };
+                let kind = if data == &li["info_slave_data"] {
+                    format!("{kind}_slave")
+                } else {
+                    kind.to_string()
+                };
+                let pairs: Vec<String> = d
+                    .iter()
+                    .map(|(k, x)| match x {
+                        Value::String(t) => format!("{k} {t}"),
+                        Value::Bool(b) => format!("{k} {}", if *b { "on" } else { "off" }),
+                        other => format!("{k} {other}"),
+                    })
+                    .collect();
+                s.push_str(&format!("    {kind} {}\n", pairs.join(" ")));
+            }
             if let Some(st) = stats.filter(|_| opts.stats) {
                 s.push_str(&stats_text(st));
             }
@@ -1342,8 +1367,29 @@ fn link_json(
     m.insert("address".into(), addr.into());
     m.insert("broadcast".into(), brd.into());
     if opts.details {
+        let mut li = Map::new();
         if let Some(k) = info_kind(l) {
-            m.insert("linkinfo".into(), json!({"info_kind": k}));
+            li.insert("info_kind".into(), k.into());
+        }
+        for a in &l.attributes {
+            let LinkAttribute::LinkInfo(infos) = a else {
+                continue;
+            };
+            for i in infos {
+                match i {
+                    LinkInfo::Data(InfoData::Bridge(d)) => {
+                        li.insert("info_data".into(), bridge_json(d));
+                    }
+                    LinkInfo::PortData(InfoPortData::BridgePort(d)) => {
+                        li.insert("info_slave_kind".into(), "bridge".into());
+                        li.insert("info_slave_data".into(), bridge_port_json(d));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if !li.is_empty() {
+            m.insert("linkinfo".into(), Value::Object(li));
         }
     }
     if opts.stats {
@@ -1360,6 +1406,94 @@ fn link_json(
                 }),
             );
         }
+    }
+    Value::Object(m)
+}
+
+/// A kernel bridge ID as iproute2 prints it (`8000.2:0:0:0:0:1`).
+fn bridge_id_text(b: &netlink_packet_route::link::BridgeId) -> String {
+    patchbay_core::wire::bpdu::BridgeId::new(b.priority, patchbay_core::wire::Mac(b.address))
+        .iproute2()
+}
+
+/// A kernel bridge's IFLA_INFO_DATA under `ip -d -j`'s keys: the settings
+/// and spanning-tree state patchbay's own bridges print (timers and
+/// multicast snooping left out).
+fn bridge_json(d: &[InfoBridge]) -> Value {
+    let mut m = Map::new();
+    for a in d {
+        let (k, v): (&str, Value) = match a {
+            InfoBridge::ForwardDelay(x) => ("forward_delay", (*x).into()),
+            InfoBridge::HelloTime(x) => ("hello_time", (*x).into()),
+            InfoBridge::MaxAge(x) => ("max_age", (*x).into()),
+            InfoBridge::AgeingTime(x) => ("ageing_time", (*x).into()),
+            InfoBridge::StpState(x) => (
+                "stp_state",
+                match x {
+                    BridgeStpState::Disabled => 0,
+                    BridgeStpState::KernelStp => 1,
+                    BridgeStpState::UserStp => 2,
+                    _ => 3,
+                }
+                .into(),
+            ),
+            InfoBridge::Priority(x) => ("priority", (*x).into()),
+            InfoBridge::VlanFiltering(x) => ("vlan_filtering", u8::from(*x).into()),
+            InfoBridge::VlanDefaultPvid(x) => ("vlan_default_pvid", (*x).into()),
+            InfoBridge::GroupFwdMask(x) => ("group_fwd_mask", cmd::c_hex((*x).into()).into()),
+            InfoBridge::RootId(x) => ("root_id", bridge_id_text(x).into()),
+            InfoBridge::BridgeId(x) => ("bridge_id", bridge_id_text(x).into()),
+            InfoBridge::RootPort(x) => ("root_port", (*x).into()),
+            InfoBridge::RootPathCost(x) => ("root_path_cost", (*x).into()),
+            InfoBridge::TopologyChange(x) => ("topology_change", (*x).into()),
+            InfoBridge::TopologyChangeDetected(x) => ("topology_change_detected", (*x).into()),
+            InfoBridge::FdbNLearned(x) => ("fdb_n_learned", (*x).into()),
+            InfoBridge::FdbMaxLearned(x) => ("fdb_max_learned", (*x).into()),
+            _ => continue,
+        };
+        m.insert(k.into(), v);
+    }
+    Value::Object(m)
+}
+
+/// A kernel bridge port's IFLA_INFO_SLAVE_DATA under `ip -d -j`'s keys
+/// (the ones patchbay's own ports print).
+fn bridge_port_json(d: &[InfoBridgePort]) -> Value {
+    let mut m = Map::new();
+    for a in d {
+        let (k, v): (&str, Value) = match a {
+            InfoBridgePort::State(s) => (
+                "state",
+                match s {
+                    BridgePortState::Disabled => "disabled",
+                    BridgePortState::Listening => "listening",
+                    BridgePortState::Learning => "learning",
+                    BridgePortState::Forwarding => "forwarding",
+                    BridgePortState::Blocking => "blocking",
+                    _ => "unknown",
+                }
+                .into(),
+            ),
+            InfoBridgePort::Priority(x) => ("priority", (*x).into()),
+            InfoBridgePort::Cost(x) => ("cost", (*x).into()),
+            InfoBridgePort::HairpinMode(x) => ("hairpin", (*x).into()),
+            InfoBridgePort::Guard(x) => ("guard", (*x).into()),
+            InfoBridgePort::Protect(x) => ("root_block", (*x).into()),
+            InfoBridgePort::Learning(x) => ("learning", (*x).into()),
+            InfoBridgePort::UnicastFlood(x) => ("flood", (*x).into()),
+            InfoBridgePort::MulticastFlood(x) => ("mcast_flood", (*x).into()),
+            InfoBridgePort::BroadcastFlood(x) => ("bcast_flood", (*x).into()),
+            InfoBridgePort::Isolated(x) => ("isolated", (*x).into()),
+            InfoBridgePort::GroupFwdMask(x) => ("group_fwd_mask", cmd::c_hex((*x).into()).into()),
+            InfoBridgePort::PortId(x) => ("id", cmd::c_hex((*x).into()).into()),
+            InfoBridgePort::PortNumber(x) => ("no", cmd::c_hex((*x).into()).into()),
+            InfoBridgePort::DesignatedPort(x) => ("designated_port", (*x).into()),
+            InfoBridgePort::DesignatedCost(x) => ("designated_cost", (*x).into()),
+            InfoBridgePort::BridgeId(x) => ("bridge_id", bridge_id_text(x).into()),
+            InfoBridgePort::RootId(x) => ("root_id", bridge_id_text(x).into()),
+            _ => continue,
+        };
+        m.insert(k.into(), v);
     }
     Value::Object(m)
 }
