@@ -384,19 +384,21 @@ fn compare(a: &Args, o: Opts) -> Result<(), String> {
                     "kernel: 64-byte frames, the same over a bare veth pair, TCP, round trips",
                 );
                 let s = measure(&lab, &t, a.secs, a.pings, None, Some(&base));
-                let fdb = lab
-                    .exec(&sw, &["bridge", "-j", "fdb", "show"])
-                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                    .unwrap_or_default();
-                let links = lab
-                    .exec(&sw, &["bridge", "-j", "link", "show"])
-                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                    .unwrap_or_default();
-                let details = lab
-                    .exec(&sw, &["ip", "-d", "-j", "link", "show"])
-                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                    .unwrap_or_default();
-                cols[0].seen = behaviour(&fdb, &links, &details, &macs);
+                // Read through the kernel backend: the same words and JSON
+                // as patchbay's own answers below.
+                let kernel = |args: &[&str]| {
+                    let mut v = vec![binpath.as_str(), "--backend", "kernel", "-j"];
+                    v.extend_from_slice(args);
+                    lab.exec(&sw, &v)
+                        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                        .unwrap_or_default()
+                };
+                cols[0].seen = behaviour(
+                    &kernel(&["bridge", "fdb", "show"]),
+                    &kernel(&["bridge", "link", "show"]),
+                    &kernel(&["-d", "link", "show"]),
+                    &macs,
+                );
                 for d in made(&text).iter().rev() {
                     let _ = lab.ip(&["-n", &sw, "link", "del", d]);
                 }
