@@ -26,6 +26,19 @@ fn run(ns: &str, bin: &std::path::Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `patchbay --backend kernel ARGS` in `ns`, which must succeed; its output.
+fn backend(ns: &str, bin: &std::path::Path, args: &[&str]) -> String {
+    let mut v = vec!["--backend", "kernel"];
+    v.extend_from_slice(args);
+    let o = run(ns, bin, &v);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
 fn shape(v: &serde_json::Value) -> Vec<String> {
     v.as_object()
         .unwrap()
@@ -523,13 +536,10 @@ fn macvlan_options_and_macaddr_reach_the_kernel_as_ip_sets_them() {
         lab.exec_ok(&k, &v).unwrap();
     };
     let pb = |args: &str| {
-        let mut v = vec!["--backend", "kernel"];
-        v.extend(args.split_whitespace());
-        let o = run(&k, &lab.patchbay, &v);
-        assert!(
-            o.status.success(),
-            "{args}: {}",
-            String::from_utf8_lossy(&o.stderr)
+        backend(
+            &k,
+            &lab.patchbay,
+            &args.split_whitespace().collect::<Vec<_>>(),
         );
     };
     ip(&format!("link add m1 link low {add}"));
@@ -595,13 +605,7 @@ fn bridge_link_show_through_the_kernel_backend_reads_as_bridge_reads_it() {
         lab.exec_ok(&k, &l.split_whitespace().collect::<Vec<_>>())
             .unwrap();
     }
-    let pb = |args: &[&str]| {
-        let mut v = vec!["--backend", "kernel"];
-        v.extend_from_slice(args);
-        let o = run(&k, &lab.patchbay, &v);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap()
-    };
+    let pb = |args: &[&str]| backend(&k, &lab.patchbay, args);
     // Let v1's port leave "disabled" on both readings alike.
     std::thread::sleep(std::time::Duration::from_millis(200));
     let theirs: serde_json::Value =
@@ -654,13 +658,7 @@ fn link_show_s_gives_the_kernels_counters_as_ip_does() {
     )
     .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(100));
-    let pb = |args: &[&str]| {
-        let mut v = vec!["--backend", "kernel"];
-        v.extend_from_slice(args);
-        let o = run(&k, &lab.patchbay, &v);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap()
-    };
+    let pb = |args: &[&str]| backend(&k, &lab.patchbay, args);
     let theirs: serde_json::Value = serde_json::from_str(
         &lab.exec_ok(&k, &["ip", "-s", "-j", "link", "show", "v1"])
             .unwrap(),

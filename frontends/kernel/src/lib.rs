@@ -937,24 +937,33 @@ impl Kernel {
 
     /// `link show` as iproute2 prints the kernel's links: the same JSON
     /// shape as patchbay's `-j link show`.
-    /// `bridge link show [dev DEV]`: the kernel's bridge ports (their
-    /// IFLA_INFO_SLAVE_DATA), printed by the renderer patchbay's own
-    /// bridges use.
-    fn bridge_link_show(&mut self, dev: Option<&str>, opts: Opts) -> Result<String, String> {
-        let links = self.links().map_err(|e| format!("bridge link show: {e}"))?;
+    /// Every link, with the names and up flags by index that printing
+    /// them needs; `dev`, when given, must be one of them.
+    fn dump(&mut self, cmd: &str, dev: Option<&str>) -> Result<Dump, String> {
+        let links = self.links().map_err(|e| format!("{cmd}: {e}"))?;
         let names: HashMap<u32, String> = links
             .iter()
             .filter_map(|l| Some((l.header.index, name_of(l)?.to_string())))
             .collect();
         if let Some(d) = dev {
             if !names.values().any(|n| n == d) {
-                return Err(format!("bridge link show: no device named \"{d}\""));
+                return Err(format!(
+                    "{cmd}: no device named \"{d}\" (see 'patchbay --backend kernel link show')"
+                ));
             }
         }
-        let up: HashMap<u32, bool> = links
+        let up = links
             .iter()
             .map(|l| (l.header.index, l.header.flags.contains(LinkFlags::Up)))
             .collect();
+        Ok(Dump { links, names, up })
+    }
+
+    /// `bridge link show [dev DEV]`: the kernel's bridge ports (their
+    /// IFLA_INFO_SLAVE_DATA), printed by the renderer patchbay's own
+    /// bridges use.
+    fn bridge_link_show(&mut self, dev: Option<&str>, opts: Opts) -> Result<String, String> {
+        let Dump { links, names, up } = self.dump("bridge link show", dev)?;
         let mut rows = Vec::new();
         for l in &links {
             let port = l.attributes.iter().find_map(|a| match a {
@@ -1020,20 +1029,7 @@ impl Kernel {
         kind: Option<&str>,
         opts: Opts,
     ) -> Result<String, String> {
-        let links = self.links().map_err(|e| format!("link show: {e}"))?;
-        let names: HashMap<u32, String> = links
-            .iter()
-            .filter_map(|l| Some((l.header.index, name_of(l)?.to_string())))
-            .collect();
-        if let Some(d) = dev {
-            if !names.values().any(|n| n == d) {
-                return Err(format!("link show: no device named \"{d}\" (see 'patchbay --backend kernel link show')"));
-            }
-        }
-        let up: HashMap<u32, bool> = links
-            .iter()
-            .map(|l| (l.header.index, l.header.flags.contains(LinkFlags::Up)))
-            .collect();
+        let Dump { links, names, up } = self.dump("link show", dev)?;
         let mut out = Vec::new();
         let mut counters = Vec::new();
         for l in &links {
@@ -1107,6 +1103,13 @@ impl Kernel {
         }
         Ok(s)
     }
+}
+
+/// A link dump and what printing it needs.
+struct Dump {
+    links: Vec<LinkMessage>,
+    names: HashMap<u32, String>,
+    up: HashMap<u32, bool>,
 }
 
 /// `macaddr add|del|set|flush`'s attributes (IFLA_MACVLAN_MACADDR_MODE and
