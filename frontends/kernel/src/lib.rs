@@ -993,30 +993,15 @@ impl Kernel {
             if dev.is_some_and(|d| r.ifname != d) {
                 continue;
             }
-            for a in port {
-                match a {
-                    InfoBridgePort::State(s) => {
-                        r.state = match s {
-                            BridgePortState::Disabled => "disabled",
-                            BridgePortState::Listening => "listening",
-                            BridgePortState::Learning => "learning",
-                            BridgePortState::Forwarding => "forwarding",
-                            BridgePortState::Blocking => "blocking",
-                            _ => "unknown",
-                        }
-                        .into()
-                    }
-                    InfoBridgePort::Priority(p) => r.priority = (*p).into(),
-                    InfoBridgePort::Cost(c) => r.cost = *c,
-                    InfoBridgePort::HairpinMode(b) => r.hairpin = *b,
-                    InfoBridgePort::Learning(b) => r.learning = *b,
-                    InfoBridgePort::UnicastFlood(b) => r.flood = *b,
-                    InfoBridgePort::MulticastFlood(b) => r.mcast_flood = *b,
-                    InfoBridgePort::BroadcastFlood(b) => r.bcast_flood = *b,
-                    InfoBridgePort::Isolated(b) => r.isolated = *b,
-                    _ => {}
-                }
-            }
+            // The same reading as `-d` (bridge_port_json), one mapping.
+            let pj = bridge_port_json(port);
+            let flag = |k: &str| pj[k].as_bool().unwrap_or(false);
+            r.state = pj["state"].as_str().unwrap_or("unknown").into();
+            r.priority = pj["priority"].as_u64().unwrap_or(0) as u32;
+            r.cost = pj["cost"].as_u64().unwrap_or(0) as u32;
+            (r.hairpin, r.learning, r.flood) = (flag("hairpin"), flag("learning"), flag("flood"));
+            (r.mcast_flood, r.bcast_flood, r.isolated) =
+                (flag("mcast_flood"), flag("bcast_flood"), flag("isolated"));
             rows.push(r);
         }
         Ok(cmd::render_port_rows(&rows, opts))
