@@ -486,6 +486,17 @@ pub(crate) fn to_json(v: serde_json::Value) -> String {
     s
 }
 
+/// A line of a `-batch` file as the words of one command: [`split_line`],
+/// less a leading `ip` or `patchbay` (so that a file of `ip` commands
+/// runs as it is). Empty for a blank or comment line.
+pub fn batch_words(line: &str) -> Result<Vec<String>, String> {
+    let mut words = split_line(line)?;
+    if words.first().is_some_and(|w| w == "ip" || w == "patchbay") {
+        words.remove(0);
+    }
+    Ok(words)
+}
+
 /// Splits a line of a `-batch` file into words: whitespace separates,
 /// single and double quotes group, `#` starts a comment.
 pub fn split_line(line: &str) -> Result<Vec<String>, String> {

@@ -25,6 +25,19 @@ fn split_line_handles_quotes_and_comments() {
 }
 
 #[test]
+fn batch_words_drop_a_leading_ip_or_patchbay_only() {
+    let b = |l: &str| batch_words(l).unwrap();
+    assert_eq!(b("ip link set eth0 up"), ["link", "set", "eth0", "up"]);
+    assert_eq!(b("patchbay link show"), ["link", "show"]);
+    assert_eq!(
+        b("link add ip type dummy"),
+        ["link", "add", "ip", "type", "dummy"]
+    );
+    assert!(b("# nothing").is_empty());
+    assert!(batch_words("ip link 'add").is_err());
+}
+
+#[test]
 fn guide_lines_parse() {
     for l in [
         "link add br0 type bridge",

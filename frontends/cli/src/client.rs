@@ -153,7 +153,7 @@ pub fn batch(socket: &Path, file: &str, o: Opts) -> ExitCode {
         }
     };
     for (n, line) in text.lines().enumerate() {
-        let mut words = match patchbay_core::cmd::split_line(line) {
+        let words = match patchbay_core::cmd::batch_words(line) {
             Ok(w) => w,
             Err(e) => {
                 eprintln!("Error: {e}\nCommand failed {file}:{}", n + 1);
@@ -162,9 +162,6 @@ pub fn batch(socket: &Path, file: &str, o: Opts) -> ExitCode {
         };
         if words.is_empty() {
             continue;
-        }
-        if words[0] == "ip" || words[0] == "patchbay" {
-            words.remove(0);
         }
         match conn.run(&words, o) {
             Ok(out) => print!("{out}"),

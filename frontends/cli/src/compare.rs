@@ -85,30 +85,17 @@ fn host_ports(text: &str) -> Vec<u32> {
     v.into_iter().collect()
 }
 
-/// The devices a topology makes (`link add NAME`), to remove after a run.
+/// The devices a topology makes (`link add NAME`), to remove after a run
+/// (a veth's peer goes with it); lines that do not parse make nothing.
 fn made(text: &str) -> Vec<String> {
-    let mut v = Vec::new();
-    for l in text.lines() {
-        let w: Vec<&str> = l.split_whitespace().collect();
-        if w.len() >= 3 && w[0] == "link" && w[1] == "add" {
-            let mut i = 2;
-            let mut name = None;
-            while i < w.len() && w[i] != "type" {
-                match w[i] {
-                    "name" | "dev" => {
-                        name = w.get(i + 1).map(|s| s.to_string());
-                        i += 1;
-                    }
-                    "link" | "address" | "mtu" | "netns" => i += 1,
-                    x if name.is_none() => name = Some(x.to_string()),
-                    _ => {}
-                }
-                i += 1;
-            }
-            v.extend(name);
-        }
-    }
-    v
+    use patchbay_core::cmd::{self, Command};
+    text.lines()
+        .filter_map(|l| cmd::parse(&cmd::batch_words(l).ok()?).ok())
+        .filter_map(|c| match c {
+            Command::LinkAdd(a) => Some(a.name),
+            _ => None,
+        })
+        .collect()
 }
 
 /// One backend's results.
@@ -495,7 +482,7 @@ fn ovs_translate(text: &str) -> Result<OvsPlan, String> {
         stp: false,
     };
     for (n, line) in text.lines().enumerate() {
-        let w = cmd::split_line(line).map_err(|e| e.to_string())?;
+        let w = cmd::batch_words(line).map_err(|e| e.to_string())?;
         if w.is_empty() {
             continue;
         }

@@ -55,7 +55,7 @@ pub fn batch(file: &str, o: Opts) -> ExitCode {
     };
     let mut cmds: Vec<(usize, Command)> = Vec::new();
     for (n, line) in text.lines().enumerate() {
-        let mut words = match cmd::split_line(line) {
+        let words = match cmd::batch_words(line) {
             Ok(w) => w,
             Err(e) => {
                 eprintln!("Error: {e}\nCommand failed {file}:{}", n + 1);
@@ -64,9 +64,6 @@ pub fn batch(file: &str, o: Opts) -> ExitCode {
         };
         if words.is_empty() {
             continue;
-        }
-        if words[0] == "ip" || words[0] == "patchbay" {
-            words.remove(0);
         }
         match cmd::parse(&words) {
             Ok(c) => cmds.push((n + 1, c)),
