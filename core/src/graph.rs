@@ -15,7 +15,7 @@
 //! device exposed as a TAP (a bridge's own port, a VLAN device): reading it
 //! is the device's tx, writing it delivers to the host.
 
-use crate::bond::{Bond, BondEvent, Link, NewSlave, Rx};
+use crate::bond::{Bond, LagEvent, Link, NewSlave, Rx};
 use crate::bridge::{path_cost, Bridge, Egress, FdbEvent, Host, PortState};
 use crate::counters::{Counters, DropReason};
 use crate::lag::Lag;
@@ -29,9 +29,26 @@ use hashbrown::HashMap;
 use smallvec::SmallVec;
 use std::collections::VecDeque;
 
-/// An interface in the graph (an index; stable while the interface lives).
+/// An interface in the graph: a slot (the low 32 bits) and the slot's
+/// generation (the high 32). A removed interface's slot is given to a new
+/// one under the next generation, so an id held past its interface's
+/// removal (a capture, an event) names nothing rather than the newcomer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct IfId(pub u32);
+pub struct IfId(pub u64);
+
+impl IfId {
+    fn new(slot: usize, generation: u32) -> IfId {
+        IfId((u64::from(generation) << 32) | slot as u64)
+    }
+
+    fn slot(self) -> usize {
+        (self.0 & 0xffff_ffff) as usize
+    }
+
+    fn generation(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+}
 
 /// The interfaces a frame goes to next (macvlan and ipvlan siblings): on
 /// the stack up to eight, so that the per-frame path does not allocate.
@@ -313,6 +330,8 @@ pub enum GraphError {
 #[derive(Debug, Default)]
 pub struct Graph {
     ifaces: Vec<Option<Iface>>,
+    /// Each slot's generation ([`IfId`]), bumped when its interface goes.
+    generations: Vec<u32>,
     names: HashMap<String, IfId>,
     by_attach: Vec<Option<IfId>>,
     next_ifindex: u32,
@@ -329,6 +348,11 @@ pub struct Graph {
 }
 
 impl Graph {
+    /// The id of the interface in slot `i` now.
+    fn id_at(&self, i: usize) -> IfId {
+        IfId::new(i, self.generations[i])
+    }
+
     pub fn new() -> Self {
         Graph {
             next_ifindex: 1,
@@ -357,13 +381,15 @@ impl Graph {
         if let Kind::Team(t) = &mut kind {
             t.record = record;
         }
-        let id = match self.ifaces.iter().position(Option::is_none) {
-            Some(i) => IfId(i as u32),
+        let slot = match self.ifaces.iter().position(Option::is_none) {
+            Some(i) => i,
             None => {
                 self.ifaces.push(None);
-                IfId(self.ifaces.len() as u32 - 1)
+                self.generations.push(0);
+                self.ifaces.len() - 1
             }
         };
+        let id = self.id_at(slot);
         let iface = Iface {
             name: name.into(),
             ifindex: self.next_ifindex,
@@ -387,7 +413,7 @@ impl Graph {
             oper: false,
         };
         self.next_ifindex += 1;
-        self.ifaces[id.0 as usize] = Some(iface);
+        self.ifaces[slot] = Some(iface);
         self.names.insert(name.into(), id);
         self.log_event(Event::LinkAdded { dev: id });
         Ok(id)
@@ -582,7 +608,8 @@ impl Graph {
                 l.ipvlans.retain(|u| *u != id);
             }
         }
-        let iface = self.ifaces[id.0 as usize].take().expect("live interface");
+        let iface = self.ifaces[id.slot()].take().expect("live interface");
+        self.generations[id.slot()] = id.generation().wrapping_add(1);
         self.names.remove(&iface.name);
         let mut name = [0u8; 16];
         let n = iface.name.len().min(15);
@@ -598,23 +625,57 @@ impl Graph {
         gone.push((id, iface));
     }
 
-    /// `ip link set DEV master BR`.
-    pub fn enslave(&mut self, now: Instant, dev: IfId, br: IfId) -> Result<u16, GraphError> {
+    /// Whether `dev` can be enslaved to `master` (a bridge, bond or team):
+    /// every reason [`Graph::enslave`] refuses, found without changing
+    /// anything.
+    pub fn check_enslave(&self, dev: IfId, master: IfId) -> Result<(), GraphError> {
         let d = self.iface(dev);
+        let m = self.iface(master);
+        if m.lag().is_some() {
+            // Aggregates stack (a team of bonds, a bond of teams), but not
+            // into themselves.
+            let mut up = Some(master);
+            while let Some(u) = up {
+                if u == dev {
+                    return Err(GraphError::Nest(d.name.clone()));
+                }
+                up = self.iface(u).master;
+            }
+        }
         if matches!(d.kind, Kind::Bridge(_)) {
             return Err(GraphError::Loop(d.name.clone()));
         }
+        match d.master {
+            Some(cur) if cur == master => return Ok(()),
+            Some(cur) => {
+                return Err(GraphError::Busy {
+                    dev: d.name.clone(),
+                    master: self.iface(cur).name.clone(),
+                })
+            }
+            None => {}
+        }
+        if m.lag().is_some() {
+            return Ok(());
+        }
+        let b = m
+            .bridge()
+            .ok_or_else(|| GraphError::NotABridge(m.name.clone()))?;
+        if !b.has_free_port() {
+            return Err(GraphError::TooManyPorts(m.name.clone()));
+        }
+        Ok(())
+    }
+
+    /// `ip link set DEV master BR`.
+    pub fn enslave(&mut self, now: Instant, dev: IfId, br: IfId) -> Result<u16, GraphError> {
+        self.check_enslave(dev, br)?;
         if self.iface(br).lag().is_some() {
             return self.bond_enslave(now, dev, br);
         }
-        if let Some(m) = d.master {
-            if m == br {
-                return Ok(d.port_no);
-            }
-            return Err(GraphError::Busy {
-                dev: d.name.clone(),
-                master: self.iface(m).name.clone(),
-            });
+        let d = self.iface(dev);
+        if d.master == Some(br) {
+            return Ok(d.port_no);
         }
         let local = self.port_local_mac(dev);
         let bname = self.iface(br).name.clone();
@@ -705,11 +766,17 @@ impl Graph {
     }
 
     pub fn get(&self, id: IfId) -> Option<&Iface> {
-        self.ifaces.get(id.0 as usize)?.as_ref()
+        if self.generations.get(id.slot()) != Some(&id.generation()) {
+            return None;
+        }
+        self.ifaces.get(id.slot())?.as_ref()
     }
 
     pub fn get_mut(&mut self, id: IfId) -> Option<&mut Iface> {
-        self.ifaces.get_mut(id.0 as usize)?.as_mut()
+        if self.generations.get(id.slot()) != Some(&id.generation()) {
+            return None;
+        }
+        self.ifaces.get_mut(id.slot())?.as_mut()
     }
 
     /// The interface behind an id the caller got from this graph.
@@ -727,7 +794,7 @@ impl Graph {
             .ifaces
             .iter()
             .enumerate()
-            .filter_map(|(i, f)| f.as_ref().map(|f| (IfId(i as u32), f)))
+            .filter_map(|(i, f)| f.as_ref().map(|f| (self.id_at(i), f)))
             .collect();
         v.sort_by_key(|(_, f)| f.ifindex);
         v.into_iter()
@@ -790,7 +857,7 @@ impl Graph {
             return;
         }
         for i in 0..self.ifaces.len() {
-            let id = IfId(i as u32);
+            let id = self.id_at(i);
             if let Some(b) = self.ifaces[i].as_mut().and_then(Iface::lag_mut) {
                 if b.poll_timeout().is_some_and(|t| t <= now) {
                     b.handle_timeout(now);
@@ -863,9 +930,9 @@ impl Graph {
                 .and_then(Iface::bridge)
                 .is_some_and(|b| !b.events.is_empty())
             {
-                self.collect(IfId(i as u32));
+                self.collect(self.id_at(i));
             }
-            self.collect_bond(IfId(i as u32));
+            self.collect_bond(self.id_at(i));
         }
     }
 
@@ -874,10 +941,7 @@ impl Graph {
         let Some(log) = self.events.as_mut() else {
             return;
         };
-        let Some(b) = self.ifaces[br.0 as usize]
-            .as_mut()
-            .and_then(Iface::bridge_mut)
-        else {
+        let Some(b) = self.ifaces[br.slot()].as_mut().and_then(Iface::bridge_mut) else {
             return;
         };
         if b.events.is_empty() {
@@ -1040,7 +1104,7 @@ impl Graph {
     /// member's with `fail_over_mac active`) and its speed (the sum of its
     /// members'): the device follows.
     fn sync_bond_mac(&mut self, id: IfId) {
-        let Some(f) = self.ifaces[id.0 as usize].as_mut() else {
+        let Some(f) = self.ifaces[id.slot()].as_mut() else {
             return;
         };
         let Some((m, (speed, duplex))) = f.lag().map(|b| (b.mac(), b.speed())) else {
@@ -1062,7 +1126,7 @@ impl Graph {
 
     /// Moves a bond's events into the log.
     fn collect_bond(&mut self, id: IfId) {
-        let Some(b) = self.ifaces[id.0 as usize].as_mut().and_then(Iface::lag_mut) else {
+        let Some(b) = self.ifaces[id.slot()].as_mut().and_then(Iface::lag_mut) else {
             return;
         };
         let evs = b.take_events();
@@ -1074,18 +1138,18 @@ impl Graph {
         };
         for e in evs {
             log.push_back(match e {
-                BondEvent::SlaveLink { slave, link } => Event::BondLink {
+                LagEvent::SlaveLink { slave, link } => Event::BondLink {
                     bond: id,
                     slave,
                     link,
                 },
-                BondEvent::Active { slave } => Event::BondActive { bond: id, slave },
-                BondEvent::Distributing { slave, on } => Event::BondDistributing {
+                LagEvent::Active { slave } => Event::BondActive { bond: id, slave },
+                LagEvent::Distributing { slave, on } => Event::BondDistributing {
                     bond: id,
                     slave,
                     on,
                 },
-                BondEvent::Carrier { .. } => continue,
+                LagEvent::Carrier { .. } => continue,
             });
         }
     }
@@ -1093,26 +1157,8 @@ impl Graph {
     /// `bond_enslave`.
     fn bond_enslave(&mut self, now: Instant, dev: IfId, bond: IfId) -> Result<u16, GraphError> {
         let d = self.iface(dev);
-        // Aggregates stack (a team of bonds, a bond of teams), but not into
-        // themselves.
-        let mut up = Some(bond);
-        while let Some(m) = up {
-            if m == dev {
-                return Err(GraphError::Nest(d.name.clone()));
-            }
-            up = self.iface(m).master;
-        }
-        if matches!(d.kind, Kind::Bridge(_)) {
-            return Err(GraphError::Loop(d.name.clone()));
-        }
-        if let Some(m) = d.master {
-            if m == bond {
-                return Ok(d.port_no);
-            }
-            return Err(GraphError::Busy {
-                dev: d.name.clone(),
-                master: self.iface(m).name.clone(),
-            });
+        if d.master == Some(bond) {
+            return Ok(d.port_no);
         }
         let up = self.oper_up(dev);
         let d = self.iface(dev);

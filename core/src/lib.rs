@@ -30,6 +30,7 @@ pub mod mcfilter;
 pub mod netdevsim;
 pub mod pcap;
 pub mod pipeline;
+pub mod rng;
 pub mod team;
 pub mod time;
 pub mod vlan;

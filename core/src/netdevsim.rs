@@ -45,7 +45,7 @@ pub struct Faults {
     pub drop_ppm: u32,
     pub corrupt_ppm: u32,
     pub delay: Duration,
-    rng: u64,
+    rng: crate::rng::Rng,
     held: VecDeque<Held>,
     pub dropped: u64,
     pub corrupted: u64,
@@ -55,7 +55,7 @@ pub struct Faults {
 impl Faults {
     pub fn new(seed: u64) -> Faults {
         Faults {
-            rng: seed | 1,
+            rng: crate::rng::Rng::new(seed),
             ..Faults::default()
         }
     }
@@ -64,14 +64,8 @@ impl Faults {
         self.drop_ppm > 0 || self.corrupt_ppm > 0 || !self.delay.is_zero()
     }
 
-    /// xorshift64*: reproducible, no OS entropy in the core.
     fn next(&mut self) -> u64 {
-        let mut x = self.rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.rng = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        self.rng.next_u64()
     }
 
     fn roll(&mut self, ppm: u32) -> bool {

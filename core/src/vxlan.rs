@@ -555,19 +555,15 @@ impl Vxlan {
             Err(r) => return r,
         };
         // `arp_create(ARPOP_REPLY, ..., sip, dev, tip, sha, n->ha, sha)`.
-        let mut reply = Vec::with_capacity(28);
-        reply.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 2]);
-        reply.extend_from_slice(&n.mac.0);
-        reply.extend_from_slice(&tip);
-        reply.extend_from_slice(&sha.0);
-        reply.extend_from_slice(&sip);
         self.proxied += 1;
-        Reduced::Reply(crate::wire::build_frame(
-            sha,
+        Reduced::Reply(crate::wire::host::arp(
+            crate::wire::host::ARP_REPLY,
             n.mac,
+            sha,
+            tip,
+            sha,
+            sip,
             &[],
-            ethertype::ARP,
-            &reply,
         ))
     }
 
@@ -600,7 +596,7 @@ impl Vxlan {
             i += len;
         }
         self.proxied += 1;
-        Reduced::Reply(crate::bond::host::neighbour_advertisement(
+        Reduced::Reply(crate::wire::host::neighbour_advertisement(
             n.mac, target, dst, saddr, true,
         ))
     }

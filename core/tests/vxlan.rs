@@ -356,7 +356,7 @@ fn proxy_answers_from_the_neighbour_table_and_misses_are_reported() {
     );
     // A neighbour solicitation for fd00::9: a solicited neighbour
     // advertisement to the source link-layer option's address.
-    let ns = patchbay_core::bond::host::neighbour_solicitation(
+    let ns = patchbay_core::wire::host::neighbour_solicitation(
         Mac([2, 0, 0, 0, 0, 0x11]),
         "fd00::1".parse::<core::net::Ipv6Addr>().unwrap().octets(),
         "fd00::9".parse::<core::net::Ipv6Addr>().unwrap().octets(),

@@ -3,10 +3,7 @@
 //! L2 traffic protocol. Sans-IO like the devices: `receive` takes a frame and
 //! returns the frames to send and what happened.
 
-use etherparse::{
-    ArpEthIpv4Packet, ArpOperation, Icmpv4Type, NetSlice, PacketBuilder, SlicedPacket,
-    TransportSlice,
-};
+use etherparse::{ArpOperation, Icmpv4Type, NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
 use patchbay_core::wire::{build_frame, Mac};
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -195,23 +192,16 @@ impl Host {
         }
         let src: [u8; 16] = ip[8..24].try_into().ok()?;
         let dst = Mac(frame[6..12].try_into().ok()?);
-        Some(patchbay_core::bond::host::neighbour_advertisement(
+        Some(patchbay_core::wire::host::neighbour_advertisement(
             self.mac, me, dst, src, true,
         ))
     }
 }
 
 fn arp(src: Mac, dst: Mac, op: ArpOperation, sip: Ipv4Addr, tmac: Mac, tip: Ipv4Addr) -> Vec<u8> {
-    let a = ArpEthIpv4Packet {
-        operation: op,
-        sender_mac: src.0,
-        sender_ipv4: sip.octets(),
-        target_mac: tmac.0,
-        target_ipv4: tip.octets(),
-    };
-    let b = PacketBuilder::ethernet2(src.0, dst.0).arp(a.into());
-    let mut v = Vec::with_capacity(b.size());
-    b.write(&mut v).expect("writing to a Vec");
+    let mut v =
+        patchbay_core::wire::host::arp(op.0, src, dst, sip.octets(), tmac, tip.octets(), &[]);
+    // Padded to the Ethernet minimum, as a NIC sends it.
     v.resize(60, 0);
     v
 }

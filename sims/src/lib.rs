@@ -12,7 +12,7 @@
 
 pub mod host;
 pub mod report;
-pub mod rng;
+pub use patchbay_core::rng;
 pub mod time;
 pub mod topo;
 pub mod world;

@@ -11,11 +11,12 @@
 
 mod alb;
 pub mod hash;
-pub mod host;
 
 use crate::counters::DropReason;
 use crate::graph::IfId;
 use crate::lacp::{AdSelect, Lacp, LacpConfig};
+use crate::lag::announce::Announcer;
+pub use crate::lag::{LagEvent, Link, NewSlave, Rx};
 use crate::time::Instant;
 use crate::wire::lacp::{ETHERTYPE_SLOW, LACP_GROUP};
 use crate::wire::{ethertype, Frame, Mac};
@@ -260,28 +261,6 @@ impl Default for BondConfig {
     }
 }
 
-/// `slave->link`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Link {
-    Up,
-    Fail,
-    #[default]
-    Down,
-    Back,
-}
-
-impl Link {
-    /// `bond_slave_link_status`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Link::Up => "up",
-            Link::Fail => "going down",
-            Link::Down => "down",
-            Link::Back => "going back",
-        }
-    }
-}
-
 /// One member (`struct slave`).
 #[derive(Clone, Debug)]
 pub struct Slave {
@@ -309,38 +288,6 @@ pub struct Slave {
     last_link_up: i64,
 }
 
-/// A device joining the bond, as the graph knows it.
-#[derive(Clone, Copy, Debug)]
-pub struct NewSlave<'a> {
-    pub ifid: IfId,
-    pub name: &'a str,
-    pub perm_mac: Mac,
-    /// Running with carrier.
-    pub carrier: bool,
-    pub speed_mbps: u32,
-    pub full_duplex: bool,
-}
-
-/// What the bond did, for the simulator's timeline.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum BondEvent {
-    SlaveLink { slave: IfId, link: Link },
-    Distributing { slave: IfId, on: bool },
-    Active { slave: Option<IfId> },
-    Carrier { up: bool },
-}
-
-/// A frame a member received, as the bond takes it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rx {
-    /// Up to the bond device.
-    Pass,
-    /// LACP took it.
-    Consumed,
-    /// Stays on the member (inactive slave; link-local frames pass there).
-    Exact,
-}
-
 #[derive(Clone, Debug)]
 pub struct Bond {
     pub cfg: BondConfig,
@@ -348,7 +295,7 @@ pub struct Bond {
     next_id: u16,
     pub curr_active: Option<u16>,
     rr_counter: u32,
-    rng: u64,
+    rng: crate::rng::Rng,
     pub lacp: Lacp,
     pub up: bool,
     pub carrier: bool,
@@ -357,20 +304,16 @@ pub struct Bond {
     pub mac_set: bool,
     next_mii: Option<Instant>,
     next_ad: Option<Instant>,
-    notify_left: u32,
     /// Control frames to send: (member id, frame).
     pub tx: Vec<(u16, Vec<u8>)>,
     /// What the host above sent from: announced on failover, IGMP reports
     /// replayed so switches move the groups (`resend_igmp`).
-    pub host: host::HostAddrs,
-    igmp_left: u32,
-    next_igmp: Option<Instant>,
+    pub announce: Announcer,
     /// Members that may transmit under the xor/802.3ad/rr rules
     /// (`usable_slaves`), by id.
     usable: Vec<u16>,
     pub record: bool,
-    pub events: Vec<BondEvent>,
-    pub peer_notifications: u64,
+    pub events: Vec<LagEvent>,
     next_arp: Option<Instant>,
     next_alb: Option<Instant>,
     alb: alb::Alb,
@@ -390,7 +333,7 @@ impl Bond {
             next_id: 0,
             curr_active: None,
             rr_counter: 0,
-            rng: 0x9e37_79b9_7f4a_7c15,
+            rng: crate::rng::Rng::new(0x9e37_79b9_7f4a_7c15),
             lacp,
             up: false,
             carrier: false,
@@ -398,15 +341,11 @@ impl Bond {
             mac_set,
             next_mii: None,
             next_ad: None,
-            notify_left: 0,
             tx: Vec::new(),
-            host: host::HostAddrs::default(),
-            igmp_left: 0,
-            next_igmp: None,
+            announce: Announcer::default(),
             usable: Vec::new(),
             record: false,
             events: Vec::new(),
-            peer_notifications: 0,
             next_arp: None,
             next_alb: None,
             alb: alb::Alb::default(),
@@ -450,7 +389,7 @@ impl Bond {
         self.slaves.iter().find(|s| s.name == name).map(|s| s.id)
     }
 
-    fn event(&mut self, e: BondEvent) {
+    fn event(&mut self, e: LagEvent) {
         if self.record {
             self.events.push(e);
         }
@@ -645,7 +584,7 @@ impl Bond {
             self.next_ad,
             self.next_arp,
             self.next_alb,
-            self.next_igmp,
+            self.announce.rejoin.next(),
         ]
         .into_iter()
         .flatten()
@@ -667,9 +606,13 @@ impl Bond {
             let step = Duration::from_millis(u64::from(self.cfg.arp_interval.max(1)));
             self.next_arp = Some(t + step);
         }
-        while let Some(t) = self.next_igmp.filter(|t| *t <= now) {
+        // `bond_resend_igmp_join_requests_delayed`: 200 ms apart.
+        while self
+            .announce
+            .rejoin
+            .take_due(now, Duration::from_millis(200))
+        {
             self.resend_igmp();
-            self.next_igmp = (self.igmp_left > 0).then(|| t + Duration::from_millis(200));
         }
         while let Some(t) = self.next_alb.filter(|t| *t <= now) {
             self.alb_monitor();
@@ -702,7 +645,7 @@ impl Bond {
                 s.active = active;
                 s.inactive = !active && !self.cfg.all_slaves_active;
                 if was != active && self.record {
-                    self.events.push(BondEvent::Distributing {
+                    self.events.push(LagEvent::Distributing {
                         slave: s.ifid,
                         on: active,
                     });
@@ -717,7 +660,7 @@ impl Bond {
     fn mii_monitor(&mut self, now: Instant) {
         // Further peer notifications go out one per MII interval
         // (peer_notif_delay 0).
-        if self.notify_left > 0 {
+        if self.announce.notify.take() {
             self.notify_peers();
         }
         let ignore_updelay = if self.cfg.mode == Mode::ActiveBackup {
@@ -740,7 +683,7 @@ impl Bond {
                         s.link = Link::Fail;
                         s.delay = down;
                         if self.record {
-                            self.events.push(BondEvent::SlaveLink {
+                            self.events.push(LagEvent::SlaveLink {
                                 slave: s.ifid,
                                 link: Link::Fail,
                             });
@@ -749,7 +692,7 @@ impl Bond {
                     if link_state {
                         s.link = Link::Up;
                         if self.record {
-                            self.events.push(BondEvent::SlaveLink {
+                            self.events.push(LagEvent::SlaveLink {
                                 slave: s.ifid,
                                 link: Link::Up,
                             });
@@ -770,7 +713,7 @@ impl Bond {
                         s.link = Link::Back;
                         s.delay = up;
                         if self.record && up > 0 {
-                            self.events.push(BondEvent::SlaveLink {
+                            self.events.push(LagEvent::SlaveLink {
                                 slave: s.ifid,
                                 link: Link::Back,
                             });
@@ -833,7 +776,7 @@ impl Bond {
                     }
                 }
             }
-            self.event(BondEvent::SlaveLink { slave: ifid, link });
+            self.event(LagEvent::SlaveLink { slave: ifid, link });
         }
         if failover && self.cfg.mode.uses_primary() {
             self.select_active_slave(now);
@@ -914,46 +857,45 @@ impl Bond {
             }
             if self.cfg.mode == Mode::ActiveBackup && old.is_some() {
                 // Tell the neighbours where the bond's addresses are now.
-                self.notify_left = self.cfg.num_grat_arp;
-                self.notify_peers();
+                self.announce.notify.start(now, self.cfg.num_grat_arp);
+                if self.announce.notify.take() {
+                    self.notify_peers();
+                }
             }
-            if old.is_some() && self.cfg.resend_igmp > 0 && !self.host.igmp_reports.is_empty() {
-                // `bond_resend_igmp_join_requests_delayed`: the host's
-                // reports again, resend_igmp times, 200 ms apart.
-                self.igmp_left = self.cfg.resend_igmp;
-                self.resend_igmp();
-                self.next_igmp = (self.igmp_left > 0).then(|| now + Duration::from_millis(200));
+            if old.is_some() && !self.announce.host.igmp_reports.is_empty() {
+                // The host's reports again, resend_igmp times, 200 ms
+                // apart, the first now.
+                self.announce.rejoin.start(now, self.cfg.resend_igmp);
+                if self
+                    .announce
+                    .rejoin
+                    .take_due(now, Duration::from_millis(200))
+                {
+                    self.resend_igmp();
+                }
             }
         }
         let ifid = best.and_then(|id| self.slave(id)).map(|s| s.ifid);
-        self.event(BondEvent::Active { slave: ifid });
+        self.event(LagEvent::Active { slave: ifid });
     }
 
     /// One round of peer notification: a gratuitous ARP for each address
     /// the host used, from the bond's address, out of the active slave.
     fn notify_peers(&mut self) {
-        if self.notify_left == 0 {
-            return;
-        }
-        self.notify_left -= 1;
         let Some(active) = self.curr_active else {
             return;
         };
-        for f in self.host.announcements(self.mac) {
+        for f in self.announce.notify_frames(self.mac) {
             self.tx.push((active, f));
-            self.peer_notifications += 1;
         }
     }
 
+    /// One round of the host's IGMP reports, out of the active slave.
     fn resend_igmp(&mut self) {
-        if self.igmp_left == 0 {
-            return;
-        }
-        self.igmp_left -= 1;
         let Some(active) = self.curr_active else {
             return;
         };
-        for f in self.host.igmp_reports.clone() {
+        for f in self.announce.rejoin_frames() {
             self.tx.push((active, f));
         }
     }
@@ -987,7 +929,7 @@ impl Bond {
         };
         if up != self.carrier {
             self.carrier = up;
-            self.event(BondEvent::Carrier { up });
+            self.event(LagEvent::Carrier { up });
         }
     }
 
@@ -1003,10 +945,7 @@ impl Bond {
     }
 
     fn next_random(&mut self) -> u32 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        self.rng as u32
+        self.rng.next_u64() as u32
     }
 
     /// `bond_start_xmit`: the members a frame the bond device sends leaves
@@ -1017,13 +956,13 @@ impl Bond {
         frame: &mut Frame<'_>,
         out: &mut Vec<u16>,
     ) -> Result<(), DropReason> {
-        self.host.learn(self.mac, frame);
+        self.announce.host.learn(self.mac, frame);
         if self.slaves.is_empty() || !self.up {
             return Err(DropReason::NoSlave);
         }
         match self.cfg.mode {
             Mode::BalanceRr => {
-                if host::is_igmp(frame) {
+                if crate::wire::host::is_igmp(frame) {
                     let id = self.curr_active.or_else(|| self.slave_by_id(0));
                     out.extend(id);
                 } else {
@@ -1182,7 +1121,7 @@ impl Bond {
 
     /// `bond_validate_arp`.
     fn validate_arp(&mut self, t: i64, k: usize, sip: [u8; 4], tip: [u8; 4]) {
-        if sip == [0; 4] || !self.host.addrs.contains(&tip) {
+        if sip == [0; 4] || !self.announce.host.addrs.contains(&tip) {
             return;
         }
         let Some(i) = self.cfg.arp_ip_target.iter().position(|x| *x == sip) else {
@@ -1196,10 +1135,10 @@ impl Bond {
     /// `bond_arp_send_all`: a request for every target, from the bond's
     /// address (0.0.0.0 while the host has used none), out of member `k`.
     fn arp_send_all(&mut self, t: i64, k: usize) {
-        let sip = self.host.addrs.first().copied().unwrap_or([0; 4]);
+        let sip = self.announce.host.addrs.first().copied().unwrap_or([0; 4]);
         let id = self.slaves[k].id;
         for tip in self.cfg.arp_ip_target.clone() {
-            let f = host::arp_request(self.mac, sip, tip, &[]);
+            let f = crate::wire::host::arp_request(self.mac, sip, tip, &[]);
             self.tx.push((id, f));
             self.arp_probes += 1;
             if self.slaves[k].dev_up {
@@ -1212,7 +1151,7 @@ impl Bond {
         if self.slaves[k].link != link {
             self.slaves[k].link = link;
             let ifid = self.slaves[k].ifid;
-            self.event(BondEvent::SlaveLink { slave: ifid, link });
+            self.event(LagEvent::SlaveLink { slave: ifid, link });
         }
     }
 
@@ -1517,7 +1456,7 @@ mod tests {
             b.add_slave(
                 ms(0),
                 NewSlave {
-                    ifid: IfId(u32::from(k)),
+                    ifid: IfId(u64::from(k)),
                     name: &format!("eth{k}"),
                     perm_mac: Mac([2, 0, 0, 0, 0, k]),
                     carrier: true,

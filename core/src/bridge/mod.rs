@@ -300,6 +300,11 @@ impl Bridge {
 
     /// Adds a port on the lowest free number. Returns `None` when all 1023
     /// are taken.
+    /// Whether [`Bridge::add_port`] would find a port number.
+    pub fn has_free_port(&self) -> bool {
+        self.ports.len() < MAX_PORTS || self.ports.iter().skip(1).any(Option::is_none)
+    }
+
     pub fn add_port(&mut self, ifid: IfId) -> Option<PortNo> {
         let no = match self.ports.iter().skip(1).position(Option::is_none) {
             Some(i) => i + 1,

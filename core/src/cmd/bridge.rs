@@ -193,10 +193,10 @@ pub(super) fn parse_port_words(
             "state" => {
                 a.next();
                 let n: u8 = a.num("state", "a port state from 0 to 4")?;
-                if PortState::from_number(n).is_none() {
+                let Some(st) = PortState::from_number(n) else {
                     return Err(a.bad("state", &n.to_string(), "0 (disabled) to 4 (blocking)"));
-                }
-                p.state = Some(n);
+                };
+                p.state = Some(st);
                 any = true;
                 continue;
             }
@@ -599,11 +599,27 @@ pub(super) fn port_set(
     p: &PortChanges,
 ) -> Result<(), CmdError> {
     let id = lookup(g, cmd, dev)?;
-    let (br, no) = port_of(g, cmd, id)?;
-    let b = g.iface_mut(br).bridge_mut().expect("bridge");
+    let (br, _) = port_of(g, cmd, id)?;
+    check_port(g, cmd, br, p)?;
+    commit_port(g, now, id, p);
+    Ok(())
+}
+
+/// Everything that can refuse port changes `p` on a port of bridge `br`,
+/// checked before anything changes.
+pub(super) fn check_port(g: &Graph, cmd: &str, br: IfId, p: &PortChanges) -> Result<(), CmdError> {
+    let b = g.iface(br).bridge().expect("a bridge");
     if p.state.is_some() && b.kernel_stp() {
         return Err(err(cmd, "argument \"state\": the kernel's spanning tree owns the port states while stp_state is 1 (EBUSY)"));
     }
+    Ok(())
+}
+
+/// Carries out port changes that [`check_port`] accepted on bridge port `id`.
+pub(super) fn commit_port(g: &mut Graph, now: Instant, id: IfId, p: &PortChanges) {
+    let f = g.iface(id);
+    let (br, no) = (f.master.expect("a bridge port"), f.port_no);
+    let b = g.iface_mut(br).bridge_mut().expect("a bridge");
     let port = b.port_mut(no).expect("port of its master");
     p.apply_flags(&mut port.flags);
     if let Some(m) = p.group_fwd_mask {
@@ -616,7 +632,7 @@ pub(super) fn port_set(
         port.root_block = r;
     }
     if let Some(s) = p.state {
-        b.set_port_state(no, PortState::from_number(s).expect("checked at parse"));
+        b.set_port_state(no, s);
     }
     if let Some(c) = p.cost {
         b.set_path_cost(now, no, c);
@@ -627,7 +643,6 @@ pub(super) fn port_set(
     if p.learning == Some(false) {
         b.fdb.flush_port(no, true);
     }
-    Ok(())
 }
 
 pub(super) fn link_show(g: &Graph, dev: Option<&str>, opts: Opts) -> Result<String, CmdError> {

@@ -829,9 +829,27 @@ pub(super) fn add(g: &mut Graph, now: Instant, a: &LinkAdd) -> Result<IfId, CmdE
 }
 
 pub(super) fn set(g: &mut Graph, now: Instant, s: &LinkSet) -> Result<(), CmdError> {
+    let plan = check_set(g, s)?;
+    commit_set(g, now, s, plan);
+    Ok(())
+}
+
+/// `link set` resolved and checked by [`check_set`]: the device, its new
+/// master, and the bridge and bond configurations it ends with.
+#[derive(Debug)]
+pub(super) struct SetPlan {
+    id: IfId,
+    /// `Some(None)`: nomaster.
+    master: Option<Option<IfId>>,
+    bridge: Option<BridgeConfig>,
+    bond: Option<crate::bond::BondConfig>,
+}
+
+/// Every reason `link set` can be refused, found before anything changes
+/// (the kernel's `do_setlink` would stop half way; patchbay does not).
+pub(super) fn check_set(g: &Graph, s: &LinkSet) -> Result<SetPlan, CmdError> {
     let cmd = format!("link set {}", s.name);
     let id = lookup(g, &cmd, &s.name)?;
-    // Check everything before changing anything.
     let master = match &s.master {
         Some(Some(m)) => {
             let br = lookup(g, &cmd, m)?;
@@ -852,22 +870,41 @@ pub(super) fn set(g: &mut Graph, now: Instant, s: &LinkSet) -> Result<(), CmdErr
                     return Err(err(&cmd, format!("\"{}\" is already enslaved to \"{}\" (run 'patchbay link set {} nomaster' first)", s.name, g.iface(cur).name, s.name)));
                 }
             }
+            g.check_enslave(id, br).map_err(|e| graph_err(&cmd, e))?;
             Some(Some(br))
         }
         Some(None) => Some(None),
         None => None,
     };
-    if s.bridge.is_some() && g.iface(id).bridge().is_none() {
-        return Err(err(
-            &cmd,
-            format!(
-                "\"{}\" is not a bridge: bridge options do not apply",
-                s.name
-            ),
-        ));
-    }
-    if s.port.is_some() {
-        port_of(g, &cmd, id)?;
+    let bridge = match &s.bridge {
+        Some(o) => {
+            let Some(b) = g.iface(id).bridge() else {
+                return Err(err(
+                    &cmd,
+                    format!(
+                        "\"{}\" is not a bridge: bridge options do not apply",
+                        s.name
+                    ),
+                ));
+            };
+            let new = bridge_config(o, b.cfg.clone());
+            check_stp_times(&cmd, &new)?;
+            Some(new)
+        }
+        None => None,
+    };
+    if let Some(p) = &s.port {
+        // The master the device has when the port options apply: the one
+        // this command gives it, as `do_setlink` enslaves first.
+        let br = match master {
+            Some(Some(br)) if g.iface(br).bridge().is_some() => br,
+            Some(_) => port_of(g, &cmd, id).and(Err(err(
+                &cmd,
+                "bridge_slave options need a bridge as the master",
+            )))?,
+            None => port_of(g, &cmd, id)?.0,
+        };
+        super::bridge::check_port(g, &cmd, br, p)?;
     }
     if s.netdevsim.is_some() && !matches!(g.iface(id).kind, Kind::Netdevsim) {
         return Err(err(&cmd, format!("\"{}\" is not a netdevsim port", s.name)));
@@ -899,7 +936,7 @@ pub(super) fn set(g: &mut Graph, now: Instant, s: &LinkSet) -> Result<(), CmdErr
             ));
         }
     }
-    let bond_cfg = match &s.bond {
+    let bond = match &s.bond {
         Some(o) => {
             let Some(b) = g.iface(id).bond() else {
                 return Err(err(
@@ -916,17 +953,29 @@ pub(super) fn set(g: &mut Graph, now: Instant, s: &LinkSet) -> Result<(), CmdErr
         }
         None => None,
     };
-    if let Some(Some(br)) = master {
-        g.enslave(now, id, br).map_err(|e| graph_err(&cmd, e))?;
-    } else if master == Some(None) && g.iface(id).master.is_some() {
-        g.release(now, id).map_err(|e| graph_err(&cmd, e))?;
+    Ok(SetPlan {
+        id,
+        master,
+        bridge,
+        bond,
+    })
+}
+
+/// Carries out a `link set` that [`check_set`] accepted; it cannot fail.
+pub(super) fn commit_set(g: &mut Graph, now: Instant, s: &LinkSet, plan: SetPlan) {
+    let id = plan.id;
+    match plan.master {
+        Some(Some(br)) => {
+            g.enslave(now, id, br).expect("checked by check_enslave");
+        }
+        Some(None) if g.iface(id).master.is_some() => {
+            g.release(now, id).expect("enslaved");
+        }
+        _ => {}
     }
-    if let Some(o) = &s.bridge {
-        let f = g.iface_mut(id);
-        let b = f.bridge_mut().expect("checked");
+    if let (Some(o), Some(mut new)) = (&s.bridge, plan.bridge) {
+        let b = g.iface_mut(id).bridge_mut().expect("checked");
         let old = b.cfg.clone();
-        let mut new = bridge_config(o, old.clone());
-        check_stp_times(&cmd, &new)?;
         // The spanning-tree settings go through their own paths, which
         // recompute the tree (`br_stp_set_enabled`, `br_stp_set_bridge_priority`, ...).
         new.stp_state = old.stp_state;
@@ -944,14 +993,14 @@ pub(super) fn set(g: &mut Graph, now: Instant, s: &LinkSet) -> Result<(), CmdErr
             b.fdb.schedule_gc(now);
         }
     }
-    if let Some(cfg) = bond_cfg {
+    if let Some(cfg) = plan.bond {
         let b = g.iface_mut(id).bond_mut().expect("checked");
         b.cfg = cfg;
         b.config_changed();
         g.link_changed(now, id);
     }
     if let Some(p) = &s.port {
-        super::bridge::port_set(g, now, &cmd, &s.name, p)?;
+        super::bridge::commit_port(g, now, id, p);
     }
     if let (Some(op), Kind::Macvlan(m)) = (&s.macaddr, &mut g.iface_mut(id).kind) {
         m.macaddr(op);
@@ -977,7 +1026,6 @@ pub(super) fn set(g: &mut Graph, now: Instant, s: &LinkSet) -> Result<(), CmdErr
             }
         }
     }
-    Ok(())
 }
 
 /// Changes a device's MAC and the local FDB entries that follow it.

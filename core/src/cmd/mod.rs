@@ -192,7 +192,7 @@ pub struct PortChanges {
     pub bcast_flood: Option<bool>,
     pub hairpin: Option<bool>,
     pub isolated: Option<bool>,
-    pub state: Option<u8>,
+    pub state: Option<crate::bridge::PortState>,
     pub cost: Option<u32>,
     pub priority: Option<u8>,
     pub group_fwd_mask: Option<u16>,
@@ -405,16 +405,44 @@ pub fn parse(words: &[String]) -> Result<Command, CmdError> {
     }
 }
 
-/// What a command printed, and what it warns of (stderr in iproute2).
+/// What a command printed, what it warns of (stderr in iproute2), and
+/// what the front end must carry out on the host for it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Output {
     pub text: String,
     pub warning: String,
+    pub effects: Vec<Effect>,
+}
+
+/// The host side of a command the graph has taken: what a front end with
+/// real netdevs does next (the daemon: TAPs, namespaces, kernel settings;
+/// the simulator has no host side and ignores them). Everything a command
+/// can be refused for was checked before the graph changed, so these come
+/// only from a command that succeeded; a front end checks its own side
+/// (a namespace that must exist, a name the kernel has taken) before it
+/// applies the command (`patchbay_io::effects`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// A device was made (`link add`; both ends of a veth): the daemon
+    /// exposes it as a TAP of its name, or gives a netdevsim port its
+    /// wire TAP.
+    Created(IfId),
+    /// A device left the graph; the attachment it had, if any, is closed.
+    Removed(IfId, Option<crate::graph::AttachId>),
+    /// Admin state: the device's netdev follows.
+    Admin(IfId, bool),
+    /// MTU: the device's netdev follows.
+    Mtu(IfId, u32),
+    /// Address: the device's netdev follows.
+    Address(IfId, Mac),
+    /// `netns NAME`: the device's TAP moves there.
+    Netns(IfId, String),
 }
 
 /// Applies a command to the graph. `tuntap` needs a front end that can make
 /// TAP devices; here it is refused.
 pub fn apply(g: &mut Graph, now: Instant, cmd: &Command, opts: Opts) -> Result<Output, CmdError> {
+    let mut effects = Vec::new();
     let text = match cmd {
         Command::TuntapAdd { .. } | Command::TuntapDel { .. } => {
             return Err(err(
@@ -422,13 +450,62 @@ pub fn apply(g: &mut Graph, now: Instant, cmd: &Command, opts: Opts) -> Result<O
                 "TAP devices are made by the daemon (run 'patchbay daemon')",
             ))
         }
-        Command::LinkAdd(a) => link::add(g, now, a).map(|_| String::new())?,
-        Command::LinkDel { name } => {
-            let id = lookup(g, "link del", name)?;
-            g.remove(now, id);
+        Command::LinkAdd(a) => {
+            let id = link::add(g, now, a)?;
+            effects.push(Effect::Created(id));
+            let peer = match g.iface(id).kind {
+                crate::graph::Kind::Veth { peer } => peer,
+                _ => None,
+            };
+            if let Some(p) = peer {
+                effects.push(Effect::Created(p));
+            }
+            if let Some(ns) = &a.netns {
+                effects.push(Effect::Netns(id, ns.clone()));
+            }
+            if let (
+                Some(p),
+                LinkKind::Veth {
+                    peer_netns: Some(ns),
+                    ..
+                },
+            ) = (peer, &a.kind)
+            {
+                effects.push(Effect::Netns(p, ns.clone()));
+            }
             String::new()
         }
-        Command::LinkSet(s) => link::set(g, now, s).map(|_| String::new())?,
+        Command::LinkDel { name } => {
+            let id = lookup(g, "link del", name)?;
+            for (id, f) in g.remove(now, id) {
+                effects.push(Effect::Removed(id, f.attach.map(|a| a.id)));
+            }
+            String::new()
+        }
+        Command::LinkSet(s) => {
+            link::set(g, now, s)?;
+            let id = lookup(g, "link set", &s.name)?;
+            if let Some(up) = s.up {
+                effects.push(Effect::Admin(id, up));
+            }
+            if let Some(m) = s.mtu {
+                effects.push(Effect::Mtu(id, m));
+            }
+            if let Some(mac) = s.address {
+                effects.push(Effect::Address(id, mac));
+                // A passthru macvlan's lower took the address too.
+                let f = g.iface(id);
+                if let (crate::graph::Kind::Macvlan(m), Some(l)) = (&f.kind, f.link) {
+                    if m.mode == crate::macvlan::Mode::Passthru {
+                        effects.push(Effect::Address(l, mac));
+                    }
+                }
+            }
+            if let Some(ns) = &s.netns {
+                effects.push(Effect::Netns(id, ns.clone()));
+            }
+            String::new()
+        }
         Command::LinkShow { dev, master, kind } => {
             link::show(g, dev.as_deref(), master.as_deref(), kind.as_deref(), opts)?
         }
@@ -472,7 +549,11 @@ pub fn apply(g: &mut Graph, now: Instant, cmd: &Command, opts: Opts) -> Result<O
         }) => vxlan::DSTPORT_WARNING.to_string(),
         _ => String::new(),
     };
-    Ok(Output { text, warning })
+    Ok(Output {
+        text,
+        warning,
+        effects,
+    })
 }
 
 pub(crate) fn lookup(g: &Graph, cmd: &str, name: &str) -> Result<IfId, CmdError> {

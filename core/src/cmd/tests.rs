@@ -214,3 +214,116 @@ fn bond_options_follow_the_kernels_rules_and_show_as_iproute2() {
     assert!(proc_text.contains("Up Delay (ms): 200"), "{proc_text}");
     assert!(proc_text.contains("\nSlave Interface: e1\n"), "{proc_text}");
 }
+
+fn run(g: &mut Graph, l: &str) -> Result<Output, CmdError> {
+    apply(
+        g,
+        Instant::ZERO,
+        &parse(&words(l)).unwrap(),
+        Opts::default(),
+    )
+}
+
+fn shown(g: &mut Graph) -> String {
+    let o = Opts {
+        json: true,
+        details: true,
+        stats: false,
+    };
+    let mut s = String::new();
+    for l in ["link show", "bridge link show", "bridge fdb show"] {
+        s += &apply(g, Instant::ZERO, &parse(&words(l)).unwrap(), o)
+            .unwrap()
+            .text;
+    }
+    s
+}
+
+#[test]
+fn a_removed_devices_id_never_names_the_next_one() {
+    let mut g = Graph::new();
+    run(&mut g, "link add m0 type nlmon").unwrap();
+    let old = g.by_name("m0").unwrap();
+    run(&mut g, "link del m0").unwrap();
+    run(&mut g, "link add m1 type nlmon").unwrap();
+    let new = g.by_name("m1").unwrap();
+    assert_ne!(old, new, "the slot was reused under the same id");
+    assert!(
+        g.get(old).is_none(),
+        "the stale id names {}",
+        g.iface(new).name
+    );
+    assert_eq!(g.get(new).unwrap().name, "m1");
+}
+
+#[test]
+fn link_set_is_checked_whole_before_anything_changes() {
+    let mut g = Graph::new();
+    for l in [
+        "link add br0 type bridge stp_state 1",
+        "link add b1 type bond mode active-backup",
+        "link add d0 type dummy",
+        "link add d1 type dummy",
+        "link set d1 master br0",
+    ] {
+        run(&mut g, l).unwrap();
+    }
+    let before = shown(&mut g);
+    // A port state is the kernel's STP's (EBUSY): neither the master,
+    // the MTU nor the cost given with it may stick.
+    for l in [
+        "link set d0 master br0 mtu 9000 type bridge_slave cost 7 state 3",
+        "link set d1 mtu 9000 up type bridge_slave cost 7 learning off state 3",
+        "link set br0 mtu 9000 type bridge forward_delay 100",
+        "link set d0 master b1 type bridge_slave cost 7",
+    ] {
+        let e = run(&mut g, l).unwrap_err();
+        assert_eq!(
+            shown(&mut g),
+            before,
+            "\"{l}\" failed ({e}) and changed the graph"
+        );
+    }
+    // As do_setlink does, master first: the port options apply to the new port.
+    run(&mut g, "link set d0 master br0 type bridge_slave cost 7").unwrap();
+    let p = shown(&mut g);
+    assert!(p.contains("\"cost\":7"), "{p}");
+}
+
+#[test]
+fn link_commands_return_the_host_side_as_effects() {
+    let mut g = Graph::new();
+    let o = run(
+        &mut g,
+        "link add v1 netns n1 type veth peer name v2 netns n2",
+    )
+    .unwrap();
+    let (v1, v2) = (g.by_name("v1").unwrap(), g.by_name("v2").unwrap());
+    assert_eq!(
+        o.effects,
+        [
+            Effect::Created(v1),
+            Effect::Created(v2),
+            Effect::Netns(v1, "n1".into()),
+            Effect::Netns(v2, "n2".into()),
+        ]
+    );
+    let o = run(&mut g, "link set v1 up mtu 1400 address 02:00:00:00:00:01").unwrap();
+    assert_eq!(
+        o.effects,
+        [
+            Effect::Admin(v1, true),
+            Effect::Mtu(v1, 1400),
+            Effect::Address(v1, "02:00:00:00:00:01".parse().unwrap()),
+        ]
+    );
+    let o = run(&mut g, "link del v1").unwrap();
+    assert_eq!(
+        o.effects,
+        [Effect::Removed(v2, None), Effect::Removed(v1, None)]
+    );
+    assert!(run(&mut g, "link set v1 up")
+        .unwrap_err()
+        .to_string()
+        .contains("v1"));
+}

@@ -11,7 +11,7 @@
 //! `sticky` kept; lacp the ports collecting and distributing in the
 //! selected aggregator). LACP is [`crate::lacp`], the same machines the
 //! bond runs; the host-address learning and announcements are
-//! [`crate::bond::host`]'s.
+//! [`crate::wire::host`]'s.
 //!
 //! The transmit path takes no lock: the team is owned by the forwarding
 //! thread like every device, and [`Team::xmit`] reads a port list kept up
@@ -22,12 +22,13 @@ pub mod hash;
 
 use std::time::Duration;
 
-use crate::bond::host::{self, HostAddrs};
-use crate::bond::{BondEvent, Link, NewSlave, Rx};
+use crate::bond::{LagEvent, Link, NewSlave, Rx};
 use crate::counters::DropReason;
 use crate::graph::IfId;
 use crate::lacp::{AdSelect, Lacp, LacpConfig};
+use crate::lag::announce::Announcer;
 use crate::time::Instant;
+use crate::wire::host;
 use crate::wire::lacp::{ETHERTYPE_SLOW, LACP_GROUP};
 use crate::wire::{ethertype, Frame, Mac, Tag};
 use config::{AggSelectPolicy, HwaddrPolicy};
@@ -100,16 +101,16 @@ pub struct Team {
     /// activebackup's active port.
     pub active: Option<u16>,
     sent_packets: u32,
-    rng: u64,
+    rng: crate::rng::Rng,
     recipe: Recipe,
     pub lacp: Option<Lacp>,
     pub up: bool,
     pub carrier: bool,
     pub mac: Mac,
     pub tx: Vec<(u16, Vec<u8>)>,
-    pub host: HostAddrs,
+    pub announce: Announcer,
     pub record: bool,
-    pub events: Vec<BondEvent>,
+    pub events: Vec<LagEvent>,
     /// basic tx_balancer: hash → port, bytes per hash now and at the last
     /// rebalance.
     htpm: Vec<Option<u16>>,
@@ -117,11 +118,6 @@ pub struct Team {
     hash_last: Vec<u64>,
     next_balance: Option<Instant>,
     next_ad: Option<Instant>,
-    notify_left: u32,
-    next_notify: Option<Instant>,
-    rejoin_left: u32,
-    next_rejoin: Option<Instant>,
-    pub peer_notifications: u64,
 }
 
 impl Team {
@@ -136,14 +132,14 @@ impl Team {
             next_id: 0,
             active: None,
             sent_packets: 0,
-            rng: 0x2545_f491_4f6c_dd1d,
+            rng: crate::rng::Rng::new(0x2545_f491_4f6c_dd1d),
             recipe,
             lacp,
             up: false,
             carrier: false,
             mac,
             tx: Vec::new(),
-            host: HostAddrs::default(),
+            announce: Announcer::default(),
             record: false,
             events: Vec::new(),
             htpm: vec![None; 256],
@@ -151,11 +147,6 @@ impl Team {
             hash_last: vec![0; 256],
             next_balance: None,
             next_ad: None,
-            notify_left: 0,
-            next_notify: None,
-            rejoin_left: 0,
-            next_rejoin: None,
-            peer_notifications: 0,
         }
     }
 
@@ -191,7 +182,7 @@ impl Team {
         self.ports.iter().find(|p| p.name == name)
     }
 
-    fn event(&mut self, e: BondEvent) {
+    fn event(&mut self, e: LagEvent) {
         if self.record {
             self.events.push(e);
         }
@@ -243,7 +234,7 @@ impl Team {
         self.en_ports.retain(|p| *p != id);
         if self.active == Some(id) {
             self.active = None;
-            self.event(BondEvent::Active { slave: None });
+            self.event(LagEvent::Active { slave: None });
         }
         for m in self.htpm.iter_mut() {
             if *m == Some(id) {
@@ -380,8 +371,8 @@ impl Team {
         [
             self.next_ad,
             self.next_balance,
-            self.next_notify,
-            self.next_rejoin,
+            self.announce.notify.next(),
+            self.announce.rejoin.next(),
         ]
         .into_iter()
         .chain(watch)
@@ -416,15 +407,13 @@ impl Team {
             let iv = u64::from(self.cfg.tx_balancer.unwrap_or(50).max(1)) * 100;
             self.next_balance = Some(t + Duration::from_millis(iv));
         }
-        while let Some(t) = self.next_notify.filter(|t| *t <= now) {
+        let every = Duration::from_millis(u64::from(self.cfg.notify_peers.interval));
+        while self.announce.notify.take_due(now, every) {
             self.notify_peers();
-            self.next_notify = (self.notify_left > 0)
-                .then(|| t + Duration::from_millis(u64::from(self.cfg.notify_peers.interval)));
         }
-        while let Some(t) = self.next_rejoin.filter(|t| *t <= now) {
+        let every = Duration::from_millis(u64::from(self.cfg.mcast_rejoin.interval));
+        while self.announce.rejoin.take_due(now, every) {
             self.rejoin();
-            self.next_rejoin = (self.rejoin_left > 0)
-                .then(|| t + Duration::from_millis(u64::from(self.cfg.mcast_rejoin.interval)));
         }
         self.refresh(now);
     }
@@ -582,7 +571,7 @@ impl Team {
                 if !link {
                     p.link_changes += 1;
                 }
-                self.event(BondEvent::SlaveLink {
+                self.event(LagEvent::SlaveLink {
                     slave: ifid,
                     link: if link { Link::Up } else { Link::Down },
                 });
@@ -627,7 +616,7 @@ impl Team {
         let carrier = carrier && self.up;
         if carrier != self.carrier {
             self.carrier = carrier;
-            self.event(BondEvent::Carrier { up: carrier });
+            self.event(LagEvent::Carrier { up: carrier });
         }
     }
 
@@ -642,12 +631,10 @@ impl Team {
         if on {
             self.en_ports.push(id);
             if self.cfg.notify_peers.count > 0 {
-                self.notify_left = self.cfg.notify_peers.count;
-                self.next_notify = Some(now);
+                self.announce.notify.start(now, self.cfg.notify_peers.count);
             }
-            if self.cfg.mcast_rejoin.count > 0 && !self.host.igmp_reports.is_empty() {
-                self.rejoin_left = self.cfg.mcast_rejoin.count;
-                self.next_rejoin = Some(now);
+            if self.cfg.mcast_rejoin.count > 0 && !self.announce.host.igmp_reports.is_empty() {
+                self.announce.rejoin.start(now, self.cfg.mcast_rejoin.count);
             }
         } else {
             self.en_ports.retain(|x| *x != id);
@@ -657,7 +644,7 @@ impl Team {
                 }
             }
         }
-        self.event(BondEvent::Distributing { slave: ifid, on });
+        self.event(LagEvent::Distributing { slave: ifid, on });
     }
 
     /// `ab_link_watch_handler`: the best port by prio, then speed, then
@@ -699,7 +686,7 @@ impl Team {
         if new_id != self.active {
             self.active = new_id;
             let ifid = new.map(|k| self.ports[k].ifid);
-            self.event(BondEvent::Active { slave: ifid });
+            self.event(LagEvent::Active { slave: ifid });
             if self.cfg.hwaddr_policy == HwaddrPolicy::ByActive {
                 if let Some(k) = new {
                     self.mac = self.ports[k].mac;
@@ -754,28 +741,19 @@ impl Team {
     }
 
     fn notify_peers(&mut self) {
-        if self.notify_left == 0 {
-            return;
-        }
-        self.notify_left -= 1;
         let Some(to) = self.announce_port() else {
             return;
         };
-        for f in self.host.announcements(self.mac) {
+        for f in self.announce.notify_frames(self.mac) {
             self.tx.push((to, f));
-            self.peer_notifications += 1;
         }
     }
 
     fn rejoin(&mut self) {
-        if self.rejoin_left == 0 {
-            return;
-        }
-        self.rejoin_left -= 1;
         let Some(to) = self.announce_port() else {
             return;
         };
-        for f in self.host.igmp_reports.clone() {
+        for f in self.announce.rejoin_frames() {
             self.tx.push((to, f));
         }
     }
@@ -788,10 +766,7 @@ impl Team {
     }
 
     fn next_random(&mut self) -> u32 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        self.rng as u32
+        self.rng.next_u64() as u32
     }
 
     /// `team_get_first_port_txable_rcu`: the port itself if it can send,
@@ -818,7 +793,7 @@ impl Team {
         frame: &mut Frame<'_>,
         out: &mut Vec<u16>,
     ) -> Result<(), DropReason> {
-        self.host.learn(self.mac, frame);
+        self.announce.host.learn(self.mac, frame);
         if self.ports.is_empty() || !self.up {
             return Err(DropReason::NoSlave);
         }
@@ -899,7 +874,7 @@ impl Team {
         if self.active != Some(id) {
             self.active = Some(id);
             let ifid = self.ports[k].ifid;
-            self.event(BondEvent::Active { slave: Some(ifid) });
+            self.event(LagEvent::Active { slave: Some(ifid) });
             for j in 0..self.ports.len() {
                 self.set_enabled(now, j, j == k);
             }
@@ -935,7 +910,7 @@ mod tests {
             t.add_port(
                 ms(0),
                 NewSlave {
-                    ifid: IfId(i as u32 + 1),
+                    ifid: IfId(i as u64 + 1),
                     name,
                     perm_mac: Mac::local(0x910 + i as u64),
                     carrier: true,
@@ -1018,16 +993,11 @@ mod tests {
         t.handle_timeout(ms(150));
         assert_eq!((garp(&t.tx), igmp(&t.tx)), (1, 0));
         t.handle_timeout(ms(1000));
-        assert_eq!(t.peer_notifications, 2);
+        assert_eq!(t.announce.sent, 2);
     }
 
     fn arp(op: u8, smac: Mac, sip: [u8; 4], tip: [u8; 4], tags: &[crate::wire::Tag]) -> Vec<u8> {
-        let mut a = vec![0, 1, 8, 0, 6, 4, 0, op];
-        a.extend_from_slice(&smac.0);
-        a.extend_from_slice(&sip);
-        a.extend_from_slice(&[0; 6]);
-        a.extend_from_slice(&tip);
-        build_frame(Mac::BROADCAST, smac, tags, ethertype::ARP, &a)
+        host::arp(op.into(), smac, Mac::BROADCAST, sip, Mac::ZERO, tip, tags)
     }
 
     fn hear(t: &mut Team, now: Instant, port: u16, f: &[u8]) {

@@ -8,6 +8,7 @@
 
 pub mod bpdu;
 pub mod gso;
+pub mod host;
 pub mod lacp;
 mod mac;
 pub mod vxlan;

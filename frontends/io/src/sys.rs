@@ -189,6 +189,12 @@ pub fn flags(name: &str) -> io::Result<(bool, bool)> {
     Ok((f & libc::IFF_UP != 0, f & libc::IFF_RUNNING != 0))
 }
 
+pub fn set_mtu(name: &str, mtu: u32) -> io::Result<()> {
+    let mut r = ifreq(name)?;
+    r.ifr_ifru.ifru_mtu = mtu as libc::c_int;
+    ioctl(name, libc::SIOCSIFMTU, &mut r)
+}
+
 pub fn set_up(name: &str, up: bool) -> io::Result<()> {
     let mut r = ifreq(name)?;
     ioctl(name, libc::SIOCGIFFLAGS, &mut r)?;

@@ -1180,13 +1180,13 @@ fn bridge_data(o: &cmd::BridgeOpts) -> Vec<InfoBridge> {
 fn port_data(p: &cmd::PortChanges) -> Vec<InfoBridgePort> {
     let mut d = Vec::new();
     if let Some(v) = p.state {
+        use patchbay_core::bridge::PortState;
         d.push(InfoBridgePort::State(match v {
-            0 => BridgePortState::Disabled,
-            1 => BridgePortState::Listening,
-            2 => BridgePortState::Learning,
-            3 => BridgePortState::Forwarding,
-            4 => BridgePortState::Blocking,
-            x => BridgePortState::Other(x),
+            PortState::Disabled => BridgePortState::Disabled,
+            PortState::Listening => BridgePortState::Listening,
+            PortState::Learning => BridgePortState::Learning,
+            PortState::Forwarding => BridgePortState::Forwarding,
+            PortState::Blocking => BridgePortState::Blocking,
         }));
     }
     if let Some(v) = p.priority {

@@ -1,8 +1,10 @@
-//! The simulator's one source of randomness: SplitMix64, seeded from the
-//! scenario. Small, fast, and the same sequence on every platform, so a
-//! seed names one run exactly.
+//! The core's one source of randomness: SplitMix64, seeded by whoever owns
+//! it (the simulator from the scenario's seed; a bond, a team or a
+//! netdevsim port from a fixed or given seed). Small, fast, no OS entropy,
+//! and the same sequence on every platform, so a seed names one run
+//! exactly.
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Rng(u64);
 
 impl Rng {

@@ -1,14 +1,75 @@
-//! What the interface graph needs of a link aggregate: a bond
-//! ([`crate::bond::Bond`]) or a team ([`crate::team::Team`]). The graph
-//! moves frames; the aggregate says which members a frame leaves by, what
-//! a member's frame becomes, and what control frames it sends.
+//! The link-aggregation layer bond and team share: the [`Lag`] trait the
+//! interface graph drives both through, the types they both speak
+//! ([`NewSlave`], [`Link`], [`Rx`], [`LagEvent`]), and the announcer
+//! ([`announce`]) that tells the network where the host's addresses and
+//! groups are after a failover. LACP, which both run, is [`crate::lacp`];
+//! the frames they build are in [`crate::wire::host`]. The graph moves
+//! frames; the aggregate says which members a frame leaves by, what a
+//! member's frame becomes, and what control frames it sends.
 
-use crate::bond::{Bond, BondEvent, NewSlave, Rx};
+pub mod announce;
+
+use crate::bond::Bond;
 use crate::counters::DropReason;
 use crate::graph::IfId;
 use crate::team::Team;
 use crate::time::Instant;
 use crate::wire::{Frame, Mac};
+
+/// A member's link as the aggregate's monitor sees it (`slave->link`;
+/// a team's link watchers report up and down only).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Link {
+    Up,
+    Fail,
+    #[default]
+    Down,
+    Back,
+}
+
+impl Link {
+    /// `bond_slave_link_status`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Link::Up => "up",
+            Link::Fail => "going down",
+            Link::Down => "down",
+            Link::Back => "going back",
+        }
+    }
+}
+
+/// A device joining a bond or team, as the graph knows it.
+#[derive(Clone, Copy, Debug)]
+pub struct NewSlave<'a> {
+    pub ifid: IfId,
+    pub name: &'a str,
+    pub perm_mac: Mac,
+    /// Running with carrier.
+    pub carrier: bool,
+    pub speed_mbps: u32,
+    pub full_duplex: bool,
+}
+
+/// What a bond or team did, for the simulator's timeline and the events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LagEvent {
+    SlaveLink { slave: IfId, link: Link },
+    Distributing { slave: IfId, on: bool },
+    Active { slave: Option<IfId> },
+    Carrier { up: bool },
+}
+
+/// A frame a member received, as the bond or team takes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rx {
+    /// Up to the bond device.
+    Pass,
+    /// LACP took it.
+    Consumed,
+    /// Stays on the member (inactive slave; link-local frames pass there).
+    Exact,
+}
 
 pub trait Lag {
     fn mac(&self) -> Mac;
@@ -35,7 +96,7 @@ pub trait Lag {
     fn rx(&mut self, now: Instant, id: u16, frame: &mut Frame<'_>) -> Rx;
     /// Control frames to send: (member id, frame).
     fn take_tx(&mut self) -> Vec<(u16, Vec<u8>)>;
-    fn take_events(&mut self) -> Vec<BondEvent>;
+    fn take_events(&mut self) -> Vec<LagEvent>;
     fn set_record(&mut self, on: bool);
     /// What ethtool reports for the device: the sum of the speeds of the
     /// members that carry traffic, full duplex if any is.
@@ -91,7 +152,7 @@ impl Lag for Bond {
     fn take_tx(&mut self) -> Vec<(u16, Vec<u8>)> {
         std::mem::take(&mut self.tx)
     }
-    fn take_events(&mut self) -> Vec<BondEvent> {
+    fn take_events(&mut self) -> Vec<LagEvent> {
         std::mem::take(&mut self.events)
     }
     fn set_record(&mut self, on: bool) {
@@ -160,7 +221,7 @@ impl Lag for Team {
     fn take_tx(&mut self) -> Vec<(u16, Vec<u8>)> {
         std::mem::take(&mut self.tx)
     }
-    fn take_events(&mut self) -> Vec<BondEvent> {
+    fn take_events(&mut self) -> Vec<LagEvent> {
         std::mem::take(&mut self.events)
     }
     fn set_record(&mut self, on: bool) {

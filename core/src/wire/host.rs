@@ -1,100 +1,47 @@
-//! What a bond or team learns of the host stack above it (the addresses it
-//! sends from, its IGMP reports), and the frames that announce them after a
-//! failover: gratuitous ARP and unsolicited neighbour advertisements
-//! (`NETDEV_NOTIFY_PEERS`), IGMP reports again (`NETDEV_RESEND_IGMP`), and
-//! the ARP requests link monitors probe with. Bonding and team share it.
+//! The host frames several devices build or read: ARP requests and
+//! replies, neighbour solicitations and advertisements (with their ICMPv6
+//! checksum), and the tests that pick out NAs and IGMP. The bond's and the
+//! team's link monitors and announcements, the VXLAN proxy's replies and
+//! the simulator's hosts all use these.
 
 use crate::wire::{build_frame, ethertype, Frame, Mac, Tag};
 
-/// Addresses and reports seen in frames the host sent from `mac`.
-#[derive(Clone, Debug, Default)]
-pub struct HostAddrs {
-    /// IPv4 addresses the host used (ARP senders): what a gratuitous ARP
-    /// announces.
-    pub addrs: Vec<[u8; 4]>,
-    /// IPv6 addresses the host sent from: what an unsolicited neighbour
-    /// advertisement announces.
-    pub addrs6: Vec<[u8; 16]>,
-    /// The host's last IGMP membership reports (whole frames), one per
-    /// group.
-    pub igmp_reports: Vec<Vec<u8>>,
+/// ARP operation: request.
+pub const ARP_REQUEST: u16 = 1;
+/// ARP operation: reply.
+pub const ARP_REPLY: u16 = 2;
+
+/// An Ethernet/IPv4 ARP packet in a frame from `src` to `dst`: operation
+/// `op`, sender `src`/`sip`, target `tha`/`tip` (`arp_create`).
+pub fn arp(
+    op: u16,
+    src: Mac,
+    dst: Mac,
+    sip: [u8; 4],
+    tha: Mac,
+    tip: [u8; 4],
+    tags: &[Tag],
+) -> Vec<u8> {
+    let mut arp = Vec::with_capacity(28);
+    arp.extend_from_slice(&[0, 1, 8, 0, 6, 4]);
+    arp.extend_from_slice(&op.to_be_bytes());
+    arp.extend_from_slice(&src.0);
+    arp.extend_from_slice(&sip);
+    arp.extend_from_slice(&tha.0);
+    arp.extend_from_slice(&tip);
+    build_frame(dst, src, tags, ethertype::ARP, &arp)
 }
 
-impl HostAddrs {
-    /// Remembers what a frame the host sends says about it.
-    pub fn learn(&mut self, mac: Mac, frame: &Frame<'_>) {
-        if frame.src() != mac {
-            return;
-        }
-        if is_igmp(frame) {
-            let b = frame.body();
-            let ihl = usize::from(b[2] & 0x0f) * 4;
-            // v1/v2 reports (0x12, 0x16) and v3 reports (0x22).
-            if b.get(2 + ihl)
-                .is_some_and(|t| matches!(t, 0x12 | 0x16 | 0x22))
-            {
-                let f = frame.to_vec();
-                let group = b.get(2 + 16..2 + 20).map(<[u8]>::to_vec);
-                // One report kept per destination group address.
-                self.igmp_reports
-                    .retain(|r| r.get(30..34).map(<[u8]>::to_vec) != group);
-                if self.igmp_reports.len() < 32 {
-                    self.igmp_reports.push(f);
-                }
-            }
-            return;
-        }
-        if frame.ethertype() == ethertype::IPV6 {
-            // The host's IPv6 addresses: the sources of what it sends.
-            let b = frame.body();
-            if b.len() >= 2 + 40 {
-                let src: [u8; 16] = b[2 + 8..2 + 24].try_into().expect("16 bytes");
-                if src != [0; 16] && !self.addrs6.contains(&src) && self.addrs6.len() < 16 {
-                    self.addrs6.push(src);
-                }
-            }
-            return;
-        }
-        if frame.ethertype() != ethertype::ARP {
-            return;
-        }
-        let b = frame.body();
-        if b.len() < 2 + 28 {
-            return;
-        }
-        let spa: [u8; 4] = b[2 + 14..2 + 18].try_into().expect("4 bytes");
-        if spa != [0; 4] && !self.addrs.contains(&spa) && self.addrs.len() < 16 {
-            self.addrs.push(spa);
-        }
-    }
-
-    /// One gratuitous ARP per IPv4 address and one unsolicited neighbour
-    /// advertisement per IPv6 address, from `mac`.
-    pub fn announcements(&self, mac: Mac) -> Vec<Vec<u8>> {
-        let garps = self.addrs.iter().map(|a| {
-            let mut arp = Vec::with_capacity(28);
-            arp.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
-            arp.extend_from_slice(&mac.0);
-            arp.extend_from_slice(a);
-            arp.extend_from_slice(&[0; 6]);
-            arp.extend_from_slice(a);
-            build_frame(Mac::BROADCAST, mac, &[], ethertype::ARP, &arp)
-        });
-        let nas = self.addrs6.iter().map(|a| unsolicited_na(mac, *a));
-        garps.chain(nas).collect()
-    }
+/// A gratuitous ARP for `ip` from `mac` (`NETDEV_NOTIFY_PEERS`: a
+/// broadcast request for its own address).
+pub fn gratuitous_arp(mac: Mac, ip: [u8; 4]) -> Vec<u8> {
+    arp(ARP_REQUEST, mac, Mac::BROADCAST, ip, Mac::ZERO, ip, &[])
 }
 
 /// A broadcast ARP request for `tip` from `sip` (the probe of bonding's ARP
 /// monitor and of teamd's arp_ping).
 pub fn arp_request(mac: Mac, sip: [u8; 4], tip: [u8; 4], tags: &[Tag]) -> Vec<u8> {
-    let mut arp = Vec::with_capacity(28);
-    arp.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
-    arp.extend_from_slice(&mac.0);
-    arp.extend_from_slice(&sip);
-    arp.extend_from_slice(&[0; 6]);
-    arp.extend_from_slice(&tip);
-    build_frame(Mac::BROADCAST, mac, tags, ethertype::ARP, &arp)
+    arp(ARP_REQUEST, mac, Mac::BROADCAST, sip, Mac::ZERO, tip, tags)
 }
 
 /// The ICMPv6 checksum over the pseudo-header.
