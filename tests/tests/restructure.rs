@@ -135,3 +135,48 @@ fn a_capture_of_a_removed_device_never_sees_the_next_one() {
         rest.len()
     );
 }
+
+/// A client that never finishes its request line is answered, told what
+/// was wrong and dropped once it passes the bound; the daemon serves on.
+#[test]
+fn an_endless_request_line_is_refused_and_the_daemon_serves_on() {
+    let Some(mut lab) = patchbay_tests::lab("rl") else {
+        return;
+    };
+    lab.start_daemon().unwrap();
+    let s = std::os::unix::net::UnixStream::connect(&lab.socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let first = serde_json::json!({"words": ["link", "show"]});
+        w.write_all(format!("{first}\n").as_bytes()).unwrap();
+        // 4 MiB with no newline; the daemon stops reading at its bound, so
+        // this write may fail when it hangs up: that is the point.
+        let junk = vec![b'x'; 64 << 10];
+        for _ in 0..64 {
+            if w.write_all(&junk).is_err() {
+                break;
+            }
+        }
+    });
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert!(
+        line.contains("\"ok\":true"),
+        "the whole line before is answered: {line}"
+    );
+    line.clear();
+    r.read_line(&mut line).unwrap();
+    assert!(
+        line.contains("\"ok\":false") && line.contains("request too long"),
+        "{line}"
+    );
+    let mut rest = Vec::new();
+    let end = r.read_to_end(&mut rest);
+    assert!(end.is_ok() || rest.is_empty(), "not hung up on: {end:?}");
+    writer.join().unwrap();
+    // Another client is served as before.
+    lab.pb(&["link", "show"]).unwrap();
+}

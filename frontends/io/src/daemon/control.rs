@@ -5,6 +5,10 @@
 
 use super::*;
 
+/// The most a client may send without finishing its request line (a
+/// teamd configuration is a few KiB; a `-batch` line is one command).
+pub const MAX_PENDING: usize = 1 << 20;
+
 impl Daemon {
     pub(super) fn accept(&mut self) {
         loop {
@@ -46,7 +50,19 @@ impl Daemon {
 
     pub(super) fn client_event(&mut self, i: usize) {
         let mut closed = false;
+        let mut overlong = false;
         if let Some(c) = self.clients.get_mut(i).and_then(Option::as_mut) {
+            if c.closing {
+                // Told what was wrong; only its answer is still going out.
+                self.client_write(i);
+                if self.clients[i]
+                    .as_ref()
+                    .is_some_and(|c| c.outbuf.is_empty())
+                {
+                    self.drop_client(i);
+                }
+                return;
+            }
             let mut buf = [0u8; 16384];
             loop {
                 match c.stream.read(&mut buf) {
@@ -54,7 +70,20 @@ impl Daemon {
                         closed = true;
                         break;
                     }
-                    Ok(n) => c.inbuf.extend_from_slice(&buf[..n]),
+                    Ok(n) => {
+                        c.inbuf.extend_from_slice(&buf[..n]);
+                        // Bounded: a client cannot make the daemon hold
+                        // more than this of a request it never finishes.
+                        let tail = c
+                            .inbuf
+                            .iter()
+                            .rposition(|b| *b == b'\n')
+                            .map_or(0, |p| p + 1);
+                        if c.inbuf.len() - tail > MAX_PENDING {
+                            overlong = true;
+                            break;
+                        }
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(_) => {
                         closed = true;
@@ -64,6 +93,17 @@ impl Daemon {
             }
         } else {
             return;
+        }
+        if overlong {
+            // The unfinished request goes; the whole lines before it are
+            // still answered, then the client is told and dropped.
+            let c = self.clients[i].as_mut().expect("live client");
+            let tail = c
+                .inbuf
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |p| p + 1);
+            c.inbuf.truncate(tail);
         }
         loop {
             let c = self.clients[i].as_mut().expect("live client");
@@ -101,6 +141,21 @@ impl Daemon {
                 c.outbuf.extend_from_slice(&h);
             }
             c.outbuf.append(&mut buf);
+        }
+        if overlong {
+            let c = self.clients[i].as_mut().expect("live client");
+            let reply = Response {
+                ok: false,
+                error: format!(
+                    "request too long: more than {MAX_PENDING} bytes without a newline; nothing of it was applied (one JSON request per line)"
+                ),
+                ..Default::default()
+            };
+            let mut s = serde_json::to_vec(&reply).expect("json");
+            s.push(b'\n');
+            c.outbuf.extend_from_slice(&s);
+            c.closing = true;
+            warn!("a client sent more than {MAX_PENDING} bytes without a newline; dropped");
         }
         self.client_write(i);
         if closed
