@@ -239,8 +239,70 @@ impl Sim {
         self.timeline.push(Entry { t: self.now, text });
     }
 
-    /// Runs a whole scenario.
+    /// Reads a whole scenario before anything runs: every line splits,
+    /// every verb is known, every `run` and `at` has a time and `at`
+    /// times do not go back, and every device command (also one an `at`
+    /// schedules) parses. What needs the topology (a device that must
+    /// exist) is found when the line runs.
+    pub fn check_script(text: &str) -> Result<(), SimError> {
+        let mut now = 0u64;
+        for (i, l) in text.lines().enumerate() {
+            let line = i + 1;
+            let words = cmd::split_line(l).map_err(|e| err(line, e))?;
+            if words.is_empty() {
+                continue;
+            }
+            now = Self::check_line(line, &words, now)?;
+        }
+        Ok(())
+    }
+
+    /// One line of [`Sim::check_script`]; the virtual time after it.
+    fn check_line(line: usize, w: &[String], now: u64) -> Result<u64, SimError> {
+        let time_of = |t: Option<&String>, usage: &str| {
+            t.and_then(|t| time::parse(t))
+                .ok_or_else(|| err(line, usage.to_string()))
+        };
+        match w[0].as_str() {
+            "seed" | "host" | "wire" | "topology" | "ping" | "traffic" | "expect" => Ok(now),
+            "tuntap" => Err(err(
+                line,
+                "tuntap: the simulator has no TAP devices; use 'wire' to connect ports",
+            )),
+            "run" => Ok(now + time_of(w.get(1), "run DURATION: like 60s")?),
+            "at" => {
+                let t = time_of(w.get(1), "at TIME COMMAND: TIME like 12s or 500ms")?;
+                if w.len() < 3 {
+                    return Err(err(line, "at TIME COMMAND: no command"));
+                }
+                if t < now {
+                    return Err(err(
+                        line,
+                        format!(
+                            "at {}: that is before the current time {}",
+                            w[1],
+                            time::fmt(now)
+                        ),
+                    ));
+                }
+                if matches!(w[2].as_str(), "run" | "at" | "seed" | "topology") {
+                    return Err(err(
+                        line,
+                        format!("at {}: \"{}\" cannot be scheduled", w[1], w[2]),
+                    ));
+                }
+                Self::check_line(line, &w[2..], now).map(|_| now)
+            }
+            _ => {
+                cmd::parse(w).map_err(|e| err(line, e.to_string()))?;
+                Ok(now)
+            }
+        }
+    }
+
+    /// Runs a whole scenario, read whole first ([`Sim::check_script`]).
     pub fn run_script(&mut self, text: &str) -> Result<(), SimError> {
+        Self::check_script(text)?;
         for (i, l) in text.lines().enumerate() {
             let words = cmd::split_line(l).map_err(|e| err(i + 1, e))?;
             if words.is_empty() {

@@ -75,6 +75,37 @@ fn errors_name_the_line() {
     assert!(e.to_string().starts_with("line 1: run DURATION"), "{e}");
 }
 
+/// A scenario is read whole before it runs: a bad `at` line far down fails
+/// at once, with its line number, before a second of it is simulated.
+#[test]
+fn a_bad_scheduled_line_fails_at_load_with_its_line_number() {
+    // Run as it was before, line 4 would have failed an hour into the
+    // run, as a failed check in the report, not as an error of the load.
+    let text = "link add s1 type bridge\nlink set s1 up\nrun 3600s\nat 3700s link set s1 mtu lots\nrun 200s\n";
+    let e = patchbay_sim::run(text, None, false).unwrap_err();
+    assert_eq!(e.line, 4, "{e}");
+    assert!(e.msg.contains("mtu"), "{e}");
+    for (bad, line, what) in [
+        (
+            "run 1s\nat 500ms link set s1 up\n",
+            2,
+            "before the current time",
+        ),
+        ("at soon link set s1 up\n", 1, "TIME like"),
+        ("at 1s\n", 1, "no command"),
+        ("at 1s run 5s\n", 1, "cannot be scheduled"),
+        ("link add s1 type bridge\nlink sett s1 up\n", 2, "sett"),
+        (
+            "host h1\nat 2s bridge fdb add nonsense\n",
+            2,
+            "bridge fdb add",
+        ),
+    ] {
+        let e = patchbay_sim::run(bad, None, false).unwrap_err();
+        assert_eq!((e.line, e.msg.contains(what)), (line, true), "{bad:?}: {e}");
+    }
+}
+
 #[test]
 fn one_seed_one_outcome_byte_for_byte() {
     let text = scenario("lossy-random.pb");
