@@ -680,3 +680,102 @@ fn link_show_s_gives_the_kernels_counters_as_ip_does() {
     assert_eq!(tail(&o), tail(&t), "ours:\n{o}\ntheirs:\n{t}");
     assert_eq!(tail(&o).len(), 4, "{o}");
 }
+
+/// Timer values move between two dumps: masked, in text and JSON alike.
+fn mask_timers_text(s: &str) -> String {
+    let words: Vec<&str> = s.split(' ').collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        out.push(words[i].to_string());
+        if words[i].ends_with("_timer") {
+            // "%4i.%.2i": padding spaces, then the number.
+            i += 1;
+            while words.get(i) == Some(&"") {
+                i += 1;
+            }
+            out.push("T".into());
+        }
+        i += 1;
+    }
+    out.join(" ")
+}
+
+fn mask_timers_json(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if k.ends_with("_timer") {
+                    *x = serde_json::Value::Null;
+                } else {
+                    mask_timers_json(x);
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(mask_timers_json),
+        _ => {}
+    }
+}
+
+/// `patchbay --backend kernel -d link show DEV` prints what `ip -d link
+/// show DEV` prints, text and JSON, key for key and in iproute2's order,
+/// for a bridge with STP, a bridge port, a veth, VXLAN devices and
+/// macvlans; only timer values are masked.
+#[test]
+fn the_kernel_backends_details_are_iproute2s() {
+    let Some(mut lab) = lab("kd") else { return };
+    let ns = lab.netns("d").unwrap();
+    for l in [
+        "link add br0 type bridge stp_state 1 priority 4096",
+        "link add v1 type veth peer name v2",
+        "link set v1 master br0",
+        "link set v1 up",
+        "link set v2 up",
+        "link set br0 up",
+        "link add vx0 type vxlan id 100 local 198.18.0.1 dstport 4789",
+        "link add vx1 type vxlan id 7 group 239.1.1.1 dev v2 dstport 4789 ttl 5 tos 0x10 nolearning l2miss proxy",
+        "link add mv0 link v2 type macvlan mode bridge",
+        "link add mv1 link v2 type macvlan mode source",
+        "link set mv1 type macvlan macaddr add 02:00:00:00:00:01",
+    ] {
+        let w: Vec<&str> = l.split(' ').collect();
+        lab.exec_ok(&ns, &[&["ip"][..], &w[..]].concat()).unwrap();
+    }
+    for dev in ["br0", "v1", "v2", "vx0", "vx1", "mv0", "mv1"] {
+        let ip_text = lab
+            .exec_ok(&ns, &["ip", "-d", "link", "show", dev])
+            .unwrap();
+        let ours = backend(&ns, &lab.patchbay, &["-d", "link", "show", dev]);
+        assert_eq!(
+            mask_timers_text(&ours),
+            mask_timers_text(&ip_text),
+            "{dev}: text"
+        );
+        let mut ip_json: serde_json::Value = serde_json::from_str(
+            &lab.exec_ok(&ns, &["ip", "-d", "-j", "link", "show", dev])
+                .unwrap(),
+        )
+        .unwrap();
+        let mut our_json: serde_json::Value = serde_json::from_str(&backend(
+            &ns,
+            &lab.patchbay,
+            &["-d", "-j", "link", "show", dev],
+        ))
+        .unwrap();
+        mask_timers_json(&mut ip_json);
+        mask_timers_json(&mut our_json);
+        assert_eq!(our_json, ip_json, "{dev}: JSON");
+        // Key order too (serde_json keeps it here: preserve_order).
+        assert_eq!(
+            serde_json::to_string(&our_json).unwrap(),
+            serde_json::to_string(&ip_json).unwrap(),
+            "{dev}: JSON key order"
+        );
+    }
+    // A bridge's details really are there: not two empty outputs.
+    let br = backend(&ns, &lab.patchbay, &["-d", "link", "show", "br0"]);
+    assert!(
+        br.contains("bridge forward_delay 1500") && br.contains("mcast_snooping 1"),
+        "{br}"
+    );
+}

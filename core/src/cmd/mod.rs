@@ -14,6 +14,7 @@ mod link;
 pub use link::c_hex;
 pub mod mstpctl;
 pub mod neigh;
+pub mod show;
 mod stats;
 pub mod team;
 pub mod vxlan;

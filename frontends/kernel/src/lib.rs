@@ -19,6 +19,7 @@ use netlink_packet_route::link::{
     AfSpecBridge, BridgeFlag, BridgePortState, BridgeVlanInfo, BridgeVlanInfoFlags, InfoBridgePort,
     InfoPortData, InfoPortKind, LinkExtentMask,
 };
+use netlink_packet_route::link::{AfSpecInet6, AfSpecUnspec, In6AddrGenMode};
 use netlink_packet_route::link::{
     BondMode, BridgeStpState, InfoBond, InfoBridge, InfoData, InfoIpVlan, InfoKind, InfoMacVlan,
     InfoMacVtap, InfoVeth, InfoVlan, InfoVxlan, IpVlanMode, LinkAttribute, LinkFlags, LinkInfo,
@@ -30,6 +31,7 @@ use netlink_packet_route::neighbour::{
 use netlink_packet_route::AddressFamily;
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+use patchbay_core::cmd::show::{Detail, LinkDetails, LinkRow};
 use patchbay_core::cmd::{self, Command, LinkKind, Opts};
 use serde_json::{json, Map, Value};
 
@@ -1015,78 +1017,21 @@ impl Kernel {
         opts: Opts,
     ) -> Result<String, String> {
         let Dump { links, names, up } = self.dump("link show", dev)?;
-        let mut out = Vec::new();
-        let mut counters = Vec::new();
+        let mut rows = Vec::new();
         for l in &links {
-            let v = link_json(l, &names, &up, opts);
-            if dev.is_some_and(|d| v["ifname"] != d) {
+            let r = link_row(l, &names, &up, opts);
+            if dev.is_some_and(|d| r.ifname != d) {
                 continue;
             }
-            if master.is_some_and(|m| v.get("master").and_then(Value::as_str) != Some(m)) {
+            if master.is_some_and(|m| r.master.as_deref() != Some(m)) {
                 continue;
             }
-            if kind.is_some_and(|k| {
-                v["linkinfo"]["info_kind"] != k && info_kind(l).as_deref() != Some(k)
-            }) {
+            if kind.is_some_and(|k| info_kind(l).as_deref() != Some(k)) {
                 continue;
             }
-            out.push(v);
-            counters.push(stats64_of(l));
+            rows.push(r);
         }
-        if opts.json {
-            return Ok(serde_json::to_string(&Value::Array(out)).expect("json") + "\n");
-        }
-        let mut s = String::new();
-        for (v, stats) in out.into_iter().zip(counters) {
-            let name = match v.get("link").and_then(Value::as_str) {
-                Some(l) => format!("{}@{l}", v["ifname"].as_str().unwrap_or("")),
-                None => v["ifname"].as_str().unwrap_or("").to_string(),
-            };
-            let flags: Vec<&str> = v["flags"]
-                .as_array()
-                .map(|a| a.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            let master = v
-                .get("master")
-                .and_then(Value::as_str)
-                .map(|m| format!(" master {m}"))
-                .unwrap_or_default();
-            s.push_str(&format!(
-                "{}: {}: <{}> mtu {} qdisc {}{} state {} mode DEFAULT group default qlen 1000\n    link/{} {} brd {}\n",
-                v["ifindex"], name, flags.join(","), v["mtu"], v["qdisc"].as_str().unwrap_or("noqueue"), master,
-                v["operstate"].as_str().unwrap_or("UNKNOWN"), v["link_type"].as_str().unwrap_or("ether"),
-                v["address"].as_str().unwrap_or(""), v["broadcast"].as_str().unwrap_or("")
-            ));
-            // -d: the settings, by their JSON names (iproute2's text
-            // renames a few: port_id, port_no, designated_bridge, ...).
-            let li = &v["linkinfo"];
-            for (kind, data) in [
-                (&li["info_kind"], &li["info_data"]),
-                (&li["info_slave_kind"], &li["info_slave_data"]),
-            ] {
-                let (Some(kind), Some(d)) = (kind.as_str(), data.as_object()) else {
-                    continue;
-                };
-                let kind = if data == &li["info_slave_data"] {
-                    format!("{kind}_slave")
-                } else {
-                    kind.to_string()
-                };
-                let pairs: Vec<String> = d
-                    .iter()
-                    .map(|(k, x)| match x {
-                        Value::String(t) => format!("{k} {t}"),
-                        Value::Bool(b) => format!("{k} {}", if *b { "on" } else { "off" }),
-                        other => format!("{k} {other}"),
-                    })
-                    .collect();
-                s.push_str(&format!("    {kind} {}\n", pairs.join(" ")));
-            }
-            if let Some(st) = stats.filter(|_| opts.stats) {
-                s.push_str(&stats_text(st));
-            }
-        }
-        Ok(s)
+        Ok(cmd::show::render_links(&rows, opts.json))
     }
 }
 
@@ -1290,112 +1235,212 @@ fn link_json(
     up: &HashMap<u32, bool>,
     opts: Opts,
 ) -> Value {
-    let mut m = Map::new();
-    m.insert("ifindex".into(), l.header.index.into());
-    let mut link = None;
+    link_row(l, names, up, opts).json()
+}
+
+/// A link of the dump as the one model of `link show` holds it: what `ip
+/// [-d] [-s] link show` prints of the same RTM_NEWLINK, attribute by
+/// attribute, in iproute2's order (`print_linkinfo`).
+fn link_row(
+    l: &LinkMessage,
+    names: &HashMap<u32, String>,
+    up: &HashMap<u32, bool>,
+    opts: Opts,
+) -> LinkRow {
+    let mut r = LinkRow {
+        ifindex: l.header.index,
+        qdisc: "noqueue".into(),
+        operstate: "UNKNOWN".into(),
+        ..Default::default()
+    };
     let mut mdown = false;
-    let (mut ifname, mut mtu, mut qdisc, mut master, mut oper) =
-        (String::new(), 0u32, "noqueue".to_string(), None, "UNKNOWN");
-    let (mut addr, mut brd) = (String::new(), String::new());
-    let mut txqlen = None;
+    let num = |f: fn(&LinkAttribute) -> Option<u32>| l.attributes.iter().find_map(f);
+    let promiscuity = num(|a| match a {
+        LinkAttribute::Promiscuity(v) => Some(*v),
+        _ => None,
+    });
     for a in &l.attributes {
         match a {
-            LinkAttribute::IfName(n) => ifname = n.clone(),
-            LinkAttribute::Mtu(v) => mtu = *v,
-            LinkAttribute::Qdisc(q) => qdisc = q.clone(),
-            LinkAttribute::Controller(i) => master = names.get(i).cloned(),
+            LinkAttribute::IfName(n) => r.ifname = n.clone(),
+            LinkAttribute::Mtu(v) => r.mtu = *v,
+            LinkAttribute::Qdisc(q) => r.qdisc = q.clone(),
+            LinkAttribute::Controller(i) => r.master = names.get(i).cloned(),
             LinkAttribute::Link(i) if *i != l.header.index => {
-                link = Some(names.get(i).cloned().unwrap_or_else(|| format!("if{i}")));
+                r.link = Some(names.get(i).cloned().unwrap_or_else(|| format!("if{i}")));
                 // iproute2's M-DOWN: the device it sits on (or its peer) is down.
                 mdown = up.get(i) == Some(&false);
             }
             LinkAttribute::OperState(s) => {
-                oper = match s {
+                r.operstate = match s {
                     State::Up => "UP",
                     State::Down => "DOWN",
                     State::LowerLayerDown => "LOWERLAYERDOWN",
                     State::Dormant => "DORMANT",
                     _ => "UNKNOWN",
                 }
+                .into()
             }
-            LinkAttribute::Address(v) => addr = mac_text(v),
-            LinkAttribute::Broadcast(v) => brd = mac_text(v),
-            LinkAttribute::TxQueueLen(v) => txqlen = Some(*v),
+            LinkAttribute::Address(v) => r.address = mac_text(v),
+            LinkAttribute::Broadcast(v) => r.broadcast = mac_text(v),
+            LinkAttribute::TxQueueLen(v) => r.txqlen = Some(*v),
             _ => {}
         }
     }
-    if let Some(lk) = link {
-        m.insert("link".into(), lk.into());
-    }
-    m.insert("ifname".into(), ifname.into());
-    let mut flags = flag_names(l.header.flags);
+    r.flags = flag_names(l.header.flags)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     if mdown {
-        flags.push("M-DOWN");
+        r.flags.push("M-DOWN".into());
     }
-    m.insert("flags".into(), json!(flags));
-    m.insert("mtu".into(), mtu.into());
-    m.insert("qdisc".into(), qdisc.into());
-    if let Some(ms) = master {
-        m.insert("master".into(), ms.into());
-    }
-    m.insert("operstate".into(), oper.into());
-    m.insert("linkmode".into(), "DEFAULT".into());
-    m.insert("group".into(), "default".into());
-    if let Some(q) = txqlen {
-        m.insert("txqlen".into(), q.into());
-    }
-    let lt = match u16::from(l.header.link_layer_type) {
+    r.link_type = match u16::from(l.header.link_layer_type) {
         1 => "ether",
         772 => "loopback",
         824 => "netlink",
         65534 => "none",
         _ => "ether",
-    };
-    m.insert("link_type".into(), lt.into());
-    m.insert("address".into(), addr.into());
-    m.insert("broadcast".into(), brd.into());
+    }
+    .into();
     if opts.details {
-        let mut li = Map::new();
-        if let Some(k) = info_kind(l) {
-            li.insert("info_kind".into(), k.into());
+        let mut d = LinkDetails::default();
+        if let Some(p) = promiscuity {
+            d.head
+                .push(Detail::any("promiscuity", format!(" promiscuity {p} "), p));
         }
+        if let Some(v) = num(|a| match a {
+            LinkAttribute::AllMulticast(v) => Some(*v),
+            _ => None,
+        }) {
+            d.head
+                .push(Detail::any("allmulti", format!(" allmulti {v} "), v));
+        }
+        if let Some(v) = num(|a| match a {
+            LinkAttribute::MinMtu(v) => Some(*v),
+            _ => None,
+        }) {
+            d.head.push(Detail::uint("min_mtu", "minmtu", v.into()));
+        }
+        if let Some(v) = num(|a| match a {
+            LinkAttribute::MaxMtu(v) => Some(*v),
+            _ => None,
+        }) {
+            d.head.push(Detail::uint("max_mtu", "maxmtu", v.into()));
+        }
+        d.kind = info_kind(l);
         for a in &l.attributes {
             let LinkAttribute::LinkInfo(infos) = a else {
                 continue;
             };
             for i in infos {
                 match i {
-                    LinkInfo::Data(InfoData::Bridge(d)) => {
-                        li.insert("info_data".into(), bridge_json(d));
+                    LinkInfo::Data(InfoData::Bridge(x)) => d.data = bridge_details(x),
+                    LinkInfo::Data(InfoData::Vxlan(x)) => d.data = vxlan_details(x, names),
+                    LinkInfo::Data(InfoData::MacVlan(x)) => d.data = macvlan_details(x),
+                    LinkInfo::PortKind(InfoPortKind::Bridge) => {
+                        d.slave_kind = Some("bridge".into())
                     }
-                    LinkInfo::PortData(InfoPortData::BridgePort(d)) => {
-                        li.insert("info_slave_kind".into(), "bridge".into());
-                        li.insert("info_slave_data".into(), bridge_port_json(d));
+                    LinkInfo::PortData(InfoPortData::BridgePort(x)) => {
+                        d.slave_kind = Some("bridge".into());
+                        d.slave_data = bridge_port_details(x);
                     }
                     _ => {}
                 }
             }
         }
-        if !li.is_empty() {
-            m.insert("linkinfo".into(), Value::Object(li));
+        let gen_mode = l.attributes.iter().find_map(|a| match a {
+            LinkAttribute::AfSpecUnspec(v) => v.iter().find_map(|s| match s {
+                AfSpecUnspec::Inet6(i6) => i6.iter().find_map(|x| match x {
+                    AfSpecInet6::AddrGenMode(m) => Some(match m {
+                        In6AddrGenMode::Eui64 => "eui64".to_string(),
+                        In6AddrGenMode::None => "none".to_string(),
+                        In6AddrGenMode::StablePrivacy => "stable_secret".to_string(),
+                        In6AddrGenMode::Random => "random".to_string(),
+                        In6AddrGenMode::Other(o) => format!("{o:#04x}"),
+                        _ => "unknown".to_string(),
+                    }),
+                    _ => None,
+                }),
+                _ => None,
+            }),
+            _ => None,
+        });
+        if let Some(m) = gen_mode {
+            d.tail.push(Detail::any(
+                "inet6_addr_gen_mode",
+                format!("addrgenmode {m} "),
+                m,
+            ));
         }
+        // `print_linkinfo`'s order, whatever the kernel's.
+        for (key, text, f) in [
+            (
+                "num_tx_queues",
+                "numtxqueues",
+                (|a| match a {
+                    LinkAttribute::NumTxQueues(v) => Some(*v),
+                    _ => None,
+                }) as fn(&LinkAttribute) -> Option<u32>,
+            ),
+            ("num_rx_queues", "numrxqueues", |a| match a {
+                LinkAttribute::NumRxQueues(v) => Some(*v),
+                _ => None,
+            }),
+            ("gso_max_size", "gso_max_size", |a| match a {
+                LinkAttribute::GsoMaxSize(v) => Some(*v),
+                _ => None,
+            }),
+            ("gso_max_segs", "gso_max_segs", |a| match a {
+                LinkAttribute::GsoMaxSegs(v) => Some(*v),
+                _ => None,
+            }),
+            ("tso_max_size", "tso_max_size", |a| match a {
+                LinkAttribute::TsoMaxSize(v) => Some(*v),
+                _ => None,
+            }),
+            ("tso_max_segs", "tso_max_segs", |a| match a {
+                LinkAttribute::TsoMaxSegs(v) => Some(*v),
+                _ => None,
+            }),
+            ("gro_max_size", "gro_max_size", |a| match a {
+                LinkAttribute::GroMaxSize(v) => Some(*v),
+                _ => None,
+            }),
+        ] {
+            if let Some(v) = num(f) {
+                d.tail.push(Detail::uint(key, text, v.into()));
+            }
+        }
+        for a in &l.attributes {
+            match a {
+                LinkAttribute::ParentDevBusName(b) => d.tail.push(Detail::any(
+                    "parentbus",
+                    format!("parentbus {b} "),
+                    b.clone(),
+                )),
+                LinkAttribute::ParentDevName(b) => d.tail.push(Detail::any(
+                    "parentdev",
+                    format!("parentdev {b} "),
+                    b.clone(),
+                )),
+                _ => {}
+            }
+        }
+        r.details = Some(d);
     }
     if opts.stats {
         if let Some(s) = stats64_of(l) {
-            m.insert(
-                "stats64".into(),
-                json!({
-                    "rx": {"bytes": s.rx_bytes, "packets": s.rx_packets, "errors": s.rx_errors,
-                           "dropped": s.rx_dropped, "over_errors": s.rx_over_errors,
-                           "multicast": s.multicast},
-                    "tx": {"bytes": s.tx_bytes, "packets": s.tx_packets, "errors": s.tx_errors,
-                           "dropped": s.tx_dropped, "carrier_errors": s.tx_carrier_errors,
-                           "collisions": s.collisions},
-                }),
-            );
+            let j = json!({
+                "rx": {"bytes": s.rx_bytes, "packets": s.rx_packets, "errors": s.rx_errors,
+                       "dropped": s.rx_dropped, "over_errors": s.rx_over_errors,
+                       "multicast": s.multicast},
+                "tx": {"bytes": s.tx_bytes, "packets": s.tx_packets, "errors": s.tx_errors,
+                       "dropped": s.tx_dropped, "carrier_errors": s.tx_carrier_errors,
+                       "collisions": s.collisions},
+            });
+            r.stats = Some((j, stats_text(s)));
         }
     }
-    Value::Object(m)
+    r
 }
 
 /// A kernel bridge ID as iproute2 prints it (`8000.2:0:0:0:0:1`).
@@ -1404,86 +1449,717 @@ fn bridge_id_text(b: &netlink_packet_route::link::BridgeId) -> String {
         .iproute2()
 }
 
-/// A kernel bridge's IFLA_INFO_DATA under `ip -d -j`'s keys: the settings
-/// and spanning-tree state patchbay's own bridges print (timers and
-/// multicast snooping left out).
-fn bridge_json(d: &[InfoBridge]) -> Value {
-    let mut m = Map::new();
+/// Pushes what `pick` finds among `attrs`, in the caller's order.
+fn each<A>(attrs: &[A], out: &mut Vec<Detail>, pick: impl Fn(&A) -> Option<Detail>) {
+    out.extend(attrs.iter().filter_map(pick));
+}
+
+/// A kernel bridge's IFLA_INFO_DATA as `bridge_print_opt` (iproute2 6.1)
+/// prints it, in its order.
+fn bridge_details(d: &[InfoBridge]) -> Vec<Detail> {
+    use InfoBridge as B;
+    let mut v = Vec::new();
+    let u = |k: &str, x: u64| Detail::uint(k, k, x);
+    each(d, &mut v, |a| match a {
+        B::ForwardDelay(x) => Some(u("forward_delay", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::HelloTime(x) => Some(u("hello_time", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::MaxAge(x) => Some(u("max_age", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::AgeingTime(x) => Some(u("ageing_time", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::StpState(x) => Some(u(
+            "stp_state",
+            match x {
+                BridgeStpState::Disabled => 0,
+                BridgeStpState::KernelStp => 1,
+                BridgeStpState::UserStp => 2,
+                _ => 3,
+            },
+        )),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::Priority(x) => Some(u("priority", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::VlanFiltering(x) => Some(u("vlan_filtering", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::VlanProtocol(x) => {
+            let p = match u16::from(*x) {
+                0x88a8 => "802.1ad".to_string(),
+                0x8100 => "802.1Q".to_string(),
+                o => format!("{o:#06x}"),
+            };
+            Some(Detail::any(
+                "vlan_protocol",
+                format!("vlan_protocol {p} "),
+                p,
+            ))
+        }
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::BridgeId(x) => {
+            let t = bridge_id_text(x);
+            Some(Detail::any("bridge_id", format!("bridge_id {t} "), t))
+        }
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::RootId(x) => {
+            let t = bridge_id_text(x);
+            Some(Detail::any("root_id", format!("designated_root {t} "), t))
+        }
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::RootPort(x) => Some(u("root_port", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::RootPathCost(x) => Some(u("root_path_cost", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::TopologyChange(x) => Some(u("topology_change", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::TopologyChangeDetected(x) => Some(u("topology_change_detected", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::HelloTimer(x) => Some(Detail::timer("hello_timer", *x)),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::TcnTimer(x) => Some(Detail::timer("tcn_timer", *x)),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::TopologyChangeTimer(x) => Some(Detail::timer("topology_change_timer", *x)),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::GcTimer(x) => Some(Detail::timer("gc_timer", *x)),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::VlanDefaultPvid(x) => Some(u("vlan_default_pvid", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::VlanStatsEnabled(x) => Some(u("vlan_stats_enabled", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::VlanStatsPerPort(x) => Some(u("vlan_stats_per_port", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::GroupFwdMask(x) => Some(Detail::hex("group_fwd_mask", "group_fwd_mask", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::GroupAddr(x) => {
+            let t = mac_text(x);
+            Some(Detail::any("group_addr", format!("group_address {t} "), t))
+        }
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::MulticastSnooping(x) => Some(u("mcast_snooping", (*x).into())),
+        _ => None,
+    });
     for a in d {
-        let (k, v): (&str, Value) = match a {
-            InfoBridge::ForwardDelay(x) => ("forward_delay", (*x).into()),
-            InfoBridge::HelloTime(x) => ("hello_time", (*x).into()),
-            InfoBridge::MaxAge(x) => ("max_age", (*x).into()),
-            InfoBridge::AgeingTime(x) => ("ageing_time", (*x).into()),
-            InfoBridge::StpState(x) => (
-                "stp_state",
-                match x {
-                    BridgeStpState::Disabled => 0,
-                    BridgeStpState::KernelStp => 1,
-                    BridgeStpState::UserStp => 2,
-                    _ => 3,
+        if let B::MultiBoolOpt(o) = a {
+            use netlink_packet_route::link::BridgeBooleanOptionFlags as F;
+            for (flag, k) in [
+                (F::NoLinkLocalLearn, "no_linklocal_learn"),
+                (F::VlanMulticastSnooping, "mcast_vlan_snooping"),
+            ] {
+                if o.mask.contains(flag) {
+                    v.push(u(k, o.value.contains(flag).into()));
                 }
-                .into(),
-            ),
-            InfoBridge::Priority(x) => ("priority", (*x).into()),
-            InfoBridge::VlanFiltering(x) => ("vlan_filtering", u8::from(*x).into()),
-            InfoBridge::VlanDefaultPvid(x) => ("vlan_default_pvid", (*x).into()),
-            InfoBridge::GroupFwdMask(x) => ("group_fwd_mask", cmd::c_hex((*x).into()).into()),
-            InfoBridge::RootId(x) => ("root_id", bridge_id_text(x).into()),
-            InfoBridge::BridgeId(x) => ("bridge_id", bridge_id_text(x).into()),
-            InfoBridge::RootPort(x) => ("root_port", (*x).into()),
-            InfoBridge::RootPathCost(x) => ("root_path_cost", (*x).into()),
-            InfoBridge::TopologyChange(x) => ("topology_change", (*x).into()),
-            InfoBridge::TopologyChangeDetected(x) => ("topology_change_detected", (*x).into()),
-            InfoBridge::FdbNLearned(x) => ("fdb_n_learned", (*x).into()),
-            InfoBridge::FdbMaxLearned(x) => ("fdb_max_learned", (*x).into()),
-            _ => continue,
-        };
-        m.insert(k.into(), v);
+            }
+        }
+    }
+    each(d, &mut v, |a| match a {
+        B::MulticastRouter(x) => Some(u("mcast_router", u8::from(*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::MulticastQueryUseIfaddr(x) => Some(u("mcast_query_use_ifaddr", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::MulticastQuerier(x) => Some(u("mcast_querier", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::MulticastHashElasticity(x) => Some(u("mcast_hash_elasticity", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::MulticastHashMax(x) => Some(u("mcast_hash_max", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::MulticastLastMemberCount(x) => Some(Detail::uint(
+            "mcast_last_member_cnt",
+            "mcast_last_member_count",
+            (*x).into(),
+        )),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::MulticastStartupQueryCount(x) => Some(Detail::uint(
+            "mcast_startup_query_cnt",
+            "mcast_startup_query_count",
+            (*x).into(),
+        )),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::MulticastLastMemberInterval(x) => Some(Detail::uint(
+            "mcast_last_member_intvl",
+            "mcast_last_member_interval",
+            *x,
+        )),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::MulticastMembershipInterval(x) => Some(Detail::uint(
+            "mcast_membership_intvl",
+            "mcast_membership_interval",
+            *x,
+        )),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::MulticastQuerierInterval(x) => Some(Detail::uint(
+            "mcast_querier_intvl",
+            "mcast_querier_interval",
+            *x,
+        )),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::MulticastQueryInterval(x) => Some(Detail::uint(
+            "mcast_query_intvl",
+            "mcast_query_interval",
+            *x,
+        )),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::MulticastQueryResponseInterval(x) => Some(Detail::uint(
+            "mcast_query_response_intvl",
+            "mcast_query_response_interval",
+            *x,
+        )),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::MulticastStartupQueryInterval(x) => Some(Detail::uint(
+            "mcast_startup_query_intvl",
+            "mcast_startup_query_interval",
+            *x,
+        )),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::MulticastStatsEnabled(x) => Some(u("mcast_stats_enabled", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::MulticastIgmpVersion(x) => Some(u("mcast_igmp_version", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::MulticastMldVersion(x) => Some(u("mcast_mld_version", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::NfCallIpTables(x) => Some(u("nf_call_iptables", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::NfCallIp6Tables(x) => Some(u("nf_call_ip6tables", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        B::NfCallArpTables(x) => Some(u("nf_call_arptables", (*x).into())),
+        _ => None,
+    });
+    v
+}
+
+/// A kernel bridge port's IFLA_INFO_SLAVE_DATA as `bridge_slave_print_opt`
+/// (iproute2 6.1) prints it, in its order.
+fn bridge_port_details(d: &[InfoBridgePort]) -> Vec<Detail> {
+    use InfoBridgePort as P;
+    let mut v = Vec::new();
+    each(d, &mut v, |a| match a {
+        P::State(s) => {
+            let n = match s {
+                BridgePortState::Disabled => "disabled",
+                BridgePortState::Listening => "listening",
+                BridgePortState::Learning => "learning",
+                BridgePortState::Forwarding => "forwarding",
+                BridgePortState::Blocking => "blocking",
+                _ => "unknown",
+            };
+            Some(Detail::any("state", format!("state {n} "), n))
+        }
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::Priority(x) => Some(Detail::uint("priority", "priority", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::Cost(x) => Some(Detail::uint("cost", "cost", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::HairpinMode(x) => Some(Detail::on_off("hairpin", "hairpin", *x)),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::Guard(x) => Some(Detail::on_off("guard", "guard", *x)),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::Protect(x) => Some(Detail::on_off("root_block", "root_block", *x)),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::FastLeave(x) => Some(Detail::on_off("fastleave", "fastleave", *x)),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::Learning(x) => Some(Detail::on_off("learning", "learning", *x)),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::UnicastFlood(x) => Some(Detail::on_off("flood", "flood", *x)),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::PortId(x) => Some(Detail::hex("id", "port_id", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::PortNumber(x) => Some(Detail::hex("no", "port_no", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::DesignatedPort(x) => Some(Detail::uint(
+            "designated_port",
+            "designated_port",
+            (*x).into(),
+        )),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::DesignatedCost(x) => Some(Detail::uint(
+            "designated_cost",
+            "designated_cost",
+            (*x).into(),
+        )),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::BridgeId(x) => {
+            let t = bridge_id_text(x);
+            Some(Detail::any(
+                "bridge_id",
+                format!("designated_bridge {t} "),
+                t,
+            ))
+        }
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::RootId(x) => {
+            let t = bridge_id_text(x);
+            Some(Detail::any("root_id", format!("designated_root {t} "), t))
+        }
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::HoldTimer(x) => Some(Detail::timer("hold_timer", *x)),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::MessageAgeTimer(x) => Some(Detail::timer("message_age_timer", *x)),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::ForwardDelayTimer(x) => Some(Detail::timer("forward_delay_timer", *x)),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::TopologyChangeAck(x) => Some(Detail::uint(
+            "topology_change_ack",
+            "topology_change_ack",
+            (*x).into(),
+        )),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::ConfigPending(x) => Some(Detail::uint(
+            "config_pending",
+            "config_pending",
+            (*x).into(),
+        )),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::ProxyARP(x) => Some(Detail::on_off("proxy_arp", "proxy_arp", *x)),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::ProxyARPWifi(x) => Some(Detail::on_off("proxy_arp_wifi", "proxy_arp_wifi", *x)),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::MulticastRouter(x) => Some(Detail::uint(
+            "multicast_router",
+            "mcast_router",
+            u8::from(*x).into(),
+        )),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::FastLeave(x) => Some(Detail::text(format!(
+            "mcast_fast_leave {} ",
+            if *x { "on" } else { "off" }
+        ))),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::MulticastFlood(x) => Some(Detail::on_off("mcast_flood", "mcast_flood", *x)),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::BroadcastFlood(x) => Some(Detail::on_off("bcast_flood", "bcast_flood", *x)),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::MulticastToUnicast(x) => {
+            Some(Detail::on_off("mcast_to_unicast", "mcast_to_unicast", *x))
+        }
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::NeighSupress(x) => Some(Detail::on_off("neigh_suppress", "neigh_suppress", *x)),
+        _ => None,
+    });
+    for a in d {
+        if let P::GroupFwdMask(x) = a {
+            v.push(Detail::hex("group_fwd_mask", "group_fwd_mask", (*x).into()));
+            let t = format!("{x:#x}");
+            v.push(Detail::any(
+                "group_fwd_mask_str",
+                format!("group_fwd_mask_str {t} "),
+                t,
+            ));
+        }
+    }
+    each(d, &mut v, |a| match a {
+        P::VlanTunnel(x) => Some(Detail::on_off("vlan_tunnel", "vlan_tunnel", *x)),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::Isolated(x) => Some(Detail::on_off("isolated", "isolated", *x)),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        P::Locked(x) => Some(Detail::on_off("locked", "locked", *x)),
+        _ => None,
+    });
+    v
+}
+
+/// A kernel bridge port's settings under `ip -d -j`'s keys.
+fn bridge_port_json(d: &[InfoBridgePort]) -> Value {
+    let mut m = Map::new();
+    for x in bridge_port_details(d) {
+        if let Some((k, v)) = x.json {
+            m.insert(k, v);
+        }
     }
     Value::Object(m)
 }
 
-/// A kernel bridge port's IFLA_INFO_SLAVE_DATA under `ip -d -j`'s keys
-/// (the ones patchbay's own ports print).
-fn bridge_port_json(d: &[InfoBridgePort]) -> Value {
-    let mut m = Map::new();
-    for a in d {
-        let (k, v): (&str, Value) = match a {
-            InfoBridgePort::State(s) => (
-                "state",
-                match s {
-                    BridgePortState::Disabled => "disabled",
-                    BridgePortState::Listening => "listening",
-                    BridgePortState::Learning => "learning",
-                    BridgePortState::Forwarding => "forwarding",
-                    BridgePortState::Blocking => "blocking",
-                    _ => "unknown",
-                }
-                .into(),
-            ),
-            InfoBridgePort::Priority(x) => ("priority", (*x).into()),
-            InfoBridgePort::Cost(x) => ("cost", (*x).into()),
-            InfoBridgePort::HairpinMode(x) => ("hairpin", (*x).into()),
-            InfoBridgePort::Guard(x) => ("guard", (*x).into()),
-            InfoBridgePort::Protect(x) => ("root_block", (*x).into()),
-            InfoBridgePort::Learning(x) => ("learning", (*x).into()),
-            InfoBridgePort::UnicastFlood(x) => ("flood", (*x).into()),
-            InfoBridgePort::MulticastFlood(x) => ("mcast_flood", (*x).into()),
-            InfoBridgePort::BroadcastFlood(x) => ("bcast_flood", (*x).into()),
-            InfoBridgePort::Isolated(x) => ("isolated", (*x).into()),
-            InfoBridgePort::GroupFwdMask(x) => ("group_fwd_mask", cmd::c_hex((*x).into()).into()),
-            InfoBridgePort::PortId(x) => ("id", cmd::c_hex((*x).into()).into()),
-            InfoBridgePort::PortNumber(x) => ("no", cmd::c_hex((*x).into()).into()),
-            InfoBridgePort::DesignatedPort(x) => ("designated_port", (*x).into()),
-            InfoBridgePort::DesignatedCost(x) => ("designated_cost", (*x).into()),
-            InfoBridgePort::BridgeId(x) => ("bridge_id", bridge_id_text(x).into()),
-            InfoBridgePort::RootId(x) => ("root_id", bridge_id_text(x).into()),
-            _ => continue,
+/// A VXLAN device's IFLA_INFO_DATA as `vxlan_print_opt` (iproute2 6.1)
+/// prints it, in its order.
+fn vxlan_details(d: &[InfoVxlan], names: &HashMap<u32, String>) -> Vec<Detail> {
+    use InfoVxlan as X;
+    let mut v = Vec::new();
+    let on = |k: &str, t: &str| Detail::any(k, format!("{t} "), true);
+    each(d, &mut v, |a| match a {
+        X::CollectMetadata(true) => Some(on("external", "external")),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        X::Id(x) => Some(Detail::uint("id", "id", (*x).into())),
+        _ => None,
+    });
+    let group = d
+        .iter()
+        .find_map(|a| match a {
+            X::Group(g) => Some(core::net::IpAddr::V4(*g)),
+            _ => None,
+        })
+        .or_else(|| {
+            d.iter().find_map(|a| match a {
+                X::Group6(g) => Some(core::net::IpAddr::V6(*g)),
+                _ => None,
+            })
+        });
+    if let Some(g) = group.filter(|g| !g.is_unspecified()) {
+        let six = if g.is_ipv6() { "6" } else { "" };
+        let (k, t) = if g.is_multicast() {
+            ("group", "group")
+        } else {
+            ("remote", "remote")
         };
-        m.insert(k.into(), v);
+        v.push(Detail::any(
+            &format!("{k}{six}"),
+            format!("{t} {g} "),
+            g.to_string(),
+        ));
     }
-    Value::Object(m)
+    let local = d
+        .iter()
+        .find_map(|a| match a {
+            X::Local(g) => Some(core::net::IpAddr::V4(*g)),
+            _ => None,
+        })
+        .or_else(|| {
+            d.iter().find_map(|a| match a {
+                X::Local6(g) => Some(core::net::IpAddr::V6(*g)),
+                _ => None,
+            })
+        });
+    if let Some(l) = local.filter(|l| !l.is_unspecified()) {
+        let k = if l.is_ipv6() { "local6" } else { "local" };
+        v.push(Detail::any(k, format!("local {l} "), l.to_string()));
+    }
+    each(d, &mut v, |a| match a {
+        X::Link(i) if *i != 0 => {
+            let n = names.get(i).cloned().unwrap_or_else(|| format!("if{i}"));
+            Some(Detail::any("link", format!("dev {n} "), n))
+        }
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        X::PortRange((lo, hi)) => Some(Detail::any(
+            "port_range",
+            format!("srcport {lo} {hi} "),
+            json!({"low": lo, "high": hi}),
+        )),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        X::Port(x) => Some(Detail::uint("port", "dstport", (*x).into())),
+        _ => None,
+    });
+    for a in d {
+        if let X::Learning(l) = a {
+            v.push(Detail::json("learning", *l));
+            if !l {
+                v.push(Detail::text("nolearning "));
+            }
+        }
+    }
+    each(d, &mut v, |a| match a {
+        X::Proxy(true) => Some(on("proxy", "proxy")),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        X::Rsc(true) => Some(on("rsc", "rsc")),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        X::L2Miss(true) => Some(on("l2miss", "l2miss")),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        X::L3Miss(true) => Some(on("l3miss", "l3miss")),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        X::Tos(1) => Some(Detail {
+            json: Some(("tos".into(), "0x1".into())),
+            text: Some("tos inherit ".into()),
+        }),
+        X::Tos(t) if *t != 0 => Some(Detail::hex("tos", "tos", (*t).into())),
+        _ => None,
+    });
+    let inherit = d.iter().any(|a| matches!(a, X::TtlInherit(x) if *x != 0));
+    if inherit {
+        v.push(Detail::text("ttl inherit "));
+    } else {
+        each(d, &mut v, |a| match a {
+            X::Ttl(0) => Some(Detail {
+                json: Some(("ttl".into(), 0.into())),
+                text: Some("ttl auto ".into()),
+            }),
+            X::Ttl(t) => Some(Detail::uint("ttl", "ttl", (*t).into())),
+            _ => None,
+        });
+    }
+    each(d, &mut v, |a| match a {
+        X::Df(df) => match u8::from(*df) {
+            0 => Some(Detail::json("df", "unset")),
+            1 => Some(Detail::any("df", "df set ", "set")),
+            2 => Some(Detail::any("df", "df inherit ", "inherit")),
+            _ => None,
+        },
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        X::Label(l) if *l != 0 => Some(Detail::hex("label", "flowlabel", u32::from_be(*l).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        X::Ageing(0) => Some(Detail::any("ageing", "ageing none ", 0)),
+        X::Ageing(x) => Some(Detail::uint("ageing", "ageing", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        X::Limit(x) if *x != 0 => Some(Detail::uint("limit", "maxaddr", (*x).into())),
+        _ => None,
+    });
+    let csum = |k: &str, t: &str, on: bool| {
+        Detail::any(k, format!("{}{t} ", if on { "" } else { "no" }), on)
+    };
+    each(d, &mut v, |a| match a {
+        X::UDPCsum(x) => Some(csum("udp_csum", "udpcsum", *x)),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        X::UDPZeroCsumTX(x) => Some(csum("udp_zero_csum6_tx", "udp6zerocsumtx", *x)),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        X::UDPZeroCsumRX(x) => Some(csum("udp_zero_csum6_rx", "udp6zerocsumrx", *x)),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        X::RemCsumTX(true) => Some(on("remcsum_tx", "remcsumtx")),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        X::RemCsumRX(true) => Some(on("remcsum_rx", "remcsumrx")),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        X::Gbp => Some(on("gbp", "gbp")),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        X::Gpe => Some(on("gpe", "gpe")),
+        _ => None,
+    });
+    v
+}
+
+/// A macvlan's (or macvtap's) IFLA_INFO_DATA as `macvlan_print_opt`
+/// (iproute2 6.1) prints it.
+fn macvlan_details(d: &[InfoMacVlan]) -> Vec<Detail> {
+    use InfoMacVlan as M;
+    let mut v = Vec::new();
+    let Some(mode) = d.iter().find_map(|a| match a {
+        M::Mode(m) => Some(u32::from(*m)),
+        _ => None,
+    }) else {
+        return v;
+    };
+    let name = match mode {
+        1 => "private",
+        2 => "vepa",
+        4 => "bridge",
+        8 => "passthru",
+        16 => "source",
+        _ => "unknown",
+    };
+    v.push(Detail::any("mode", format!("mode {name} "), name));
+    let flags = d
+        .iter()
+        .find_map(|a| match a {
+            M::Flags(f) => Some(f.bits()),
+            _ => None,
+        })
+        .unwrap_or(0);
+    if flags & 1 != 0 {
+        v.push(Detail::any("nopromisc", "nopromisc ", true));
+    }
+    if flags & 2 != 0 {
+        v.push(Detail::any("nodst", "nodst ", true));
+    }
+    each(d, &mut v, |a| match a {
+        M::BcQueueLen(x) => Some(Detail::uint("bcqueuelen", "bcqueuelen", (*x).into())),
+        _ => None,
+    });
+    each(d, &mut v, |a| match a {
+        M::BcQueueLenUsed(x) => Some(Detail::uint(
+            "usedbcqueuelen",
+            "usedbcqueuelen",
+            (*x).into(),
+        )),
+        _ => None,
+    });
+    if mode != 16 {
+        return v;
+    }
+    let Some(count) = d.iter().find_map(|a| match a {
+        M::MacAddrCount(c) => Some(*c),
+        _ => None,
+    }) else {
+        return v;
+    };
+    v.push(Detail::any(
+        "macaddr_count",
+        format!("remotes ({count}) "),
+        count,
+    ));
+    let addrs: Vec<String> = d
+        .iter()
+        .filter_map(|a| match a {
+            M::MacAddrData(x) => Some(x),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|a| match a {
+            M::MacAddr(m) => Some(mac_text(m)),
+            _ => None,
+        })
+        .collect();
+    if d.iter().any(|a| matches!(a, M::MacAddrData(_))) {
+        v.push(Detail {
+            json: Some(("macaddr_data".into(), json!(addrs))),
+            text: Some(addrs.iter().map(|a| format!("{a} ")).collect()),
+        });
+    }
+    v
 }
 
 /// `ip -s link show`'s counter lines: a header and the numbers for RX,
