@@ -1,15 +1,16 @@
 //! `link add|del|set|show` and `tuntap add|del`.
 
+use super::show::{Detail, LinkDetails, LinkRow};
 use super::{
-    err, graph_err, lookup, to_json, Args, BridgeOpts, CmdError, Command, LinkAdd, LinkKind,
-    LinkSet, Opts, PortChanges,
+    err, graph_err, lookup, Args, BridgeOpts, CmdError, Command, LinkAdd, LinkKind, LinkSet, Opts,
+    PortChanges,
 };
 use crate::bridge::{Bridge, BridgeConfig, GROUP_FWD_RESTRICTED};
 use crate::graph::{Graph, IfId, Kind};
 use crate::time::{from_centisecs, to_centisecs, Instant};
 use crate::vlan::VlanDev;
 use crate::wire::{Mac, VlanProtocol};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::fmt::Write;
 
 pub(super) fn parse_tuntap(w: &[String]) -> Result<Command, CmdError> {
@@ -1095,31 +1096,77 @@ fn operstate(g: &Graph, id: IfId) -> &'static str {
     }
 }
 
-fn bridge_info(b: &Bridge, learned: bool) -> Value {
+/// Centiseconds left on a timer, as the kernel reports it
+/// (`br_timer_value`: 0 when it is not running).
+fn timer_left(t: Option<Instant>, now: Instant) -> u64 {
+    t.map_or(0, |t| to_centisecs(t.saturating_duration_since(now)))
+}
+
+/// A bridge's settings and state in `bridge_print_opt`'s order, under its
+/// keys; what patchbay does not emulate (multicast snooping, netfilter
+/// calls, VLAN stats; ARCHITECTURE.md) it leaves out. Timers need `now`.
+fn bridge_details(b: &Bridge, now: Option<Instant>) -> Vec<Detail> {
     let c = &b.cfg;
-    let mut m = json!({
-        "forward_delay": to_centisecs(c.forward_delay),
-        "hello_time": to_centisecs(c.hello_time),
-        "max_age": to_centisecs(c.max_age),
-        "ageing_time": to_centisecs(c.ageing_time),
-        "stp_state": c.stp_state,
-        "priority": c.priority,
-        "vlan_filtering": u8::from(c.vlan_filtering),
-        "vlan_protocol": c.vlan_protocol.name(),
-        "vlan_default_pvid": c.default_pvid,
-        "group_fwd_mask": c_hex(c.group_fwd_mask.into()),
-        "fdb_max_learned": c.fdb_max_learned,
-    });
-    if learned {
-        m["fdb_n_learned"] = b.fdb.learned_count().into();
+    let u = |k: &str, v: u64| Detail::uint(k, k, v);
+    let mut v = vec![
+        u("forward_delay", to_centisecs(c.forward_delay)),
+        u("hello_time", to_centisecs(c.hello_time)),
+        u("max_age", to_centisecs(c.max_age)),
+        u("ageing_time", to_centisecs(c.ageing_time)),
+        u("stp_state", c.stp_state.into()),
+        u("priority", c.priority.into()),
+        u("vlan_filtering", c.vlan_filtering.into()),
+        Detail::any(
+            "vlan_protocol",
+            format!("vlan_protocol {} ", c.vlan_protocol.name()),
+            c.vlan_protocol.name(),
+        ),
+    ];
+    let (bid, root) = (b.stp.bridge_id.iproute2(), b.stp.designated_root.iproute2());
+    v.push(Detail::any("bridge_id", format!("bridge_id {bid} "), bid));
+    v.push(Detail::any(
+        "root_id",
+        format!("designated_root {root} "),
+        root,
+    ));
+    v.push(u("root_port", b.stp.root_port.into()));
+    v.push(u("root_path_cost", b.stp.root_path_cost.into()));
+    v.push(u("topology_change", b.stp.topology_change.into()));
+    v.push(u(
+        "topology_change_detected",
+        b.stp.topology_change_detected.into(),
+    ));
+    if let Some(now) = now {
+        v.push(Detail::timer(
+            "hello_timer",
+            timer_left(b.stp.hello_timer, now),
+        ));
+        v.push(Detail::timer("tcn_timer", timer_left(b.stp.tcn_timer, now)));
+        v.push(Detail::timer(
+            "topology_change_timer",
+            timer_left(b.stp.topology_change_timer, now),
+        ));
+        v.push(Detail::timer(
+            "gc_timer",
+            timer_left(b.fdb.poll_timeout(), now),
+        ));
     }
-    m["root_id"] = b.stp.designated_root.iproute2().into();
-    m["bridge_id"] = b.stp.bridge_id.iproute2().into();
-    m["root_port"] = b.stp.root_port.into();
-    m["root_path_cost"] = b.stp.root_path_cost.into();
-    m["topology_change"] = u8::from(b.stp.topology_change).into();
-    m["topology_change_detected"] = u8::from(b.stp.topology_change_detected).into();
-    m
+    v.push(u("vlan_default_pvid", c.default_pvid.into()));
+    v.push(Detail::hex(
+        "group_fwd_mask",
+        "group_fwd_mask",
+        c.group_fwd_mask.into(),
+    ));
+    let ga = crate::wire::bpdu::STP_GROUP.to_string();
+    v.push(Detail::any(
+        "group_addr",
+        format!("group_address {ga} "),
+        ga,
+    ));
+    // Newer iproute2 prints these two; 6.1 does not.
+    v.push(u("fdb_n_learned", b.fdb.learned_count() as u64));
+    v.push(u("fdb_max_learned", c.fdb_max_learned.into()));
+    v
 }
 
 /// C's `%#x`, which iproute2 prints masks with: `0` for zero (no `0x`),
@@ -1132,32 +1179,91 @@ pub fn c_hex(v: u64) -> String {
     }
 }
 
-fn port_info(g: &Graph, id: IfId) -> Option<Value> {
+/// A bridge port's settings and STP state in `bridge_slave_print_opt`'s
+/// order, under its keys; what patchbay does not emulate (fast leave,
+/// proxy ARP, multicast router and to-unicast, neighbour suppression, VLAN
+/// tunnels, locked ports; ARCHITECTURE.md) it leaves out.
+fn port_details(g: &Graph, id: IfId, now: Option<Instant>) -> Option<Vec<Detail>> {
     let f = g.iface(id);
     let b = g.iface(f.master?).bridge()?;
     let p = b.port(f.port_no)?;
-    Some(json!({
-        "state": p.state.name(),
-        "priority": p.priority,
-        "cost": p.cost,
-        "hairpin": p.flags.hairpin,
-        "learning": p.flags.learning,
-        "flood": p.flags.flood,
-        "mcast_flood": p.flags.mcast_flood,
-        "bcast_flood": p.flags.bcast_flood,
-        "isolated": p.flags.isolated,
-        "group_fwd_mask": c_hex(p.group_fwd_mask.into()),
-        // iproute2's JSON keys (its text says port_id, port_no,
-        // designated_bridge, designated_root for the same four).
-        "id": format!("{:#x}", p.stp.port_id),
-        "no": format!("{:#x}", p.port_no),
-        "designated_port": p.stp.designated_port,
-        "designated_cost": p.stp.designated_cost,
-        "bridge_id": p.stp.designated_bridge.iproute2(),
-        "root_id": p.stp.designated_root.iproute2(),
-        "guard": p.guard,
-        "root_block": p.root_block,
-    }))
+    let u = |k: &str, v: u64| Detail::uint(k, k, v);
+    let (db, dr) = (
+        p.stp.designated_bridge.iproute2(),
+        p.stp.designated_root.iproute2(),
+    );
+    let mut v = vec![
+        Detail::any(
+            "state",
+            format!("state {} ", p.state.name()),
+            p.state.name(),
+        ),
+        u("priority", p.priority.into()),
+        u("cost", p.cost.into()),
+        Detail::on_off("hairpin", "hairpin", p.flags.hairpin),
+        Detail::on_off("guard", "guard", p.guard),
+        Detail::on_off("root_block", "root_block", p.root_block),
+        Detail::on_off("learning", "learning", p.flags.learning),
+        Detail::on_off("flood", "flood", p.flags.flood),
+        Detail::hex("id", "port_id", p.stp.port_id.into()),
+        Detail::hex("no", "port_no", p.port_no as u64),
+        u("designated_port", p.stp.designated_port.into()),
+        u("designated_cost", p.stp.designated_cost.into()),
+        Detail::any("bridge_id", format!("designated_bridge {db} "), db),
+        Detail::any("root_id", format!("designated_root {dr} "), dr),
+    ];
+    if let Some(now) = now {
+        v.push(Detail::timer(
+            "hold_timer",
+            timer_left(p.stp.hold_timer, now),
+        ));
+        v.push(Detail::timer(
+            "message_age_timer",
+            timer_left(p.stp.message_age_timer, now),
+        ));
+        v.push(Detail::timer(
+            "forward_delay_timer",
+            timer_left(p.stp.forward_delay_timer, now),
+        ));
+    }
+    v.push(u("topology_change_ack", p.stp.topology_change_ack.into()));
+    v.push(u("config_pending", p.stp.config_pending.into()));
+    v.push(Detail::on_off(
+        "mcast_flood",
+        "mcast_flood",
+        p.flags.mcast_flood,
+    ));
+    v.push(Detail::on_off(
+        "bcast_flood",
+        "bcast_flood",
+        p.flags.bcast_flood,
+    ));
+    v.push(Detail::hex(
+        "group_fwd_mask",
+        "group_fwd_mask",
+        p.group_fwd_mask.into(),
+    ));
+    let m = format!("{:#x}", p.group_fwd_mask);
+    v.push(Detail::any(
+        "group_fwd_mask_str",
+        format!("group_fwd_mask_str {m} "),
+        m,
+    ));
+    v.push(Detail::on_off("isolated", "isolated", p.flags.isolated));
+    Some(v)
+}
+
+/// A kind's settings as one JSON object and its text (what the kind's
+/// own printer wrote after its name): details for the one renderer.
+fn details_of(json: Value, text: &str, kind: &str) -> Vec<Detail> {
+    let mut v: Vec<Detail> = match json {
+        Value::Object(m) => m.into_iter().map(|(k, x)| Detail::json(&k, x)).collect(),
+        _ => Vec::new(),
+    };
+    let t = text.trim_end_matches('\n');
+    let t = t.strip_prefix(&format!("    {kind} ")).unwrap_or(t);
+    v.push(Detail::text(t.to_string()));
+    v
 }
 
 /// What iproute2 shows after the `@`: the lower, or a veth's peer.
@@ -1169,116 +1275,170 @@ fn link_of(f: &crate::graph::Iface) -> Option<IfId> {
 }
 
 pub(super) fn link_json(g: &Graph, id: IfId, opts: Opts) -> Value {
+    link_row(g, id, opts, None).json()
+}
+
+/// Device `id` in the one model of `link show` (`cmd::show`), as
+/// iproute2 would print the same device of the kernel; timers need `now`.
+fn link_row(g: &Graph, id: IfId, opts: Opts, now: Option<Instant>) -> LinkRow {
     let f = g.iface(id);
-    let mut m = Map::new();
-    m.insert("ifindex".into(), f.ifindex.into());
-    if let Some(l) = link_of(f) {
-        m.insert("link".into(), g.iface(l).name.clone().into());
-    }
-    m.insert("ifname".into(), f.name.clone().into());
-    m.insert("flags".into(), flags(g, id).into());
-    m.insert("mtu".into(), f.mtu.into());
-    m.insert("qdisc".into(), "noqueue".into());
-    if let Some(ms) = f.master {
-        m.insert("master".into(), g.iface(ms).name.clone().into());
-    }
-    m.insert("operstate".into(), operstate(g, id).into());
-    m.insert("linkmode".into(), "DEFAULT".into());
-    m.insert("group".into(), "default".into());
-    m.insert("txqlen".into(), 1000.into());
-    m.insert("link_type".into(), "ether".into());
-    m.insert("address".into(), f.mac.to_string().into());
-    m.insert("broadcast".into(), "ff:ff:ff:ff:ff:ff".into());
+    let mut r = LinkRow {
+        ifindex: f.ifindex,
+        link: link_of(f).map(|l| g.iface(l).name.clone()),
+        ifname: f.name.clone(),
+        flags: flags(g, id).into_iter().map(str::to_string).collect(),
+        mtu: f.mtu,
+        qdisc: "noqueue".into(),
+        master: f.master.map(|m| g.iface(m).name.clone()),
+        operstate: operstate(g, id).into(),
+        txqlen: Some(1000),
+        link_type: "ether".into(),
+        address: f.mac.to_string(),
+        broadcast: "ff:ff:ff:ff:ff:ff".into(),
+        ..Default::default()
+    };
     if opts.details {
-        let mut li = Map::new();
-        if let Some(k) = f.kind.info_kind() {
-            li.insert("info_kind".into(), k.into());
-        }
+        // A bridge port listens to everything, as the kernel's does.
+        let port = f.master.is_some_and(|m| g.iface(m).bridge().is_some());
+        let mut d = LinkDetails {
+            head: LinkDetails::head(port.into(), port.into(), 68, 65535),
+            kind: f.kind.info_kind().map(str::to_string),
+            ..Default::default()
+        };
         match &f.kind {
-            Kind::Bridge(b) => {
-                li.insert("info_data".into(), bridge_info(b, true));
-            }
+            Kind::Bridge(b) => d.data = bridge_details(b, now),
             Kind::Vlan(v) => {
-                li.insert(
-                    "info_data".into(),
+                d.data = details_of(
                     json!({"protocol": v.protocol.name(), "id": v.id, "flags": ["REORDER_HDR"]}),
-                );
+                    &format!("protocol {} id {} <REORDER_HDR>", v.protocol.name(), v.id),
+                    "vlan",
+                )
             }
             Kind::Tap => {
-                li.insert(
-                    "info_data".into(),
+                d.data = details_of(
                     json!({"type": "tap", "pi": false, "vnet_hdr": true}),
-                );
+                    "type tap pi off vnet_hdr on",
+                    "tun",
+                )
             }
             Kind::Netdevsim => {
-                let mut d = json!({"speed": f.speed_mbps, "duplex": if f.full_duplex { "full" } else { "half" }, "carrier": f.carrier});
+                let mut j = json!({"speed": f.speed_mbps, "duplex": if f.full_duplex { "full" } else { "half" }, "carrier": f.carrier});
+                let mut t = format!(
+                    "speed {} duplex {} carrier {}",
+                    f.speed_mbps,
+                    if f.full_duplex { "full" } else { "half" },
+                    if f.carrier { "on" } else { "off" }
+                );
                 if let Some(x) = &f.faults {
-                    d["drop"] = crate::netdevsim::Faults::pct(x.drop_ppm).into();
-                    d["corrupt"] = crate::netdevsim::Faults::pct(x.corrupt_ppm).into();
-                    d["delay_ms"] = (x.delay.as_secs_f64() * 1e3).into();
-                    d["dropped"] = x.dropped.into();
-                    d["corrupted"] = x.corrupted.into();
-                    d["delayed"] = x.delayed.into();
+                    j["drop"] = crate::netdevsim::Faults::pct(x.drop_ppm).into();
+                    j["corrupt"] = crate::netdevsim::Faults::pct(x.corrupt_ppm).into();
+                    j["delay_ms"] = (x.delay.as_secs_f64() * 1e3).into();
+                    j["dropped"] = x.dropped.into();
+                    j["corrupted"] = x.corrupted.into();
+                    j["delayed"] = x.delayed.into();
+                    let _ = write!(
+                        t,
+                        " drop {} corrupt {} delay {}ms",
+                        crate::netdevsim::Faults::pct(x.drop_ppm),
+                        crate::netdevsim::Faults::pct(x.corrupt_ppm),
+                        x.delay.as_secs_f64() * 1e3
+                    );
                 }
-                li.insert("info_data".into(), d);
+                d.data = details_of(j, &t, "netdevsim");
             }
             Kind::Bond(b) => {
-                li.insert("info_data".into(), super::bond::info_json(g, b));
+                d.data = details_of(
+                    super::bond::info_json(g, b),
+                    &super::bond::info_text(g, b),
+                    "bond",
+                )
             }
-            Kind::Team(_) => {}
             Kind::Vxlan(v) => {
-                li.insert("info_data".into(), super::vxlan::info_json(v));
+                d.data = details_of(
+                    super::vxlan::info_json(v),
+                    &super::vxlan::info_text(v),
+                    "vxlan",
+                )
             }
             Kind::Macvlan(m) => {
-                let mut d = json!({"mode": m.mode.name(), "bcqueuelen": m.bcqueuelen, "usedbcqueuelen": m.bcqueuelen});
+                let kind = if m.tap { "macvtap" } else { "macvlan" };
+                let mut v = vec![Detail::any(
+                    "mode",
+                    format!("mode {} ", m.mode.name()),
+                    m.mode.name(),
+                )];
                 if m.nopromisc {
-                    d["nopromisc"] = true.into();
+                    v.push(Detail::any("nopromisc", "nopromisc ", true));
                 }
                 if m.nodst {
-                    d["nodst"] = true.into();
+                    v.push(Detail::any("nodst", "nodst ", true));
                 }
+                v.push(Detail::uint(
+                    "bcqueuelen",
+                    "bcqueuelen",
+                    m.bcqueuelen.into(),
+                ));
+                v.push(Detail::uint(
+                    "usedbcqueuelen",
+                    "usedbcqueuelen",
+                    m.bcqueuelen.into(),
+                ));
                 if m.mode == crate::macvlan::Mode::Source {
-                    d["macaddr_count"] = m.sources.len().into();
-                    d["macaddr_data"] = m
-                        .sources
-                        .iter()
-                        .map(|x| x.to_string())
-                        .collect::<Vec<_>>()
-                        .into();
+                    let n = m.sources.len();
+                    v.push(Detail::any("macaddr_count", format!("remotes ({n}) "), n));
+                    let a: Vec<String> = m.sources.iter().map(|x| x.to_string()).collect();
+                    v.push(Detail {
+                        json: Some(("macaddr_data".into(), a.clone().into())),
+                        text: Some(a.iter().map(|x| format!("{x} ")).collect()),
+                    });
                 }
-                li.insert("info_data".into(), d);
+                d.kind = Some(kind.into());
+                d.data = v;
             }
             Kind::Ipvlan(v) => {
-                let mut d = json!({"mode": v.mode.name()});
-                d[v.flag.name()] = true.into();
-                li.insert("info_data".into(), d);
+                let kind = if v.tap { "ipvtap" } else { "ipvlan" };
+                let mut j = json!({"mode": v.mode.name()});
+                j[v.flag.name()] = true.into();
+                d.data = details_of(
+                    j,
+                    &format!(" mode {} {} ", v.mode.name(), v.flag.name()),
+                    kind,
+                );
             }
-            Kind::External | Kind::Veth { .. } | Kind::Dummy | Kind::Nlmon => {}
+            Kind::Team(_) | Kind::External | Kind::Veth { .. } | Kind::Dummy | Kind::Nlmon => {}
         }
-        if let Some(sj) = f
-            .master
-            .and_then(|m| g.iface(m).bond())
-            .and_then(|b| super::bond::slave_json(b, f.port_no))
-        {
-            li.insert("info_slave_kind".into(), "bond".into());
-            li.insert("info_slave_data".into(), sj);
+        let bond = f.master.and_then(|m| g.iface(m).bond());
+        if let (Some(j), Some(t)) = (
+            bond.and_then(|b| super::bond::slave_json(b, f.port_no)),
+            bond.and_then(|b| super::bond::slave_text(b, f.port_no)),
+        ) {
+            d.slave_kind = Some("bond".into());
+            d.slave_data = details_of(j, &t, "bond_slave");
         }
-        if let Some(pi) = port_info(g, id) {
-            li.insert("info_slave_kind".into(), "bridge".into());
-            li.insert("info_slave_data".into(), pi);
+        if let Some(pd) = port_details(g, id, now) {
+            d.slave_kind = Some("bridge".into());
+            d.slave_data = pd;
         }
-        if !li.is_empty() {
-            m.insert("linkinfo".into(), Value::Object(li));
-        }
+        r.details = Some(d);
     }
     if opts.stats {
-        m.insert("stats64".into(), f.counters.to_json());
+        let c = &f.counters;
+        let t = format!(
+            "    RX:  bytes packets dropped\n    {:>10} {:>7} {:>7}\n    TX:  bytes packets\n    {:>10} {:>7}\n",
+            c.rx_bytes,
+            c.rx_packets,
+            c.total_drops(),
+            c.tx_bytes,
+            c.tx_packets
+        );
+        r.stats = Some((c.to_json(), t));
     }
-    Value::Object(m)
+    r
 }
 
 pub(super) fn show(
     g: &Graph,
+    now: Instant,
     dev: Option<&str>,
     master: Option<&str>,
     kind: Option<&str>,
@@ -1295,174 +1455,9 @@ pub(super) fn show(
             .map(|(id, _)| id)
             .collect(),
     };
-    if opts.json {
-        return Ok(to_json(Value::Array(
-            ids.iter().map(|id| link_json(g, *id, opts)).collect(),
-        )));
-    }
-    let mut s = String::new();
-    for id in ids {
-        let f = g.iface(id);
-        let name = match link_of(f) {
-            Some(l) => format!("{}@{}", f.name, g.iface(l).name),
-            None => f.name.clone(),
-        };
-        let master = f
-            .master
-            .map(|m| format!(" master {}", g.iface(m).name))
-            .unwrap_or_default();
-        let _ = writeln!(
-            s,
-            "{}: {}: <{}> mtu {} qdisc noqueue{} state {} mode DEFAULT group default qlen 1000",
-            f.ifindex,
-            name,
-            flags(g, id).join(","),
-            f.mtu,
-            master,
-            operstate(g, id)
-        );
-        let _ = writeln!(s, "    link/ether {} brd ff:ff:ff:ff:ff:ff", f.mac);
-        if opts.details {
-            match &f.kind {
-                Kind::Bridge(b) => {
-                    let c = &b.cfg;
-                    let _ = writeln!(
-                        s,
-                        "    bridge forward_delay {} hello_time {} max_age {} ageing_time {} stp_state {} priority {} vlan_filtering {} vlan_protocol {} bridge_id {} designated_root {} root_port {} root_path_cost {} topology_change {} topology_change_detected {} vlan_default_pvid {} group_fwd_mask {} fdb_n_learned {} fdb_max_learned {}",
-                        to_centisecs(c.forward_delay),
-                        to_centisecs(c.hello_time),
-                        to_centisecs(c.max_age),
-                        to_centisecs(c.ageing_time),
-                        c.stp_state,
-                        c.priority,
-                        u8::from(c.vlan_filtering),
-                        c.vlan_protocol.name(),
-                        b.stp.bridge_id.iproute2(),
-                        b.stp.designated_root.iproute2(),
-                        b.stp.root_port,
-                        b.stp.root_path_cost,
-                        u8::from(b.stp.topology_change),
-                        u8::from(b.stp.topology_change_detected),
-                        c.default_pvid,
-                        c_hex(c.group_fwd_mask.into()),
-                        b.fdb.learned_count(),
-                        c.fdb_max_learned,
-                    );
-                }
-                Kind::Vlan(v) => {
-                    let _ = writeln!(
-                        s,
-                        "    vlan protocol {} id {} <REORDER_HDR>",
-                        v.protocol.name(),
-                        v.id
-                    );
-                }
-                Kind::Tap => {
-                    let _ = writeln!(s, "    tun type tap pi off vnet_hdr on");
-                }
-                Kind::Netdevsim => {
-                    let _ = write!(
-                        s,
-                        "    netdevsim speed {} duplex {} carrier {}",
-                        f.speed_mbps,
-                        if f.full_duplex { "full" } else { "half" },
-                        if f.carrier { "on" } else { "off" }
-                    );
-                    if let Some(x) = &f.faults {
-                        let _ = write!(
-                            s,
-                            " drop {} corrupt {} delay {}ms",
-                            crate::netdevsim::Faults::pct(x.drop_ppm),
-                            crate::netdevsim::Faults::pct(x.corrupt_ppm),
-                            x.delay.as_secs_f64() * 1e3
-                        );
-                    }
-                    s.push('\n');
-                }
-                Kind::Bond(b) => s.push_str(&super::bond::info_text(g, b)),
-                Kind::Team(_) => s.push_str("    team \n"),
-                Kind::Vxlan(v) => s.push_str(&super::vxlan::info_text(v)),
-                Kind::Macvlan(m) => {
-                    let _ = write!(
-                        s,
-                        "    {} mode {} ",
-                        if m.tap { "macvtap" } else { "macvlan" },
-                        m.mode.name()
-                    );
-                    if m.nopromisc {
-                        s.push_str("nopromisc ");
-                    }
-                    if m.nodst {
-                        s.push_str("nodst ");
-                    }
-                    if m.mode == crate::macvlan::Mode::Source {
-                        let _ = write!(s, "remotes ({}) ", m.sources.len());
-                        for x in &m.sources {
-                            let _ = write!(s, "{x} ");
-                        }
-                    }
-                    let _ = writeln!(
-                        s,
-                        "bcqueuelen {} usedbcqueuelen {}",
-                        m.bcqueuelen, m.bcqueuelen
-                    );
-                }
-                Kind::Ipvlan(v) => {
-                    let _ = writeln!(
-                        s,
-                        "    {}  mode {} {} ",
-                        if v.tap { "ipvtap" } else { "ipvlan" },
-                        v.mode.name(),
-                        v.flag.name()
-                    );
-                }
-                Kind::Veth { .. } => s.push_str("    veth \n"),
-                Kind::Dummy => s.push_str("    dummy \n"),
-                Kind::Nlmon => s.push_str("    nlmon \n"),
-                Kind::External => {}
-            }
-            if let Some(t) = f
-                .master
-                .and_then(|m| g.iface(m).bond())
-                .and_then(|b| super::bond::slave_text(b, f.port_no))
-            {
-                s.push_str(&t);
-            }
-            if let Some(br) = f.master {
-                if let Some(p) = g.iface(br).bridge().and_then(|b| b.port(f.port_no)) {
-                    let onoff = |b: bool| if b { "on" } else { "off" };
-                    let _ = writeln!(
-                        s,
-                        "    bridge_slave state {} priority {} cost {} hairpin {} learning {} flood {} mcast_flood {} bcast_flood {} isolated {} port_no {:#x}",
-                        p.state.name(),
-                        p.priority,
-                        p.cost,
-                        onoff(p.flags.hairpin),
-                        onoff(p.flags.learning),
-                        onoff(p.flags.flood),
-                        onoff(p.flags.mcast_flood),
-                        onoff(p.flags.bcast_flood),
-                        onoff(p.flags.isolated),
-                        p.port_no
-                    );
-                }
-            }
-        }
-        if opts.stats {
-            let c = &f.counters;
-            let _ = writeln!(
-                s,
-                "    RX:  bytes packets dropped\n    {:>10} {:>7} {:>7}",
-                c.rx_bytes,
-                c.rx_packets,
-                c.total_drops()
-            );
-            let _ = writeln!(
-                s,
-                "    TX:  bytes packets\n    {:>10} {:>7}",
-                c.tx_bytes, c.tx_packets
-            );
-        }
-    }
-    Ok(s)
+    let rows: Vec<LinkRow> = ids
+        .iter()
+        .map(|id| link_row(g, *id, opts, Some(now)))
+        .collect();
+    Ok(super::show::render_links(&rows, opts.json))
 }

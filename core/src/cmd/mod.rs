@@ -507,9 +507,14 @@ pub fn apply(g: &mut Graph, now: Instant, cmd: &Command, opts: Opts) -> Result<O
             }
             String::new()
         }
-        Command::LinkShow { dev, master, kind } => {
-            link::show(g, dev.as_deref(), master.as_deref(), kind.as_deref(), opts)?
-        }
+        Command::LinkShow { dev, master, kind } => link::show(
+            g,
+            now,
+            dev.as_deref(),
+            master.as_deref(),
+            kind.as_deref(),
+            opts,
+        )?,
         Command::FdbAdd(a) => bridge::fdb_add(g, now, a).map(|_| String::new())?,
         Command::FdbDel {
             mac,
