@@ -21,7 +21,6 @@ use crate::time::Instant;
 use crate::wire::lacp::{ETHERTYPE_SLOW, LACP_GROUP};
 use crate::wire::{ethertype, Frame, Mac};
 pub use hash::HashPolicy;
-use std::fmt::Write;
 use std::time::Duration;
 
 /// `BOND_MAX_ARP_TARGETS`.
@@ -384,7 +383,7 @@ impl Bond {
         self.curr_active.and_then(|id| self.slave(id))
     }
 
-    fn primary_id(&self) -> Option<u16> {
+    pub(crate) fn primary_id(&self) -> Option<u16> {
         let name = self.cfg.primary.as_deref()?;
         self.slaves.iter().find(|s| s.name == name).map(|s| s.id)
     }
@@ -524,7 +523,7 @@ impl Bond {
         }
     }
 
-    fn ticks(&self, ms: u32) -> u32 {
+    pub(crate) fn ticks(&self, ms: u32) -> u32 {
         ms.checked_div(self.cfg.miimon).unwrap_or(0)
     }
 
@@ -1297,144 +1296,6 @@ impl Bond {
         }
         self.update_usable();
         self.set_carrier();
-    }
-
-    /// `/proc/net/bonding/BOND`.
-    pub fn proc_text(&self, carrier: bool) -> String {
-        let c = &self.cfg;
-        let mut s = String::new();
-        let _ = writeln!(s, "Ethernet Channel Bonding Driver: v6.18 (patchbay)\n");
-        let _ = write!(s, "Bonding Mode: {}", c.mode.long_name());
-        if c.mode == Mode::ActiveBackup && c.fail_over_mac != FailOverMac::None {
-            let _ = write!(s, " (fail_over_mac {})", c.fail_over_mac.name());
-        }
-        s.push('\n');
-        if c.mode.uses_xmit_hash() {
-            let _ = writeln!(
-                s,
-                "Transmit Hash Policy: {} ({})",
-                c.xmit_hash_policy.name(),
-                c.xmit_hash_policy as u8
-            );
-        }
-        if c.mode.uses_primary() {
-            let prim = self.primary_id().and_then(|id| self.slave(id));
-            let _ = write!(
-                s,
-                "Primary Slave: {}",
-                prim.map_or("None", |p| p.name.as_str())
-            );
-            if prim.is_some() {
-                let _ = write!(s, " (primary_reselect {})", c.primary_reselect.name());
-            }
-            let _ = writeln!(
-                s,
-                "\nCurrently Active Slave: {}",
-                self.active_slave().map_or("None", |a| a.name.as_str())
-            );
-        }
-        let _ = writeln!(s, "MII Status: {}", if carrier { "up" } else { "down" });
-        let _ = writeln!(s, "MII Polling Interval (ms): {}", c.miimon);
-        let round = |d: u32| self.ticks(d) * c.miimon;
-        let _ = writeln!(s, "Up Delay (ms): {}", round(c.updelay));
-        let _ = writeln!(s, "Down Delay (ms): {}", round(c.downdelay));
-        let _ = writeln!(
-            s,
-            "Peer Notification Delay (ms): {}",
-            round(c.peer_notif_delay)
-        );
-        if c.arp_interval > 0 {
-            let _ = writeln!(s, "ARP Polling Interval (ms): {}", c.arp_interval);
-            let _ = writeln!(s, "ARP Missed Max: {}", c.arp_missed_max);
-            let t: Vec<String> = c
-                .arp_ip_target
-                .iter()
-                .map(|a| format!(" {}.{}.{}.{}", a[0], a[1], a[2], a[3]))
-                .collect();
-            let _ = writeln!(s, "ARP IP target/s (n.n.n.n form):{}", t.join(","));
-        }
-        if c.mode == Mode::Ieee8023ad {
-            let _ = writeln!(s, "\n802.3ad info");
-            let _ = writeln!(
-                s,
-                "LACP active: {}",
-                if c.lacp_active { "on" } else { "off" }
-            );
-            let _ = writeln!(
-                s,
-                "LACP rate: {}",
-                if c.lacp_fast { "fast" } else { "slow" }
-            );
-            let _ = writeln!(s, "Min links: {}", c.min_links);
-            let _ = writeln!(
-                s,
-                "Aggregator selection policy (ad_select): {}",
-                c.ad_select.name()
-            );
-            let _ = writeln!(s, "System priority: {}", self.lacp.cfg.sys_prio);
-            let _ = writeln!(s, "System MAC address: {}", self.lacp.cfg.system);
-            match self.lacp.active_agg_info() {
-                None => {
-                    let _ = writeln!(s, "bond has no active aggregator");
-                }
-                Some(i) => {
-                    let _ = writeln!(s, "Active Aggregator Info:");
-                    let _ = writeln!(s, "\tAggregator ID: {}", i.aggregator_id);
-                    let _ = writeln!(s, "\tNumber of ports: {}", i.ports);
-                    let _ = writeln!(s, "\tActor Key: {}", i.actor_key);
-                    let _ = writeln!(s, "\tPartner Key: {}", i.partner_key);
-                    let _ = writeln!(s, "\tPartner Mac Address: {}", i.partner_system);
-                }
-            }
-        }
-        for (k, sl) in self.slaves.iter().enumerate() {
-            let _ = writeln!(s, "\nSlave Interface: {}", sl.name);
-            let _ = writeln!(s, "MII Status: {}", sl.link.name());
-            if sl.speed_mbps == 0 {
-                let _ = writeln!(s, "Speed: Unknown");
-            } else {
-                let _ = writeln!(s, "Speed: {} Mbps", sl.speed_mbps);
-            }
-            let _ = writeln!(
-                s,
-                "Duplex: {}",
-                if sl.full_duplex { "full" } else { "half" }
-            );
-            let _ = writeln!(s, "Link Failure Count: {}", sl.link_failure_count);
-            let _ = writeln!(s, "Permanent HW addr: {}", sl.perm_mac);
-            let _ = writeln!(s, "Slave queue ID: {}", sl.queue_id);
-            if c.mode == Mode::Ieee8023ad {
-                let p = &self.lacp.ports[k];
-                match self.lacp.port_agg(k) {
-                    None => {
-                        let _ = writeln!(s, "Aggregator ID: N/A");
-                    }
-                    Some(a) => {
-                        let _ = writeln!(s, "Aggregator ID: {}", a.id);
-                        let _ = writeln!(s, "Actor Churn State: {}", p.churn_actor.desc());
-                        let _ = writeln!(s, "Partner Churn State: {}", p.churn_partner.desc());
-                        let _ = writeln!(s, "Actor Churned Count: {}", p.churn_actor_count);
-                        let _ = writeln!(s, "Partner Churned Count: {}", p.churn_partner_count);
-                        let _ = writeln!(s, "details actor lacp pdu:");
-                        let _ = writeln!(s, "    system priority: {}", p.actor_system_priority);
-                        let _ = writeln!(s, "    system mac address: {}", p.actor_system);
-                        let _ = writeln!(s, "    port key: {}", p.actor_oper_key);
-                        let _ = writeln!(s, "    port priority: {}", p.actor_port_priority);
-                        let _ = writeln!(s, "    port number: {}", p.number);
-                        let _ = writeln!(s, "    port state: {}", p.actor_oper_state);
-                        let q = &p.partner_oper;
-                        let _ = writeln!(s, "details partner lacp pdu:");
-                        let _ = writeln!(s, "    system priority: {}", q.system_priority);
-                        let _ = writeln!(s, "    system mac address: {}", q.system);
-                        let _ = writeln!(s, "    oper key: {}", q.key);
-                        let _ = writeln!(s, "    port priority: {}", q.port_priority);
-                        let _ = writeln!(s, "    port number: {}", q.port);
-                        let _ = writeln!(s, "    port state: {}", q.state);
-                    }
-                }
-            }
-        }
-        s
     }
 }
 

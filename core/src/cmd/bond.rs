@@ -11,6 +11,7 @@ use crate::lacp::AdSelect;
 use crate::wire::lacp::state;
 use crate::wire::Mac;
 use serde_json::{json, Map, Value};
+use std::fmt::Write;
 
 /// Options given on the command line (`None`: not given).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -550,7 +551,7 @@ pub(super) fn show(g: &Graph, dev: Option<&str>, opts: Opts) -> Result<String, C
             s.push('\n');
         }
         let b = g.iface(*id).bond().expect("a bond");
-        s.push_str(&b.proc_text(g.oper_up(*id)));
+        s.push_str(&proc_text(b, g.oper_up(*id)));
     }
     Ok(s)
 }
@@ -572,4 +573,143 @@ pub(super) fn parse(rest: &[String]) -> Result<super::Command, CmdError> {
         }
         Some(v) => Err(err("bond", format!("unknown verb \"{v}\" (expected show)"))),
     }
+}
+
+/// `/proc/net/bonding/BOND` as `bond_info_show_master` and
+/// `bond_info_show_slave` print it.
+pub(super) fn proc_text(b: &Bond, carrier: bool) -> String {
+    let c = &b.cfg;
+    let mut s = String::new();
+    let _ = writeln!(s, "Ethernet Channel Bonding Driver: v6.18 (patchbay)\n");
+    let _ = write!(s, "Bonding Mode: {}", c.mode.long_name());
+    if c.mode == Mode::ActiveBackup && c.fail_over_mac != FailOverMac::None {
+        let _ = write!(s, " (fail_over_mac {})", c.fail_over_mac.name());
+    }
+    s.push('\n');
+    if c.mode.uses_xmit_hash() {
+        let _ = writeln!(
+            s,
+            "Transmit Hash Policy: {} ({})",
+            c.xmit_hash_policy.name(),
+            c.xmit_hash_policy as u8
+        );
+    }
+    if c.mode.uses_primary() {
+        let prim = b.primary_id().and_then(|id| b.slave(id));
+        let _ = write!(
+            s,
+            "Primary Slave: {}",
+            prim.map_or("None", |p| p.name.as_str())
+        );
+        if prim.is_some() {
+            let _ = write!(s, " (primary_reselect {})", c.primary_reselect.name());
+        }
+        let _ = writeln!(
+            s,
+            "\nCurrently Active Slave: {}",
+            b.active_slave().map_or("None", |a| a.name.as_str())
+        );
+    }
+    let _ = writeln!(s, "MII Status: {}", if carrier { "up" } else { "down" });
+    let _ = writeln!(s, "MII Polling Interval (ms): {}", c.miimon);
+    let round = |d: u32| b.ticks(d) * c.miimon;
+    let _ = writeln!(s, "Up Delay (ms): {}", round(c.updelay));
+    let _ = writeln!(s, "Down Delay (ms): {}", round(c.downdelay));
+    let _ = writeln!(
+        s,
+        "Peer Notification Delay (ms): {}",
+        round(c.peer_notif_delay)
+    );
+    if c.arp_interval > 0 {
+        let _ = writeln!(s, "ARP Polling Interval (ms): {}", c.arp_interval);
+        let _ = writeln!(s, "ARP Missed Max: {}", c.arp_missed_max);
+        let t: Vec<String> = c
+            .arp_ip_target
+            .iter()
+            .map(|a| format!(" {}.{}.{}.{}", a[0], a[1], a[2], a[3]))
+            .collect();
+        let _ = writeln!(s, "ARP IP target/s (n.n.n.n form):{}", t.join(","));
+    }
+    if c.mode == Mode::Ieee8023ad {
+        let _ = writeln!(s, "\n802.3ad info");
+        let _ = writeln!(
+            s,
+            "LACP active: {}",
+            if c.lacp_active { "on" } else { "off" }
+        );
+        let _ = writeln!(
+            s,
+            "LACP rate: {}",
+            if c.lacp_fast { "fast" } else { "slow" }
+        );
+        let _ = writeln!(s, "Min links: {}", c.min_links);
+        let _ = writeln!(
+            s,
+            "Aggregator selection policy (ad_select): {}",
+            c.ad_select.name()
+        );
+        let _ = writeln!(s, "System priority: {}", b.lacp.cfg.sys_prio);
+        let _ = writeln!(s, "System MAC address: {}", b.lacp.cfg.system);
+        match b.lacp.active_agg_info() {
+            None => {
+                let _ = writeln!(s, "bond has no active aggregator");
+            }
+            Some(i) => {
+                let _ = writeln!(s, "Active Aggregator Info:");
+                let _ = writeln!(s, "\tAggregator ID: {}", i.aggregator_id);
+                let _ = writeln!(s, "\tNumber of ports: {}", i.ports);
+                let _ = writeln!(s, "\tActor Key: {}", i.actor_key);
+                let _ = writeln!(s, "\tPartner Key: {}", i.partner_key);
+                let _ = writeln!(s, "\tPartner Mac Address: {}", i.partner_system);
+            }
+        }
+    }
+    for (k, sl) in b.slaves.iter().enumerate() {
+        let _ = writeln!(s, "\nSlave Interface: {}", sl.name);
+        let _ = writeln!(s, "MII Status: {}", sl.link.name());
+        if sl.speed_mbps == 0 {
+            let _ = writeln!(s, "Speed: Unknown");
+        } else {
+            let _ = writeln!(s, "Speed: {} Mbps", sl.speed_mbps);
+        }
+        let _ = writeln!(
+            s,
+            "Duplex: {}",
+            if sl.full_duplex { "full" } else { "half" }
+        );
+        let _ = writeln!(s, "Link Failure Count: {}", sl.link_failure_count);
+        let _ = writeln!(s, "Permanent HW addr: {}", sl.perm_mac);
+        let _ = writeln!(s, "Slave queue ID: {}", sl.queue_id);
+        if c.mode == Mode::Ieee8023ad {
+            let p = &b.lacp.ports[k];
+            match b.lacp.port_agg(k) {
+                None => {
+                    let _ = writeln!(s, "Aggregator ID: N/A");
+                }
+                Some(a) => {
+                    let _ = writeln!(s, "Aggregator ID: {}", a.id);
+                    let _ = writeln!(s, "Actor Churn State: {}", p.churn_actor.desc());
+                    let _ = writeln!(s, "Partner Churn State: {}", p.churn_partner.desc());
+                    let _ = writeln!(s, "Actor Churned Count: {}", p.churn_actor_count);
+                    let _ = writeln!(s, "Partner Churned Count: {}", p.churn_partner_count);
+                    let _ = writeln!(s, "details actor lacp pdu:");
+                    let _ = writeln!(s, "    system priority: {}", p.actor_system_priority);
+                    let _ = writeln!(s, "    system mac address: {}", p.actor_system);
+                    let _ = writeln!(s, "    port key: {}", p.actor_oper_key);
+                    let _ = writeln!(s, "    port priority: {}", p.actor_port_priority);
+                    let _ = writeln!(s, "    port number: {}", p.number);
+                    let _ = writeln!(s, "    port state: {}", p.actor_oper_state);
+                    let q = &p.partner_oper;
+                    let _ = writeln!(s, "details partner lacp pdu:");
+                    let _ = writeln!(s, "    system priority: {}", q.system_priority);
+                    let _ = writeln!(s, "    system mac address: {}", q.system);
+                    let _ = writeln!(s, "    oper key: {}", q.key);
+                    let _ = writeln!(s, "    port priority: {}", q.port_priority);
+                    let _ = writeln!(s, "    port number: {}", q.port);
+                    let _ = writeln!(s, "    port state: {}", q.state);
+                }
+            }
+        }
+    }
+    s
 }

@@ -760,13 +760,19 @@ pub(super) fn add(g: &mut Graph, now: Instant, a: &LinkAdd) -> Result<IfId, CmdE
                 .map_err(|e| graph_err(&cmd, e))?
         }
         LinkKind::Macvlan(m) => {
-            let lower_name = a.link.as_deref().expect("checked at parse");
+            let lower_name = a
+                .link
+                .as_deref()
+                .ok_or_else(|| err(&cmd, "this kind needs a lower device: link DEV"))?;
             let lower = lookup(g, &cmd, lower_name)?;
             g.add_macvlan(&a.name, lower, (**m).clone(), mac, a.mtu)
                 .map_err(|e| graph_err(&cmd, e))?
         }
         LinkKind::Ipvlan(v) => {
-            let lower_name = a.link.as_deref().expect("checked at parse");
+            let lower_name = a
+                .link
+                .as_deref()
+                .ok_or_else(|| err(&cmd, "this kind needs a lower device: link DEV"))?;
             let lower = lookup(g, &cmd, lower_name)?;
             g.add_ipvlan(&a.name, lower, (**v).clone(), a.mtu)
                 .map_err(|e| graph_err(&cmd, e))?
@@ -801,7 +807,10 @@ pub(super) fn add(g: &mut Graph, now: Instant, a: &LinkAdd) -> Result<IfId, CmdE
             .add(&a.name, Kind::Nlmon, Mac::ZERO, a.mtu.unwrap_or(3776))
             .map_err(|e| graph_err(&cmd, e))?,
         LinkKind::Vlan { id, protocol } => {
-            let lower_name = a.link.as_deref().expect("checked at parse");
+            let lower_name = a
+                .link
+                .as_deref()
+                .ok_or_else(|| err(&cmd, "this kind needs a lower device: link DEV"))?;
             let lower = lookup(g, &cmd, lower_name)?;
             let v = g
                 .add_vlan(
