@@ -10,8 +10,8 @@
 //! offloads, bits per second received. Latency: 500 pings 2 ms apart,
 //! median and 99th percentile of the round trips.
 
-use patchbay_io::harness::{measure, median, Baseline, Hosts, Sample};
-use patchbay_io::lab::{check_prerequisites, Lab};
+use patchbay_lab::harness::{measure, median, Baseline, Hosts, Sample};
+use patchbay_lab::{check_prerequisites, Lab};
 use std::process::ExitCode;
 
 #[derive(Clone, Copy, PartialEq, Eq)]

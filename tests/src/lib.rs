@@ -2,7 +2,7 @@
 //! binary is, and a namespace lab that skips without root, except under
 //! CI=true where it fails (CI must run these tests).
 
-use patchbay_io::lab::{check_prerequisites, Lab};
+use patchbay_lab::{check_prerequisites, Lab};
 use std::path::PathBuf;
 
 /// The `patchbay` binary next to the test binary (`$PATCHBAY_BIN` overrides).
@@ -117,7 +117,7 @@ pub fn tcp_transfer_paced(
     chunk: usize,
     pause: std::time::Duration,
 ) -> Transfer {
-    use patchbay_io::lab::in_netns;
+    use patchbay_lab::in_netns;
     use std::io::{Read, Write};
     use std::time::Duration;
     let addr: std::net::SocketAddr = format!("{to_addr}:5001").parse().unwrap();
@@ -158,9 +158,9 @@ pub fn tcp_transfer(from: &str, to_ns: &str, to_addr: &str, len: usize) {
     tcp_transfer_paced(from, to_ns, to_addr, len, len, std::time::Duration::ZERO).finish();
 }
 
-pub use patchbay_io::lab::Ovs;
+pub use patchbay_lab::Ovs;
 
 /// The program is on PATH.
 pub fn have(prog: &str) -> bool {
-    patchbay_io::lab::have(prog)
+    patchbay_lab::have(prog)
 }

@@ -2,7 +2,7 @@
 //! bond device is exposed as a TAP of its own name, moved into the host's
 //! namespace; its members are veth ends patchbay attaches with AF_PACKET.
 
-use patchbay_io::lab::{Lab, Proc};
+use patchbay_lab::{Lab, Proc};
 use patchbay_tests::{json, lab, require, tcp_transfer_paced, tx_counters, veth_pair, Ovs};
 use serde_json::Value;
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! runs in namespace `m`, whose `eth0` is the lower device; the devices it
 //! makes appear there as TAPs and are moved where the guide moves them.
 
-use patchbay_io::lab::{raw_capture, raw_send, Lab};
+use patchbay_lab::{raw_capture, raw_send, Lab};
 use patchbay_tests::lab;
 use std::time::Duration;
 

@@ -9,7 +9,7 @@
 //! `m`, and port `ext` towards the outside host `o`. Macvlans A and B on
 //! `eth0` are moved into namespaces `a` and `b`.
 
-use patchbay_io::lab::{raw_capture, raw_send, Lab};
+use patchbay_lab::{raw_capture, raw_send, Lab};
 use patchbay_tests::lab;
 use std::time::Duration;
 
@@ -155,7 +155,7 @@ fn deliveries(n: &Net, senders: &[&str]) -> Vec<String> {
 /// and sends an IGMP report, which is all patchbay sees of it.
 fn join_group(lab: &Lab, ns: &str, dev: &str) -> std::thread::JoinHandle<Result<(), String>> {
     ipn(lab, ns, &["addr", "add", "198.18.60.1/24", "dev", dev]);
-    let h = patchbay_io::lab::in_netns(ns, || {
+    let h = patchbay_lab::in_netns(ns, || {
         let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
         s.join_multicast_v4(
             &"239.1.2.3".parse().unwrap(),

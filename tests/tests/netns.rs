@@ -4,7 +4,7 @@
 //! they fail: CI must run them.
 
 use patchbay_core::wire::{build_frame, ethertype, Mac, Tag};
-use patchbay_io::lab::{raw_capture, raw_send, Lab};
+use patchbay_lab::{raw_capture, raw_send, Lab};
 use patchbay_tests::tcp_transfer;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -280,7 +280,7 @@ fn link_local_frames_stay_and_a_flood_reaches_every_other_port_once(layout: &str
         .collect();
     // patchbay's own capture on a port: the two frames the port sends.
     let pcap_file = std::env::temp_dir().join(format!("{}.pcap", lab.tag));
-    let mut capture = patchbay_io::lab::Proc::new(
+    let mut capture = patchbay_lab::Proc::new(
         std::process::Command::new(&lab.patchbay)
             .arg("--socket")
             .arg(&lab.socket)

@@ -8,7 +8,7 @@ use patchbay_tests::{lab, require};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn ipn(lab: &patchbay_io::lab::Lab, ns: &str, args: &[&str]) {
+fn ipn(lab: &patchbay_lab::Lab, ns: &str, args: &[&str]) {
     let mut a = vec!["-n", ns];
     a.extend_from_slice(args);
     lab.ip(&a)
@@ -46,7 +46,7 @@ fn an_nlmon_capture_of_a_bridge_session_decodes_as_rtnetlink() {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .map(patchbay_io::lab::Proc::new)
+            .map(patchbay_lab::Proc::new)
             .unwrap()
     };
     let mut cap = spawn(&["capture", "nlmon0", "-w", pcap.to_str().unwrap()]);

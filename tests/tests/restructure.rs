@@ -1,7 +1,7 @@
 //! Commands apply whole or not at all, in the graph and on the host, and a
 //! removed device's id never names another (root, network namespaces).
 
-use patchbay_io::lab::Lab;
+use patchbay_lab::Lab;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::time::Duration;

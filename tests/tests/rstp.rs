@@ -5,7 +5,7 @@
 //! CI-only rules as in netns.rs; OVS runs from a private database and
 //! socket directory, and is stopped with the test.
 
-use patchbay_io::lab::{Lab, Proc};
+use patchbay_lab::{Lab, Proc};
 use patchbay_tests::{json, lab, require, Ovs};
 use std::process::Command;
 use std::time::{Duration, Instant};

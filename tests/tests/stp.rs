@@ -3,7 +3,7 @@
 //! triangle of veth links. Root and CI-only rules as in netns.rs.
 
 use patchbay_core::wire::bpdu::BridgeId;
-use patchbay_io::lab::Lab;
+use patchbay_lab::Lab;
 use patchbay_tests::{json, lab};
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -174,7 +174,7 @@ fn kernel_bridges_and_patchbay_agree_on_one_tree_and_reconverge() {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .map(patchbay_io::lab::Proc::new);
+        .map(patchbay_lab::Proc::new);
     let t0 = Instant::now();
     lab.pb(&["link", "set", &br, "up"]).unwrap();
     let kernels = [(ka.as_str(), "br0"), (kb.as_str(), "br0")];

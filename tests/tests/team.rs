@@ -2,7 +2,7 @@
 //! team device is exposed as a TAP of its own name, moved into the host's
 //! namespace; its ports are veth ends patchbay attaches with AF_PACKET.
 
-use patchbay_io::lab::Lab;
+use patchbay_lab::Lab;
 use patchbay_tests::{lab, tcp_transfer_paced, tx_counters, veth_pair};
 use std::time::{Duration, Instant};
 

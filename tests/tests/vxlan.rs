@@ -4,7 +4,7 @@
 //! the underlay is a veth between them on 198.18.20.0/24; hosts h1 (behind
 //! patchbay's bridge) and h2 (behind the kernel's) share 198.18.30.0/24.
 
-use patchbay_io::lab::Lab;
+use patchbay_lab::Lab;
 use patchbay_tests::{lab, tcp_transfer};
 
 fn ipn(lab: &Lab, ns: &str, args: &[&str]) {
@@ -364,7 +364,7 @@ fn three_patchbay_instances_form_one_segment_by_head_end_replication() {
 /// neither VTEP sent anything into the tunnel.
 #[test]
 fn the_proxy_answers_arp_as_the_kernels_does() {
-    use patchbay_io::lab::raw_capture;
+    use patchbay_lab::raw_capture;
     use std::time::Duration;
     let Some(mut lab) = lab("vp") else { return };
     let (u, k, h1, h2) = (

@@ -13,8 +13,8 @@
 //! 198.18.70.N/24; traffic goes from h1 to h2.
 
 use crate::client::Opts;
-use patchbay_io::harness::{measure, median, Baseline, Hosts, Sample, LOAD_PPS};
-use patchbay_io::lab::{check_prerequisites, Lab};
+use patchbay_lab::harness::{measure, median, Baseline, Hosts, Sample, LOAD_PPS};
+use patchbay_lab::{check_prerequisites, Lab};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::process::ExitCode;
@@ -318,7 +318,7 @@ fn compare(a: &Args, o: Opts) -> Result<(), String> {
     // is bridges and veths it can take.
     let ovs_plan = if !a.ovs {
         None
-    } else if patchbay_io::lab::have("ovs-vswitchd") && patchbay_io::lab::have("ovsdb-tool") {
+    } else if patchbay_lab::have("ovs-vswitchd") && patchbay_lab::have("ovsdb-tool") {
         match ovs_translate(&text) {
             Ok(p) => Some(p),
             Err(e) => {
@@ -333,15 +333,13 @@ fn compare(a: &Args, o: Opts) -> Result<(), String> {
         None
     };
     let ovs = match &ovs_plan {
-        Some(_) => {
-            match patchbay_io::lab::Ovs::try_start(&lab, &sw, &["userspace-tso-enable=true"]) {
-                Ok(o) => Some(o),
-                Err(e) => {
-                    progress(&format!("ovs: not run: {e}"));
-                    None
-                }
+        Some(_) => match patchbay_lab::Ovs::try_start(&lab, &sw, &["userspace-tso-enable=true"]) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                progress(&format!("ovs: not run: {e}"));
+                None
             }
-        }
+        },
         None => None,
     };
     if ovs.is_some() {
@@ -565,7 +563,7 @@ fn ovs_translate(text: &str) -> Result<OvsPlan, String> {
 
 fn ovs_apply(
     lab: &Lab,
-    ovs: &patchbay_io::lab::Ovs,
+    ovs: &patchbay_lab::Ovs,
     sw: &str,
     bin: &str,
     p: &OvsPlan,
@@ -610,7 +608,7 @@ fn ovs_apply(
     Ok(())
 }
 
-fn ovs_teardown(lab: &Lab, ovs: &patchbay_io::lab::Ovs, sw: &str, p: &OvsPlan) {
+fn ovs_teardown(lab: &Lab, ovs: &patchbay_lab::Ovs, sw: &str, p: &OvsPlan) {
     for (b, _) in &p.bridges {
         let _ = ovs.try_vsctl(&["--if-exists", "del-br", b]);
     }
@@ -623,7 +621,7 @@ fn ovs_teardown(lab: &Lab, ovs: &patchbay_io::lab::Ovs, sw: &str, p: &OvsPlan) {
 
 /// Open vSwitch's FDB (fdb/show) and port states (STP status, else
 /// forwarding), in the kernel's words.
-fn ovs_behaviour(ovs: &patchbay_io::lab::Ovs, p: &OvsPlan, hosts: &[String]) -> Behaviour {
+fn ovs_behaviour(ovs: &patchbay_lab::Ovs, p: &OvsPlan, hosts: &[String]) -> Behaviour {
     // OpenFlow port numbers are per bridge.
     let mut names = std::collections::HashMap::new();
     for (b, port) in &p.ports {

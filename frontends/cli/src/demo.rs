@@ -6,7 +6,7 @@
 //! a→c cross the bridge between a veth and a TAP; pings a→b are blocked by
 //! the VLANs. Then the FDB and the counters, and everything is removed.
 
-use patchbay_io::lab::{check_prerequisites, Lab};
+use patchbay_lab::{check_prerequisites, Lab};
 use std::process::ExitCode;
 
 pub fn run() -> ExitCode {

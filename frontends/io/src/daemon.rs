@@ -705,7 +705,7 @@ impl Daemon {
                 None => crate::route::addresses(&dev),
                 Some(ns) => {
                     let d = dev.clone();
-                    crate::lab::in_netns(&ns, move || crate::route::addresses(&d))
+                    crate::sys::in_netns(&ns, move || crate::route::addresses(&d))
                         .join()
                         .ok()
                         .and_then(Result::ok)

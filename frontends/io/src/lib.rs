@@ -8,8 +8,6 @@
 
 pub mod attach;
 pub mod daemon;
-pub mod harness;
-pub mod lab;
 pub mod packet;
 pub use patchbay_core::pcap;
 pub mod proto;

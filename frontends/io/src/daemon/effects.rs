@@ -479,7 +479,7 @@ impl Daemon {
         };
         match att.netns.clone() {
             // The TAP lives in another namespace: change it there.
-            Some(ns) => match crate::lab::in_netns(&ns, apply).join() {
+            Some(ns) => match crate::sys::in_netns(&ns, apply).join() {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => warn!("cannot reach namespace {ns}: {e}"),
                 Err(_) => warn!("the thread for namespace {ns} panicked"),

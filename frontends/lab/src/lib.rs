@@ -4,6 +4,9 @@
 //!
 //! Only addresses of the benchmarking range 198.18.0.0/15 are used, and
 //! nothing outside the namespaces and devices the lab made is touched.
+//! [`harness`] measures the switches the comparison runs through it.
+
+pub mod harness;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -337,32 +340,15 @@ impl Drop for Lab {
     }
 }
 
-/// Runs `f` on a thread that has entered network namespace `ns` (network
-/// namespaces are per thread, so the caller's stays as it was).
-pub fn in_netns<T: Send + 'static>(
-    ns: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> std::thread::JoinHandle<Result<T, String>> {
-    let path = format!("/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
-        // SAFETY: setns on a namespace file we hold open; it changes only
-        // this thread's network namespace.
-        let r = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
-        if r != 0 {
-            return Err(format!("setns {path}: {}", std::io::Error::last_os_error()));
-        }
-        Ok(f())
-    })
-}
+pub use patchbay_io::sys::in_netns;
 
 fn raw_socket(dev: &str) -> std::io::Result<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
-    let ifindex = crate::sys::ifindex(dev)
+    let ifindex = patchbay_io::sys::ifindex(dev)
         .ok_or_else(|| std::io::Error::other(format!("no device {dev}")))?;
     let proto = (libc::ETH_P_ALL as u16).to_be();
     // SAFETY: plain socket(2); owned right away.
-    let raw = crate::sys::cvt(unsafe {
+    let raw = patchbay_io::sys::cvt(unsafe {
         libc::socket(
             libc::AF_PACKET,
             libc::SOCK_RAW | libc::SOCK_CLOEXEC,
@@ -377,7 +363,7 @@ fn raw_socket(dev: &str) -> std::io::Result<std::os::fd::OwnedFd> {
     sll.sll_protocol = proto;
     sll.sll_ifindex = ifindex as i32;
     // SAFETY: valid sockaddr_ll of the given size.
-    crate::sys::cvt(unsafe {
+    patchbay_io::sys::cvt(unsafe {
         libc::bind(
             raw,
             &sll as *const _ as *const libc::sockaddr,

@@ -3,7 +3,7 @@
 //! whatever switch is between them. The load generator is the project's
 //! own (`lab::raw_blast`, sendmmsg on AF_PACKET); TCP uses iperf3.
 
-use crate::lab::{raw_blast, Lab};
+use crate::{raw_blast, Lab};
 use patchbay_core::wire::{build_frame, Mac};
 use std::time::{Duration, Instant};
 
