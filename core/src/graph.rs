@@ -327,7 +327,7 @@ pub enum GraphError {
     Invalid(String),
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Graph {
     ifaces: Vec<Option<Iface>>,
     /// Each slot's generation ([`IfId`]), bumped when its interface goes.

@@ -97,8 +97,13 @@ pub const ATTACHED: &[(&str, Role)] = &[
 ];
 
 /// The graph every input starts from: [`SETUP`] applied, [`ATTACHED`]
-/// attached, everything up.
+/// attached, everything up (built once, cloned for each input).
 pub fn lab() -> Graph {
+    static LAB: std::sync::OnceLock<Graph> = std::sync::OnceLock::new();
+    LAB.get_or_init(build_lab).clone()
+}
+
+fn build_lab() -> Graph {
     let mut g = Graph::new();
     for line in SETUP {
         run(&mut g, Instant::ZERO, line).unwrap_or_else(|e| panic!("setup: {line}: {e}"));
