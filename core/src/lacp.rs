@@ -96,6 +96,9 @@ pub struct LacpConfig {
     pub user_port_key: u16,
     pub min_links: u32,
     pub coupled_control: bool,
+    /// Answer Marker Information PDUs (the bond's marker responder);
+    /// teamd's lacp runner drops every slow-protocols PDU but LACPDUs.
+    pub answer_markers: bool,
 }
 
 impl Default for LacpConfig {
@@ -109,6 +112,7 @@ impl Default for LacpConfig {
             user_port_key: 0,
             min_links: 0,
             coupled_control: true,
+            answer_markers: true,
         }
     }
 }
@@ -659,14 +663,19 @@ impl Lacp {
             lacp::SUBTYPE_MARKER => {
                 let m = Marker::parse(pdu).expect("length and subtype checked");
                 match m.tlv_type {
+                    lacp::MARKER_INFORMATION if !self.cfg.answer_markers => {
+                        // teamd: not a LACPDU, dropped unanswered.
+                        self.ports[i].stats.marker_rx += 1;
+                    }
                     lacp::MARKER_INFORMATION => {
                         self.ports[i].stats.marker_rx += 1;
-                        let resp = Marker {
-                            tlv_type: lacp::MARKER_RESPONSE,
-                            ..m
-                        };
+                        // `bond_3ad_rx_indication`: the request echoed
+                        // whole, only its TLV type changed.
+                        let mut resp: [u8; PDU_LEN] =
+                            pdu[..PDU_LEN].try_into().expect("length checked");
+                        resp[2] = lacp::MARKER_RESPONSE;
                         let src = self.ports[i].perm_mac;
-                        self.tx.push((i, lacp::frame(src, &resp.emit())));
+                        self.tx.push((i, lacp::frame(src, &resp)));
                         self.ports[i].stats.marker_resp_tx += 1;
                     }
                     lacp::MARKER_RESPONSE => self.ports[i].stats.marker_resp_rx += 1,
@@ -1500,6 +1509,46 @@ mod tests {
         }
         l.open();
         l
+    }
+
+    /// A Marker Information PDU is echoed whole with only its TLV type
+    /// changed (length 0x10 stays 0x10, as Wireshark expects); teamd's
+    /// lacp runner does not answer it.
+    #[test]
+    fn markers_are_echoed_by_the_bond_only() {
+        let req = Marker {
+            tlv_type: lacp::MARKER_INFORMATION,
+            requester_port: 1,
+            requester_system: mac(9),
+            requester_transaction_id: 42,
+        }
+        .emit();
+        assert_eq!(req[3], 0x10, "the marker TLV is 16 bytes long");
+        let mut bond = side(1, 1, LacpConfig::default());
+        bond.tx.clear();
+        assert!(bond.rx(0, &req));
+        let (port, resp) = bond.tx.pop().expect("a response");
+        assert_eq!(port, 0);
+        let body = &resp[14..];
+        assert_eq!(body[2], lacp::MARKER_RESPONSE);
+        assert_eq!(body[3], 0x10);
+        let mut want = req;
+        want[2] = lacp::MARKER_RESPONSE;
+        assert_eq!(body, &want[..], "the request, echoed");
+        assert_eq!(bond.ports[0].stats.marker_resp_tx, 1);
+
+        let mut team = side(
+            2,
+            1,
+            LacpConfig {
+                answer_markers: false,
+                ..LacpConfig::default()
+            },
+        );
+        team.tx.clear();
+        assert!(team.rx(0, &req));
+        assert!(team.tx.is_empty(), "teamd does not answer markers");
+        assert_eq!(team.ports[0].stats.marker_resp_tx, 0);
     }
 
     fn deliver(from: &mut Lacp, to: &mut Lacp) {

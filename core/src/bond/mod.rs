@@ -368,6 +368,7 @@ impl Bond {
             user_port_key: cfg.ad_user_port_key,
             min_links: cfg.min_links,
             coupled_control: cfg.coupled_control,
+            answer_markers: true,
         }
     }
 

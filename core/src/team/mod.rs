@@ -167,6 +167,8 @@ impl Team {
             // teamd sets the carrier itself from min_ports.
             min_links: 0,
             coupled_control: true,
+            // teamd's lacp runner reads LACPDUs only.
+            answer_markers: false,
         }
     }
 

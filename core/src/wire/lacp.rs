@@ -123,7 +123,9 @@ impl Marker {
         b[0] = SUBTYPE_MARKER;
         b[1] = 0x01;
         b[2] = self.tlv_type;
-        b[3] = 0x16;
+        // Marker TLV length: 16 (type, length, port, system, transaction,
+        // pad), as `struct bond_marker` has it.
+        b[3] = 0x10;
         b[4..6].copy_from_slice(&self.requester_port.to_be_bytes());
         b[6..12].copy_from_slice(&self.requester_system.0);
         b[12..16].copy_from_slice(&self.requester_transaction_id.to_be_bytes());
