@@ -1,6 +1,7 @@
 //! `bridge fdb|link|vlan`, as the `bridge` tool of iproute2 takes them.
 
 use super::link::{link_json, port_of};
+use super::show::{FdbRow, PortVlans};
 use super::{err, lookup, to_json, Args, CmdError, Command, FdbAdd, Opts, PortChanges, VlanCmd};
 use crate::bridge::PortState;
 use crate::fdb::{EntryFlags, FdbError, FdbKey, PortNo};
@@ -510,85 +511,39 @@ pub(super) fn fdb_show(
             }
         }
     }
-    if opts.json {
-        let vx = vx_rows.iter().map(|(mac, ifname, r, state)| {
-            let mut m = json!({"mac": mac.to_string(), "ifname": ifname, "dst": r.ip.to_string()});
-            if let Some(p) = r.port {
-                m["port"] = p.into();
+    let mut out: Vec<FdbRow> = rows
+        .into_iter()
+        .map(|(mac, ifname, vid, master, state, flags, age)| {
+            let mut fl = vec![];
+            if flags.extern_learn {
+                fl.push("extern_learn");
             }
-            if let Some(n) = r.vni {
-                m["vni"] = n.into();
+            if flags.sticky {
+                fl.push("sticky");
             }
-            m["flags"] = json!(["self"]);
-            if !state.name().is_empty() {
-                m["state"] = state.name().into();
+            FdbRow {
+                mac: mac.to_string(),
+                ifname: Some(ifname),
+                vlan: (vid != 0).then_some(vid),
+                used: (opts.stats || opts.details).then_some((age.as_secs(), age.as_secs())),
+                flags: fl,
+                master: Some(master),
+                state: (!state.is_empty()).then(|| state.to_string()),
+                ..Default::default()
             }
-            m
-        });
-        let v: Vec<Value> = rows
-            .iter()
-            .map(|(mac, ifname, vid, master, state, flags, age)| {
-                let mut m = json!({"mac": mac.to_string(), "ifname": ifname});
-                if *vid != 0 {
-                    m["vlan"] = (*vid).into();
-                }
-                let mut fl = vec![];
-                if flags.sticky {
-                    fl.push("sticky");
-                }
-                if flags.extern_learn {
-                    fl.push("extern_learn");
-                }
-                m["flags"] = fl.into();
-                m["master"] = master.clone().into();
-                if !state.is_empty() {
-                    m["state"] = (*state).into();
-                }
-                if opts.stats || opts.details {
-                    m["updated"] = (age.as_millis() as u64 / 10).into();
-                }
-                m
-            })
-            .chain(vx)
-            .collect();
-        return Ok(to_json(Value::Array(v)));
-    }
-    let mut s = String::new();
-    for (mac, ifname, vid, master, state, flags, age) in rows {
-        let _ = write!(s, "{mac} dev {ifname}");
-        if vid != 0 {
-            let _ = write!(s, " vlan {vid}");
-        }
-        if opts.stats || opts.details {
-            let _ = write!(s, " used {}/{}", age.as_secs(), age.as_secs());
-        }
-        if flags.extern_learn {
-            s.push_str(" extern_learn");
-        }
-        if flags.sticky {
-            s.push_str(" sticky");
-        }
-        let _ = write!(s, " master {master}");
-        if !state.is_empty() {
-            let _ = write!(s, " {state}");
-        }
-        s.push('\n');
-    }
-    for (mac, ifname, r, state) in vx_rows {
-        let _ = write!(s, "{mac} dev {ifname} dst {}", r.ip);
-        if let Some(p) = r.port {
-            let _ = write!(s, " port {p}");
-        }
-        if let Some(n) = r.vni {
-            let _ = write!(s, " vni {n}");
-        }
-        s.push_str(" self");
-        if !state.name().is_empty() {
-            let _ = write!(s, " {}", state.name());
-        }
-        s.push('\n');
-    }
-    Ok(s)
+        })
+        .collect();
+    out.extend(vx_rows.into_iter().map(|(mac, ifname, r, state)| FdbRow {
+        mac: mac.to_string(),
+        ifname: Some(ifname),
+        dst: Some(r.ip.to_string()),
+        port: r.port,
+        vni: r.vni,
+        flags: vec!["self"],
+        state: (!state.name().is_empty()).then(|| state.name().to_string()),
+        ..Default::default()
+    }));
+    Ok(super::show::render_fdb(&out, opts.json))
 }
 
 pub(super) fn port_set(
@@ -871,40 +826,9 @@ pub(super) fn vlan_show(g: &Graph, dev: Option<&str>, opts: Opts) -> Result<Stri
                 .collect(),
         ));
     }
-    let flags = |pvid: bool, untagged: bool| {
-        let mut f = vec![];
-        if pvid {
-            f.push("PVID");
-        }
-        if untagged {
-            f.push("Egress Untagged");
-        }
-        f
-    };
-    if opts.json {
-        let v: Vec<Value> = rows
-            .iter()
-            .map(|(name, vl)| {
-                json!({"ifname": name, "vlans": vl.iter().map(|(v, p, u)| {
-                    let mut m = json!({"vlan": v});
-                    let f = flags(*p, *u);
-                    if !f.is_empty() { m["flags"] = f.into(); }
-                    m
-                }).collect::<Vec<_>>()})
-            })
-            .collect();
-        return Ok(to_json(Value::Array(v)));
-    }
-    let mut s = String::from("port              vlan-id  \n");
-    for (name, vl) in rows {
-        for (i, (v, p, u)) in vl.iter().enumerate() {
-            let first = if i == 0 { name.as_str() } else { "" };
-            let f = flags(*p, *u).join(" ");
-            let _ = writeln!(s, "{first:<17} {v} {f}").map(|_| ());
-        }
-        if vl.is_empty() {
-            let _ = writeln!(s, "{name:<17} None");
-        }
-    }
-    Ok(s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n") + "\n")
+    let rows: Vec<PortVlans> = rows
+        .into_iter()
+        .map(|(ifname, vlans)| PortVlans { ifname, vlans })
+        .collect();
+    Ok(super::show::render_vlans(&rows, opts.json))
 }

@@ -4,6 +4,10 @@
 //! its order (`print_linkinfo` in iproute2's `ipaddress.c`, each kind's
 //! `print_opt`).
 //!
+//! `bridge fdb show` ([`FdbRow`]) and `bridge vlan show` ([`PortVlans`])
+//! have their rows and renderers here too; `bridge link show`'s are
+//! `cmd::PortRow` and `cmd::render_port_rows`.
+//!
 //! A detail is what one `print_*` call of iproute2 prints: a JSON member,
 //! a text fragment, or both (iproute2's `PRINT_ANY`, `PRINT_JSON`,
 //! `PRINT_FP`); the renderer lays them out.
@@ -279,6 +283,156 @@ pub fn render_links(rows: &[LinkRow], json: bool) -> String {
         return super::to_json(Value::Array(v));
     }
     rows.iter().map(LinkRow::text).collect()
+}
+
+/// One entry as `bridge fdb show` prints it, a bridge's or a VXLAN
+/// device's, whichever backend holds it (iproute2's `print_fdb` order).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FdbRow {
+    pub mac: String,
+    /// Left out when the command named the device (`dev X`).
+    pub ifname: Option<String>,
+    pub dst: Option<String>,
+    pub vlan: Option<u16>,
+    pub port: Option<u16>,
+    pub vni: Option<u32>,
+    /// `-s`: seconds since last used and last updated.
+    pub used: Option<(u64, u64)>,
+    /// self, router, extern_learn, offload, sticky: in that order.
+    pub flags: Vec<&'static str>,
+    pub master: Option<String>,
+    /// permanent, static, stale, or none (a learned entry).
+    pub state: Option<String>,
+}
+
+impl FdbRow {
+    pub fn json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("mac".into(), self.mac.clone().into());
+        if let Some(i) = &self.ifname {
+            m.insert("ifname".into(), i.clone().into());
+        }
+        if let Some(d) = &self.dst {
+            m.insert("dst".into(), d.clone().into());
+        }
+        if let Some(v) = self.vlan {
+            m.insert("vlan".into(), v.into());
+        }
+        if let Some(p) = self.port {
+            m.insert("port".into(), p.into());
+        }
+        if let Some(n) = self.vni {
+            m.insert("vni".into(), n.into());
+        }
+        if let Some((u, up)) = self.used {
+            m.insert("used".into(), u.into());
+            m.insert("updated".into(), up.into());
+        }
+        m.insert("flags".into(), self.flags.clone().into());
+        if let Some(ms) = &self.master {
+            m.insert("master".into(), ms.clone().into());
+        }
+        if let Some(st) = &self.state {
+            m.insert("state".into(), st.clone().into());
+        }
+        Value::Object(m)
+    }
+
+    pub fn text(&self) -> String {
+        let mut w = vec![self.mac.clone()];
+        if let Some(i) = &self.ifname {
+            w.push(format!("dev {i}"));
+        }
+        if let Some(d) = &self.dst {
+            w.push(format!("dst {d}"));
+        }
+        if let Some(v) = self.vlan {
+            w.push(format!("vlan {v}"));
+        }
+        if let Some(p) = self.port {
+            w.push(format!("port {p}"));
+        }
+        if let Some(n) = self.vni {
+            w.push(format!("vni {n}"));
+        }
+        if let Some((u, up)) = self.used {
+            w.push(format!("used {u}/{up}"));
+        }
+        w.extend(self.flags.iter().map(|f| f.to_string()));
+        if let Some(ms) = &self.master {
+            w.push(format!("master {ms}"));
+        }
+        if let Some(st) = &self.state {
+            w.push(st.clone());
+        }
+        w.join(" ") + "\n"
+    }
+}
+
+/// `bridge fdb show`'s output for these entries.
+pub fn render_fdb(rows: &[FdbRow], json: bool) -> String {
+    if json {
+        return super::to_json(Value::Array(rows.iter().map(FdbRow::json).collect()));
+    }
+    rows.iter().map(FdbRow::text).collect()
+}
+
+/// A device's VLANs as `bridge vlan show` prints them: (vid, PVID,
+/// egress untagged).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PortVlans {
+    pub ifname: String,
+    pub vlans: Vec<(u16, bool, bool)>,
+}
+
+/// `bridge vlan show`'s output for these devices.
+pub fn render_vlans(rows: &[PortVlans], json: bool) -> String {
+    let flags = |pvid: bool, untagged: bool| {
+        let mut f = vec![];
+        if pvid {
+            f.push("PVID");
+        }
+        if untagged {
+            f.push("Egress Untagged");
+        }
+        f
+    };
+    if json {
+        let v: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                let vl: Vec<Value> = r
+                    .vlans
+                    .iter()
+                    .map(|(v, p, u)| {
+                        let mut m = Map::new();
+                        m.insert("vlan".into(), (*v).into());
+                        let f = flags(*p, *u);
+                        if !f.is_empty() {
+                            m.insert("flags".into(), f.into());
+                        }
+                        Value::Object(m)
+                    })
+                    .collect();
+                let mut m = Map::new();
+                m.insert("ifname".into(), r.ifname.clone().into());
+                m.insert("vlans".into(), vl.into());
+                Value::Object(m)
+            })
+            .collect();
+        return super::to_json(Value::Array(v));
+    }
+    let mut s = String::from("port              vlan-id  \n");
+    for r in rows {
+        for (i, (v, p, u)) in r.vlans.iter().enumerate() {
+            let first = if i == 0 { r.ifname.as_str() } else { "" };
+            let _ = writeln!(s, "{first:<17} {v} {}", flags(*p, *u).join(" "));
+        }
+        if r.vlans.is_empty() {
+            let _ = writeln!(s, "{:<17} None", r.ifname);
+        }
+    }
+    s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n") + "\n"
 }
 
 #[cfg(test)]

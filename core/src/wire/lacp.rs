@@ -200,7 +200,8 @@ mod tests {
             requester_transaction_id: 0xdead_beef,
         };
         let mb = m.emit();
-        assert_eq!(&mb[..4], &[2, 1, 1, 0x16]);
+        // TLV length 16 (`struct bond_marker`); 0x16 was a bug (issue 24).
+        assert_eq!(&mb[..4], &[2, 1, 1, 0x10]);
         assert_eq!(Marker::parse(&mb), Some(m));
         let f = frame(Mac([2, 0, 0, 0, 0, 1]), &b);
         assert_eq!(f.len(), 124);

@@ -31,7 +31,7 @@ use netlink_packet_route::neighbour::{
 use netlink_packet_route::AddressFamily;
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
-use patchbay_core::cmd::show::{Detail, LinkDetails, LinkRow};
+use patchbay_core::cmd::show::{Detail, FdbRow, LinkDetails, LinkRow, PortVlans};
 use patchbay_core::cmd::{self, Command, LinkKind, Opts};
 use serde_json::{json, Map, Value};
 
@@ -726,21 +726,23 @@ impl Kernel {
                 continue;
             };
             let ifname = names.get(&n.header.ifindex).cloned().unwrap_or_default();
-            let (mut mac, mut vlan, mut master, mut dst) = (String::new(), None, None, None);
+            let mut r = FdbRow::default();
             for a in &n.attributes {
                 match a {
-                    NeighbourAttribute::LinkLayerAddress(v) => mac = mac_text(v),
-                    NeighbourAttribute::Vlan(v) => vlan = Some(*v),
-                    NeighbourAttribute::Controller(i) => master = names.get(i).cloned(),
+                    NeighbourAttribute::LinkLayerAddress(v) => r.mac = mac_text(v),
+                    NeighbourAttribute::Vlan(v) => r.vlan = Some(*v),
+                    NeighbourAttribute::Port(p) => r.port = Some(*p),
+                    NeighbourAttribute::Vni(v) => r.vni = Some(*v),
+                    NeighbourAttribute::Controller(i) => r.master = names.get(i).cloned(),
                     NeighbourAttribute::Destination(NeighbourAddress::Inet(a)) => {
-                        dst = Some(a.to_string())
+                        r.dst = Some(a.to_string())
                     }
                     NeighbourAttribute::Destination(NeighbourAddress::Inet6(a)) => {
-                        dst = Some(a.to_string())
+                        r.dst = Some(a.to_string())
                     }
                     // AF_BRIDGE entries carry NDA_DST as raw bytes.
                     NeighbourAttribute::Destination(NeighbourAddress::Other(v)) => {
-                        dst = match v.len() {
+                        r.dst = match v.len() {
                             4 => Some(
                                 std::net::Ipv4Addr::from(<[u8; 4]>::try_from(&v[..]).expect("4"))
                                     .to_string(),
@@ -756,67 +758,35 @@ impl Kernel {
                 }
             }
             if dev.is_some_and(|d| d != ifname)
-                || br.is_some_and(|b| master.as_deref() != Some(b) && ifname != b)
+                || br.is_some_and(|b| r.master.as_deref() != Some(b) && ifname != b)
             {
                 continue;
             }
-            let mut e = json!({"mac": mac});
             // With `dev X` iproute2 leaves the device out.
             if dev.is_none() {
-                e["ifname"] = ifname.into();
+                r.ifname = Some(ifname);
             }
-            if let Some(v) = vlan {
-                e["vlan"] = v.into();
+            // `fdb_print_flags`' order.
+            for (f, name) in [
+                (NeighbourFlags::Own, "self"),
+                (NeighbourFlags::Router, "router"),
+                (NeighbourFlags::ExtLearned, "extern_learn"),
+                (NeighbourFlags::Offloaded, "offload"),
+                (NeighbourFlags::Sticky, "sticky"),
+            ] {
+                if n.header.flags.contains(f) {
+                    r.flags.push(name);
+                }
             }
-            if let Some(d) = dst {
-                e["dst"] = d.into();
-            }
-            let mut flags = Vec::new();
-            if n.header.flags.contains(NeighbourFlags::Own) {
-                flags.push("self");
-            }
-            e["flags"] = json!(flags);
-            if let Some(m) = master {
-                e["master"] = m.into();
-            }
-            let state = match n.header.state {
-                NeighbourState::Permanent => "permanent",
-                NeighbourState::Noarp => "static",
-                NeighbourState::Stale => "stale",
-                _ => "",
+            r.state = match n.header.state {
+                NeighbourState::Permanent => Some("permanent".into()),
+                NeighbourState::Noarp => Some("static".into()),
+                NeighbourState::Stale => Some("stale".into()),
+                _ => None,
             };
-            if !state.is_empty() {
-                e["state"] = state.into();
-            }
-            rows.push(e);
+            rows.push(r);
         }
-        if opts.json {
-            return Ok(serde_json::to_string(&Value::Array(rows)).expect("json") + "\n");
-        }
-        let mut s = String::new();
-        for e in rows {
-            s.push_str(e["mac"].as_str().unwrap_or(""));
-            if let Some(i) = e.get("ifname").and_then(Value::as_str) {
-                s.push_str(&format!(" dev {i}"));
-            }
-            if let Some(v) = e.get("vlan") {
-                s.push_str(&format!(" vlan {v}"));
-            }
-            if let Some(d) = e.get("dst").and_then(Value::as_str) {
-                s.push_str(&format!(" dst {d}"));
-            }
-            if e["flags"].as_array().is_some_and(|f| !f.is_empty()) {
-                s.push_str(" self");
-            }
-            if let Some(m) = e.get("master").and_then(Value::as_str) {
-                s.push_str(&format!(" master {m}"));
-            }
-            if let Some(st) = e.get("state").and_then(Value::as_str) {
-                s.push_str(&format!(" {st}"));
-            }
-            s.push('\n');
-        }
-        Ok(s)
+        Ok(cmd::show::render_fdb(&rows, opts.json))
     }
 
     /// `bridge vlan add|del dev DEV vid V[-W] [pvid] [untagged] [self]`:
@@ -883,43 +853,21 @@ impl Kernel {
                     let AfSpecBridge::VlanInfo(vi) = x else {
                         continue;
                     };
-                    let mut f = Vec::new();
-                    if vi.flags.contains(BridgeVlanInfoFlags::Pvid) {
-                        f.push("PVID");
-                    }
-                    if vi.flags.contains(BridgeVlanInfoFlags::Untagged) {
-                        f.push("Egress Untagged");
-                    }
-                    let mut e = json!({"vlan": vi.vid});
-                    if !f.is_empty() {
-                        e["flags"] = json!(f);
-                    }
-                    vlans.push(e);
+                    vlans.push((
+                        vi.vid,
+                        vi.flags.contains(BridgeVlanInfoFlags::Pvid),
+                        vi.flags.contains(BridgeVlanInfoFlags::Untagged),
+                    ));
                 }
             }
             if !vlans.is_empty() {
-                rows.push(json!({"ifname": name, "vlans": vlans}));
+                rows.push(PortVlans {
+                    ifname: name,
+                    vlans,
+                });
             }
         }
-        if opts.json {
-            return Ok(serde_json::to_string(&Value::Array(rows)).expect("json") + "\n");
-        }
-        let mut s = String::from("port              vlan-id  \n");
-        for r in rows {
-            for (k, v) in r["vlans"].as_array().into_iter().flatten().enumerate() {
-                let name = if k == 0 {
-                    r["ifname"].as_str().unwrap_or("")
-                } else {
-                    ""
-                };
-                let flags: Vec<&str> = v["flags"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(Value::as_str).collect())
-                    .unwrap_or_default();
-                s.push_str(&format!("{name:<17} {} {}\n", v["vlan"], flags.join(" ")));
-            }
-        }
-        Ok(s)
+        Ok(cmd::show::render_vlans(&rows, opts.json))
     }
 
     fn set_flags(&mut self, name: &str, up: bool) -> Result<(), String> {
