@@ -212,6 +212,8 @@ impl Kind {
 
 #[derive(Clone, Debug)]
 pub struct Iface {
+    /// Its own id, generation included: what a stale id is told apart by.
+    id: IfId,
     pub name: String,
     pub ifindex: u32,
     pub kind: Kind,
@@ -391,6 +393,7 @@ impl Graph {
         };
         let id = self.id_at(slot);
         let iface = Iface {
+            id,
             name: name.into(),
             ifindex: self.next_ifindex,
             kind,
@@ -766,17 +769,14 @@ impl Graph {
     }
 
     pub fn get(&self, id: IfId) -> Option<&Iface> {
-        if self.generations.get(id.slot()) != Some(&id.generation()) {
-            return None;
-        }
-        self.ifaces.get(id.slot())?.as_ref()
+        self.ifaces.get(id.slot())?.as_ref().filter(|f| f.id == id)
     }
 
     pub fn get_mut(&mut self, id: IfId) -> Option<&mut Iface> {
-        if self.generations.get(id.slot()) != Some(&id.generation()) {
-            return None;
-        }
-        self.ifaces.get_mut(id.slot())?.as_mut()
+        self.ifaces
+            .get_mut(id.slot())?
+            .as_mut()
+            .filter(|f| f.id == id)
     }
 
     /// The interface behind an id the caller got from this graph.
