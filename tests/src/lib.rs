@@ -21,13 +21,35 @@ pub fn patchbay_bin() -> PathBuf {
     bin
 }
 
+/// Says that the running test is skipped, and why: on stderr (shown with
+/// `--nocapture`) and as a line of `$PATCHBAY_SKIP_LOG`, which the
+/// README's test command (`.ci/test`) counts and lists at the end, so a
+/// skip is never a silent pass.
+pub fn skipped(why: &str) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    eprintln!("skipped: {test}: {why}");
+    if let Some(path) = std::env::var_os("PATCHBAY_SKIP_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{test}: {why}");
+        }
+    }
+}
+
 /// A lab, or `None` (test skipped) when this machine cannot run one.
 pub fn lab(prefix: &str) -> Option<Lab> {
     if let Err(why) = check_prerequisites() {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("CI=true and this test cannot run: it {why}");
         }
-        eprintln!("skipped: this test {why}");
+        skipped(&format!("it {why}"));
         return None;
     }
     Some(Lab::new(prefix, &patchbay_bin()))
@@ -42,7 +64,9 @@ pub fn require(progs: &[&str], packages: &str) -> bool {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!("CI=true and {prog} is missing: .ci/run installs {packages}");
             }
-            eprintln!("skipped: {prog} is not installed (apt-get install {packages})");
+            skipped(&format!(
+                "{prog} is not installed (apt-get install {packages})"
+            ));
             return false;
         }
     }

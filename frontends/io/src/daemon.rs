@@ -484,8 +484,18 @@ impl Daemon {
                 return;
             };
             let r = att.port.send_batch(batch);
+            let mut reason = DropReason::TxError;
             let lost = match r {
                 Ok(n) => batch.len() - n,
+                // A TAP whose netdev is down refuses writes (EIO): its far
+                // end has no carrier, as a kernel bridge port on it would
+                // not forward either.
+                Err(e)
+                    if e.raw_os_error() == Some(libc::EIO) && matches!(*att.port, Port::Tap(_)) =>
+                {
+                    reason = DropReason::NoCarrier;
+                    batch.len()
+                }
                 Err(e) => {
                     debug!(dev = %att.netdev, "send failed: {e}");
                     batch.len()
@@ -493,7 +503,7 @@ impl Daemon {
             };
             if lost > 0 {
                 if let Some(f) = graph.get_mut(att.ifid) {
-                    f.counters.drops[DropReason::TxError as usize] += lost as u64;
+                    f.counters.drops[reason as usize] += lost as u64;
                 }
             }
         });

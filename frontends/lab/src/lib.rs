@@ -128,6 +128,24 @@ impl Lab {
         }
     }
 
+    /// A lab whose names are the suffixes as given (`host-a`, `br0`), for
+    /// the demo, where a person reads them; `None` when one of `names` is
+    /// taken already (a namespace or a netdev of that name exists), so the
+    /// caller can fall back to [`Lab::new`]'s unique names.
+    pub fn plain(patchbay: &Path, names: &[&str]) -> Option<Lab> {
+        let taken = |n: &str| {
+            Path::new("/run/netns").join(n).exists() || Path::new("/sys/class/net").join(n).exists()
+        };
+        if names.iter().any(|n| taken(n)) {
+            return None;
+        }
+        let mut lab = Lab::new("", patchbay);
+        lab.socket =
+            std::env::temp_dir().join(format!("patchbay-demo-{}.sock", std::process::id()));
+        lab.tag = String::new();
+        Some(lab)
+    }
+
     /// `ip ARGS` in the root namespace.
     pub fn ip(&self, args: &[&str]) -> Result<String, String> {
         run(Command::new("ip").args(args)).map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
