@@ -153,7 +153,13 @@ fn parse_add(w: &[String]) -> Result<Command, CmdError> {
                 });
             }
             _ if name.is_none() => name = Some(x.to_string()),
-            _ => return Err(a.unknown(x, "link, name, mtu, address or type")),
+            _ => {
+                let kind_opts = match &kind {
+                    Some(LinkKind::Bridge(_)) => BRIDGE_OPTS,
+                    _ => "",
+                };
+                return Err(a.unknown(x, &format!("link, name, mtu, address or type{kind_opts}")));
+            }
         }
     }
     let name = name.ok_or_else(|| {
@@ -445,6 +451,9 @@ fn parse_vlan_opts(a: &mut Args<'_>) -> Result<LinkKind, CmdError> {
     let id = id.ok_or_else(|| err(&a.cmd, "argument \"id\" is required (type vlan id N)"))?;
     Ok(LinkKind::Vlan { id, protocol })
 }
+
+/// What `type bridge` takes, as an error lists it.
+pub(super) const BRIDGE_OPTS: &str = ", or a bridge option: ageing_time, forward_delay, hello_time, max_age, stp_state, priority, vlan_filtering, vlan_protocol, vlan_default_pvid, group_fwd_mask, fdb_max_learned";
 
 fn parse_bridge_opts(a: &mut Args<'_>) -> Result<BridgeOpts, CmdError> {
     let mut o = BridgeOpts::default();

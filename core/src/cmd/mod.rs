@@ -338,16 +338,62 @@ impl<'a> Args<'a> {
     pub fn bad(&self, key: &str, value: &str, expected: &str) -> CmdError {
         err(
             &self.cmd,
-            format!("argument \"{key}\" expects {expected}, got \"{value}\""),
+            format!(
+                "argument \"{key}\" expects {expected}, got \"{value}\"{}",
+                did_you_mean(value, expected)
+            ),
         )
     }
 
     pub fn unknown(&self, word: &str, expected: &str) -> CmdError {
         err(
             &self.cmd,
-            format!("unknown argument \"{word}\" (expected {expected})"),
+            format!(
+                "unknown argument \"{word}\" (expected {expected}){}",
+                did_you_mean(word, expected)
+            ),
         )
     }
+}
+
+/// `; did you mean "X"?` when one word of `expected` (the list an error
+/// names) is within a typo of `word`, else nothing: the suggestions come
+/// from the same text that lists what the parser takes.
+pub fn did_you_mean(word: &str, expected: &str) -> String {
+    let best = expected
+        .split(|c: char| {
+            !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' || c == '+')
+        })
+        .filter(|w| w.len() >= 2 && *w != word)
+        // The list's own English, never a suggestion.
+        .filter(|w| {
+            !matches!(
+                *w,
+                "or" | "and" | "an" | "to" | "of" | "in" | "from" | "the" | "as" | "is" | "option"
+            )
+        })
+        .map(|w| (edit_distance(word, w), w))
+        .min_by_key(|(d, _)| *d);
+    match best {
+        Some((d, w)) if d <= (word.len() / 3).clamp(1, 2) => format!("; did you mean \"{w}\"?"),
+        _ => String::new(),
+    }
+}
+
+/// Levenshtein distance, on bytes (the words are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, x) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, y) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(x != y))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 /// Decimal, or hex with 0x.
@@ -399,10 +445,16 @@ pub fn parse(words: &[String]) -> Result<Command, CmdError> {
             };
             Ok(Command::Stats { dev })
         }
-        other => Err(err(
-            "patchbay",
-            format!("unknown object \"{other}\" (expected link, tuntap, bridge, neigh, bond, teamctl, mstpctl or stats)"),
-        )),
+        other => {
+            let expected = "link, tuntap, bridge, neigh, bond, teamctl, mstpctl or stats";
+            Err(err(
+                "patchbay",
+                format!(
+                    "unknown object \"{other}\" (expected {expected}){}",
+                    did_you_mean(other, expected)
+                ),
+            ))
+        }
     }
 }
 

@@ -327,3 +327,29 @@ fn link_commands_return_the_host_side_as_effects() {
         .to_string()
         .contains("v1"));
 }
+
+#[test]
+fn an_unknown_word_suggests_the_nearest_known_one() {
+    assert!(
+        parse_err("lnk show").contains("did you mean \"link\""),
+        "{}",
+        parse_err("lnk show")
+    );
+    let e = parse_err("link add br0 type bridge stp_stat 1");
+    assert!(e.contains("did you mean \"stp_state\""), "{e}");
+    let e = parse_err("link add br0 type brige");
+    assert!(e.contains("\"bridge\""), "{e}");
+    // Nothing near: no guess.
+    assert!(!parse_err("frobnicate").contains("did you mean"));
+}
+
+#[test]
+fn the_bridge_options_an_error_lists_are_the_parsers() {
+    let list = super::link::BRIDGE_OPTS.split(": ").nth(1).unwrap();
+    for w in list.split(", ") {
+        let l = format!("link add b type bridge {w} 1");
+        if let Err(e) = parse(&words(&l)) {
+            assert!(!e.to_string().contains("unknown argument"), "{l}: {e}");
+        }
+    }
+}

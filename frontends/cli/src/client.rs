@@ -107,7 +107,20 @@ fn pretty(out: String, o: Opts) -> String {
     out
 }
 
+/// The command checked here first, so a typo is named (with the nearest
+/// word patchbay knows) whether or not a daemon runs.
+fn check_locally(words: &[String]) -> Result<(), String> {
+    let w = read_config_files(words)?;
+    patchbay_core::cmd::parse(&w)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 pub fn command(socket: &Path, words: &[String], o: Opts) -> ExitCode {
+    if let Err(e) = check_locally(words) {
+        eprintln!("Error: {e}");
+        return ExitCode::from(1);
+    }
     let r = Conn::open(socket).and_then(|mut c| c.run(words, o));
     match r {
         Ok(out) => {
@@ -145,6 +158,23 @@ pub fn batch(socket: &Path, file: &str, o: Opts) -> ExitCode {
         Ok(t) => t,
         Err(x) => return x,
     };
+    // The whole file is read and parsed before anything is sent.
+    for (n, line) in text.lines().enumerate() {
+        let checked = patchbay_core::cmd::batch_words(line).and_then(|w| {
+            if w.is_empty() {
+                Ok(())
+            } else {
+                check_locally(&w)
+            }
+        });
+        if let Err(e) = checked {
+            eprintln!(
+                "Error: {e}\nCommand failed {file}:{} (nothing of the file was applied)",
+                n + 1
+            );
+            return ExitCode::from(1);
+        }
+    }
     let mut conn = match Conn::open(socket) {
         Ok(c) => c,
         Err(e) => {
