@@ -29,24 +29,32 @@ use hashbrown::HashMap;
 use smallvec::SmallVec;
 use std::collections::VecDeque;
 
-/// An interface in the graph: a slot (the low 32 bits) and the slot's
-/// generation (the high 32). A removed interface's slot is given to a new
-/// one under the next generation, so an id held past its interface's
-/// removal (a capture, an event) names nothing rather than the newcomer.
+/// An interface in the graph: a slot (the low 20 bits) and the slot's
+/// generation (the high 12). A removed interface's slot is given to a new
+/// one under the next generation, and a slot whose generations are used
+/// up is never given again, so an id is never reused: one held past its
+/// interface's removal (a capture, an event) names nothing rather than a
+/// newcomer. 32 bits, as before generations, keep the frame path's lists
+/// of ids small.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct IfId(pub u64);
+pub struct IfId(pub u32);
+
+/// Slots an id can name (2^20), and generations a slot has (2^12).
+const SLOT_BITS: u32 = 20;
+const MAX_SLOTS: usize = 1 << SLOT_BITS;
+const GENERATIONS: u32 = 1 << (32 - SLOT_BITS);
 
 impl IfId {
     fn new(slot: usize, generation: u32) -> IfId {
-        IfId((u64::from(generation) << 32) | slot as u64)
+        IfId((generation << SLOT_BITS) | slot as u32)
     }
 
     fn slot(self) -> usize {
-        (self.0 & 0xffff_ffff) as usize
+        (self.0 & (MAX_SLOTS as u32 - 1)) as usize
     }
 
     fn generation(self) -> u32 {
-        (self.0 >> 32) as u32
+        self.0 >> SLOT_BITS
     }
 }
 
@@ -383,14 +391,21 @@ impl Graph {
         if let Kind::Team(t) = &mut kind {
             t.record = record;
         }
-        let slot = match self.ifaces.iter().position(Option::is_none) {
-            Some(i) => i,
-            None => {
-                self.ifaces.push(None);
-                self.generations.push(0);
-                self.ifaces.len() - 1
-            }
-        };
+        // A free slot with a generation left, else a new slot.
+        let free = (0..self.ifaces.len())
+            .find(|&i| self.ifaces[i].is_none() && self.generations[i] < GENERATIONS);
+        let slot =
+            match free {
+                Some(i) => i,
+                None if self.ifaces.len() < MAX_SLOTS => {
+                    self.ifaces.push(None);
+                    self.generations.push(0);
+                    self.ifaces.len() - 1
+                }
+                None => return Err(GraphError::Invalid(format!(
+                    "{MAX_SLOTS} interfaces made and removed or present: no interface id is left"
+                ))),
+            };
         let id = self.id_at(slot);
         let iface = Iface {
             id,
@@ -612,7 +627,8 @@ impl Graph {
             }
         }
         let iface = self.ifaces[id.slot()].take().expect("live interface");
-        self.generations[id.slot()] = id.generation().wrapping_add(1);
+        // GENERATIONS marks a slot used up: it is never given again.
+        self.generations[id.slot()] = id.generation() + 1;
         self.names.remove(&iface.name);
         let mut name = [0u8; 16];
         let n = iface.name.len().min(15);

@@ -260,7 +260,7 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, d)| Sibling {
-                id: IfId(i as u64 + 1),
+                id: IfId(i as u32 + 1),
                 mac: mac(i as u8 + 1),
                 up: true,
                 dev: d,

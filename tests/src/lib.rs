@@ -188,3 +188,14 @@ pub use patchbay_lab::Ovs;
 pub fn have(prog: &str) -> bool {
     patchbay_lab::have(prog)
 }
+
+/// `patchbay -j ARGS` through the lab's daemon, parsed; panics naming the
+/// command when it fails or prints no JSON.
+pub fn pb_json(lab: &Lab, args: &[&str]) -> serde_json::Value {
+    let mut a = vec!["-j"];
+    a.extend_from_slice(args);
+    let out = lab
+        .pb(&a)
+        .unwrap_or_else(|e| panic!("patchbay {args:?}: {e}"));
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("patchbay -j {args:?}: {e}: {out}"))
+}

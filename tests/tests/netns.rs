@@ -5,7 +5,7 @@
 
 use patchbay_core::wire::{build_frame, ethertype, Mac, Tag};
 use patchbay_lab::{raw_capture, raw_send, Lab};
-use patchbay_tests::tcp_transfer;
+use patchbay_tests::{pb_json as pbj, tcp_transfer};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -36,15 +36,6 @@ fn ping(lab: &Lab, ns: &str, to: &str) -> bool {
 
 fn mac_of(lab: &Lab, ns: &str, dev: &str) -> String {
     lab.mac(ns, dev).unwrap()
-}
-
-fn pbj(lab: &Lab, args: &[&str]) -> Value {
-    let mut a = vec!["-j"];
-    a.extend_from_slice(args);
-    let out = lab
-        .pb(&a)
-        .unwrap_or_else(|e| panic!("patchbay {args:?}: {e}"));
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("patchbay -j {args:?}: {e}: {out}"))
 }
 
 fn three_hosts_on_veth_and_tap_ping_and_tcp_learn_and_age(layout: &str) {

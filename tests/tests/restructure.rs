@@ -2,18 +2,10 @@
 //! removed device's id never names another (root, network namespaces).
 
 use patchbay_lab::Lab;
+use patchbay_tests::pb_json;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::time::Duration;
-
-fn pb_json(lab: &Lab, args: &[&str]) -> Value {
-    let mut a = vec!["-j"];
-    a.extend_from_slice(args);
-    let out = lab
-        .pb(&a)
-        .unwrap_or_else(|e| panic!("patchbay {args:?}: {e}"));
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("patchbay -j {args:?}: {e}: {out}"))
-}
 
 /// The MTU patchbay shows for `dev`, and the kernel's for its netdev.
 fn mtus(lab: &Lab, dev: &str) -> (u64, u64) {

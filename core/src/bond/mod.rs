@@ -1318,7 +1318,7 @@ mod tests {
             b.add_slave(
                 ms(0),
                 NewSlave {
-                    ifid: IfId(u64::from(k)),
+                    ifid: IfId(u32::from(k)),
                     name: &format!("eth{k}"),
                     perm_mac: Mac([2, 0, 0, 0, 0, k]),
                     carrier: true,

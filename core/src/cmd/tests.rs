@@ -353,3 +353,15 @@ fn the_bridge_options_an_error_lists_are_the_parsers() {
         }
     }
 }
+
+#[test]
+fn ids_are_never_reused_even_past_a_slots_generations() {
+    let mut g = Graph::new();
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..5000 {
+        run(&mut g, "link add m0 type nlmon").unwrap();
+        let id = g.by_name("m0").unwrap();
+        assert!(seen.insert(id), "{id:?} given twice");
+        run(&mut g, "link del m0").unwrap();
+    }
+}

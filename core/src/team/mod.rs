@@ -912,7 +912,7 @@ mod tests {
             t.add_port(
                 ms(0),
                 NewSlave {
-                    ifid: IfId(i as u64 + 1),
+                    ifid: IfId(i as u32 + 1),
                     name,
                     perm_mac: Mac::local(0x910 + i as u64),
                     carrier: true,
