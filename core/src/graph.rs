@@ -394,18 +394,19 @@ impl Graph {
         // A free slot with a generation left, else a new slot.
         let free = (0..self.ifaces.len())
             .find(|&i| self.ifaces[i].is_none() && self.generations[i] < GENERATIONS);
-        let slot =
-            match free {
-                Some(i) => i,
-                None if self.ifaces.len() < MAX_SLOTS => {
-                    self.ifaces.push(None);
-                    self.generations.push(0);
-                    self.ifaces.len() - 1
-                }
-                None => return Err(GraphError::Invalid(format!(
+        let slot = match free {
+            Some(i) => i,
+            None if self.ifaces.len() < MAX_SLOTS => {
+                self.ifaces.push(None);
+                self.generations.push(0);
+                self.ifaces.len() - 1
+            }
+            None => {
+                return Err(GraphError::Invalid(format!(
                     "{MAX_SLOTS} interfaces made and removed or present: no interface id is left"
-                ))),
-            };
+                )))
+            }
+        };
         let id = self.id_at(slot);
         let iface = Iface {
             id,
