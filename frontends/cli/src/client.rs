@@ -158,23 +158,6 @@ pub fn batch(socket: &Path, file: &str, o: Opts) -> ExitCode {
         Ok(t) => t,
         Err(x) => return x,
     };
-    // The whole file is read and parsed before anything is sent.
-    for (n, line) in text.lines().enumerate() {
-        let checked = patchbay_core::cmd::batch_words(line).and_then(|w| {
-            if w.is_empty() {
-                Ok(())
-            } else {
-                check_locally(&w)
-            }
-        });
-        if let Err(e) = checked {
-            eprintln!(
-                "Error: {e}\nCommand failed {file}:{} (nothing of the file was applied)",
-                n + 1
-            );
-            return ExitCode::from(1);
-        }
-    }
     let mut conn = match Conn::open(socket) {
         Ok(c) => c,
         Err(e) => {
