@@ -81,6 +81,9 @@ impl Daemon {
                     }
                 }
                 if let Some(ns) = &a.netns {
+                    if !exposed {
+                        return Err(format!("{cmd}: an nlmon device has no TAP to move into {ns} (read it with 'patchbay capture {}'); nothing was changed", a.name));
+                    }
                     netns_exists(&cmd, ns)?;
                 }
                 if let cmd::LinkKind::Vxlan(cfg, _) = &a.kind {
