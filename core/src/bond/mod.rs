@@ -862,10 +862,10 @@ impl Bond {
                     self.notify_peers();
                 }
             }
-            if old.is_some() && !self.announce.host.igmp_reports.is_empty() {
+            if old.is_some() {
                 // The host's reports again, resend_igmp times, 200 ms
                 // apart, the first now.
-                self.announce.rejoin.start(now, self.cfg.resend_igmp);
+                self.announce.start_rejoin(now, self.cfg.resend_igmp);
                 if self
                     .announce
                     .rejoin

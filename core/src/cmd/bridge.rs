@@ -1,6 +1,6 @@
 //! `bridge fdb|link|vlan`, as the `bridge` tool of iproute2 takes them.
 
-use super::link::{link_json, port_of};
+use super::link::{link_row, port_of};
 use super::show::{FdbRow, PortVlans};
 use super::{err, lookup, to_json, Args, CmdError, Command, FdbAdd, Opts, PortChanges, VlanCmd};
 use crate::bridge::PortState;
@@ -609,7 +609,7 @@ pub(super) fn link_show(g: &Graph, dev: Option<&str>, opts: Opts) -> Result<Stri
             f.master.is_some_and(|m| g.iface(m).bridge().is_some()) && only.is_none_or(|o| o == *id)
         })
         .map(|(id, f)| {
-            let l = link_json(g, id, Opts::default());
+            let l = link_row(g, id, Opts::default(), None);
             let master = g.iface(f.master.expect("port"));
             let p = master
                 .bridge()
@@ -618,13 +618,8 @@ pub(super) fn link_show(g: &Graph, dev: Option<&str>, opts: Opts) -> Result<Stri
             PortRow {
                 ifindex: f.ifindex,
                 ifname: f.name.clone(),
-                link: l.get("link").and_then(Value::as_str).map(str::to_string),
-                flags: l["flags"]
-                    .as_array()
-                    .expect("flags")
-                    .iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect(),
+                link: l.link,
+                flags: l.flags,
                 mtu: f.mtu,
                 master: master.name.clone(),
                 state: p.state.name().to_string(),

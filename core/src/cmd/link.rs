@@ -1292,13 +1292,9 @@ fn link_of(f: &crate::graph::Iface) -> Option<IfId> {
     }
 }
 
-pub(super) fn link_json(g: &Graph, id: IfId, opts: Opts) -> Value {
-    link_row(g, id, opts, None).json()
-}
-
 /// Device `id` in the one model of `link show` (`cmd::show`), as
 /// iproute2 would print the same device of the kernel; timers need `now`.
-fn link_row(g: &Graph, id: IfId, opts: Opts, now: Option<Instant>) -> LinkRow {
+pub(super) fn link_row(g: &Graph, id: IfId, opts: Opts, now: Option<Instant>) -> LinkRow {
     let f = g.iface(id);
     let mut r = LinkRow {
         ifindex: f.ifindex,

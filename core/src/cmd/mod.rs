@@ -364,7 +364,8 @@ pub fn did_you_mean(word: &str, expected: &str) -> String {
         .split(|c: char| {
             !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.' || c == '+')
         })
-        .filter(|w| w.len() >= 2 && *w != word)
+        // Words, not numbers: "6553" is no typo of "65535".
+        .filter(|w| w.len() >= 2 && *w != word && w.starts_with(|c: char| c.is_ascii_alphabetic()))
         // The list's own English, never a suggestion.
         .filter(|w| {
             !matches!(

@@ -98,10 +98,6 @@ impl Rounds {
         self.next = (count > 0).then_some(now);
     }
 
-    pub fn pending(&self) -> bool {
-        self.left > 0
-    }
-
     pub fn next(&self) -> Option<Instant> {
         self.next
     }
@@ -159,12 +155,11 @@ impl Announcer {
         self.host.igmp_reports.clone()
     }
 
-    /// Starts a failover's rounds: `notify` rounds of peer notification and,
-    /// when the host has reported groups, `rejoin` rounds of its reports.
-    pub fn failover(&mut self, now: Instant, notify: u32, rejoin: u32) {
-        self.notify.start(now, notify);
+    /// Starts `count` rounds of rejoin, the first due at `now`, if the
+    /// host has reported any group (else there is nothing to replay).
+    pub fn start_rejoin(&mut self, now: Instant, count: u32) {
         if !self.host.igmp_reports.is_empty() {
-            self.rejoin.start(now, rejoin);
+            self.rejoin.start(now, count);
         }
     }
 }

@@ -635,8 +635,8 @@ impl Team {
             if self.cfg.notify_peers.count > 0 {
                 self.announce.notify.start(now, self.cfg.notify_peers.count);
             }
-            if self.cfg.mcast_rejoin.count > 0 && !self.announce.host.igmp_reports.is_empty() {
-                self.announce.rejoin.start(now, self.cfg.mcast_rejoin.count);
+            if self.cfg.mcast_rejoin.count > 0 {
+                self.announce.start_rejoin(now, self.cfg.mcast_rejoin.count);
             }
         } else {
             self.en_ports.retain(|x| *x != id);

@@ -924,20 +924,14 @@ impl Kernel {
                 _ => None,
             });
             let Some(port) = port else { continue };
-            let v = link_json(l, &names, &up, Opts::default());
-            let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+            let link = link_row(l, &names, &up, Opts::default());
             let mut r = cmd::PortRow {
                 ifindex: l.header.index,
-                ifname: text("ifname").unwrap_or_default(),
-                link: text("link"),
-                flags: v["flags"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|f| f.as_str().map(str::to_string))
-                    .collect(),
-                mtu: v["mtu"].as_u64().unwrap_or(0) as u32,
-                master: text("master").unwrap_or_default(),
+                ifname: link.ifname,
+                link: link.link,
+                flags: link.flags,
+                mtu: link.mtu,
+                master: link.master.unwrap_or_default(),
                 ..Default::default()
             };
             if dev.is_some_and(|d| r.ifname != d) {
@@ -1177,15 +1171,6 @@ fn flag_names(f: LinkFlags) -> Vec<&'static str> {
 }
 
 /// One link in iproute2's `-j link show` shape.
-fn link_json(
-    l: &LinkMessage,
-    names: &HashMap<u32, String>,
-    up: &HashMap<u32, bool>,
-    opts: Opts,
-) -> Value {
-    link_row(l, names, up, opts).json()
-}
-
 /// A link of the dump as the one model of `link show` holds it: what `ip
 /// [-d] [-s] link show` prints of the same RTM_NEWLINK, attribute by
 /// attribute, in iproute2's order (`print_linkinfo`).

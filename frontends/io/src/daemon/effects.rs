@@ -138,11 +138,7 @@ impl Daemon {
                 Effect::Created(id) => {
                     made.push(id);
                     if let Err(e) = self.give_netdev(id) {
-                        for id in made.into_iter().rev() {
-                            if self.graph.get(id).is_some() {
-                                self.remove_devices(id);
-                            }
-                        }
+                        self.undo(&made);
                         return Err(e);
                     }
                 }
@@ -153,11 +149,7 @@ impl Daemon {
                 Effect::Netns(id, ns) => {
                     if let Err(e) = self.move_tap(id, &ns) {
                         if made.contains(&id) {
-                            for id in made.into_iter().rev() {
-                                if self.graph.get(id).is_some() {
-                                    self.remove_devices(id);
-                                }
-                            }
+                            self.undo(&made);
                             return Err(e);
                         }
                         warn!("{e}");
@@ -166,6 +158,16 @@ impl Daemon {
             }
         }
         Ok(())
+    }
+
+    /// Removes what a command made, last first (a veth's peer goes with
+    /// its other end).
+    fn undo(&mut self, made: &[IfId]) {
+        for &id in made.iter().rev() {
+            if self.graph.get(id).is_some() {
+                self.remove_devices(id);
+            }
+        }
     }
 
     /// A new device's netdev: a TAP of its name that exposes it, for a
