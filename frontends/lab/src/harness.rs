@@ -52,7 +52,8 @@ pub struct Sample {
     pub load_cpu_ns: f64,
     pub load_delivered: f64,
     /// The same load's CPU per frame over a bare veth pair ([`Baseline`]),
-    /// measured right after; NaN without a baseline.
+    /// the lower of a run right before and one right after; NaN without a
+    /// baseline.
     pub baseline_cpu_ns: f64,
     /// The switch's own CPU per frame, whatever runs it (softirq for the
     /// kernel bridge, a process and its system calls for the others):
@@ -302,9 +303,9 @@ pub fn have_iperf3() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// One round: warm up, the 64-byte rate, the CPU at [`LOAD_PPS`] (then
-/// the same over `baseline`'s bare pair, so that the two are a few
-/// seconds apart), TCP (NaN without iperf3), latency. `switch` is the
+/// One round: warm up, the 64-byte rate, the CPU at [`LOAD_PPS`] (and
+/// the same over `baseline`'s bare pair just before and just after, the
+/// lower of the two), TCP (NaN without iperf3), latency. `switch` is the
 /// switch's process, when it has one.
 pub fn measure(
     lab: &Lab,
@@ -316,9 +317,17 @@ pub fn measure(
 ) -> Result<Sample, String> {
     warm(lab, t)?;
     let top = blast(lab, t, secs, None, switch)?;
+    // The bare pair's CPU on either side of the switch's: other work on
+    // the machine only ever adds CPU, so the lower of the two is the
+    // pair's own (one busy second would otherwise make the switch's share
+    // look negative).
+    let before = match baseline {
+        Some(b) => b.measure(lab, secs)?,
+        None => f64::NAN,
+    };
     let load = blast(lab, t, secs, Some(LOAD_PPS), switch)?;
     let base = match baseline {
-        Some(b) => b.measure(lab, secs)?,
+        Some(b) => b.measure(lab, secs)?.min(before),
         None => f64::NAN,
     };
     // A TCP run that fails (no iperf3, or a switch that loses it) is a
