@@ -1021,6 +1021,28 @@ impl Graph {
         self.link_changed(now, id);
     }
 
+    /// `ip link set DEV name NEW`: the device keeps its index and state.
+    pub fn rename(&mut self, id: IfId, new: &str) -> Result<(), GraphError> {
+        match self.names.get(new) {
+            Some(&other) if other == id => return Ok(()),
+            Some(_) => return Err(GraphError::Exists(new.to_string())),
+            None => {}
+        }
+        let old = std::mem::replace(&mut self.iface_mut(id).name, new.to_string());
+        self.names.remove(&old);
+        self.names.insert(new.to_string(), id);
+        self.note_link(id);
+        Ok(())
+    }
+
+    /// A device's MTU, address or name changed: an RTM_NEWLINK, as the
+    /// kernel sends on NETDEV_CHANGEMTU, NETDEV_CHANGEADDR and
+    /// NETDEV_CHANGENAME.
+    pub fn note_link(&mut self, id: IfId) {
+        let up = self.iface(id).oper;
+        self.log_event(Event::Link { dev: id, up });
+    }
+
     /// The carrier of a wire device came or went.
     pub fn set_carrier(&mut self, now: Instant, id: IfId, up: bool) {
         self.iface_mut(id).carrier = up;

@@ -583,6 +583,11 @@ fn parse_set(w: &[String]) -> Result<Command, CmdError> {
             "mtu" => s.mtu = Some(a.num("mtu", "an MTU in bytes")?),
             "address" => s.address = Some(a.mac("address")?),
             "netns" => s.netns = Some(a.value("netns")?.to_string()),
+            "name" => {
+                let n = a.value("name")?;
+                check_name("link set", n)?;
+                s.rename = Some(n.to_string());
+            }
             // `ip link set link dev macvlan0 ...` (the kernel's macvlan
             // documentation writes it so): "link" before "dev" says nothing.
             "link" if a.peek() == Some("dev") => {}
@@ -607,7 +612,12 @@ fn parse_set(w: &[String]) -> Result<Command, CmdError> {
                 }
             }
             _ if s.name.is_empty() => s.name = x.to_string(),
-            _ => return Err(a.unknown(x, "up, down, master, nomaster, mtu, address or type")),
+            _ => {
+                return Err(a.unknown(
+                    x,
+                    "up, down, master, nomaster, mtu, address, name, netns or type",
+                ))
+            }
         }
     }
     if s.name.is_empty() {
@@ -618,7 +628,7 @@ fn parse_set(w: &[String]) -> Result<Command, CmdError> {
             return Err(a.bad("mtu", &m.to_string(), "68 to 65535"));
         }
     }
-    Ok(Command::LinkSet(s))
+    Ok(Command::LinkSet(Box::new(s)))
 }
 
 /// The kernel's ranges for the spanning-tree times (checked while STP is
@@ -944,7 +954,28 @@ pub(super) fn check_set(g: &Graph, s: &LinkSet) -> Result<SetPlan, CmdError> {
             _ => return Err(err(&cmd, format!("\"{}\" is not a macvlan", s.name))),
         }
     }
+    if let Some(n) = s.rename.as_ref().filter(|n| **n != s.name) {
+        if g.by_name(n).is_some() {
+            return Err(err(
+                &cmd,
+                format!("a device named \"{n}\" already exists (EEXIST)"),
+            ));
+        }
+        if g.iface(id).admin_up {
+            return Err(err(&cmd, format!("\"{}\" is up: the kernel renames a device only while it is down (EBUSY); run 'patchbay link set {} down' first", s.name, s.name)));
+        }
+    }
     if let (Some(m), Some(l)) = (s.mtu, g.iface(id).link) {
+        // `vlan_dev_change_mtu`: no more than the lower device's.
+        if matches!(g.iface(id).kind, Kind::Vlan(_)) && m > g.iface(l).mtu {
+            return Err(err(
+                &cmd,
+                format!(
+                    "mtu {m} is more than the lower device's ({}) (ERANGE)",
+                    g.iface(l).mtu
+                ),
+            ));
+        }
         if matches!(g.iface(id).kind, Kind::Macvlan(_)) && m > g.iface(l).mtu {
             return Err(err(
                 &cmd,
@@ -1027,9 +1058,12 @@ pub(super) fn commit_set(g: &mut Graph, now: Instant, s: &LinkSet, plan: SetPlan
     if let Some(o) = &s.netdevsim {
         apply_netdevsim(g, now, id, o);
     }
-    let f = g.iface_mut(id);
-    if let Some(m) = s.mtu {
-        f.mtu = m;
+    if let Some(n) = &s.rename {
+        g.rename(id, n).expect("checked: the name is free");
+    }
+    if let Some(m) = s.mtu.filter(|m| *m != g.iface(id).mtu) {
+        g.iface_mut(id).mtu = m;
+        g.note_link(id);
     }
     if let Some(up) = s.up {
         g.set_admin(now, id, up);
@@ -1053,6 +1087,10 @@ pub fn set_address(g: &mut Graph, now: Instant, id: IfId, mac: Mac) {
     let f = g.iface_mut(id);
     let old = std::mem::replace(&mut f.mac, mac);
     let (master, port_no) = (f.master, f.port_no);
+    if old != mac {
+        g.note_link(id);
+    }
+    let f = g.iface_mut(id);
     if let Some(b) = f.bridge_mut() {
         b.fdb.remove_local(old, None);
         b.add_local_addr(now, mac, None);

@@ -74,7 +74,7 @@ pub enum Command {
     LinkDel {
         name: String,
     },
-    LinkSet(LinkSet),
+    LinkSet(Box<LinkSet>),
     LinkShow {
         dev: Option<String>,
         master: Option<String>,
@@ -234,6 +234,8 @@ pub struct LinkSet {
     pub netdevsim: Option<NetdevsimOpts>,
     /// `netns NAME`: the front end moves the device's TAP there.
     pub netns: Option<String>,
+    /// `name NEW`: the device's new name (only while it is down).
+    pub rename: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -491,6 +493,8 @@ pub enum Effect {
     Address(IfId, Mac),
     /// `netns NAME`: the device's TAP moves there.
     Netns(IfId, String),
+    /// `name NEW`: the device's netdev takes the new name.
+    Name(IfId, String),
 }
 
 /// Applies a command to the graph. `tuntap` needs a front end that can make
@@ -538,7 +542,10 @@ pub fn apply(g: &mut Graph, now: Instant, cmd: &Command, opts: Opts) -> Result<O
         }
         Command::LinkSet(s) => {
             link::set(g, now, s)?;
-            let id = lookup(g, "link set", &s.name)?;
+            let id = lookup(g, "link set", s.rename.as_ref().unwrap_or(&s.name))?;
+            if let Some(n) = &s.rename {
+                effects.push(Effect::Name(id, n.clone()));
+            }
             if let Some(up) = s.up {
                 effects.push(Effect::Admin(id, up));
             }

@@ -365,3 +365,47 @@ fn ids_are_never_reused_even_past_a_slots_generations() {
         run(&mut g, "link del m0").unwrap();
     }
 }
+
+#[test]
+fn a_rename_needs_the_device_down_and_a_free_name() {
+    let mut g = Graph::new();
+    run(&mut g, "link add br0 type bridge").unwrap();
+    run(&mut g, "link add d0 type dummy").unwrap();
+    let id = g.by_name("br0").unwrap();
+    run(&mut g, "link set br0 up").unwrap();
+    let e = run(&mut g, "link set br0 name br1")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("EBUSY"), "{e}");
+    run(&mut g, "link set br0 down").unwrap();
+    let e = run(&mut g, "link set br0 name d0").unwrap_err().to_string();
+    assert!(e.contains("EEXIST"), "{e}");
+    let e = parse(&words("link set br0 name a/b"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a valid interface name"), "{e}");
+    // Nothing of a refused command was applied.
+    assert!(!g.iface(id).admin_up);
+    let out = run(&mut g, "link set br0 name br1 mtu 1400").unwrap();
+    assert_eq!(g.by_name("br1"), Some(id));
+    assert!(g.by_name("br0").is_none());
+    assert_eq!(g.iface(id).mtu, 1400);
+    assert!(
+        out.effects.contains(&Effect::Name(id, "br1".into())),
+        "{:?}",
+        out.effects
+    );
+}
+
+#[test]
+fn a_vlan_takes_no_more_than_its_lowers_mtu() {
+    let mut g = Graph::new();
+    run(&mut g, "link add d0 type dummy").unwrap();
+    run(&mut g, "link add link d0 name d0.10 type vlan id 10").unwrap();
+    let e = run(&mut g, "link set d0.10 mtu 1501")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("ERANGE"), "{e}");
+    run(&mut g, "link set d0.10 mtu 1400").unwrap();
+    assert_eq!(g.iface(g.by_name("d0.10").unwrap()).mtu, 1400);
+}

@@ -15,6 +15,7 @@
 
 mod control;
 mod effects;
+mod hostsync;
 
 use crate::attach::Port;
 use crate::packet::PacketSocket;
@@ -33,7 +34,7 @@ use patchbay_core::graph::{Attachment, Kind, Role};
 use patchbay_core::pipeline::Outputs;
 use patchbay_core::{AttachId, Graph, IfId, Instant};
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -96,8 +97,13 @@ struct Att {
     ifid: IfId,
     /// The kernel netdev behind the attachment.
     netdev: String,
-    /// The network namespace its TAP was moved to (`netns NAME`).
-    netns: Option<String>,
+    /// The namespace its netdev is in ([`Daemon::nss`]; 0, the daemon's
+    /// own, until a TAP is moved).
+    ns: usize,
+    /// An exposed TAP's state as the daemon last saw or set it: what the
+    /// host changed since is told from what patchbay changed
+    /// (`hostsync.rs`).
+    seen: Option<hostsync::TapState>,
 }
 
 #[derive(Debug)]
@@ -120,8 +126,10 @@ pub struct Daemon {
     clients: Vec<Option<Client>>,
     listener: UnixListener,
     signal: UnixStream,
-    /// rtnetlink RTMGRP_LINK socket.
-    linkmon: Option<OwnedFd>,
+    /// The namespaces the netdevs are in, the daemon's own first, each
+    /// with an ioctl socket and an rtnetlink link monitor; a slot is freed
+    /// when no TAP is left in it.
+    nss: Vec<Option<crate::netns::Netns>>,
     socket: PathBuf,
     epoch: std::time::Instant,
     wall_epoch: u64,
@@ -179,20 +187,15 @@ impl Daemon {
             .register(&mut rx, SIGNAL, Interest::READABLE)?;
         // Link changes arrive as rtnetlink events; the once-a-second poll
         // stays as a fallback.
-        let linkmon = match sys::link_monitor() {
-            Ok(fd) => {
-                poll.registry().register(
-                    &mut mio::unix::SourceFd(&fd.as_raw_fd()),
-                    LINKMON,
-                    Interest::READABLE,
-                )?;
-                Some(fd)
-            }
-            Err(e) => {
-                warn!("no rtnetlink link monitor ({e}): link changes are polled once a second");
-                None
-            }
-        };
+        let own = crate::netns::Netns::own()?;
+        match &own.mon {
+            Some(fd) => poll.registry().register(
+                &mut mio::unix::SourceFd(&fd.as_raw_fd()),
+                LINKMON,
+                Interest::READABLE,
+            )?,
+            None => warn!("no rtnetlink link monitor: link changes are polled once a second"),
+        }
         let pipe = match layout {
             Layout::RunToCompletion => None,
             Layout::Pipeline => Some(Self::start_pipe(&poll)?),
@@ -220,7 +223,7 @@ impl Daemon {
             clients: Vec::new(),
             listener,
             signal: rx,
-            linkmon,
+            nss: vec![Some(own)],
             socket: socket.to_path_buf(),
             epoch: std::time::Instant::now(),
             wall_epoch,
@@ -288,8 +291,9 @@ impl Daemon {
                     LISTENER => self.accept(),
                     WAKE => {}
                     LINKMON => {
-                        if self.linkmon.as_ref().is_some_and(sys::drain_monitor) {
+                        if self.drain_monitors() {
                             self.sync_links();
+                            self.sync_taps();
                         }
                     }
                     SIGNAL => {
@@ -316,11 +320,12 @@ impl Daemon {
             // Timers may have produced frames (BPDUs, LACPDUs).
             self.flush();
             if self.graph.take_macs_changed() {
-                self.sync_host_macs();
+                self.sync_taps();
             }
             self.drain_events();
             if now >= next_sync {
                 self.sync_links();
+                self.sync_taps();
                 self.sync_ipvlan_addrs();
                 next_sync = now + SYNC_INTERVAL;
             }
@@ -565,7 +570,8 @@ impl Daemon {
             port,
             ifid: id,
             netdev: netdev.to_string(),
-            netns: None,
+            ns: 0,
+            seen: None,
         });
         self.graph.attach(id, Attachment { id: attach, role });
         Ok(())
@@ -701,27 +707,20 @@ impl Daemon {
     /// The addresses configured on the ipvlan slaves' TAPs (where the host
     /// puts them) join those learned from their traffic.
     fn sync_ipvlan_addrs(&mut self) {
-        let taps: Vec<(IfId, String, Option<String>)> = self
+        let taps: Vec<(IfId, String, usize)> = self
             .graph
             .iter()
             .filter(|(_, f)| matches!(f.kind, Kind::Ipvlan(_)))
             .filter_map(|(id, f)| {
                 let att = self.atts.get(f.attach?.id.0 as usize)?.as_ref()?;
-                Some((id, att.netdev.clone(), att.netns.clone()))
+                Some((id, att.netdev.clone(), att.ns))
             })
             .collect();
         for (id, dev, ns) in taps {
-            let addrs = match ns {
-                None => crate::route::addresses(&dev),
-                Some(ns) => {
-                    let d = dev.clone();
-                    crate::sys::in_netns(&ns, move || crate::route::addresses(&d))
-                        .join()
-                        .ok()
-                        .and_then(Result::ok)
-                        .unwrap_or_default()
-                }
-            };
+            let addrs = self
+                .ns(ns)
+                .and_then(|n| n.run(move || crate::route::addresses(&dev)).ok())
+                .unwrap_or_default();
             let master = self.graph.iface(id).link;
             let taken: Vec<std::net::IpAddr> = master
                 .map(|m| self.graph.iface(m).ipvlans.clone())
@@ -791,6 +790,16 @@ impl Daemon {
                 self.graph.set_carrier(now, att.ifid, carrier);
             }
         }
+    }
+
+    /// Reads what the link monitors (one per namespace) queued; whether
+    /// anything changed.
+    fn drain_monitors(&self) -> bool {
+        let mut any = false;
+        for n in self.nss.iter().flatten() {
+            any |= n.mon.as_ref().is_some_and(sys::drain_monitor);
+        }
+        any
     }
 
     fn shutdown(&mut self) {

@@ -8,6 +8,7 @@
 
 pub mod attach;
 pub mod daemon;
+pub mod netns;
 pub mod packet;
 pub use patchbay_core::pcap;
 pub mod proto;

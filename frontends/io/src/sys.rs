@@ -36,53 +36,123 @@ pub(crate) fn ifreq(name: &str) -> io::Result<libc::ifreq> {
     Ok(r)
 }
 
-fn ctl_socket() -> io::Result<OwnedFd> {
-    // SAFETY: plain socket(2) call; the fd is owned immediately.
-    let fd = cvt(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
-    // SAFETY: fd is a fresh descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+/// A socket for interface ioctls. A netdev's name is looked up in the
+/// namespace the socket was made in, so one made in another namespace
+/// (see [`crate::netns`]) reaches the TAPs moved there without entering it.
+#[derive(Debug)]
+pub struct Ifctl(OwnedFd);
+
+impl Ifctl {
+    /// One in this thread's network namespace.
+    pub fn here() -> io::Result<Ifctl> {
+        // SAFETY: plain socket(2) call; the fd is owned immediately.
+        let fd =
+            cvt(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
+        // SAFETY: fd is a fresh descriptor that nothing else owns.
+        Ok(Ifctl(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    fn ioctl(&self, name: &str, req: libc::c_ulong, r: &mut libc::ifreq) -> io::Result<()> {
+        // SAFETY: `r` is a valid ifreq for the whole call; these requests
+        // read or write only the ifreq, except SIOCETHTOOL, which also
+        // writes the buffer `ifru_data` points to (`link_speed` keeps it
+        // alive across the call).
+        cvt(unsafe { libc::ioctl(self.0.as_raw_fd(), req as _, r as *mut libc::ifreq) })
+            .map(drop)
+            .map_err(|e| io::Error::new(e.kind(), format!("{name}: {e}")))
+    }
+
+    pub fn mac(&self, name: &str) -> io::Result<Mac> {
+        let mut r = ifreq(name)?;
+        self.ioctl(name, libc::SIOCGIFHWADDR, &mut r)?;
+        // SAFETY: SIOCGIFHWADDR filled the ifru_hwaddr member of the union.
+        let sa = unsafe { r.ifr_ifru.ifru_hwaddr };
+        let mut m = [0u8; 6];
+        for (d, s) in m.iter_mut().zip(sa.sa_data.iter()) {
+            *d = *s as u8;
+        }
+        Ok(Mac(m))
+    }
+
+    pub fn set_mac(&self, name: &str, mac: Mac) -> io::Result<()> {
+        let mut r = ifreq(name)?;
+        // SAFETY: we write the hwaddr member that SIOCSIFHWADDR reads.
+        unsafe {
+            r.ifr_ifru.ifru_hwaddr.sa_family = libc::ARPHRD_ETHER;
+            for (d, s) in r.ifr_ifru.ifru_hwaddr.sa_data.iter_mut().zip(mac.0) {
+                *d = s as libc::c_char;
+            }
+        }
+        self.ioctl(name, libc::SIOCSIFHWADDR, &mut r)
+    }
+
+    pub fn mtu(&self, name: &str) -> io::Result<u32> {
+        let mut r = ifreq(name)?;
+        self.ioctl(name, libc::SIOCGIFMTU, &mut r)?;
+        // SAFETY: SIOCGIFMTU filled the ifru_mtu member.
+        Ok(unsafe { r.ifr_ifru.ifru_mtu } as u32)
+    }
+
+    pub fn set_mtu(&self, name: &str, mtu: u32) -> io::Result<()> {
+        let mut r = ifreq(name)?;
+        r.ifr_ifru.ifru_mtu = mtu as libc::c_int;
+        self.ioctl(name, libc::SIOCSIFMTU, &mut r)
+    }
+
+    fn raw_flags(&self, name: &str) -> io::Result<libc::c_short> {
+        let mut r = ifreq(name)?;
+        self.ioctl(name, libc::SIOCGIFFLAGS, &mut r)?;
+        // SAFETY: SIOCGIFFLAGS filled the ifru_flags member.
+        Ok(unsafe { r.ifr_ifru.ifru_flags })
+    }
+
+    fn set_raw_flags(&self, name: &str, f: libc::c_short) -> io::Result<()> {
+        let mut r = ifreq(name)?;
+        r.ifr_ifru.ifru_flags = f;
+        self.ioctl(name, libc::SIOCSIFFLAGS, &mut r)
+    }
+
+    /// (IFF_UP, IFF_RUNNING = carrier).
+    pub fn flags(&self, name: &str) -> io::Result<(bool, bool)> {
+        let f = i32::from(self.raw_flags(name)?);
+        Ok((f & libc::IFF_UP != 0, f & libc::IFF_RUNNING != 0))
+    }
+
+    pub fn set_up(&self, name: &str, up: bool) -> io::Result<()> {
+        let f = self.raw_flags(name)?;
+        let bit = libc::IFF_UP as libc::c_short;
+        self.set_raw_flags(name, if up { f | bit } else { f & !bit })
+    }
+
+    /// Sets IFF_NOARP (a dummy's TAP: the kernel's dummy device does not ARP).
+    pub fn set_noarp(&self, name: &str) -> io::Result<()> {
+        let f = self.raw_flags(name)?;
+        self.set_raw_flags(name, f | libc::IFF_NOARP as libc::c_short)
+    }
+
+    /// SIOCSIFNAME: the kernel renames only a device that is down.
+    pub fn rename(&self, name: &str, new: &str) -> io::Result<()> {
+        let mut r = ifreq(name)?;
+        let n = ifreq(new)?;
+        r.ifr_ifru.ifru_newname = n.ifr_name;
+        self.ioctl(name, libc::SIOCSIFNAME, &mut r)
+    }
 }
 
 fn ioctl(name: &str, req: libc::c_ulong, r: &mut libc::ifreq) -> io::Result<()> {
-    let s = ctl_socket()?;
-    // SAFETY: `r` is a valid ifreq for the whole call; these requests read
-    // or write only the ifreq, except SIOCETHTOOL, which also writes the
-    // buffer `ifru_data` points to (`link_speed` keeps it alive across the
-    // call).
-    cvt(unsafe { libc::ioctl(s.as_raw_fd(), req as _, r as *mut libc::ifreq) })
-        .map(drop)
-        .map_err(|e| io::Error::new(e.kind(), format!("{name}: {e}")))
+    Ifctl::here()?.ioctl(name, req, r)
 }
 
 pub fn mac(name: &str) -> io::Result<Mac> {
-    let mut r = ifreq(name)?;
-    ioctl(name, libc::SIOCGIFHWADDR, &mut r)?;
-    // SAFETY: SIOCGIFHWADDR filled the ifru_hwaddr member of the union.
-    let sa = unsafe { r.ifr_ifru.ifru_hwaddr };
-    let mut m = [0u8; 6];
-    for (d, s) in m.iter_mut().zip(sa.sa_data.iter()) {
-        *d = *s as u8;
-    }
-    Ok(Mac(m))
+    Ifctl::here()?.mac(name)
 }
 
 pub fn set_mac(name: &str, mac: Mac) -> io::Result<()> {
-    let mut r = ifreq(name)?;
-    // SAFETY: we write the hwaddr member that SIOCSIFHWADDR reads.
-    unsafe {
-        r.ifr_ifru.ifru_hwaddr.sa_family = libc::ARPHRD_ETHER;
-        for (d, s) in r.ifr_ifru.ifru_hwaddr.sa_data.iter_mut().zip(mac.0) {
-            *d = s as libc::c_char;
-        }
-    }
-    ioctl(name, libc::SIOCSIFHWADDR, &mut r)
+    Ifctl::here()?.set_mac(name, mac)
 }
 
 pub fn mtu(name: &str) -> io::Result<u32> {
-    let mut r = ifreq(name)?;
-    ioctl(name, libc::SIOCGIFMTU, &mut r)?;
-    // SAFETY: SIOCGIFMTU filled the ifru_mtu member.
-    Ok(unsafe { r.ifr_ifru.ifru_mtu } as u32)
+    Ifctl::here()?.mtu(name)
 }
 
 /// The kernel's `struct ethtool_cmd` (ETHTOOL_GSET), which every driver
@@ -182,33 +252,15 @@ pub fn drain_monitor(fd: &OwnedFd) -> bool {
 
 /// (IFF_UP, IFF_RUNNING = carrier).
 pub fn flags(name: &str) -> io::Result<(bool, bool)> {
-    let mut r = ifreq(name)?;
-    ioctl(name, libc::SIOCGIFFLAGS, &mut r)?;
-    // SAFETY: SIOCGIFFLAGS filled the ifru_flags member.
-    let f = i32::from(unsafe { r.ifr_ifru.ifru_flags });
-    Ok((f & libc::IFF_UP != 0, f & libc::IFF_RUNNING != 0))
+    Ifctl::here()?.flags(name)
 }
 
 pub fn set_mtu(name: &str, mtu: u32) -> io::Result<()> {
-    let mut r = ifreq(name)?;
-    r.ifr_ifru.ifru_mtu = mtu as libc::c_int;
-    ioctl(name, libc::SIOCSIFMTU, &mut r)
+    Ifctl::here()?.set_mtu(name, mtu)
 }
 
 pub fn set_up(name: &str, up: bool) -> io::Result<()> {
-    let mut r = ifreq(name)?;
-    ioctl(name, libc::SIOCGIFFLAGS, &mut r)?;
-    // SAFETY: the flags member was filled by SIOCGIFFLAGS and is what
-    // SIOCSIFFLAGS reads.
-    unsafe {
-        let f = &mut r.ifr_ifru.ifru_flags;
-        if up {
-            *f |= libc::IFF_UP as libc::c_short;
-        } else {
-            *f &= !(libc::IFF_UP as libc::c_short);
-        }
-    }
-    ioctl(name, libc::SIOCSIFFLAGS, &mut r)
+    Ifctl::here()?.set_up(name, up)
 }
 
 pub(crate) fn set_nonblocking(fd: libc::c_int) -> io::Result<()> {
@@ -272,15 +324,9 @@ pub fn move_to_netns(name: &str, ns: &str) -> io::Result<()> {
     Err(io::Error::other("no acknowledgement from rtnetlink"))
 }
 
-/// Sets IFF_NOARP on a netdev (a dummy's TAP: the kernel's dummy device
-/// does not ARP).
+/// Sets IFF_NOARP on a netdev (a dummy's TAP).
 pub fn set_noarp(name: &str) -> io::Result<()> {
-    let mut r = ifreq(name)?;
-    ioctl(name, libc::SIOCGIFFLAGS, &mut r)?;
-    // SAFETY: the flags member was filled by SIOCGIFFLAGS and is what
-    // SIOCSIFFLAGS reads.
-    unsafe { r.ifr_ifru.ifru_flags |= libc::IFF_NOARP as libc::c_short };
-    ioctl(name, libc::SIOCSIFFLAGS, &mut r)
+    Ifctl::here()?.set_noarp(name)
 }
 
 /// Sends an IP packet (its header included) on raw socket `fd` to `dst`:
@@ -334,8 +380,9 @@ pub fn send_ip(fd: i32, pkt: &[u8], dst: std::net::IpAddr) -> io::Result<()> {
     Ok(())
 }
 
-/// Runs `f` on a thread that has entered network namespace `ns` (network
-/// namespaces are per thread, so the caller's stays as it was).
+/// Runs `f` on a thread that has entered network namespace `ns` (a name
+/// under /run/netns; network namespaces are per thread, so the caller's
+/// stays as it was).
 pub fn in_netns<T: Send + 'static>(
     ns: &str,
     f: impl FnOnce() -> T + Send + 'static,
@@ -343,12 +390,14 @@ pub fn in_netns<T: Send + 'static>(
     let path = format!("/run/netns/{ns}");
     std::thread::spawn(move || {
         let file = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
-        // SAFETY: setns on a namespace file we hold open; it changes only
-        // this thread's network namespace.
-        let r = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
-        if r != 0 {
-            return Err(format!("setns {path}: {}", std::io::Error::last_os_error()));
-        }
+        enter(&file).map_err(|e| format!("setns {path}: {e}"))?;
         Ok(f())
     })
+}
+
+/// Moves this thread into the network namespace `file` refers to.
+pub fn enter(file: &impl AsRawFd) -> io::Result<()> {
+    // SAFETY: setns on a namespace descriptor the caller holds open; it
+    // changes only this thread's network namespace.
+    cvt(unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) }).map(drop)
 }

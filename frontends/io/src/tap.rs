@@ -61,6 +61,37 @@ impl Tap {
         .map(drop)
     }
 
+    /// TUNGETDEVNETNS: the network namespace the TAP's netdev is in now
+    /// (wherever `ip link set ... netns` moved it), as a namespace file.
+    pub fn netns(&self) -> io::Result<std::fs::File> {
+        // SAFETY: TUNGETDEVNETNS takes no argument and returns a new
+        // descriptor, which is owned at once.
+        let fd = cvt(unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::TUNGETDEVNETNS) })?;
+        // SAFETY: a fresh descriptor nothing else owns.
+        Ok(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// TUNGETIFF: the netdev's name now (the host may have renamed it).
+    pub fn ifname(&self) -> io::Result<String> {
+        // SAFETY: an all-zero ifreq is valid; TUNGETIFF fills it.
+        let mut r: libc::ifreq = unsafe { std::mem::zeroed() };
+        // SAFETY: TUNGETIFF writes the ifreq we pass.
+        cvt(unsafe {
+            libc::ioctl(
+                self.fd.as_raw_fd(),
+                libc::TUNGETIFF,
+                &mut r as *mut libc::ifreq,
+            )
+        })?;
+        let b: Vec<u8> = r
+            .ifr_name
+            .iter()
+            .take_while(|c| **c != 0)
+            .map(|c| *c as u8)
+            .collect();
+        Ok(String::from_utf8_lossy(&b).into_owned())
+    }
+
     pub fn recv_burst(&self, rx: &mut impl Slots) -> io::Result<usize> {
         let mut n = 0;
         while n < rx.capacity() {

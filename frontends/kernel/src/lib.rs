@@ -499,7 +499,7 @@ impl Kernel {
             Command::LinkSet(s) => {
                 let cmdname = format!("link set {}", s.name);
                 if s.bond.is_some() || s.netdevsim.is_some() {
-                    return Err(format!("{cmdname}: the kernel backend sets up/down, master, mtu, address, netns, macvlan's macaddr and the bridge and bridge_slave options; bond and netdevsim options are patchbay's only for now"));
+                    return Err(format!("{cmdname}: the kernel backend sets up/down, master, mtu, address, name, netns, macvlan's macaddr and the bridge and bridge_slave options; bond and netdevsim options are patchbay's only for now"));
                 }
                 let i = self.need_index(&cmdname, &s.name)?;
                 let mut m = LinkMessage::default();
@@ -517,6 +517,9 @@ impl Kernel {
                 }
                 if let Some(mac) = s.address {
                     m.attributes.push(LinkAttribute::Address(mac.0.to_vec()));
+                }
+                if let Some(n) = &s.rename {
+                    m.attributes.push(LinkAttribute::IfName(n.clone()));
                 }
                 if let Some(up) = s.up {
                     m.header.change_mask = LinkFlags::Up;

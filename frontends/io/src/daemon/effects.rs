@@ -10,8 +10,21 @@ use patchbay_core::wire::Mac;
 
 impl Daemon {
     /// Parses and carries out one command. On error nothing is changed,
-    /// in the graph or on the host.
+    /// in the graph or on the host. What the host did to the exposed TAPs
+    /// is taken in first, and the TAPs follow the command's changes.
     pub fn execute(&mut self, words: &[String], opts: Opts) -> Result<String, String> {
+        if self.drain_monitors() {
+            self.sync_links();
+        }
+        self.sync_taps();
+        let r = self.apply(words, opts);
+        self.sync_taps();
+        r
+    }
+
+    /// [`Daemon::execute`] without the TAPs' sync (which runs the host's
+    /// changes through here).
+    pub(super) fn apply(&mut self, words: &[String], opts: Opts) -> Result<String, String> {
         let c = cmd::parse(words).map_err(|e| e.to_string())?;
         self.fold_ring_drops();
         let now = self.now();
@@ -50,7 +63,6 @@ impl Daemon {
             .map(|(id, _)| id)
             .collect();
         self.release_unused(&all);
-        self.sync_host_macs();
         Ok(out.text)
     }
 
@@ -112,6 +124,9 @@ impl Daemon {
                     netns_exists(&cmd, ns)?;
                     self.tap_of(id, &cmd)?;
                 }
+                if let (Some(new), Some(id)) = (&s.rename, self.graph.by_name(&s.name)) {
+                    self.check_rename(id, new)?;
+                }
             }
             Command::LinkDel { name } => match self.graph.by_name(name).map(|id| &self.graph.iface(id).kind) {
                 Some(Kind::External) => return Err(format!(
@@ -121,6 +136,38 @@ impl Daemon {
                 _ => {}
             },
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// `link set NAME name NEW`: the netdev behind the device can take the
+    /// name where it is.
+    fn check_rename(&self, id: IfId, new: &str) -> Result<(), String> {
+        let f = self.graph.iface(id);
+        let cmd = format!("link set {} name {new}", f.name);
+        let Some(att) = f
+            .attach
+            .and_then(|a| self.atts.get(a.id.0 as usize)?.as_ref())
+        else {
+            return Ok(());
+        };
+        let Port::Tap(tap) = &*att.port else {
+            return Err(format!("{cmd}: \"{}\" is a kernel device that patchbay uses; rename it with 'ip link set {} name {new}'", f.name, f.name));
+        };
+        let Some(ns) = self.ns(att.ns) else {
+            return Ok(());
+        };
+        if tap.ifname().is_ok_and(|n| n == new) {
+            return Ok(());
+        }
+        if ns.ctl.flags(new).is_ok() {
+            return Err(format!(
+                "{cmd}: a kernel device named \"{new}\" already exists in {}",
+                ns.label()
+            ));
+        }
+        if ns.ctl.flags(&att.netdev).is_ok_and(|(up, _)| up) {
+            return Err(format!("{cmd}: its TAP is up on the host side, and the kernel renames only a device that is down (EBUSY); run 'ip link set {} down' first", att.netdev));
         }
         Ok(())
     }
@@ -146,6 +193,7 @@ impl Daemon {
                 Effect::Admin(id, up) => self.netdev_set(id, Some(up), None, None),
                 Effect::Mtu(id, mtu) => self.netdev_set(id, None, Some(mtu), None),
                 Effect::Address(id, mac) => self.netdev_set(id, None, None, Some(mac)),
+                Effect::Name(id, new) => self.rename_netdev(id, &new),
                 Effect::Netns(id, ns) => {
                     if let Err(e) = self.move_tap(id, &ns) {
                         if made.contains(&id) {
@@ -217,27 +265,14 @@ impl Daemon {
         let att = self.atts[a.id.0 as usize]
             .as_ref()
             .expect("live attachment");
-        if let Some(ns) = &att.netns {
-            return Err(format!("{cmd}: its TAP is in namespace {ns} already; move it with ip -n {ns} link set {name} netns NAME"));
+        if let Some(ns) = self.ns(att.ns).filter(|n| !n.own) {
+            let l = ns.label();
+            return Err(match &ns.name {
+                Some(n) => format!("{cmd}: its TAP is in {l} already; move it with 'ip -n {n} link set {} netns NAME'", att.netdev),
+                None => format!("{cmd}: its TAP is in {l} already; move it from there with 'ip link set {} netns NAME'", att.netdev),
+            });
         }
         Ok(a.id)
-    }
-
-    /// A device's address can change under a command (a bond takes its
-    /// first member's): the TAP that exposes it follows.
-    pub(super) fn sync_host_macs(&self) {
-        for att in self.atts.iter().flatten() {
-            let Some(f) = self.graph.get(att.ifid) else {
-                continue;
-            };
-            if f.attach.is_some_and(|a| a.role == Role::Host)
-                && sys::mac(&att.netdev).is_ok_and(|m| m != f.mac)
-            {
-                if let Err(e) = sys::set_mac(&att.netdev, f.mac) {
-                    warn!(dev = %att.netdev, "cannot set the TAP address: {e}");
-                }
-            }
-        }
     }
 
     /// Makes sure a kernel netdev named `name` is in the graph with an
@@ -445,10 +480,39 @@ impl Daemon {
         let name = self.graph.iface(id).name.clone();
         let cmd = format!("link set {name} netns {ns}");
         let a = self.tap_of(id, &cmd)?;
-        let att = self.atts[a.0 as usize].as_mut().expect("live attachment");
+        let att = self.atts[a.0 as usize].as_ref().expect("live attachment");
         sys::move_to_netns(&att.netdev, ns).map_err(|e| format!("{cmd}: {e}"))?;
-        att.netns = Some(ns.to_string());
+        self.locate(a.0 as usize);
         Ok(())
+    }
+
+    /// `name NEW`: the TAP behind the device takes the name too (checked
+    /// by [`Daemon::check_rename`]).
+    fn rename_netdev(&mut self, id: IfId, new: &str) {
+        let Some(a) = self.graph.get(id).and_then(|f| f.attach) else {
+            return;
+        };
+        let Some(att) = self.atts.get(a.id.0 as usize).and_then(Option::as_ref) else {
+            return;
+        };
+        let Some(ns) = self.ns(att.ns) else { return };
+        // The host may have renamed the TAP itself (`ip link set ... name`).
+        let current = match &*att.port {
+            Port::Tap(t) => t.ifname().unwrap_or_else(|_| att.netdev.clone()),
+            _ => att.netdev.clone(),
+        };
+        let r = if current == new {
+            Ok(())
+        } else {
+            ns.ctl.rename(&current, new)
+        };
+        match r {
+            Ok(()) => {
+                let att = self.atts[a.id.0 as usize].as_mut().expect("live");
+                att.netdev = new.to_string();
+            }
+            Err(e) => warn!(dev = %att.netdev, "the kernel refused the new name {new}: {e}"),
+        }
     }
 
     /// Carries a device's new admin state, MTU or address to the netdev
@@ -461,35 +525,25 @@ impl Daemon {
         let Some(att) = self.atts.get(a.id.0 as usize).and_then(Option::as_ref) else {
             return;
         };
-        let netdev = att.netdev.clone();
+        let Some(ns) = self.ns(att.ns) else { return };
+        let (ctl, netdev) = (&ns.ctl, att.netdev.as_str());
         // A port's TAP (`tuntap add`, netdevsim) is the far end, with an
         // address of its own.
         let mac = mac.filter(|_| a.role == Role::Host || matches!(f.kind, Kind::External));
-        let apply = move || {
-            if let Some(up) = up {
-                if let Err(e) = sys::set_up(&netdev, up) {
-                    debug!(dev = %netdev, "cannot change the netdev's state: {e}");
-                }
+        if let Some(up) = up {
+            if let Err(e) = ctl.set_up(netdev, up) {
+                debug!(dev = %netdev, "cannot change the netdev's state: {e}");
             }
-            if let Some(mtu) = mtu {
-                if let Err(e) = sys::set_mtu(&netdev, mtu) {
-                    warn!(dev = %netdev, mtu, "the kernel refused the netdev's MTU: {e}");
-                }
+        }
+        if let Some(mtu) = mtu {
+            if let Err(e) = ctl.set_mtu(netdev, mtu) {
+                warn!(dev = %netdev, mtu, "the kernel refused the netdev's MTU: {e}");
             }
-            if let Some(mac) = mac {
-                if let Err(e) = sys::set_mac(&netdev, mac) {
-                    warn!(dev = %netdev, "cannot set the netdev's address: {e}");
-                }
+        }
+        if let Some(mac) = mac {
+            if let Err(e) = ctl.set_mac(netdev, mac) {
+                warn!(dev = %netdev, "cannot set the netdev's address: {e}");
             }
-        };
-        match att.netns.clone() {
-            // The TAP lives in another namespace: change it there.
-            Some(ns) => match crate::sys::in_netns(&ns, apply).join() {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => warn!("cannot reach namespace {ns}: {e}"),
-                Err(_) => warn!("the thread for namespace {ns} panicked"),
-            },
-            None => apply(),
         }
         if up.is_some() && matches!(f.kind, Kind::Tap) {
             self.graph.iface_mut(id).admin_up = true;
