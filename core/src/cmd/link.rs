@@ -607,7 +607,11 @@ fn parse_set(w: &[String]) -> Result<Command, CmdError> {
                     "macvlan" | "macvtap" => s.macaddr = Some(parse_macaddr(&mut a)?),
                     "netdevsim" => s.netdevsim = Some(parse_netdevsim_opts(&mut a)?),
                     other => {
-                        return Err(a.bad("type", other, "bridge, bridge_slave, bond or macvlan"))
+                        return Err(a.bad(
+                            "type",
+                            other,
+                            "bridge, bridge_slave, bond, macvlan, macvtap or netdevsim",
+                        ))
                     }
                 }
             }

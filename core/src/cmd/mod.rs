@@ -9,6 +9,7 @@
 
 pub mod bond;
 mod bridge;
+pub mod help;
 pub use bridge::{render_port_rows, PortRow};
 mod link;
 pub use link::c_hex;

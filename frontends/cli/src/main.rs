@@ -19,6 +19,7 @@ const DEFAULT_LAYOUT: &str = "run-to-completion";
 
 const USAGE: &str = "\
 usage: patchbay [OPTIONS] OBJECT COMMAND...
+       patchbay help [OBJECT]        (or OBJECT help, as ip has it)
        patchbay daemon [--socket PATH] [--layout run-to-completion|pipeline]
        patchbay demo
        patchbay capture DEV -w FILE.pcap [-c COUNT]
@@ -28,11 +29,13 @@ usage: patchbay [OPTIONS] OBJECT COMMAND...
        patchbay [-j] -batch FILE
 
 objects (as in ip(8) and bridge(8), with patchbay in place of ip):
-  link add|del|set|show      type bridge | bond | team | vlan
-                             (type team config JSON | config_file FILE:
-                             teamd's configuration)
+  link add|del|set|show      type bridge | bond | team | vlan | vxlan |
+                             macvlan | macvtap | ipvlan | ipvtap | veth |
+                             dummy | nlmon | netdevsim
+                             ('patchbay help link': every type's options)
   tuntap add|del NAME mode tap
-  bridge fdb|link|vlan ...
+  neigh add|del|replace|show|flush   a VXLAN device's neighbours
+  bridge fdb|link|vlan ...    ('patchbay help bridge': port options)
   bond show [BOND]           /proc/net/bonding content, -j for JSON
   teamctl TEAM VERB ...      teamdctl's verbs: state [dump|view], config dump
                              [noports|actual], port add|remove|present DEV,
@@ -52,6 +55,29 @@ options:
   --socket PATH    the daemon's control socket
                    (default $PATCHBAY_SOCKET, else /run/patchbay/patchbay.sock)
 ";
+
+/// `patchbay help [OBJECT]`, `patchbay OBJECT help`: the options come
+/// from the parser itself (`patchbay_core::cmd::help`).
+fn help(object: Option<&str>) -> ExitCode {
+    use patchbay_core::cmd::help;
+    match object {
+        None => print!("{USAGE}"),
+        Some("link" | "l") => print!("{}", help::link()),
+        Some("bridge" | "fdb" | "vlan") => print!("{}", help::bridge()),
+        Some(o) => {
+            let lines: Vec<&str> = USAGE
+                .lines()
+                .filter(|l| l.trim_start().starts_with(o) || l.contains(&format!("patchbay {o}")))
+                .collect();
+            if lines.is_empty() {
+                eprintln!("patchbay: no help on \"{o}\"; 'patchbay help' lists the objects");
+                return ExitCode::from(2);
+            }
+            println!("{}", lines.join("\n"));
+        }
+    }
+    ExitCode::SUCCESS
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -94,8 +120,7 @@ fn main() -> ExitCode {
                 socket = Some(PathBuf::from(p));
             }
             "-h" | "-help" | "--help" | "help" => {
-                print!("{USAGE}");
-                return ExitCode::SUCCESS;
+                return help(args.get(i + 1).map(String::as_str));
             }
             "-V" | "-Version" | "--version" => {
                 println!("patchbay {}", env!("CARGO_PKG_VERSION"));
@@ -106,6 +131,11 @@ fn main() -> ExitCode {
         i += 1;
     }
     let rest = &args[i..];
+    if let [object, h] = rest {
+        if h == "help" {
+            return help(Some(object));
+        }
+    }
     let socket = patchbay_io::proto::socket_path(socket);
     if backend_kernel {
         if let Some(file) = batch {
