@@ -689,10 +689,17 @@ impl Ovs {
 
 /// The program is on PATH.
 pub fn have(prog: &str) -> bool {
-    Command::new("sh")
+    which(prog).is_some()
+}
+
+/// Where the program on PATH is.
+pub fn which(prog: &str) -> Option<PathBuf> {
+    let o = Command::new("sh")
         .args(["-c", &format!("command -v {prog}")])
         .output()
-        .is_ok_and(|o| o.status.success())
+        .ok()?;
+    let p = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    (o.status.success() && !p.is_empty()).then(|| PathBuf::from(p))
 }
 
 fn wait_for(p: &Path) -> Result<(), String> {
