@@ -38,8 +38,9 @@ drop_reasons! {
     Unclaimed => "unclaimed": "no upper device or host took the frame",
     LoopDepth => "stack_depth": "the interface stack is deeper than the core walks",
     RxRingFull => "rx_ring_full": "the ring to the forwarding worker was full (pipeline layout)",
-    TxFull => "tx_full": "the transmit batch of the attachment was full",
+    TxFull => "tx_full": "the transmit batch of the attachment, or the kernel's queue under it, was full",
     TxError => "tx_error": "the attachment refused the frame when it was sent",
+    TxTooBig => "tx_too_big": "the netdev under the attachment refused the frame as too big for its MTU (EMSGSIZE)",
     NoSlave => "no_slave": "bond: no member can transmit (none, all down, or no active aggregator)",
     InactiveSlave => "inactive_slave": "bond: received on a backup or inactive member (kept for listeners on that member only)",
     GsoEncap => "gso_encap": "vxlan: a segmentation-offload frame patchbay cannot segment before encapsulating (UDP GSO, or headers it cannot read)",
@@ -69,6 +70,14 @@ impl Counters {
     pub fn tx(&mut self, len: usize) {
         self.tx_packets += 1;
         self.tx_bytes += len as u64;
+    }
+
+    /// A frame counted as sent that the kernel then refused: it is a drop
+    /// for `reason` instead, so `tx_packets` counts what was taken.
+    pub fn unsent(&mut self, reason: DropReason, len: usize) {
+        self.tx_packets = self.tx_packets.saturating_sub(1);
+        self.tx_bytes = self.tx_bytes.saturating_sub(len as u64);
+        self.drops[reason as usize] += 1;
     }
 
     #[inline]

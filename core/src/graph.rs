@@ -331,6 +331,8 @@ pub enum GraphError {
         id: u16,
         other: String,
     },
+    #[error("\"{dev}\" is stacked on \"{master}\" (a VLAN, macvlan or ipvlan of it, or above one): enslaving it there would loop (EBUSY)")]
+    Stacked { dev: String, master: String },
     #[error("\"{0}\" is not enslaved")]
     NotEnslaved(String),
     #[error("{0}")]
@@ -665,6 +667,13 @@ impl Graph {
         if matches!(d.kind, Kind::Bridge(_)) {
             return Err(GraphError::Loop(d.name.clone()));
         }
+        // `__netdev_upper_dev_link`: dev may not be above master already.
+        if self.is_above(dev, master) {
+            return Err(GraphError::Stacked {
+                dev: d.name.clone(),
+                master: m.name.clone(),
+            });
+        }
         match d.master {
             Some(cur) if cur == master => return Ok(()),
             Some(cur) => {
@@ -685,6 +694,33 @@ impl Graph {
             return Err(GraphError::TooManyPorts(m.name.clone()));
         }
         Ok(())
+    }
+
+    /// Whether `dev` sits above `base`: `base`'s master, a VLAN, macvlan
+    /// or ipvlan on it, or anything above those.
+    pub fn is_above(&self, dev: IfId, base: IfId) -> bool {
+        let mut todo = vec![base];
+        let mut seen = Vec::new();
+        while let Some(u) = todo.pop() {
+            if seen.contains(&u) {
+                continue;
+            }
+            seen.push(u);
+            let f = self.iface(u);
+            let uppers = f
+                .master
+                .into_iter()
+                .chain(f.vlan_uppers.iter().map(|v| v.2))
+                .chain(f.macvlans.iter().copied())
+                .chain(f.ipvlans.iter().copied());
+            for up in uppers {
+                if up == dev {
+                    return true;
+                }
+                todo.push(up);
+            }
+        }
+        false
     }
 
     /// `ip link set DEV master BR`.

@@ -484,3 +484,64 @@ both_layouts!(
     a_bad_command_names_what_was_wrong_and_changes_nothing_pipeline,
     a_bad_command_names_what_was_wrong_and_changes_nothing
 );
+
+/// One frame the kernel refuses (a 4,000-byte broadcast for a port whose
+/// MTU is 1,500) costs that frame only: the small frames in the same
+/// burst still go, the big ones are counted `tx_too_big`, and
+/// `tx_packets` counts what the kernel took.
+#[test]
+fn a_refused_frame_costs_only_itself() {
+    let Some(mut lab) = patchbay_tests::lab("rf") else {
+        return;
+    };
+    let (h1, h2) = (lab.netns("h1").unwrap(), lab.netns("h2").unwrap());
+    let p1 = lab.veth_host("p1", &h1, "198.18.95.1/24").unwrap();
+    let p2 = lab.veth_host("p2", &h2, "198.18.95.2/24").unwrap();
+    // The sender's side takes jumbo frames; p1 does not.
+    lab.ip(&["link", "set", &p2, "mtu", "9000"]).unwrap();
+    lab.ip(&["-n", &h2, "link", "set", "eth0", "mtu", "9000"])
+        .unwrap();
+    lab.start_daemon().unwrap();
+    let br = lab.name("br");
+    for c in [
+        format!("link add {br} type bridge"),
+        format!("link set {p1} master {br}"),
+        format!("link set {p2} master {br}"),
+        format!("link set {br} up"),
+    ] {
+        lab.pb(&c.split_whitespace().collect::<Vec<_>>()).unwrap();
+    }
+    let src: Mac = mac_of(&lab, &h2, "eth0").parse().unwrap();
+    let small = build_frame(Mac::BROADCAST, src, &[], 0x88b5, &[7; 46]);
+    let big = build_frame(Mac::BROADCAST, src, &[], 0x88b5, &[9; 4000]);
+    // 30 rounds of one big frame and 30 small ones, back to back (one
+    // burst of the daemon's), a few ms apart (no socket buffer overflows
+    // on a loaded machine).
+    let cap = raw_capture(&h1, "eth0", Duration::from_secs(3)).unwrap();
+    for _ in 0..30 {
+        let mut frames = vec![big.clone()];
+        frames.extend(std::iter::repeat_n(small.clone(), 30));
+        let took = raw_send(&h2, "eth0", frames).unwrap();
+        assert!(
+            took.iter().all(|t| *t),
+            "the sender's kernel refused frames"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let got = cap.join().unwrap().unwrap();
+    let smalls = got.iter().filter(|f| f.len() == small.len()).count();
+    let s = pbj(&lab, &["stats", &p1]);
+    let row = &s.as_array().unwrap()[0];
+    assert_eq!(
+        smalls,
+        900,
+        "small frames lost behind refused ones: {row} {}",
+        pbj(&lab, &["stats", &p2])
+    );
+    assert_eq!(row["stats"]["drops"]["tx_too_big"], 30, "{row}");
+    assert!(row["stats"]["drops"]["tx_error"].is_null(), "{row}");
+    // The refused ones are not counted as sent (anything else p1 sent
+    // meanwhile, such as nothing at all, stays below 30).
+    let tx = row["stats"]["tx_packets"].as_u64().unwrap();
+    assert!((900..930).contains(&tx), "tx_packets {tx}: {row}");
+}

@@ -172,3 +172,60 @@ fn an_endless_request_line_is_refused_and_the_daemon_serves_on() {
     // Another client is served as before.
     lab.pb(&["link", "show"]).unwrap();
 }
+
+/// Pipelined requests are answered in order, every one of them, also when
+/// the client closes its side right after writing; many of them do not
+/// hold the daemon (it answers another client meanwhile).
+#[test]
+fn pipelined_requests_are_answered_in_order_and_all() {
+    let Some(mut lab) = patchbay_tests::lab("pl") else {
+        return;
+    };
+    lab.start_daemon().unwrap();
+    let (d1, d2) = (lab.name("d1"), lab.name("d2"));
+    lab.pb(&["link", "add", &d1, "type", "dummy"]).unwrap();
+    lab.pb(&["link", "add", &d2, "type", "dummy"]).unwrap();
+    let req =
+        |dev: &str| serde_json::json!({"words": ["link", "show", dev], "json": true}).to_string();
+    let n = 20_000;
+    let mut all = String::new();
+    for i in 0..n {
+        let dev = match i % 3 {
+            0 => d1.as_str(),
+            1 => d2.as_str(),
+            _ => "nosuch",
+        };
+        all += &req(dev);
+        all.push('\n');
+    }
+    let mut s = std::os::unix::net::UnixStream::connect(&lab.socket).unwrap();
+    let writer = {
+        let mut s = s.try_clone().unwrap();
+        std::thread::spawn(move || {
+            s.write_all(all.as_bytes()).unwrap();
+            s.shutdown(std::net::Shutdown::Write).unwrap();
+        })
+    };
+    // Another client is answered while the flood is being served.
+    assert!(lab.pb(&["link", "show", &d1]).is_ok());
+    let mut lines = BufReader::new(&mut s).lines();
+    for i in 0..n {
+        let l = lines
+            .next()
+            .unwrap_or_else(|| panic!("answer {i} of {n} never came"))
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&l).unwrap();
+        match i % 3 {
+            2 => assert_eq!(v["ok"], false, "answer {i}: {l}"),
+            k => {
+                let want = if k == 0 { &d1 } else { &d2 };
+                assert!(
+                    v["out"].as_str().unwrap().contains(want.as_str()),
+                    "answer {i}: {l}"
+                );
+            }
+        }
+    }
+    assert!(lines.next().is_none(), "more answers than requests");
+    writer.join().unwrap();
+}

@@ -61,10 +61,11 @@ pub(crate) fn check_name(cmd: &str, name: &str) -> Result<(), CmdError> {
         || name.len() > 15
         || name.contains(['/', ':'])
         || name.contains(char::is_whitespace)
+        || name.contains('\0')
         || name == "."
         || name == ".."
     {
-        return Err(err(cmd, format!("\"{name}\" is not a valid interface name (1 to 15 characters, no '/', ':' or spaces)")));
+        return Err(err(cmd, format!("\"{name}\" is not a valid interface name (1 to 15 characters, no '/', ':', spaces or NUL; not '.' or '..')")));
     }
     Ok(())
 }
@@ -125,7 +126,7 @@ fn parse_add(w: &[String]) -> Result<Command, CmdError> {
             "netns" => netns = Some(a.value("netns")?.to_string()),
             "name" | "dev" => name = Some(a.value(x)?.to_string()),
             "mtu" => mtu = Some(a.num("mtu", "an MTU in bytes")?),
-            "address" => address = Some(a.mac("address")?),
+            "address" => address = Some(a.unicast("address")?),
             "up" => up = true,
             "type" => {
                 let t = a.value("type")?;
@@ -396,7 +397,7 @@ fn parse_veth_opts(a: &mut Args<'_>) -> Result<LinkKind, CmdError> {
                 }
                 "address" => {
                     a.next();
-                    peer_address = Some(a.mac("address")?);
+                    peer_address = Some(a.unicast("address")?);
                 }
                 "netns" => {
                     a.next();
@@ -581,7 +582,7 @@ fn parse_set(w: &[String]) -> Result<Command, CmdError> {
             "master" => s.master = Some(Some(a.value("master")?.to_string())),
             "nomaster" => s.master = Some(None),
             "mtu" => s.mtu = Some(a.num("mtu", "an MTU in bytes")?),
-            "address" => s.address = Some(a.mac("address")?),
+            "address" => s.address = Some(a.unicast("address")?),
             "netns" => s.netns = Some(a.value("netns")?.to_string()),
             "name" => {
                 let n = a.value("name")?;

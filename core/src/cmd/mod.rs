@@ -338,6 +338,19 @@ impl<'a> Args<'a> {
         })
     }
 
+    /// A device's own address: unicast and not zero, as
+    /// `eth_validate_addr` requires (EADDRNOTAVAIL otherwise).
+    pub fn unicast(&mut self, key: &str) -> Result<Mac, CmdError> {
+        let m = self.mac(key)?;
+        if !m.is_valid_source() {
+            return Err(err(
+                &self.cmd,
+                format!("argument \"{key}\": {m} is not a unicast address (EADDRNOTAVAIL)"),
+            ));
+        }
+        Ok(m)
+    }
+
     pub fn bad(&self, key: &str, value: &str, expected: &str) -> CmdError {
         err(
             &self.cmd,

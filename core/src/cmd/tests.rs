@@ -409,3 +409,76 @@ fn a_vlan_takes_no_more_than_its_lowers_mtu() {
     run(&mut g, "link set d0.10 mtu 1400").unwrap();
     assert_eq!(g.iface(g.by_name("d0.10").unwrap()).mtu, 1400);
 }
+
+/// What the kernel refuses, refused the same way, the graph untouched.
+#[test]
+fn the_kernels_refusals_table() {
+    let mut g = Graph::new();
+    for l in [
+        "link add br0 type bridge",
+        "link add d0 type dummy",
+        "link add link br0 name br0.10 type vlan id 10",
+        "link add bond0 type bond",
+        "link add link bond0 name mv0 type macvlan mode bridge",
+        "link add link br0 name mvb type macvlan mode bridge",
+    ] {
+        run(&mut g, l).unwrap();
+    }
+    let before = shown(&mut g);
+    for (line, errno) in [
+        // A VLAN or macvlan of br0 as a port of br0
+        // (`__netdev_upper_dev_link`; the macvlan case and the addresses
+        // below checked on Linux 6.18).
+        ("link set br0.10 master br0", "EBUSY"),
+        ("link set mvb master br0", "EBUSY"),
+        // A macvlan of bond0 as a member of bond0.
+        ("link set mv0 master bond0", "EBUSY"),
+        // `eth_validate_addr`.
+        ("link set d0 address ff:ff:ff:ff:ff:ff", "EADDRNOTAVAIL"),
+        ("link set br0 address 00:00:00:00:00:00", "EADDRNOTAVAIL"),
+        ("link set d0 address 01:00:5e:00:00:01", "EADDRNOTAVAIL"),
+        (
+            "link add d1 address 33:33:00:00:00:01 type dummy",
+            "EADDRNOTAVAIL",
+        ),
+        (
+            "link add v1 type veth peer name v2 address 01:80:c2:00:00:00",
+            "EADDRNOTAVAIL",
+        ),
+        ("link set d0 name br0", "EEXIST"),
+    ] {
+        let e = match parse(&words(line)) {
+            Ok(c) => apply(&mut g, Instant::ZERO, &c, Opts::default())
+                .map(|_| ())
+                .unwrap_err()
+                .to_string(),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.contains(errno), "{line}: {e}");
+        assert_eq!(shown(&mut g), before, "{line} changed something");
+    }
+    // Names as `dev_valid_name` checks them.
+    for bad in [
+        "a\0b",
+        "a/b",
+        "a:b",
+        "a b",
+        ".",
+        "..",
+        "sixteen-chars-xx",
+        "",
+    ] {
+        let w = vec![
+            "link".into(),
+            "add".into(),
+            bad.to_string(),
+            "type".into(),
+            "dummy".into(),
+        ];
+        let e = parse(&w).map(|_| ()).unwrap_err().to_string();
+        assert!(
+            e.contains("valid interface name") || e.contains("no device name"),
+            "{bad:?}: {e}"
+        );
+    }
+}

@@ -111,6 +111,10 @@ struct Client {
     stream: UnixStream,
     inbuf: Vec<u8>,
     outbuf: Vec<u8>,
+    /// How much of `outbuf` was sent.
+    outpos: usize,
+    /// The client closed its side: nothing more to read.
+    eof: bool,
     capture: Option<IfId>,
     /// `patchbay monitor`: the rtnetlink stream.
     monitor: bool,
@@ -134,6 +138,8 @@ pub struct Daemon {
     epoch: std::time::Instant,
     wall_epoch: u64,
     pending: Vec<AttachId>,
+    /// Clients whose requests wait for the next turn (`control.rs`).
+    busy: Vec<usize>,
     stop: bool,
     pipe: Option<Pipe>,
     /// The last command's warning, for its response.
@@ -228,6 +234,7 @@ impl Daemon {
             epoch: std::time::Instant::now(),
             wall_epoch,
             pending: Vec::new(),
+            busy: Vec::new(),
             stop: false,
             pipe,
         })
@@ -274,7 +281,7 @@ impl Daemon {
             if let Some(t) = self.graph.poll_timeout() {
                 deadline = deadline.min(t);
             }
-            let busy = !self.pending.is_empty() || self.drain_rings();
+            let busy = !self.pending.is_empty() || !self.busy.is_empty() || self.drain_rings();
             let timeout = if busy || !self.may_sleep() {
                 Duration::ZERO
             } else {
@@ -315,6 +322,7 @@ impl Daemon {
                 }
             }
             self.service_pending();
+            self.serve_busy();
             let now = self.now();
             self.graph.handle_timeout(now, &mut self.out);
             // Timers may have produced frames (BPDUs, LACPDUs).
@@ -488,27 +496,22 @@ impl Daemon {
             let Some(att) = atts.get(a.0 as usize).and_then(Option::as_ref) else {
                 return;
             };
-            let r = att.port.send_batch(batch);
-            let mut reason = DropReason::TxError;
-            let lost = match r {
-                Ok(n) => batch.len() - n,
-                // A TAP whose netdev is down refuses writes (EIO): its far
-                // end has no carrier, as a kernel bridge port on it would
-                // not forward either.
-                Err(e)
-                    if e.raw_os_error() == Some(libc::EIO) && matches!(*att.port, Port::Tap(_)) =>
-                {
-                    reason = DropReason::NoCarrier;
-                    batch.len()
-                }
-                Err(e) => {
-                    debug!(dev = %att.netdev, "send failed: {e}");
-                    batch.len()
-                }
-            };
-            if lost > 0 {
-                if let Some(f) = graph.get_mut(att.ifid) {
-                    f.counters.drops[reason as usize] += lost as u64;
+            let sent = att.port.send_batch(batch);
+            if sent.lost.is_empty() {
+                return;
+            }
+            debug!(dev = %att.netdev, lost = sent.lost.len(), "the kernel refused frames");
+            if let Some(f) = graph.get_mut(att.ifid) {
+                // A port's frames were counted as sent (tx); what an
+                // exposed device delivers to its host was counted as
+                // received, and stays so.
+                let port = f.attach.is_some_and(|a| a.role == Role::Wire);
+                for (why, len) in sent.lost {
+                    if port {
+                        f.counters.unsent(why, len);
+                    } else {
+                        f.counters.drop(why);
+                    }
                 }
             }
         });

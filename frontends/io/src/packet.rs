@@ -6,9 +6,11 @@
 //! our own transmissions) are not read back. Bursts move with one
 //! `recvmmsg` and one `sendmmsg`.
 
+use crate::attach::Sent;
 use crate::ring::Slots;
 use crate::sys::{cvt, set_nonblocking};
 use crate::vnet;
+use patchbay_core::counters::DropReason;
 use patchbay_core::pipeline::TxBatch;
 use patchbay_core::wire::Tag;
 use std::io;
@@ -126,12 +128,14 @@ impl PacketSocket {
         Ok(got)
     }
 
-    /// Sends a batch; returns how many frames the kernel took.
-    pub fn send_batch(&self, batch: &TxBatch) -> io::Result<usize> {
-        let mut sent = 0;
+    /// Sends a batch with `sendmmsg`, 64 frames a call. A frame the
+    /// kernel refuses ends a call early; it is skipped and counted, and
+    /// the call resumes after it.
+    pub fn send_batch(&self, batch: &TxBatch, out: &mut Sent) {
         let frames = &batch.frames;
-        while sent < frames.len() {
-            let chunk = &frames[sent..frames.len().min(sent + 64)];
+        let mut next = 0;
+        while next < frames.len() {
+            let chunk = &frames[next..frames.len().min(next + 64)];
             let mut hdrs = [[0u8; vnet::LEN]; 64];
             // SAFETY: plain old data.
             let mut iov: [[libc::iovec; 2]; 64] = unsafe { zeroed() };
@@ -162,20 +166,21 @@ impl PacketSocket {
                 )
             };
             if r < 0 {
+                // The first frame of the call was refused.
                 let e = io::Error::last_os_error();
-                if sent == 0 && e.kind() != io::ErrorKind::WouldBlock {
-                    return Err(e);
+                let mut rest = DropReason::TxError;
+                match Sent::reason(&e, &mut rest) {
+                    Some(why) => {
+                        out.lost.push((why, batch.frame(&frames[next]).len()));
+                        next += 1;
+                    }
+                    None => return out.lose_rest(batch, next, rest),
                 }
-                // Drop what the kernel would not take now, or skip a frame
-                // it refuses (counted by the caller).
-                return Ok(sent);
+                continue;
             }
-            sent += r as usize;
-            if (r as usize) < chunk.len() {
-                return Ok(sent);
-            }
+            out.taken += r as usize;
+            next += r as usize;
         }
-        Ok(sent)
     }
 }
 

@@ -5,9 +5,11 @@
 //! in that first TUNSETIFF (a second one on an attached descriptor is
 //! refused), so patchbay issues TUNSETIFF itself.
 
+use crate::attach::Sent;
 use crate::ring::Slots;
 use crate::sys::{cvt, ifreq, set_nonblocking};
 use crate::vnet;
+use patchbay_core::counters::DropReason;
 use patchbay_core::pipeline::TxBatch;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -120,9 +122,10 @@ impl Tap {
         Ok(n)
     }
 
-    pub fn send_batch(&self, batch: &TxBatch) -> io::Result<usize> {
-        let mut sent = 0;
-        for d in &batch.frames {
+    /// Writes a batch, a frame a `writev`; a frame the TAP refuses is
+    /// skipped and counted, the rest still go.
+    pub fn send_batch(&self, batch: &TxBatch, out: &mut Sent) {
+        for (i, d) in batch.frames.iter().enumerate() {
             let h = vnet::encode(&d.offload);
             let f = batch.frame(d);
             let iov = [
@@ -138,15 +141,18 @@ impl Tap {
             // SAFETY: both iovecs point at live buffers; writev only reads.
             let r = unsafe { libc::writev(self.fd.as_raw_fd(), iov.as_ptr(), 2) };
             if r < 0 {
+                // A TAP whose netdev is down refuses writes (EIO): its far
+                // end has no carrier.
                 let e = io::Error::last_os_error();
-                if sent == 0 && e.kind() != io::ErrorKind::WouldBlock {
-                    return Err(e);
+                let mut rest = DropReason::TxError;
+                match Sent::reason(&e, &mut rest) {
+                    Some(why) => out.lost.push((why, f.len())),
+                    None => return out.lose_rest(batch, i, rest),
                 }
                 continue;
             }
-            sent += 1;
+            out.taken += 1;
         }
-        Ok(sent)
     }
 }
 

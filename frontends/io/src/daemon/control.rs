@@ -1,13 +1,25 @@
 //! The control socket: clients send one JSON request per line
-//! ([`crate::proto`]) and get one answer per line; a capture or monitor
-//! client then gets a pcap stream. A client's unanswered input is bounded
-//! ([`MAX_PENDING`]); past it the client is told so and dropped.
+//! ([`crate::proto`]) and get one answer per line, in order; a capture or
+//! monitor client then gets a pcap stream.
+//!
+//! Commands run on the forwarding thread, so a client is given a share of
+//! it, not all of it: at most [`REQUESTS_PER_TURN`] requests a loop turn
+//! (the rest wait for the next turn, after a burst of frames); while
+//! [`MAX_UNSENT`] bytes of its answers are unread, nothing more of its
+//! input is read (the socket's buffer then holds the client back); an
+//! unfinished request line longer than [`MAX_PENDING`] is refused and the
+//! client dropped. Input is consumed and output sent through offsets, so
+//! a thousand pipelined requests cost a thousand times one.
 
 use super::*;
 
 /// The most a client may send without finishing its request line (a
 /// teamd configuration is a few KiB; a `-batch` line is one command).
 pub const MAX_PENDING: usize = 1 << 20;
+/// Requests of one client answered in one turn of the event loop.
+pub const REQUESTS_PER_TURN: usize = 64;
+/// Answers a client has not read, past which its requests wait.
+pub const MAX_UNSENT: usize = 4 << 20;
 
 impl Daemon {
     pub(super) fn accept(&mut self) {
@@ -34,6 +46,8 @@ impl Daemon {
                         stream,
                         inbuf: Vec::new(),
                         outbuf: Vec::new(),
+                        outpos: 0,
+                        eof: false,
                         capture: None,
                         monitor: false,
                         closing: false,
@@ -49,7 +63,6 @@ impl Daemon {
     }
 
     pub(super) fn client_event(&mut self, i: usize) {
-        let mut closed = false;
         let mut overlong = false;
         if let Some(c) = self.clients.get_mut(i).and_then(Option::as_mut) {
             if c.closing {
@@ -64,31 +77,34 @@ impl Daemon {
                 return;
             }
             let mut buf = [0u8; 16384];
-            loop {
+            // Enough buffered already: the rest stays in the socket until
+            // this client's requests are answered.
+            // Where the unfinished request starts (after the last newline).
+            let mut tail = c
+                .inbuf
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |p| p + 1);
+            while !c.eof && c.inbuf.len() <= MAX_PENDING {
                 match c.stream.read(&mut buf) {
-                    Ok(0) => {
-                        closed = true;
-                        break;
-                    }
+                    // The client has said all it will; its requests are
+                    // still answered.
+                    Ok(0) => c.eof = true,
                     Ok(n) => {
+                        let start = c.inbuf.len();
                         c.inbuf.extend_from_slice(&buf[..n]);
+                        if let Some(p) = buf[..n].iter().rposition(|b| *b == b'\n') {
+                            tail = start + p + 1;
+                        }
                         // Bounded: a client cannot make the daemon hold
                         // more than this of a request it never finishes.
-                        let tail = c
-                            .inbuf
-                            .iter()
-                            .rposition(|b| *b == b'\n')
-                            .map_or(0, |p| p + 1);
                         if c.inbuf.len() - tail > MAX_PENDING {
                             overlong = true;
                             break;
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(_) => {
-                        closed = true;
-                        break;
-                    }
+                    Err(_) => c.eof = true,
                 }
             }
         } else {
@@ -105,12 +121,22 @@ impl Daemon {
                 .map_or(0, |p| p + 1);
             c.inbuf.truncate(tail);
         }
+        let mut at = 0;
+        let mut served = 0;
         loop {
             let c = self.clients[i].as_mut().expect("live client");
-            let Some(nl) = c.inbuf.iter().position(|b| *b == b'\n') else {
+            // (An overlong client's whole lines are all answered now: it
+            // is dropped after them.)
+            if (served == REQUESTS_PER_TURN && !overlong) || c.outbuf.len() - c.outpos > MAX_UNSENT
+            {
+                break;
+            }
+            let Some(nl) = c.inbuf[at..].iter().position(|b| *b == b'\n') else {
                 break;
             };
-            let line: Vec<u8> = c.inbuf.drain(..=nl).collect();
+            let line = c.inbuf[at..at + nl + 1].to_vec();
+            at += nl + 1;
+            served += 1;
             let reply = match serde_json::from_slice::<Request>(&line) {
                 Ok(req) => self.handle_request(i, req),
                 Err(e) => Response {
@@ -135,12 +161,22 @@ impl Daemon {
             } else {
                 None
             };
-            let mut buf = std::mem::take(&mut c.outbuf);
-            c.outbuf = s;
+            c.outbuf.extend_from_slice(&s);
             if let Some(h) = header {
                 c.outbuf.extend_from_slice(&h);
             }
-            c.outbuf.append(&mut buf);
+        }
+        if let Some(c) = self.clients[i].as_mut() {
+            let capped = c.inbuf.len() > MAX_PENDING;
+            c.inbuf.drain(..at);
+            // Whole requests still waiting, or input left unread: this
+            // client is served again next turn, unless its unread answers
+            // hold it back (then its socket turning writable brings it).
+            let more = c.inbuf.contains(&b'\n') || capped;
+            let held = c.outbuf.len() - c.outpos > MAX_UNSENT;
+            if more && !held && !self.busy.contains(&i) {
+                self.busy.push(i);
+            }
         }
         if overlong {
             let c = self.clients[i].as_mut().expect("live client");
@@ -158,11 +194,11 @@ impl Daemon {
             warn!("a client sent more than {MAX_PENDING} bytes without a newline; dropped");
         }
         self.client_write(i);
-        if closed
-            || self.clients[i]
-                .as_ref()
-                .is_some_and(|c| c.closing && c.outbuf.is_empty())
-        {
+        // Done with: told what was wrong, or finished sending and every
+        // request answered.
+        if self.clients[i].as_ref().is_some_and(|c| {
+            c.outbuf.is_empty() && (c.closing || (c.eof && !c.inbuf.contains(&b'\n')))
+        }) {
             self.drop_client(i);
         }
     }
@@ -171,23 +207,41 @@ impl Daemon {
         let Some(c) = self.clients.get_mut(i).and_then(Option::as_mut) else {
             return;
         };
-        while !c.outbuf.is_empty() {
-            match c.stream.write(&c.outbuf) {
+        while c.outpos < c.outbuf.len() {
+            match c.stream.write(&c.outbuf[c.outpos..]) {
                 Ok(0) => break,
-                Ok(n) => {
-                    c.outbuf.drain(..n);
-                }
+                Ok(n) => c.outpos += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(_) => {
                     c.outbuf.clear();
+                    c.outpos = 0;
                     c.closing = true;
                     break;
                 }
             }
         }
+        // What was sent goes: all of it, or the front once it is large
+        // (so each byte is moved at most once more).
+        if c.outpos == c.outbuf.len() {
+            c.outbuf.clear();
+            c.outpos = 0;
+        } else if c.outpos > (1 << 20) {
+            c.outbuf.drain(..c.outpos);
+            c.outpos = 0;
+        }
+    }
+
+    /// Clients with requests left over from an earlier turn.
+    pub(super) fn serve_busy(&mut self) {
+        for i in std::mem::take(&mut self.busy) {
+            if self.clients.get(i).is_some_and(Option::is_some) {
+                self.client_event(i);
+            }
+        }
     }
 
     pub(super) fn drop_client(&mut self, i: usize) {
+        self.busy.retain(|b| *b != i);
         if let Some(mut c) = self.clients[i].take() {
             let _ = self.poll.registry().deregister(&mut c.stream);
             if let Some(id) = c.capture {
