@@ -20,7 +20,7 @@ const DEFAULT_LAYOUT: &str = "run-to-completion";
 const USAGE: &str = "\
 usage: patchbay [OPTIONS] OBJECT COMMAND...
        patchbay help [OBJECT]        (or OBJECT help, as ip has it)
-       patchbay daemon [--socket PATH] [--layout run-to-completion|pipeline]
+       patchbay daemon [--socket PATH] [--layout run-to-completion|pipeline] [--config FILE]
        patchbay demo
        patchbay capture DEV -w FILE.pcap [-c COUNT]
        patchbay monitor [all|link|neigh]
@@ -168,13 +168,45 @@ fn main() -> ExitCode {
     }
 }
 
+/// `daemon --config FILE`: the topology the daemon starts with, a batch
+/// file as `-batch` reads it, applied before any client is served. A
+/// failing line stops the start, naming the line (a service that comes up
+/// half configured is worse than one that does not come up).
+fn apply_config(d: &mut patchbay_io::daemon::Daemon, file: &str) -> Result<(), String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("--config {file}: {e}"))?;
+    let mut n = 0;
+    for (i, line) in text.lines().enumerate() {
+        let words =
+            patchbay_core::cmd::batch_words(line).map_err(|e| format!("{file}:{}: {e}", i + 1))?;
+        if words.is_empty() {
+            continue;
+        }
+        d.execute(&words, patchbay_core::cmd::Opts::default())
+            .map_err(|e| format!("{file}:{}: {e} (the daemon did not start)", i + 1))?;
+        n += 1;
+    }
+    tracing::info!(file, commands = n, "applied the configuration");
+    Ok(())
+}
+
 fn daemon(args: &[String], mut socket: PathBuf) -> ExitCode {
     use patchbay_io::daemon::Layout;
     let mut layout_name =
         std::env::var("PATCHBAY_LAYOUT").unwrap_or_else(|_| DEFAULT_LAYOUT.into());
+    let mut config: Option<String> = None;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
+            "--config" => {
+                i += 1;
+                match args.get(i) {
+                    Some(f) => config = Some(f.clone()),
+                    None => {
+                        eprintln!("patchbay daemon: --config needs a batch file (one command a line, as -batch takes)");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
             "--socket" => {
                 i += 1;
                 match args.get(i) {
@@ -196,7 +228,7 @@ fn daemon(args: &[String], mut socket: PathBuf) -> ExitCode {
                 }
             }
             a => {
-                eprintln!("patchbay daemon: unknown argument \"{a}\" (expected --socket PATH or --layout run-to-completion|pipeline)");
+                eprintln!("patchbay daemon: unknown argument \"{a}\" (expected --socket PATH, --layout run-to-completion|pipeline or --config FILE)");
                 return ExitCode::from(2);
             }
         }
@@ -228,6 +260,14 @@ fn daemon(args: &[String], mut socket: PathBuf) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Some(file) = &config {
+        if let Err(e) = apply_config(&mut d, file) {
+            eprintln!("patchbay daemon: {e}");
+            drop(d);
+            let _ = std::fs::remove_file(&socket);
+            return ExitCode::from(1);
+        }
+    }
     match d.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
