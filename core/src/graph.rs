@@ -1284,12 +1284,12 @@ impl Graph {
                 self.note_bond_timer(bond);
             }
             Rx::Exact => {
-                // Only listeners on the member itself get it.
-                let iface = self.iface_mut(slave);
-                match iface.kind {
-                    Kind::External => {}
-                    _ => iface.counters.drop(DropReason::InactiveSlave),
-                }
+                // Only listeners on the member itself get it (a kernel
+                // netdev's own stack has it already); the bond does not,
+                // and says so, whatever the member is.
+                self.iface_mut(slave)
+                    .counters
+                    .drop(DropReason::InactiveSlave);
             }
             Rx::Pass => self.rx(now, bond, frame, out, depth + 1),
         }

@@ -709,3 +709,30 @@ fn mstpctl_takes_the_bridge_and_speaks_its_language() {
     let l = lab.run("bridge link show dev p1");
     assert!(l.contains("state listening"), "{l}");
 }
+
+/// `__br_handle_local_finish`: a link-local frame the bridge keeps (LLDP
+/// here; a BPDU with STP on) teaches its source, counted and announced as
+/// any other learned address; Pause teaches nothing.
+#[test]
+fn link_local_frames_the_bridge_keeps_teach_their_source() {
+    let mut lab = Lab::new(3, "");
+    lab.g.record_events(true);
+    let lldp: Mac = "01:80:c2:00:00:0e".parse().unwrap();
+    let pause: Mac = "01:80:c2:00:00:01".parse().unwrap();
+    assert!(lab.ports_reached(1, &eth(lldp, mac(7))).is_empty());
+    assert!(lab.ports_reached(2, &eth(pause, mac(8))).is_empty());
+    // Unicast to mac(7) now goes to p1 only; mac(8) is unknown (flooded).
+    assert_eq!(lab.ports_reached(2, &eth(mac(7), mac(9))), vec![1]);
+    assert_eq!(lab.ports_reached(1, &eth(mac(8), mac(7))), vec![2, 3]);
+    let br = lab.id("br0");
+    let learned = lab.g.iface(br).bridge().unwrap().learned_new;
+    // mac(7) from LLDP, mac(9) from data.
+    assert_eq!(learned, 2);
+    let mut announced = Vec::new();
+    while let Some(e) = lab.g.poll_event() {
+        if let patchbay_core::graph::Event::FdbLearned { mac, .. } = e {
+            announced.push(mac);
+        }
+    }
+    assert!(announced.contains(&mac(7)), "{announced:?}");
+}

@@ -288,6 +288,62 @@ impl Bridge {
 
     /// The hold time of dynamic entries: forward_delay while a topology
     /// change is on, else ageing_time.
+    /// Learns `src` on port `no` and says so: the counters `stats` shows,
+    /// and an FDB event (RTM_NEWNEIGH) for a new or moved entry.
+    fn learn(&mut self, now: Instant, src: Mac, vid: u16, no: PortNo) {
+        let hold = self.hold_time();
+        match self.fdb.learn(now, src, vid, no, hold) {
+            Learned::New => {
+                self.learned_new += 1;
+                if self.record {
+                    self.events.push(FdbEvent::Learned {
+                        mac: src,
+                        vid,
+                        port: no,
+                    });
+                }
+            }
+            Learned::Roamed { from } => {
+                self.learned_roamed += 1;
+                if self.record {
+                    self.events.push(FdbEvent::Moved {
+                        mac: src,
+                        vid,
+                        from,
+                        to: no,
+                    });
+                }
+            }
+            Learned::Full => self.learn_full += 1,
+            Learned::Refreshed | Learned::Kept => {}
+        }
+    }
+
+    /// `__br_handle_local_finish`: a link-local frame the bridge keeps
+    /// (a BPDU, LLDP, LACP) teaches its source too, on a learning port in
+    /// the learning or forwarding state, in the VLAN it is allowed in.
+    fn learn_local(&mut self, now: Instant, no: PortNo, frame: &Frame<'_>) {
+        let Some(port) = self.ports.get(usize::from(no)).and_then(Option::as_ref) else {
+            return;
+        };
+        if !port.flags.learning
+            || !matches!(port.state, PortState::Learning | PortState::Forwarding)
+            || self.cfg.ageing_time.is_zero()
+        {
+            return;
+        }
+        let vid = if self.cfg.vlan_filtering {
+            // (On a copy: the frame itself goes on to STP as it came.)
+            match vlan_ingress(&port.vlans, self.cfg.vlan_protocol.tpid(), &mut { *frame }) {
+                Ok(v) => v,
+                Err(_) => return,
+            }
+        } else {
+            0
+        };
+        self.learn(now, frame.src(), vid, no);
+    }
+
     pub fn hold_time(&self) -> Duration {
         if self.stp.topology_change {
             self.stp.forward_delay
@@ -448,13 +504,7 @@ impl Bridge {
                 0 => {
                     // STP on: `__br_handle_local_finish` learns the source,
                     // then the port's STP takes the BPDU (`br_stp_rcv`).
-                    let learn = port.flags.learning
-                        && matches!(port.state, PortState::Learning | PortState::Forwarding)
-                        && !self.cfg.ageing_time.is_zero();
-                    if learn {
-                        let hold = self.hold_time();
-                        self.fdb.learn(now, src, 0, no, hold);
-                    }
+                    self.learn_local(now, no, frame);
                     if dst != STP_GROUP {
                         return Err(DropReason::LinkLocal);
                     }
@@ -469,6 +519,9 @@ impl Bridge {
                 g => {
                     mask |= self.cfg.group_fwd_mask;
                     if mask & (1 << g) == 0 {
+                        // Kept for the host: learned from first, as
+                        // `__br_handle_local_finish` does.
+                        self.learn_local(now, no, frame);
                         return Ok(Host::Yes(None));
                     }
                 }
@@ -487,32 +540,7 @@ impl Bridge {
         let learning_state = port.state == PortState::Learning;
         let isolated = port.flags.isolated;
         if port.flags.learning && !self.cfg.ageing_time.is_zero() {
-            let hold = self.hold_time();
-            match self.fdb.learn(now, src, vid, no, hold) {
-                Learned::New => {
-                    self.learned_new += 1;
-                    if self.record {
-                        self.events.push(FdbEvent::Learned {
-                            mac: src,
-                            vid,
-                            port: no,
-                        });
-                    }
-                }
-                Learned::Roamed { from } => {
-                    self.learned_roamed += 1;
-                    if self.record {
-                        self.events.push(FdbEvent::Moved {
-                            mac: src,
-                            vid,
-                            from,
-                            to: no,
-                        });
-                    }
-                }
-                Learned::Full => self.learn_full += 1,
-                Learned::Refreshed | Learned::Kept => {}
-            }
+            self.learn(now, src, vid, no);
         }
         if learning_state {
             return Err(DropReason::PortState);
