@@ -357,6 +357,11 @@ pub struct Graph {
     /// No timer is due before this (a lower bound: an earlier hint only
     /// costs a `handle_timeout` that finds nothing due).
     timer_hint: Option<Instant>,
+    /// Mixed into the addresses of new devices given none
+    /// (`cmd::link::default_mac`): 0 (the simulator, the tests) keeps
+    /// them a function of the name; the daemon sets a random one, so two
+    /// instances' `br0`s differ, as the kernel's random addresses do.
+    pub mac_seed: u64,
 }
 
 impl Graph {

@@ -79,3 +79,20 @@ fn a_configured_daemon_comes_back_after_kill_9() {
     );
     assert!(!lab.socket.exists(), "the socket file stayed");
 }
+
+/// Two daemons (here one after the other) give a new `br0` different
+/// addresses, as two kernels' random ones differ: bridges of two
+/// instances on one segment or overlay do not clash, nor do their STP ids.
+#[test]
+fn each_daemon_gives_new_devices_addresses_of_its_own() {
+    let Some(mut lab) = lab("ma") else { return };
+    let br = lab.name("br");
+    let mut macs = Vec::new();
+    for _ in 0..2 {
+        lab.start_daemon().unwrap();
+        lab.pb(&["link", "add", &br, "type", "bridge"]).unwrap();
+        macs.push(pb_json(&lab, &["link", "show", &br])[0]["address"].clone());
+        lab.stop_daemon();
+    }
+    assert_ne!(macs[0], macs[1], "the same address twice: {macs:?}");
+}

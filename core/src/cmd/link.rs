@@ -709,11 +709,18 @@ fn bridge_config(o: &BridgeOpts, mut c: BridgeConfig) -> BridgeConfig {
 }
 
 /// The address a new emulated device gets when none is given: locally
-/// administered, derived from the name so a topology file is reproducible.
-/// Front ends that expose the device as a TAP replace it with the TAP's.
-pub fn default_mac(name: &str) -> Mac {
+/// administered, from the name and `seed` ([`Graph::mac_seed`]). Seed 0
+/// (the simulator) makes a topology file reproducible; the daemon's
+/// random seed makes each instance's addresses its own, as the kernel's
+/// random ones are (`eth_hw_addr_random`).
+pub fn default_mac(seed: u64, name: &str) -> Mac {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
+    let salt = if seed == 0 {
+        Vec::new()
+    } else {
+        seed.to_le_bytes().to_vec()
+    };
+    for b in salt.iter().copied().chain(name.bytes()) {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
     Mac::local(h & 0xff_ffff_ffff)
@@ -727,7 +734,9 @@ pub(super) fn add(g: &mut Graph, now: Instant, a: &LinkAdd) -> Result<IfId, CmdE
             format!("a device named \"{}\" already exists", a.name),
         ));
     }
-    let mac = a.address.unwrap_or_else(|| default_mac(&a.name));
+    let mac = a
+        .address
+        .unwrap_or_else(|| default_mac(g.mac_seed, &a.name));
     let id = match &a.kind {
         LinkKind::Bridge(o) => {
             let cfg = bridge_config(o, BridgeConfig::default());
@@ -811,7 +820,7 @@ pub(super) fn add(g: &mut Graph, now: Instant, a: &LinkAdd) -> Result<IfId, CmdE
                     .find(|n| g.by_name(n).is_none() && *n != a.name)
                     .expect("a free name")
             });
-            let pmac = peer_address.unwrap_or_else(|| default_mac(&peer));
+            let pmac = peer_address.unwrap_or_else(|| default_mac(g.mac_seed, &peer));
             g.add_veth(&a.name, &peer, (mac, pmac), a.mtu.unwrap_or(1500))
                 .map_err(|e| graph_err(&cmd, e))?
                 .0

@@ -221,6 +221,7 @@ impl Daemon {
                 // Events become rtnetlink messages (nlmon, monitor).
                 let mut g = Graph::new();
                 g.record_events(true);
+                g.mac_seed = sys::random_u64();
                 g
             },
             out: Outputs::new(),

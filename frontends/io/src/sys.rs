@@ -401,3 +401,20 @@ pub fn enter(file: &impl AsRawFd) -> io::Result<()> {
     // changes only this thread's network namespace.
     cvt(unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) }).map(drop)
 }
+
+/// 64 random bits from the kernel (getrandom), never 0.
+pub fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom writes at most the buffer's length into it.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    let v = if n == 8 {
+        u64::from_ne_bytes(b)
+    } else {
+        // No entropy call: the time and the pid still tell instances apart.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        t ^ (u64::from(std::process::id()) << 32)
+    };
+    v.max(1)
+}
