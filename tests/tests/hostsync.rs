@@ -212,3 +212,19 @@ fn a_macvlan_moved_with_ip_comes_up_with_ip_alone() {
     lab.pb(&["link", "set", &m2, "mtu", "1300"]).unwrap();
     assert_eq!(kernel_row(&lab, Some(&n1), &m2)["mtu"], 1300);
 }
+
+/// What a device is made with reaches its new TAP, and is not mistaken for
+/// the host's doing: `link add ... mtu 9000` stays 9000 on both sides.
+#[test]
+fn a_new_devices_settings_reach_its_tap() {
+    let Some(mut lab) = lab("hn") else { return };
+    lab.start_daemon().unwrap();
+    let d = lab.name("d");
+    lab.pb(&["link", "add", &d, "mtu", "9000", "type", "dummy"])
+        .unwrap();
+    // Past a once-a-second look, and a command's.
+    std::thread::sleep(Duration::from_millis(1200));
+    lab.pb(&["link", "show"]).unwrap();
+    assert_eq!(row(&lab, &d)["mtu"], 9000);
+    assert_eq!(kernel_row(&lab, None, &d)["mtu"], 9000);
+}

@@ -121,7 +121,10 @@ impl Daemon {
         let att = self.atts[a].as_ref().expect("live attachment");
         let id = att.ifid;
         let dev = self.device_state(id);
-        let seen = att.seen.clone().unwrap_or_else(|| dev.clone());
+        // First sight of a TAP the daemon just made: the host has done
+        // nothing to it yet, so every difference is the device's to push
+        // (an MTU given at `link add`, a VLAN's lower's MTU).
+        let seen = att.seen.clone().unwrap_or_else(|| tap.clone());
         // The host's changes, in the order `ip` would need them: down
         // before a rename, up last.
         let mut changes: Vec<Vec<String>> = Vec::new();
