@@ -107,13 +107,3 @@ fn name_of(key: (u64, u64)) -> Option<String> {
         .find(|e| std::fs::metadata(e.path()).is_ok_and(|m| (m.dev(), m.ino()) == key))
         .and_then(|e| e.file_name().into_string().ok())
 }
-
-/// The namespace called `name` under /run/netns.
-pub fn open_named(name: &str) -> io::Result<File> {
-    File::open(format!("/run/netns/{name}")).map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!("network namespace {name}: {e} (create it with 'ip netns add {name}')"),
-        )
-    })
-}

@@ -486,10 +486,16 @@ impl Daemon {
         Ok(())
     }
 
-    /// `name NEW`: the TAP behind the device takes the name too (checked
-    /// by [`Daemon::check_rename`]).
+    /// `name NEW`: a port's TAP (`tuntap add`, netdevsim) takes the name
+    /// too (checked by [`Daemon::check_rename`]); an exposed device's TAP
+    /// follows in `sync_taps`.
     fn rename_netdev(&mut self, id: IfId, new: &str) {
-        let Some(a) = self.graph.get(id).and_then(|f| f.attach) else {
+        let Some(a) = self
+            .graph
+            .get(id)
+            .and_then(|f| f.attach)
+            .filter(|a| a.role == Role::Wire)
+        else {
             return;
         };
         let Some(att) = self.atts.get(a.id.0 as usize).and_then(Option::as_ref) else {
@@ -515,13 +521,17 @@ impl Daemon {
         }
     }
 
-    /// Carries a device's new admin state, MTU or address to the netdev
-    /// behind it (its TAP, in whatever namespace it was moved to, or the
-    /// kernel device patchbay uses). A `tuntap add` TAP's port side stays
-    /// up: the user's up/down is the netdev's, which faces the host.
+    /// Carries a port's new admin state, MTU or address to the netdev
+    /// behind it (the kernel device patchbay uses, a `tuntap add` or
+    /// netdevsim TAP). A `tuntap add` TAP's port side stays up: the user's
+    /// up/down is the netdev's, which faces the host. An exposed device's
+    /// TAP is not done here: it follows its device in `sync_taps`
+    /// (hostsync.rs), which runs after every command.
     fn netdev_set(&mut self, id: IfId, up: Option<bool>, mtu: Option<u32>, mac: Option<Mac>) {
         let Some(f) = self.graph.get(id) else { return };
-        let Some(a) = f.attach else { return };
+        let Some(a) = f.attach.filter(|a| a.role == Role::Wire) else {
+            return;
+        };
         let Some(att) = self.atts.get(a.id.0 as usize).and_then(Option::as_ref) else {
             return;
         };
@@ -529,7 +539,7 @@ impl Daemon {
         let (ctl, netdev) = (&ns.ctl, att.netdev.as_str());
         // A port's TAP (`tuntap add`, netdevsim) is the far end, with an
         // address of its own.
-        let mac = mac.filter(|_| a.role == Role::Host || matches!(f.kind, Kind::External));
+        let mac = mac.filter(|_| matches!(f.kind, Kind::External));
         if let Some(up) = up {
             if let Err(e) = ctl.set_up(netdev, up) {
                 debug!(dev = %netdev, "cannot change the netdev's state: {e}");

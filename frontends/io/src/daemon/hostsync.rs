@@ -128,8 +128,8 @@ impl Daemon {
         // The host's changes, in the order `ip` would need them: down
         // before a rename, up last.
         let mut changes: Vec<Vec<String>> = Vec::new();
-        let host = |t: bool, d: bool, s: bool| t != d && t != s;
-        if host(tap.up, dev.up, seen.up) && !tap.up {
+        let host_up = tap.up != dev.up && tap.up != seen.up;
+        if host_up && !tap.up {
             changes.push(vec!["down".into()]);
         }
         if tap.name != dev.name && tap.name != seen.name {
@@ -141,7 +141,7 @@ impl Daemon {
         if tap.mtu != dev.mtu && tap.mtu != seen.mtu {
             changes.push(vec!["mtu".into(), tap.mtu.to_string()]);
         }
-        if host(tap.up, dev.up, seen.up) && tap.up {
+        if host_up && tap.up {
             changes.push(vec!["up".into()]);
         }
         let place = self.ns(ns).map(Netns::label).unwrap_or_default();
