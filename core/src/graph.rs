@@ -244,6 +244,10 @@ pub struct Iface {
     pub mtu: u32,
     pub mac: Mac,
     pub attach: Option<Attachment>,
+    /// How the daemon moves its frames ("af_xdp generic copy", "af_packet",
+    /// "tap"), as `-d link show` and `stats` name it; empty in the
+    /// simulator.
+    pub via: String,
     pub counters: Counters,
     pub capture: bool,
     /// Link speed in Mbit/s (0 = unknown) and duplex, as ethtool reports
@@ -432,6 +436,7 @@ impl Graph {
             mtu,
             mac,
             attach: None,
+            via: String::new(),
             counters: Counters::default(),
             capture: false,
             speed_mbps: 0,

@@ -135,14 +135,8 @@ fn complete_csum(f: &mut [u8], o: crate::wire::Offload) {
     }
     let (cs, co) = (usize::from(o.csum_start), usize::from(o.csum_offset));
     if cs + co + 2 <= f.len() {
-        let mut sum: u32 = 0;
-        for c in f[cs..].chunks(2) {
-            sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-        }
-        while sum >> 16 != 0 {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-        f[cs + co..cs + co + 2].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        let c = crate::wire::csum::checksum(&[&f[cs..]]);
+        f[cs + co..cs + co + 2].copy_from_slice(&c.to_be_bytes());
     }
 }
 

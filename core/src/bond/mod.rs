@@ -1421,20 +1421,12 @@ mod tests {
         assert_eq!(&icmp[26..32], &b.mac.0);
         // The checksum verifies: the sum over pseudo-header and message is
         // all ones.
-        let mut sum: u32 = 0;
-        let words = |x: &[u8], sum: &mut u32| {
-            for c in x.chunks(2) {
-                *sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-            }
-        };
-        words(&ip[8..40], &mut sum);
-        words(&(icmp.len() as u32).to_be_bytes(), &mut sum);
-        words(&[0, 0, 0, 58], &mut sum);
-        words(icmp, &mut sum);
-        while sum >> 16 != 0 {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-        assert_eq!(sum, 0xffff);
+        let mut sum = crate::wire::csum::Sum::default();
+        sum.add(&ip[8..40]);
+        sum.add(&(icmp.len() as u32).to_be_bytes());
+        sum.add(&[0, 0, 0, 58]);
+        sum.add(icmp);
+        assert_eq!(sum.folded(), 0xffff);
     }
 
     #[test]

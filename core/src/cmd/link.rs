@@ -1485,6 +1485,14 @@ pub(super) fn link_row(g: &Graph, id: IfId, opts: Opts, now: Option<Instant>) ->
             d.slave_kind = Some("bridge".into());
             d.slave_data = pd;
         }
+        if !f.via.is_empty() {
+            // patchbay's own: how frames enter and leave the device.
+            d.tail.push(Detail::any(
+                "attach",
+                format!("attach {} ", f.via),
+                f.via.as_str(),
+            ));
+        }
         r.details = Some(d);
     }
     if opts.stats {

@@ -17,6 +17,9 @@ pub(super) fn show(g: &Graph, dev: Option<&str>, opts: Opts) -> Result<String, C
             .map(|id| {
                 let f = g.iface(*id);
                 let mut m = json!({"ifname": f.name, "stats": f.counters.to_json()});
+                if !f.via.is_empty() {
+                    m["attach"] = f.via.as_str().into();
+                }
                 if let Some(b) = f.bridge() {
                     m["fdb"] = json!({
                         "entries": b.fdb.len(),
@@ -64,6 +67,9 @@ pub(super) fn show(g: &Graph, dev: Option<&str>, opts: Opts) -> Result<String, C
             .collect();
         if !drops.is_empty() {
             let _ = writeln!(s, "    drops: {}", drops.join(", "));
+        }
+        if !f.via.is_empty() {
+            let _ = writeln!(s, "    attach: {}", f.via);
         }
         if let Some(b) = f.bridge() {
             let _ = writeln!(

@@ -5,6 +5,7 @@
 //! checksum, TCP sequence number, flags (FIN and PSH on the last segment
 //! only, CWR on the first only) and a full TCP checksum.
 
+use super::csum::{checksum, Sum};
 use super::{build_frame, ethertype, Frame};
 
 /// Why a GSO frame cannot be segmented here.
@@ -14,19 +15,6 @@ pub enum GsoError {
     Unsupported,
     #[error("headers truncated or inconsistent")]
     Malformed,
-}
-
-fn fold(mut sum: u32) -> u16 {
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-fn add(sum: &mut u32, b: &[u8]) {
-    for c in b.chunks(2) {
-        *sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
 }
 
 /// The frames `frame` stands for, whole and checksummed.
@@ -69,9 +57,8 @@ pub fn segment(frame: &Frame<'_>) -> Result<Vec<Vec<u8>>, GsoError> {
             let id = u16::from_be_bytes([ip[4], ip[5]]).wrapping_add(i as u16);
             h[4..6].copy_from_slice(&id.to_be_bytes());
             h[10..12].copy_from_slice(&[0, 0]);
-            let mut s = 0;
-            add(&mut s, &h[..ihl]);
-            h[10..12].copy_from_slice(&fold(s).to_be_bytes());
+            let c = checksum(&[&h[..ihl]]);
+            h[10..12].copy_from_slice(&c.to_be_bytes());
         }
         let t = ihl;
         let seq = seq0.wrapping_add((i * mss) as u32);
@@ -86,18 +73,18 @@ pub fn segment(frame: &Frame<'_>) -> Result<Vec<Vec<u8>>, GsoError> {
         h[t + 13] = flags;
         h[t + 16..t + 18].copy_from_slice(&[0, 0]);
         let l4_len = (thl + chunk.len()) as u32;
-        let mut s = 0;
+        let mut s = Sum::default();
         if v6 {
-            add(&mut s, &h[8..40]);
-            add(&mut s, &l4_len.to_be_bytes());
-            add(&mut s, &[0, 0, 0, 6]);
+            s.add(&h[8..40]);
+            s.add(&l4_len.to_be_bytes());
+            s.add(&[0, 0, 0, 6]);
         } else {
-            add(&mut s, &h[12..20]);
-            add(&mut s, &[0, 6]);
-            add(&mut s, &(l4_len as u16).to_be_bytes());
+            s.add(&h[12..20]);
+            s.add(&[0, 6]);
+            s.add(&(l4_len as u16).to_be_bytes());
         }
-        add(&mut s, &h[t..]);
-        h[t + 16..t + 18].copy_from_slice(&fold(s).to_be_bytes());
+        s.add(&h[t..]);
+        h[t + 16..t + 18].copy_from_slice(&s.checksum().to_be_bytes());
         out.push(build_frame(frame.dst(), frame.src(), frame.tags(), et, &h));
     }
     Ok(out)

@@ -46,21 +46,8 @@ pub fn arp_request(mac: Mac, sip: [u8; 4], tip: [u8; 4], tags: &[Tag]) -> Vec<u8
 
 /// The ICMPv6 checksum over the pseudo-header.
 fn icmp6_checksum(src: &[u8; 16], dst: &[u8; 16], icmp: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut add = |b: &[u8]| {
-        for c in b.chunks(2) {
-            sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-        }
-    };
-    add(src);
-    add(dst);
-    add(&(icmp.len() as u32).to_be_bytes());
-    add(&[0, 0, 0, 58]);
-    add(icmp);
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
+    let len = (icmp.len() as u32).to_be_bytes();
+    super::csum::checksum(&[src, dst, &len, &[0, 0, 0, 58], icmp])
 }
 
 fn icmp6_frame(dst_mac: Mac, mac: Mac, src: [u8; 16], dst: [u8; 16], mut icmp: Vec<u8>) -> Vec<u8> {

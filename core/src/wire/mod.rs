@@ -7,6 +7,7 @@
 //! moving the payload, and the checksum/GSO metadata that rides along with it.
 
 pub mod bpdu;
+pub mod csum;
 pub mod gso;
 pub mod host;
 pub mod lacp;

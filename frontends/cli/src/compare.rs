@@ -98,12 +98,41 @@ fn made(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Which switch a column measures.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Kernel,
+    /// The daemon, attaching its ports as `--attach` says, and whether it
+    /// busy-polls (`--poll`).
+    Patchbay(&'static str, bool),
+    /// Open vSwitch's netdev datapath with ports of this interface type
+    /// ("system": AF_PACKET sockets; "afxdp": AF_XDP in generic mode).
+    Ovs(&'static str),
+}
+
 /// One backend's results.
 struct Column {
+    /// The JSON key of its values in each row.
+    key: &'static str,
+    /// Its heading in the table.
     name: &'static str,
+    backend: Backend,
     samples: Vec<Sample>,
     seen: Behaviour,
     error: Option<String>,
+}
+
+impl Column {
+    fn new(key: &'static str, name: &'static str, backend: Backend) -> Column {
+        Column {
+            key,
+            name,
+            backend,
+            samples: vec![],
+            seen: Behaviour::default(),
+            error: None,
+        }
+    }
 }
 
 /// What a switch ended with: its FDB entries for the hosts, its bridge
@@ -299,20 +328,35 @@ fn compare(a: &Args, o: Opts) -> Result<(), String> {
     let topo_file = std::env::temp_dir().join(format!("patchbay-compare-{}.pb", lab.tag));
     std::fs::write(&topo_file, &text).map_err(|e| e.to_string())?;
     let tf = topo_file.to_str().expect("utf-8 path").to_string();
-    let mut cols = vec![
-        Column {
-            name: "kernel",
-            samples: vec![],
-            seen: Behaviour::default(),
-            error: None,
-        },
-        Column {
-            name: "patchbay",
-            samples: vec![],
-            seen: Behaviour::default(),
-            error: None,
-        },
-    ];
+    // Patchbay with each attachment this kernel offers (the first, the
+    // daemon's default, is the "patchbay" column), then Open vSwitch with
+    // each port type it offers.
+    let mut cols = vec![Column::new("kernel", "kernel", Backend::Kernel)];
+    match patchbay_io::xsk::supported() {
+        Ok(()) => {
+            cols.push(Column::new(
+                "patchbay",
+                "patchbay af_xdp",
+                Backend::Patchbay("af_xdp", false),
+            ));
+            cols.push(Column::new(
+                "patchbay_poll",
+                "patchbay af_xdp --poll",
+                Backend::Patchbay("af_xdp", true),
+            ));
+        }
+        Err(e) => progress(&format!("patchbay af_xdp: not run: {e}")),
+    }
+    let (key, name) = if cols.len() == 1 {
+        ("patchbay", "patchbay af_packet")
+    } else {
+        ("patchbay_af_packet", "patchbay af_packet")
+    };
+    cols.push(Column::new(
+        key,
+        name,
+        Backend::Patchbay("af_packet", false),
+    ));
     let binpath = bin.to_str().expect("utf-8 path").to_string();
     // Open vSwitch's userspace datapath, when installed and the topology
     // is bridges and veths it can take.
@@ -342,114 +386,113 @@ fn compare(a: &Args, o: Opts) -> Result<(), String> {
         },
         None => None,
     };
-    if ovs.is_some() {
-        cols.push(Column {
-            name: "ovs",
-            samples: vec![],
-            seen: Behaviour::default(),
-            error: None,
-        });
+    if let Some(o) = &ovs {
+        cols.push(Column::new("ovs", "ovs af_packet", Backend::Ovs("system")));
+        let types = o
+            .try_vsctl(&["get", "Open_vSwitch", ".", "iface_types"])
+            .unwrap_or_default();
+        if types.contains("afxdp") {
+            cols.push(Column::new(
+                "ovs_af_xdp",
+                "ovs af_xdp",
+                Backend::Ovs("afxdp"),
+            ));
+        } else {
+            progress(&format!(
+                "ovs af_xdp: not run: this Open vSwitch has no afxdp ports (its types: {types})"
+            ));
+        }
     }
     for r in 0..a.rounds {
-        // The kernel's.
-        if cols[0].error.is_none() {
+        for c in cols.iter_mut().filter(|c| c.error.is_none()) {
             progress(&format!(
-                "round {}/{}: kernel: applying {}",
+                "round {}/{}: {}: applying {}",
                 r + 1,
                 a.rounds,
+                c.name,
                 a.topo
             ));
-            let out = lab.exec(&sw, &[&binpath, "--backend", "kernel", "-batch", &tf])?;
-            if !out.status.success() {
-                let e = String::from_utf8_lossy(&out.stderr).trim().to_string();
-                progress(&format!("kernel: {e}"));
-                cols[0].error = Some(e);
-            } else {
-                progress(
-                    "kernel: 64-byte frames, the same over a bare veth pair, TCP, round trips",
-                );
-                let s = measure(&lab, &t, a.secs, a.pings, None, Some(&base));
-                // Read through the kernel backend: the same words and JSON
-                // as patchbay's own answers below.
-                let kernel = |args: &[&str]| {
-                    let mut v = vec![binpath.as_str(), "--backend", "kernel", "-j"];
-                    v.extend_from_slice(args);
-                    lab.exec(&sw, &v)
-                        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                        .unwrap_or_default()
-                };
-                cols[0].seen = behaviour(
-                    &kernel(&["bridge", "fdb", "show"]),
-                    &kernel(&["bridge", "link", "show"]),
-                    &kernel(&["-d", "link", "show"]),
-                    &macs,
-                );
-                for d in made(&text).iter().rev() {
-                    let _ = lab.ip(&["-n", &sw, "link", "del", d]);
-                }
-                match s {
-                    Ok(s) => cols[0].samples.push(s),
-                    Err(e) => cols[0].error = Some(e),
-                }
-            }
-        }
-        // patchbay's.
-        progress(&format!(
-            "round {}/{}: patchbay: applying {}",
-            r + 1,
-            a.rounds,
-            a.topo
-        ));
-        lab.start_daemon_in(Some(&sw), &[])?;
-        if let Err(e) = lab.pb(&["-batch", &tf]) {
-            lab.stop_daemon();
-            let _ = std::fs::remove_file(&topo_file);
-            return Err(format!("patchbay: {}", e.trim()));
-        }
-        progress("patchbay: 64-byte frames, the same over a bare veth pair, TCP, round trips");
-        let s = measure(&lab, &t, a.secs, a.pings, lab.daemon_pid(), Some(&base));
-        let fdb = lab.pb(&["-j", "bridge", "fdb", "show"]).unwrap_or_default();
-        let links = lab
-            .pb(&["-j", "bridge", "link", "show"])
-            .unwrap_or_default();
-        let details = lab.pb(&["-d", "-j", "link", "show"]).unwrap_or_default();
-        cols[1].seen = behaviour(&fdb, &links, &details, &macs);
-        lab.stop_daemon();
-        match s {
-            Ok(s) => cols[1].samples.push(s),
-            Err(e) => cols[1].error = Some(e),
-        }
-        // Open vSwitch's.
-        if let (Some(ovs), Some(plan)) = (&ovs, &ovs_plan) {
-            if cols[2].error.is_none() {
-                progress(&format!(
-                    "round {}/{}: ovs (netdev datapath): applying {}",
-                    r + 1,
-                    a.rounds,
-                    a.topo
-                ));
-                match ovs_apply(&lab, ovs, &sw, &binpath, plan) {
-                    Err(e) => cols[2].error = Some(e),
-                    Ok(()) => {
-                        progress(
-                            "ovs: 64-byte frames, the same over a bare veth pair, TCP, round trips",
-                        );
-                        let s = measure(
-                            &lab,
-                            &t,
-                            a.secs,
-                            a.pings,
-                            Some(ovs.vswitchd_pid()),
-                            Some(&base),
-                        );
-                        cols[2].seen = ovs_behaviour(ovs, plan, &macs);
-                        match s {
-                            Ok(s) => cols[2].samples.push(s),
-                            Err(e) => cols[2].error = Some(e),
-                        }
+            let what = "64-byte frames, the same over a bare veth pair, TCP, round trips";
+            let s = match c.backend {
+                Backend::Kernel => {
+                    let out = lab.exec(&sw, &[&binpath, "--backend", "kernel", "-batch", &tf])?;
+                    if !out.status.success() {
+                        let e = String::from_utf8_lossy(&out.stderr).trim().to_string();
+                        progress(&format!("kernel: {e}"));
+                        c.error = Some(e);
+                        continue;
                     }
+                    progress(&format!("kernel: {what}"));
+                    let s = measure(&lab, &t, a.secs, a.pings, None, Some(&base));
+                    // Read through the kernel backend: the same words and
+                    // JSON as patchbay's own answers.
+                    let kernel = |args: &[&str]| {
+                        let mut v = vec![binpath.as_str(), "--backend", "kernel", "-j"];
+                        v.extend_from_slice(args);
+                        lab.exec(&sw, &v)
+                            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                            .unwrap_or_default()
+                    };
+                    c.seen = behaviour(
+                        &kernel(&["bridge", "fdb", "show"]),
+                        &kernel(&["bridge", "link", "show"]),
+                        &kernel(&["-d", "link", "show"]),
+                        &macs,
+                    );
+                    for d in made(&text).iter().rev() {
+                        let _ = lab.ip(&["-n", &sw, "link", "del", d]);
+                    }
+                    s
                 }
-                ovs_teardown(&lab, ovs, &sw, plan);
+                Backend::Patchbay(attach, poll) => {
+                    let mut args = vec!["--attach", attach];
+                    if poll {
+                        args.push("--poll");
+                    }
+                    lab.start_daemon_in(Some(&sw), &args)?;
+                    if let Err(e) = lab.pb(&["-batch", &tf]) {
+                        lab.stop_daemon();
+                        let _ = std::fs::remove_file(&topo_file);
+                        return Err(format!("{}: {}", c.name, e.trim()));
+                    }
+                    progress(&format!("{}: {what}", c.name));
+                    let s = measure(&lab, &t, a.secs, a.pings, lab.daemon_pid(), Some(&base));
+                    let fdb = lab.pb(&["-j", "bridge", "fdb", "show"]).unwrap_or_default();
+                    let links = lab
+                        .pb(&["-j", "bridge", "link", "show"])
+                        .unwrap_or_default();
+                    let details = lab.pb(&["-d", "-j", "link", "show"]).unwrap_or_default();
+                    c.seen = behaviour(&fdb, &links, &details, &macs);
+                    lab.stop_daemon();
+                    s
+                }
+                Backend::Ovs(kind) => {
+                    let (Some(ovs), Some(plan)) = (&ovs, &ovs_plan) else {
+                        continue;
+                    };
+                    let s = match ovs_apply(&lab, ovs, &sw, &binpath, plan, kind) {
+                        Err(e) => Err(e),
+                        Ok(()) => {
+                            progress(&format!("{}: {what}", c.name));
+                            let s = measure(
+                                &lab,
+                                &t,
+                                a.secs,
+                                a.pings,
+                                Some(ovs.vswitchd_pid()),
+                                Some(&base),
+                            );
+                            c.seen = ovs_behaviour(ovs, plan, &macs);
+                            s
+                        }
+                    };
+                    ovs_teardown(&lab, ovs, &sw, plan);
+                    s
+                }
+            };
+            match s {
+                Ok(s) => c.samples.push(s),
+                Err(e) => c.error = Some(e),
             }
         }
     }
@@ -588,6 +631,7 @@ fn ovs_apply(
     sw: &str,
     bin: &str,
     p: &OvsPlan,
+    kind: &str,
 ) -> Result<(), String> {
     for l in &p.kernel {
         let mut args = vec![bin, "--backend", "kernel"];
@@ -612,16 +656,22 @@ fn ovs_apply(
     for (b, port) in &p.ports {
         let n = next.entry(b.as_str()).or_insert(0);
         *n += 1;
-        ovs.try_vsctl(&[
-            "add-port",
-            b,
-            port,
-            "--",
-            "set",
-            "Port",
-            port,
-            &format!("other_config:stp-port-num={n}"),
-        ])?;
+        let num = format!("other_config:stp-port-num={n}");
+        let mut args = vec!["add-port", b, port, "--", "set", "Port", port, &num];
+        if kind == "afxdp" {
+            // One queue, generic XDP (veth has no zero-copy), as the
+            // issue's measurement had it.
+            args.extend([
+                "--",
+                "set",
+                "Interface",
+                port,
+                "type=afxdp",
+                "options:xdp-mode=generic",
+                "options:n_rxq=1",
+            ]);
+        }
+        ovs.try_vsctl(&args)?;
     }
     for b in &p.up {
         lab.ip(&["-n", sw, "link", "set", b, "up"])?;
@@ -729,16 +779,28 @@ const ROWS: [Row; 11] = [
     ("rounds", "rounds", |_| 1.0, 1.0),
 ];
 
+/// The key of a column's ratio to the kernel in each row ("ratio" for the
+/// daemon's default column, `ratio_KEY` for the others).
+fn ratio_key(key: &str) -> String {
+    if key == "patchbay" {
+        "ratio".into()
+    } else {
+        format!("ratio_{key}")
+    }
+}
+
+/// Likewise for its behavioural differences from the kernel.
+fn diff_key(key: &str) -> String {
+    if key == "patchbay" {
+        "differences".into()
+    } else {
+        format!("differences_{key}")
+    }
+}
+
 fn report(a: &Args, cols: &[Column], o: Opts) -> Result<(), String> {
-    let (k, p) = (&cols[0], &cols[1]);
-    let diffs = k.seen.differences(&p.seen, "the kernel", "patchbay");
-    let ovs = cols.get(2);
-    let odiffs: Vec<String> = ovs
-        .map(|ov| k.seen.differences(&ov.seen, "the kernel", "Open vSwitch"))
-        .unwrap_or_default()
-        .into_iter()
-        .map(|d| format!("ovs {d}"))
-        .collect();
+    let k = &cols[0];
+    let others = &cols[1..];
     let mut rows = serde_json::Map::new();
     for (key, _, f, scale) in ROWS {
         let val = |c: &Column| {
@@ -748,27 +810,41 @@ fn report(a: &Args, cols: &[Column], o: Opts) -> Result<(), String> {
                 c.med(f) / scale
             }
         };
-        let (kv, pv) = (val(k), val(p));
-        let mut r = json!({"kernel": num(kv), "patchbay": num(pv), "ratio": num(pv / kv)});
-        if let Some(ov) = ovs {
-            r["ovs"] = num(val(ov));
-            r["ratio_ovs"] = num(val(ov) / kv);
+        let kv = val(k);
+        let mut r = json!({"kernel": num(kv)});
+        for c in others {
+            r[c.key] = num(val(c));
+            r[ratio_key(c.key)] = num(val(c) / kv);
         }
         rows.insert(key.into(), r);
     }
+    let mut behaviour = json!({"kernel": k.seen.json()});
+    let mut errors = json!({"kernel": k.error});
+    let mut all_diffs = Vec::new();
+    for c in others {
+        let who = if c.key.starts_with("ovs") {
+            "Open vSwitch"
+        } else {
+            "patchbay"
+        };
+        let d = k.seen.differences(&c.seen, "the kernel", who);
+        all_diffs.extend(d.iter().map(|d| format!("{}: {d}", c.name)));
+        behaviour[c.key] = c.seen.json();
+        behaviour[diff_key(c.key)] = json!(d);
+        errors[c.key] = json!(c.error);
+    }
+    let columns: Vec<Value> = cols
+        .iter()
+        .map(|c| json!({"key": c.key, "name": c.name}))
+        .collect();
     let j = json!({
         "topology": a.topo,
         "seconds": a.secs,
         "load_pps": LOAD_PPS,
+        "columns": columns,
         "rows": rows,
-        "behaviour": {
-            "kernel": k.seen.json(),
-            "patchbay": p.seen.json(),
-            "ovs": ovs.map(|o| o.seen.json()),
-            "differences": diffs,
-            "differences_ovs": odiffs,
-        },
-        "errors": {"kernel": k.error, "patchbay": p.error, "ovs": ovs.and_then(|o| o.error.clone())},
+        "behaviour": behaviour,
+        "errors": errors,
     });
     if let Some(f) = &a.svg {
         std::fs::write(f, svg(&j)).map_err(|e| format!("{f}: {e}"))?;
@@ -779,15 +855,12 @@ fn report(a: &Args, cols: &[Column], o: Opts) -> Result<(), String> {
         return Ok(());
     }
     println!(
-        "{} — medians of {} round(s), {} s each, same run",
+        "{} — medians of {} round(s), {} s each, same run; ratio = column / kernel",
         a.topo, a.rounds, a.secs
     );
-    print!(
-        "{:<30} {:>14} {:>14} {:>8}",
-        "", "kernel", "patchbay", "ratio"
-    );
-    if ovs.is_some() {
-        print!(" {:>14} {:>8}", "ovs (netdev)", "ratio");
+    print!("{:<30} {:>10}", "", "kernel");
+    for c in others {
+        print!(" {:>18} {:>6}", c.name, "ratio");
     }
     println!();
     for (key, label, _, _) in ROWS {
@@ -801,36 +874,36 @@ fn report(a: &Args, cols: &[Column], o: Opts) -> Result<(), String> {
                 }
             })
         };
-        print!(
-            "{label:<30} {:>14} {:>14} {:>8}",
-            f(&r["kernel"]),
-            f(&r["patchbay"]),
-            f(&r["ratio"])
-        );
-        if ovs.is_some() {
-            print!(" {:>14} {:>8}", f(&r["ovs"]), f(&r["ratio_ovs"]));
+        print!("{label:<30} {:>10}", f(&r["kernel"]));
+        for c in others {
+            print!(" {:>18} {:>6}", f(&r[c.key]), f(&r[ratio_key(c.key)]));
         }
         println!();
     }
     let counts =
         |b: &Behaviour| format!("{} / {} / {}", b.fdb.len(), b.states.len(), b.roles.len());
-    let same = |d: &[String]| if d.is_empty() { "same" } else { "differ" };
     print!(
-        "{:<30} {:>14} {:>14} {:>8}",
+        "{:<30} {:>10}",
         "FDB / port states / roles",
-        counts(&k.seen),
-        counts(&p.seen),
-        same(&diffs)
+        counts(&k.seen)
     );
-    if let Some(ov) = ovs {
-        print!(" {:>14} {:>8}", counts(&ov.seen), same(&odiffs));
+    for c in others {
+        let same = if j["behaviour"][diff_key(c.key)]
+            .as_array()
+            .is_some_and(|d| d.is_empty())
+        {
+            "same"
+        } else {
+            "differ"
+        };
+        print!(" {:>18} {:>6}", counts(&c.seen), same);
     }
     println!();
     println!(
         "switch CPU = the machine's CPU per frame at {LOAD_PPS} frames/s less the same \
-         traffic's over a bare veth pair, measured right after"
+         traffic's over a bare veth pair"
     );
-    for d in diffs.iter().chain(&odiffs) {
+    for d in &all_diffs {
         println!("  difference: {d}");
     }
     for c in cols {
@@ -849,7 +922,8 @@ fn num(x: f64) -> Value {
     }
 }
 
-/// A bar chart of every row as a ratio to the kernel (1.0 = the kernel).
+/// A bar chart of every row as a ratio to the kernel (1.0 = the kernel):
+/// a grey bar for the kernel, then one per column.
 fn svg(j: &Value) -> String {
     let keys = [
         "rate",
@@ -859,35 +933,62 @@ fn svg(j: &Value) -> String {
         "cpu_ns",
         "own_cpu_ns",
     ];
-    let (w, bar, gap) = (640.0, 18.0, 14.0);
-    let h = 40.0 + keys.len() as f64 * (2.0 * bar + gap);
+    let cols: Vec<(String, String)> = j["columns"]
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .skip(1)
+                .map(|c| {
+                    (
+                        c["key"].as_str().unwrap_or("").to_string(),
+                        c["name"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let colours = ["#2a7", "#7b5", "#36c", "#69e"];
+    let n = cols.len() + 1;
+    let (w, bar, gap) = (720.0, 14.0, 14.0);
+    let legend = 20.0 * n as f64;
+    let h = 40.0 + legend + keys.len() as f64 * (n as f64 * bar + gap);
     let mut s = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12"><text x="10" y="20">{} — patchbay / kernel (kernel = 1.0)</text>"#,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12"><text x="10" y="20">{} — each switch / kernel (kernel = 1.0)</text>"#,
         j["topology"].as_str().unwrap_or("")
     );
+    s += r##"<rect x="10" y="30" width="12" height="12" fill="#888"/><text x="28" y="41">kernel</text>"##;
+    for (i, (_, name)) in cols.iter().enumerate() {
+        let y = 30.0 + 20.0 * (i + 1) as f64;
+        s += &format!(
+            r#"<rect x="10" y="{y}" width="12" height="12" fill="{}"/><text x="28" y="{}">{name}</text>"#,
+            colours[i % colours.len()],
+            y + 11.0
+        );
+    }
+    let ratio = |k: &str, c: &str| j["rows"][k][ratio_key(c)].as_f64();
     let max = keys
         .iter()
-        .filter_map(|k| j["rows"][k]["ratio"].as_f64())
+        .flat_map(|k| cols.iter().filter_map(move |(c, _)| ratio(k, c)))
         .fold(1.0f64, f64::max);
-    let scale = (w - 220.0) / max;
+    let scale = (w - 260.0) / max;
     for (i, k) in keys.iter().enumerate() {
-        let y = 35.0 + i as f64 * (2.0 * bar + gap);
-        let r = j["rows"][k]["ratio"].as_f64().unwrap_or(0.0);
+        let y = 40.0 + legend + i as f64 * (n as f64 * bar + gap);
         s += &format!(r#"<text x="10" y="{}">{k}</text>"#, y + bar);
-        s += &format!(
-            r##"<rect x="200" y="{y}" width="{}" height="{bar}" fill="#888"/>"##,
-            scale
-        );
-        s += &format!(
-            r##"<rect x="200" y="{}" width="{}" height="{bar}" fill="#2a7"/>"##,
-            y + bar,
-            r * scale
-        );
-        s += &format!(
-            r#"<text x="{}" y="{}">{r:.2}</text>"#,
-            205.0 + r * scale,
-            y + 2.0 * bar - 4.0
-        );
+        s += &format!(r##"<rect x="200" y="{y}" width="{scale}" height="{bar}" fill="#888"/>"##);
+        for (ci, (c, _)) in cols.iter().enumerate() {
+            let r = ratio(k, c).unwrap_or(0.0);
+            let yy = y + bar * (ci + 1) as f64;
+            s += &format!(
+                r#"<rect x="200" y="{yy}" width="{}" height="{bar}" fill="{}"/>"#,
+                r * scale,
+                colours[ci % colours.len()]
+            );
+            s += &format!(
+                r#"<text x="{}" y="{}">{r:.2}</text>"#,
+                205.0 + r * scale,
+                yy + bar - 3.0
+            );
+        }
     }
     s += "</svg>\n";
     s

@@ -20,7 +20,8 @@ const DEFAULT_LAYOUT: &str = "run-to-completion";
 const USAGE: &str = "\
 usage: patchbay [OPTIONS] OBJECT COMMAND...
        patchbay help [OBJECT]        (or OBJECT help, as ip has it)
-       patchbay daemon [--socket PATH] [--layout run-to-completion|pipeline] [--config FILE]
+       patchbay daemon [--socket PATH] [--layout run-to-completion|pipeline]
+                       [--workers N] [--attach auto|af_packet|af_xdp] [--poll] [--config FILE]
        patchbay demo
        patchbay capture DEV -w FILE.pcap [-c COUNT]
        patchbay monitor [all|link|neigh]
@@ -194,6 +195,9 @@ fn daemon(args: &[String], mut socket: PathBuf) -> ExitCode {
     let mut layout_name =
         std::env::var("PATCHBAY_LAYOUT").unwrap_or_else(|_| DEFAULT_LAYOUT.into());
     let mut config: Option<String> = None;
+    let mut attach_name = std::env::var("PATCHBAY_ATTACH").unwrap_or_else(|_| "auto".into());
+    let mut busy_poll = std::env::var_os("PATCHBAY_POLL").is_some_and(|v| v == "1");
+    let mut workers: Option<usize> = None;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -217,6 +221,36 @@ fn daemon(args: &[String], mut socket: PathBuf) -> ExitCode {
                     }
                 }
             }
+            "--poll" => busy_poll = true,
+            "--workers" => {
+                i += 1;
+                match args
+                    .get(i)
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|n| (1..=64).contains(n))
+                {
+                    Some(n) => workers = Some(n),
+                    None => {
+                        eprintln!(
+                            "patchbay daemon: --workers needs a number of receive threads, 1 to 64"
+                        );
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            "--attach" => {
+                i += 1;
+                match args.get(i) {
+                    Some(a) => attach_name = a.clone(),
+                    None => {
+                        eprintln!(
+                            "patchbay daemon: --attach needs one of {}",
+                            patchbay_io::attach::Policy::CHOICES
+                        );
+                        return ExitCode::from(2);
+                    }
+                }
+            }
             "--layout" => {
                 i += 1;
                 match args.get(i) {
@@ -228,7 +262,7 @@ fn daemon(args: &[String], mut socket: PathBuf) -> ExitCode {
                 }
             }
             a => {
-                eprintln!("patchbay daemon: unknown argument \"{a}\" (expected --socket PATH, --layout run-to-completion|pipeline or --config FILE)");
+                eprintln!("patchbay daemon: unknown argument \"{a}\" (expected --socket PATH, --layout run-to-completion|pipeline, --attach auto|af_packet|af_xdp, --poll, --workers N or --config FILE)");
                 return ExitCode::from(2);
             }
         }
@@ -250,6 +284,21 @@ fn daemon(args: &[String], mut socket: PathBuf) -> ExitCode {
         eprintln!("patchbay daemon: layout \"{layout_name}\" is not run-to-completion or pipeline");
         return ExitCode::from(2);
     };
+    let layout = match (layout, workers) {
+        (Layout::Pipeline(_), Some(n)) => Layout::Pipeline(n),
+        (Layout::RunToCompletion, Some(_)) => {
+            eprintln!("patchbay daemon: --workers sets the receive threads of the pipeline layout; add --layout pipeline");
+            return ExitCode::from(2);
+        }
+        (l, None) => l,
+    };
+    let Some(attach) = patchbay_io::attach::Policy::parse(&attach_name) else {
+        eprintln!(
+            "patchbay daemon: attachment \"{attach_name}\" is not one of {}",
+            patchbay_io::attach::Policy::CHOICES
+        );
+        return ExitCode::from(2);
+    };
     let mut d = match patchbay_io::daemon::Daemon::new(&socket, layout) {
         Ok(d) => d,
         Err(e) => {
@@ -260,6 +309,8 @@ fn daemon(args: &[String], mut socket: PathBuf) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    d.set_attach(attach);
+    d.set_busy_poll(busy_poll);
     if let Some(file) = &config {
         if let Err(e) = apply_config(&mut d, file) {
             eprintln!("patchbay daemon: {e}");

@@ -18,10 +18,9 @@ mod effects;
 mod hostsync;
 
 use crate::attach::Port;
-use crate::packet::PacketSocket;
 use crate::proto::{Request, Response};
 use crate::ring::{split, PortRing, RxBufs, BURST};
-use crate::rxthread::{self, RxCtl, Shared, ATTACH_BASE, BURSTS_PER_TURN};
+use crate::rxthread::{self, RxCtl, Shared, ATTACH_BASE, BURSTS_PER_TURN, SIDE_BASE};
 use crate::tap::Tap;
 use crate::{pcap, sys};
 use crossbeam_channel::{Receiver, Sender};
@@ -59,17 +58,25 @@ const CAPTURE_BACKLOG: usize = 16 << 20;
 pub enum Layout {
     /// One thread: receive, forward and send each burst in turn.
     RunToCompletion,
-    /// A receive thread and a forwarding worker joined by per-port rings.
-    Pipeline,
+    /// Receive threads (this many, each owning a shard of the ports'
+    /// receive side) and a forwarding worker, joined by per-port rings.
+    Pipeline(usize),
 }
 
 impl Layout {
     pub fn parse(s: &str) -> Option<Layout> {
         match s {
             "run-to-completion" | "rtc" => Some(Layout::RunToCompletion),
-            "pipeline" => Some(Layout::Pipeline),
+            "pipeline" => Some(Layout::Pipeline(Self::default_workers())),
             _ => None,
         }
+    }
+
+    /// Receive threads unless `--workers` says: one per four cores, at
+    /// least one. The hosts whose traffic the switch carries need cores
+    /// too; on this project's 2-core machine that leaves one.
+    pub fn default_workers() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| (n.get() / 4).max(1))
     }
 }
 
@@ -82,10 +89,23 @@ struct Pipe {
     /// Rings of removed attachments, drained until the receive thread
     /// confirms it stopped filling them.
     retired: Vec<Arc<PortRing>>,
-    ctl: Sender<RxCtl>,
+    /// The receive threads; attachment `a` belongs to `rx[a % rx.len()]`.
+    rx: Vec<RxWorker>,
     acks: Receiver<AttachId>,
+}
+
+/// One receive thread: it owns its attachments' receive side.
+#[derive(Debug)]
+struct RxWorker {
+    ctl: Sender<RxCtl>,
     registry: mio::Registry,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Pipe {
+    fn owner(&self, a: usize) -> &RxWorker {
+        &self.rx[a % self.rx.len()]
+    }
 }
 
 /// Slots in the pipeline's pool: enough for every ring of a few dozen ports.
@@ -104,6 +124,8 @@ struct Att {
     /// host changed since is told from what patchbay changed
     /// (`hostsync.rs`).
     seen: Option<hostsync::TapState>,
+    /// An AF_XDP port's socket counters as last folded into the graph's.
+    xsk: crate::xsk::XskStats,
 }
 
 #[derive(Debug)]
@@ -151,6 +173,10 @@ pub struct Daemon {
     router: crate::route::Router,
     /// Sequence numbers of the rtnetlink messages the events become.
     nl_seq: u32,
+    /// How kernel netdevs are attached.
+    attach: crate::attach::Policy,
+    /// `--poll`: never sleep; read every AF_XDP ring each turn.
+    busy_poll: bool,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -204,7 +230,7 @@ impl Daemon {
         }
         let pipe = match layout {
             Layout::RunToCompletion => None,
-            Layout::Pipeline => Some(Self::start_pipe(&poll)?),
+            Layout::Pipeline(n) => Some(Self::start_pipe(&poll, n)?),
         };
         let wall_epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -216,6 +242,8 @@ impl Daemon {
             underlay_buf: vec![0; 65536],
             router: crate::route::Router::default(),
             nl_seq: 0,
+            attach: crate::attach::Policy::default(),
+            busy_poll: false,
             poll,
             graph: {
                 // Events become rtnetlink messages (nlmon, monitor).
@@ -241,29 +269,53 @@ impl Daemon {
         })
     }
 
-    fn start_pipe(poll: &Poll) -> io::Result<Pipe> {
-        let rx_poll = Poll::new()?;
-        let registry = rx_poll.registry().try_clone()?;
+    /// How the kernel netdevs given from now on are attached.
+    pub fn set_attach(&mut self, policy: crate::attach::Policy) {
+        self.attach = policy;
+    }
+
+    /// Polling mode (`patchbay daemon --poll`), like a PMD thread: the
+    /// daemon's threads never sleep, and every AF_XDP ring is read each
+    /// turn without waiting for `epoll` to say so. The lowest round trip
+    /// and the highest rate, for a core (two in the pipeline layout) kept
+    /// busy. The default sleeps in `epoll` when there is nothing to do.
+    pub fn set_busy_poll(&mut self, on: bool) {
+        self.busy_poll = on;
+        if let Some(p) = &self.pipe {
+            p.shared.busy_poll.store(on, Ordering::Relaxed);
+        }
+    }
+
+    fn start_pipe(poll: &Poll, workers: usize) -> io::Result<Pipe> {
         let shared = Arc::new(Shared {
-            pool: crate::ring::Pool::new(POOL_SLOTS),
+            pool: crate::ring::Pool::new(POOL_SLOTS * workers.max(1)),
             sleeping: false.into(),
             stop: false.into(),
+            busy_poll: false.into(),
             waker: mio::Waker::new(poll.registry(), WAKE)?,
         });
-        let (ctl, ctl_rx) = crossbeam_channel::unbounded();
         let (ack_tx, acks) = crossbeam_channel::unbounded();
-        let s = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("patchbay-rx".into())
-            .spawn(move || rxthread::run(rx_poll, s, ctl_rx, ack_tx))?;
+        let mut rx = Vec::new();
+        for i in 0..workers.max(1) {
+            let rx_poll = Poll::new()?;
+            let registry = rx_poll.registry().try_clone()?;
+            let (ctl, ctl_rx) = crossbeam_channel::unbounded();
+            let (s, acks) = (shared.clone(), ack_tx.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("patchbay-rx{i}"))
+                .spawn(move || rxthread::run(rx_poll, s, ctl_rx, acks))?;
+            rx.push(RxWorker {
+                ctl,
+                registry,
+                thread: Some(thread),
+            });
+        }
         Ok(Pipe {
             shared,
             rings: Vec::new(),
             retired: Vec::new(),
-            ctl,
+            rx,
             acks,
-            registry,
-            thread: Some(thread),
         })
     }
 
@@ -283,7 +335,7 @@ impl Daemon {
                 deadline = deadline.min(t);
             }
             let busy = !self.pending.is_empty() || !self.busy.is_empty() || self.drain_rings();
-            let timeout = if busy || !self.may_sleep() {
+            let timeout = if busy || self.busy_poll || !self.may_sleep() {
                 Duration::ZERO
             } else {
                 deadline.saturating_duration_since(now)
@@ -313,13 +365,34 @@ impl Daemon {
                     Token(t) if (UNDERLAY_BASE..CLIENT_BASE).contains(&t) => {
                         self.underlay_rx(t - UNDERLAY_BASE);
                     }
-                    Token(t) if t >= ATTACH_BASE => {
-                        let a = AttachId((t - ATTACH_BASE) as u32);
+                    Token(t) if t >= SIDE_BASE => {
+                        let a = if t >= ATTACH_BASE {
+                            t - ATTACH_BASE
+                        } else {
+                            let a = t - SIDE_BASE;
+                            if let Some(Some(att)) = self.atts.get(a) {
+                                att.port.side_ready();
+                            }
+                            a
+                        };
+                        let a = AttachId(a as u32);
                         if !self.pending.contains(&a) {
                             self.pending.push(a);
                         }
                     }
                     Token(t) => self.client_event(t - CLIENT_BASE),
+                }
+            }
+            if self.busy_poll && self.pipe.is_none() {
+                for (i, att) in self.atts.iter().enumerate() {
+                    let a = AttachId(i as u32);
+                    if att
+                        .as_ref()
+                        .is_some_and(|t| matches!(*t.port, Port::Xdp(_)))
+                        && !self.pending.contains(&a)
+                    {
+                        self.pending.push(a);
+                    }
                 }
             }
             self.service_pending();
@@ -542,15 +615,24 @@ impl Daemon {
                 self.atts.len() - 1
             });
         let port = Arc::new(port);
-        let fd = port.as_raw_fd();
+        let fds = port.fds();
         let attach = AttachId(a as u32);
-        match self.pipe.as_mut() {
-            None => {
-                self.poll.registry().register(
-                    &mut mio::unix::SourceFd(&fd),
-                    Token(ATTACH_BASE + a),
+        // The attachment's descriptor wakes the loop with its token; a
+        // second one (an AF_XDP port's AF_PACKET socket) with its own.
+        let register = |r: &mio::Registry| -> io::Result<()> {
+            for (i, fd) in fds.iter().enumerate() {
+                let base = if i == 0 { ATTACH_BASE } else { SIDE_BASE };
+                r.register(
+                    &mut mio::unix::SourceFd(fd),
+                    Token(base + a),
                     Interest::READABLE,
                 )?;
+            }
+            Ok(())
+        };
+        match self.pipe.as_mut() {
+            None => {
+                register(self.poll.registry())?;
                 // Frames may already be waiting: edge-triggered polling would not say.
                 self.pending.push(attach);
             }
@@ -562,12 +644,9 @@ impl Daemon {
                 pipe.rings[a] = Some(ring.clone());
                 // The ring reaches the receive thread before the descriptor
                 // can wake it.
-                let _ = pipe.ctl.send(RxCtl::Add(ring, port.clone()));
-                pipe.registry.register(
-                    &mut mio::unix::SourceFd(&fd),
-                    Token(ATTACH_BASE + a),
-                    Interest::READABLE,
-                )?;
+                let w = pipe.owner(a);
+                let _ = w.ctl.send(RxCtl::Add(ring, port.clone()));
+                register(&w.registry)?;
             }
         }
         self.atts[a] = Some(Att {
@@ -576,27 +655,29 @@ impl Daemon {
             netdev: netdev.to_string(),
             ns: 0,
             seen: None,
+            xsk: Default::default(),
         });
         self.graph.attach(id, Attachment { id: attach, role });
+        self.graph.iface_mut(id).via = self.atts[a].as_ref().expect("just set").port.kind();
         Ok(())
     }
 
     fn close_attachment(&mut self, a: AttachId) {
         if let Some(att) = self.atts.get_mut(a.0 as usize).and_then(Option::take) {
-            let fd = att.port.as_raw_fd();
-            match self.pipe.as_mut() {
-                None => {
-                    let _ = self
-                        .poll
-                        .registry()
-                        .deregister(&mut mio::unix::SourceFd(&fd));
+            let fds = att.port.fds();
+            let deregister = |r: &mio::Registry| {
+                for fd in &fds {
+                    let _ = r.deregister(&mut mio::unix::SourceFd(fd));
                 }
+            };
+            match self.pipe.as_mut() {
+                None => deregister(self.poll.registry()),
                 Some(pipe) => {
-                    let _ = pipe.registry.deregister(&mut mio::unix::SourceFd(&fd));
+                    deregister(&pipe.owner(a.0 as usize).registry);
                     if let Some(r) = pipe.rings.get_mut(a.0 as usize).and_then(Option::take) {
                         pipe.retired.push(r);
                     }
-                    let _ = pipe.ctl.send(RxCtl::Remove(a));
+                    let _ = pipe.owner(a.0 as usize).ctl.send(RxCtl::Remove(a));
                 }
             }
             self.pending.retain(|p| *p != a);
@@ -768,8 +849,33 @@ impl Daemon {
         }
     }
 
+    /// AF_XDP ports: whether the program is still attached (the port goes
+    /// on over AF_PACKET if not, and says so), and what the socket
+    /// dropped, as drops of the port.
+    fn sync_xsk(&mut self) {
+        for att in self.atts.iter_mut().flatten() {
+            let Port::Xdp(x) = &*att.port else { continue };
+            let via = att.port.kind();
+            let Some(f) = self.graph.get_mut(att.ifid) else {
+                continue;
+            };
+            if f.via != via {
+                warn!(dev = %att.netdev, "the port's XDP program is gone (detached or replaced from outside): its frames now arrive over AF_PACKET");
+                f.via = via;
+            }
+            let st = x.stats();
+            let lost = |s: &crate::xsk::XskStats| s.rx_dropped + s.rx_ring_full;
+            let n = lost(&st).saturating_sub(lost(&att.xsk));
+            f.counters.drops[DropReason::RxRingFull as usize] += n;
+            f.counters.drops[DropReason::TxError as usize] +=
+                st.tx_invalid_descs.saturating_sub(att.xsk.tx_invalid_descs);
+            att.xsk = st;
+        }
+    }
+
     /// Reads IFF_UP and carrier of the kernel netdevs used as ports.
     fn sync_links(&mut self) {
+        self.sync_xsk();
         let now = self.now();
         for att in self.atts.iter().flatten() {
             let Some(f) = self.graph.get(att.ifid) else {
@@ -809,8 +915,10 @@ impl Daemon {
     fn shutdown(&mut self) {
         if let Some(pipe) = self.pipe.as_mut() {
             pipe.shared.stop.store(true, Ordering::Relaxed);
-            if let Some(t) = pipe.thread.take() {
-                let _ = t.join();
+            for w in &mut pipe.rx {
+                if let Some(t) = w.thread.take() {
+                    let _ = t.join();
+                }
             }
         }
         let n = self

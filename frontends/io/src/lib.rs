@@ -20,3 +20,4 @@ pub mod sys;
 pub mod tap;
 pub mod underlay;
 pub mod vnet;
+pub mod xsk;

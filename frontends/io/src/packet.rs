@@ -11,7 +11,7 @@ use crate::ring::Slots;
 use crate::sys::{cvt, set_nonblocking};
 use crate::vnet;
 use patchbay_core::counters::DropReason;
-use patchbay_core::pipeline::TxBatch;
+use patchbay_core::pipeline::{TxBatch, TxDesc};
 use patchbay_core::wire::Tag;
 use std::io;
 use std::mem::{size_of, zeroed};
@@ -132,7 +132,11 @@ impl PacketSocket {
     /// kernel refuses ends a call early; it is skipped and counted, and
     /// the call resumes after it.
     pub fn send_batch(&self, batch: &TxBatch, out: &mut Sent) {
-        let frames = &batch.frames;
+        self.send_frames(batch, &batch.frames, out)
+    }
+
+    /// Sends `frames`, some of `batch`'s, as [`Self::send_batch`] does.
+    pub fn send_frames(&self, batch: &TxBatch, frames: &[TxDesc], out: &mut Sent) {
         let mut next = 0;
         while next < frames.len() {
             let chunk = &frames[next..frames.len().min(next + 64)];
@@ -174,7 +178,7 @@ impl PacketSocket {
                         out.lost.push((why, batch.frame(&frames[next]).len()));
                         next += 1;
                     }
-                    None => return out.lose_rest(batch, next, rest),
+                    None => return out.lose_rest(batch, &frames[next..], rest),
                 }
                 continue;
             }

@@ -14,6 +14,9 @@ use tracing::warn;
 
 /// Token base of attachments in the receive thread's poll.
 pub const ATTACH_BASE: usize = 1 << 24;
+/// Token base of an attachment's second descriptor (an AF_XDP port's
+/// AF_PACKET socket), so it is read only when it has something.
+pub const SIDE_BASE: usize = 1 << 23;
 /// Bursts one attachment may take before others get a turn.
 pub const BURSTS_PER_TURN: usize = 8;
 
@@ -33,6 +36,8 @@ pub struct Shared {
     /// then, so a busy worker costs no wake-up system call.
     pub sleeping: AtomicBool,
     pub stop: AtomicBool,
+    /// `--poll`: never sleep, and read every AF_XDP ring each turn.
+    pub busy_poll: AtomicBool,
     pub waker: Waker,
 }
 
@@ -41,10 +46,21 @@ pub fn run(mut poll: Poll, shared: Arc<Shared>, ctl: Receiver<RxCtl>, acks: Send
     let mut pending: Vec<usize> = Vec::new();
     let mut events = Events::with_capacity(256);
     while !shared.stop.load(Ordering::Relaxed) {
-        let timeout = if pending.is_empty() {
-            Duration::from_millis(100)
-        } else {
+        let busy_poll = shared.busy_poll.load(Ordering::Relaxed);
+        if busy_poll {
+            for (a, p) in ports.iter().enumerate() {
+                if p.as_ref()
+                    .is_some_and(|(_, port)| matches!(**port, Port::Xdp(_)))
+                    && !pending.contains(&a)
+                {
+                    pending.push(a);
+                }
+            }
+        }
+        let timeout = if busy_poll || !pending.is_empty() {
             Duration::ZERO
+        } else {
+            Duration::from_millis(100)
         };
         if let Err(e) = poll.poll(&mut events, Some(timeout)) {
             if e.kind() != std::io::ErrorKind::Interrupted {
@@ -74,7 +90,15 @@ pub fn run(mut poll: Poll, shared: Arc<Shared>, ctl: Receiver<RxCtl>, acks: Send
         }
         for ev in events.iter() {
             let Token(t) = ev.token();
-            let a = t - ATTACH_BASE;
+            let a = if t >= ATTACH_BASE {
+                t - ATTACH_BASE
+            } else {
+                let a = t - SIDE_BASE;
+                if let Some(Some((_, port))) = ports.get(a) {
+                    port.side_ready();
+                }
+                a
+            };
             if !pending.contains(&a) {
                 pending.push(a);
             }
@@ -95,7 +119,7 @@ pub fn run(mut poll: Poll, shared: Arc<Shared>, ctl: Receiver<RxCtl>, acks: Send
                 i += 1;
             }
         }
-        if !pending.is_empty() && !progress {
+        if !pending.is_empty() && !progress && !busy_poll {
             // Rings full or pool empty: the worker is behind. Let it run
             // rather than spin on a shared core; the sockets hold the frames.
             std::thread::sleep(Duration::from_micros(50));

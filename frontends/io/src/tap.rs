@@ -147,7 +147,7 @@ impl Tap {
                 let mut rest = DropReason::TxError;
                 match Sent::reason(&e, &mut rest) {
                     Some(why) => out.lost.push((why, f.len())),
-                    None => return out.lose_rest(batch, i, rest),
+                    None => return out.lose_rest(batch, &batch.frames[i..], rest),
                 }
                 continue;
             }

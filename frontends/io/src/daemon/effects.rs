@@ -288,8 +288,7 @@ impl Daemon {
             sys::mac(name).map_err(|e| format!("cannot read the address of \"{name}\": {e}"))?;
         let mtu = sys::mtu(name).unwrap_or(1500);
         let (up, carrier) = sys::flags(name).unwrap_or((false, false));
-        let sock = PacketSocket::open(ifindex)
-            .map_err(|e| format!("cannot open a packet socket on \"{name}\": {e}"))?;
+        let port = self.attach.open(name, ifindex)?;
         let id = self
             .graph
             .add(name, Kind::External, mac, mtu)
@@ -302,9 +301,10 @@ impl Daemon {
             f.speed_mbps = speed;
             f.full_duplex = duplex;
         }
-        self.add_attachment(id, Port::Packet(sock), name, Role::Wire)
+        let kind = port.kind();
+        self.add_attachment(id, port, name, Role::Wire)
             .map_err(|e| e.to_string())?;
-        info!(dev = name, ifindex, "attached kernel netdev");
+        info!(dev = name, ifindex, attach = %kind, "attached kernel netdev");
         Ok(Some(id))
     }
 
