@@ -60,6 +60,39 @@ fn two_hosts_on_a_bridge_every_row_for_every_backend() {
             assert!(v.is_some_and(|x| x > 0.0), "{row} {b}: {j}");
         }
     }
+    // Every attachment has its column, with the rate it delivered.
+    let cols: Vec<&str> = j["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["key"].as_str().unwrap())
+        .collect();
+    for key in [
+        "kernel",
+        "patchbay",
+        "patchbay_poll",
+        "patchbay_af_packet",
+        "ovs",
+        "ovs_af_xdp",
+    ] {
+        assert!(cols.contains(&key), "column {key}: {j}");
+        assert!(
+            j["rows"]["rate"][key].as_f64().is_some_and(|x| x > 0.0),
+            "rate {key}: {j}"
+        );
+    }
+    for key in ["patchbay", "patchbay_poll", "patchbay_af_packet"] {
+        assert!(
+            j["rows"]["tcp"][key].as_f64().is_some_and(|x| x > 0.0),
+            "TCP through {key}: {j}"
+        );
+        let diffs = if key == "patchbay" {
+            "differences".to_string()
+        } else {
+            format!("differences_{key}")
+        };
+        assert_eq!(j["behaviour"][diffs], serde_json::json!([]), "{key}: {j}");
+    }
     // The kernel has no switch process; patchbay's daemon and
     // ovs-vswitchd have.
     for b in ["patchbay", "ovs"] {

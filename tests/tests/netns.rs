@@ -7,6 +7,7 @@ use patchbay_core::wire::{build_frame, ethertype, Mac, Tag};
 use patchbay_lab::{raw_capture, raw_send, Lab};
 use patchbay_tests::{pb_json as pbj, tcp_transfer};
 use serde_json::Value;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Runs a scenario once per daemon thread layout and per attachment of
@@ -662,4 +663,89 @@ fn a_partial_checksum_arrives_complete_over_af_xdp() {
             "checksum of {f:02x?}"
         );
     }
+}
+
+/// Faults on AF_XDP ports: a program detached from outside (`bpftool link
+/// detach`), a netdev that disappears. The port whose program went keeps
+/// forwarding over its AF_PACKET socket and says so; the rest of the
+/// switch goes on.
+#[test]
+fn an_af_xdp_port_survives_its_program_detached_and_a_neighbour_gone() {
+    if !patchbay_tests::require(&["bpftool"], "bpftool") {
+        return;
+    }
+    let m = Mode::new("run-to-completion", "af_xdp");
+    let Some(mut lab) = lab("xf", m) else {
+        return;
+    };
+    let (a, b, c) = (
+        lab.netns("a").unwrap(),
+        lab.netns("b").unwrap(),
+        lab.netns("c").unwrap(),
+    );
+    let pa = lab.veth_host("pa", &a, "198.18.7.1/24").unwrap();
+    let pb = lab.veth_host("pb", &b, "198.18.7.2/24").unwrap();
+    let pc = lab.veth_host("pc", &c, "198.18.7.3/24").unwrap();
+    lab.start_daemon().unwrap();
+    let br = lab.name("br");
+    for cmd in [
+        format!("link add {br} type bridge"),
+        format!("link set {pa} master {br}"),
+        format!("link set {pb} master {br}"),
+        format!("link set {pc} master {br}"),
+        format!("link set {br} up"),
+    ] {
+        lab.pb(&cmd.split_whitespace().collect::<Vec<_>>()).unwrap();
+    }
+    assert!(ping(&lab, &a, "198.18.7.2"));
+    // Replacing it with ip is refused: the BPF link holds it.
+    assert!(lab
+        .ip(&["link", "set", "dev", &pa, "xdpgeneric", "off"])
+        .is_err());
+    // The program on pa, as ip names it, and the link that holds it.
+    let shown: Value =
+        serde_json::from_str(&lab.ip(&["-j", "-d", "link", "show", &pa]).unwrap()).unwrap();
+    let prog = shown[0]["xdp"]["prog"]["id"].clone();
+    assert!(prog.is_u64(), "no XDP program on {pa}: {shown}");
+    let links: Value = serde_json::from_str(
+        &String::from_utf8(
+            Command::new("bpftool")
+                .args(["-j", "link", "show"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let id = links
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["type"] == "xdp" && l["prog_id"] == prog)
+        .and_then(|l| l["id"].as_u64())
+        .unwrap_or_else(|| panic!("no XDP link on {pa}: {links}"));
+    let st = Command::new("bpftool")
+        .args(["link", "detach", "id", &id.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // Noticed within the once-a-second check, and named.
+    let t0 = Instant::now();
+    loop {
+        let v = pbj(&lab, &["-d", "link", "show", &pa]);
+        let via = v[0]["attach"].as_str().unwrap_or("").to_string();
+        if via.contains("detached") {
+            assert!(via.starts_with("af_packet"), "{via}");
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(5), "not noticed: {v}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(ping(&lab, &a, "198.18.7.2"), "a's port stopped forwarding");
+    tcp_transfer(&a, &b, "198.18.7.2", 4 << 20);
+    // b's netdev disappears: a and c go on.
+    lab.ip(&["link", "del", &pb]).unwrap();
+    assert!(ping(&lab, &a, "198.18.7.3"), "a -> c after b's port went");
+    assert!(ping(&lab, &c, "198.18.7.1"), "c -> a after b's port went");
 }
