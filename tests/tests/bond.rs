@@ -174,6 +174,10 @@ fn an_lacp_bond_aggregates_with_open_vswitch() {
     ]);
     ovs.vsctl(&["add-port", "ovsbr", "o3"]);
 
+    // tshark listens on a port's netdev: frames an AF_XDP port sends
+    // and receives bypass the kernel's packet taps (ARCHITECTURE.md,
+    // AF_XDP ports), so this port is attached with AF_PACKET.
+    lab.daemon_args = vec!["--attach".into(), "af_packet".into()];
     lab.start_daemon().unwrap();
     let bond = lab.name("lb");
     lab.pb(&[

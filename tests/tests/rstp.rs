@@ -161,6 +161,10 @@ fn ovs_and_patchbay_agree_on_an_rstp_tree_and_fail_over_at_once() {
     ]);
     let ovs_id = ovs.status("bridge", "ovsbr", "rstp_bridge_id");
 
+    // tshark listens on a port's netdev: frames an AF_XDP port sends
+    // and receives bypass the kernel's packet taps (ARCHITECTURE.md,
+    // AF_XDP ports), so this port is attached with AF_PACKET.
+    lab.daemon_args = vec!["--attach".into(), "af_packet".into()];
     lab.start_daemon().unwrap();
     let br = lab.name("br");
     lab.pb(&["link", "add", &br, "type", "bridge", "stp_state", "1"])

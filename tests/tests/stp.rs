@@ -141,6 +141,10 @@ fn kernel_bridges_and_patchbay_agree_on_one_tree_and_reconverge() {
         let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{p}/disable_ipv6"), "1");
         lab.ip(&["link", "set", p, "up"]).unwrap();
     }
+    // tshark listens on a port's netdev: frames an AF_XDP port sends
+    // and receives bypass the kernel's packet taps (ARCHITECTURE.md,
+    // AF_XDP ports), so this port is attached with AF_PACKET.
+    lab.daemon_args = vec!["--attach".into(), "af_packet".into()];
     lab.start_daemon().unwrap();
     let br = lab.name("br");
     // patchbay's bridge has the lowest priority: it must become the root.
