@@ -37,8 +37,14 @@ impl Daemon {
         // Kernel netdevs the command names as ports or lowers join the
         // graph first; they leave again if the command is refused.
         let mut attached = Vec::new();
+        // A port (made a member with `master`) gives its frames to its
+        // master alone, as in the kernel, so AF_XDP may take them all. A
+        // lower of a macvlan, ipvlan or VLAN keeps a stack of its own that
+        // must still see what no upper takes: AF_PACKET, which leaves the
+        // kernel its copy.
+        let port = matches!(&c, Command::LinkSet(s) if matches!(s.master, Some(Some(_))));
         for name in c.lowers() {
-            match self.ensure_attached(name) {
+            match self.ensure_attached(name, port) {
                 Ok(Some(id)) => attached.push(id),
                 Ok(None) => {}
                 Err(e) => {
@@ -276,8 +282,13 @@ impl Daemon {
     }
 
     /// Makes sure a kernel netdev named `name` is in the graph with an
-    /// AF_PACKET attachment. Returns the id if it was attached just now.
-    pub(super) fn ensure_attached(&mut self, name: &str) -> Result<Option<IfId>, String> {
+    /// attachment: as the daemon's policy says for a port, AF_PACKET for a
+    /// lower. Returns the id if it was attached just now.
+    pub(super) fn ensure_attached(
+        &mut self,
+        name: &str,
+        port: bool,
+    ) -> Result<Option<IfId>, String> {
         if self.graph.by_name(name).is_some() {
             return Ok(None);
         }
@@ -288,7 +299,12 @@ impl Daemon {
             sys::mac(name).map_err(|e| format!("cannot read the address of \"{name}\": {e}"))?;
         let mtu = sys::mtu(name).unwrap_or(1500);
         let (up, carrier) = sys::flags(name).unwrap_or((false, false));
-        let port = self.attach.open(name, ifindex)?;
+        let policy = if port {
+            self.attach
+        } else {
+            crate::attach::Policy::Packet
+        };
+        let port = policy.open(name, ifindex)?;
         let id = self
             .graph
             .add(name, Kind::External, mac, mtu)
