@@ -840,10 +840,14 @@ const NOT_EMULATED: &[&str] = &[
     "locked",
 ];
 
-/// Keys patchbay prints that this kernel's bridge leaves out: VLAN
-/// filtering's (the kernel has no CONFIG_BRIDGE_VLAN_FILTERING here) and
-/// the learned-entry limit newer iproute2 prints.
+/// Keys patchbay prints that this kernel's bridge leaves out: its own
+/// `attach`, VLAN filtering's (the kernel has no
+/// CONFIG_BRIDGE_VLAN_FILTERING here) and the learned-entry limit newer
+/// iproute2 prints.
 const BEYOND_THIS_KERNEL: &[&str] = &[
+    // patchbay's own: how the daemon attaches the port's netdev (AF_XDP,
+    // AF_PACKET, TAP); the kernel has no such key, and it comes last.
+    "attach",
     "vlan_protocol",
     "vlan_default_pvid",
     "fdb_n_learned",
