@@ -468,7 +468,9 @@ impl Sim {
             .add(
                 name,
                 Kind::Netdevsim,
-                Mac::local(0x00_0200_0000 + self.ports_made),
+                // As a NIC's address is: scattered, not in wiring order
+                // (bridges take their smallest port's).
+                patchbay_core::cmd::default_mac(self.graph.mac_seed, name),
                 1500,
             )
             .map_err(|e| err(line, e.to_string()))?;

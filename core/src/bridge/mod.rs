@@ -177,6 +177,9 @@ pub enum FdbEvent {
     TopologyChange,
 }
 
+/// A new port's priority (`BR_PORT_PRIORITY`... as `br_make_port` sets it).
+pub const DEFAULT_PORT_PRIORITY: u8 = 32;
+
 /// The kernel's default path cost for a port speed in Mbit/s (0 = unknown).
 pub fn path_cost(speed_mbps: u32) -> u32 {
     match speed_mbps {
@@ -247,6 +250,9 @@ pub struct Bridge {
     pub learned_new: u64,
     pub learned_roamed: u64,
     pub learn_full: u64,
+    /// The user gave the bridge its address (`NET_ADDR_SET`): it does not
+    /// follow its ports' ([`crate::graph::Graph::recalc_bridge_id`]).
+    pub mac_set: bool,
 }
 
 impl Default for Bridge {
@@ -281,6 +287,7 @@ impl Bridge {
             learned_new: 0,
             learned_roamed: 0,
             learn_full: 0,
+            mac_set: false,
             record: false,
             events: Vec::new(),
         }
@@ -377,7 +384,7 @@ impl Bridge {
             port_no: no as PortNo,
             flags: PortFlags::default(),
             state: PortState::Disabled,
-            priority: 32,
+            priority: DEFAULT_PORT_PRIORITY,
             cost: 100,
             group_fwd_mask: 0,
             vlans: VlanSet::with_default(self.cfg.default_pvid),

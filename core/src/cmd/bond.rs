@@ -713,3 +713,106 @@ pub(super) fn proc_text(b: &Bond, carrier: bool) -> String {
     }
     s
 }
+
+/// `patchbay save`'s words after `type bond`: every option that differs
+/// from a new bond's, mode first (the others are checked against it).
+pub(super) fn save_options(c: &BondConfig) -> Vec<String> {
+    let d = BondConfig::default();
+    let mut w: Vec<String> = Vec::new();
+    let mut put = |k: &str, v: String| {
+        w.push(k.into());
+        w.push(v);
+    };
+    if c.mode != d.mode {
+        put("mode", c.mode.name().into());
+    }
+    for (k, v, dv) in [
+        ("miimon", c.miimon, d.miimon),
+        ("updelay", c.updelay, d.updelay),
+        ("downdelay", c.downdelay, d.downdelay),
+        ("peer_notify_delay", c.peer_notif_delay, d.peer_notif_delay),
+        ("arp_interval", c.arp_interval, d.arp_interval),
+        ("arp_missed_max", c.arp_missed_max, d.arp_missed_max),
+        ("resend_igmp", c.resend_igmp, d.resend_igmp),
+        ("num_grat_arp", c.num_grat_arp, d.num_grat_arp),
+        ("min_links", c.min_links, d.min_links),
+        ("lp_interval", c.lp_interval, d.lp_interval),
+        (
+            "packets_per_slave",
+            c.packets_per_slave,
+            d.packets_per_slave,
+        ),
+    ] {
+        if v != dv {
+            put(k, v.to_string());
+        }
+    }
+    if c.arp_ip_target != d.arp_ip_target {
+        let t: Vec<String> = c
+            .arp_ip_target
+            .iter()
+            .map(|a| format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3]))
+            .collect();
+        put("arp_ip_target", t.join(","));
+    }
+    if c.arp_validate != d.arp_validate {
+        put("arp_validate", c.arp_validate.name().into());
+    }
+    if c.arp_all_targets != d.arp_all_targets {
+        put(
+            "arp_all_targets",
+            if c.arp_all_targets { "all" } else { "any" }.into(),
+        );
+    }
+    if let Some(p) = &c.primary {
+        put("primary", p.clone());
+    }
+    if c.primary_reselect != d.primary_reselect {
+        put("primary_reselect", c.primary_reselect.name().into());
+    }
+    if c.fail_over_mac != d.fail_over_mac {
+        put("fail_over_mac", c.fail_over_mac.name().into());
+    }
+    if c.xmit_hash_policy != d.xmit_hash_policy {
+        put("xmit_hash_policy", c.xmit_hash_policy.name().into());
+    }
+    if c.lacp_fast != d.lacp_fast {
+        put(
+            "lacp_rate",
+            if c.lacp_fast { "fast" } else { "slow" }.into(),
+        );
+    }
+    if c.lacp_active != d.lacp_active {
+        put(
+            "lacp_active",
+            if c.lacp_active { "on" } else { "off" }.into(),
+        );
+    }
+    if c.ad_select != d.ad_select {
+        put("ad_select", c.ad_select.name().into());
+    }
+    if c.ad_actor_sys_prio != d.ad_actor_sys_prio {
+        put("ad_actor_sys_prio", c.ad_actor_sys_prio.to_string());
+    }
+    if c.ad_actor_system != d.ad_actor_system {
+        put("ad_actor_system", c.ad_actor_system.to_string());
+    }
+    if c.ad_user_port_key != d.ad_user_port_key {
+        put("ad_user_port_key", c.ad_user_port_key.to_string());
+    }
+    for (k, v, dv) in [
+        (
+            "all_slaves_active",
+            c.all_slaves_active,
+            d.all_slaves_active,
+        ),
+        ("use_carrier", c.use_carrier, d.use_carrier),
+        ("tlb_dynamic_lb", c.tlb_dynamic_lb, d.tlb_dynamic_lb),
+        ("coupled_control", c.coupled_control, d.coupled_control),
+    ] {
+        if v != dv {
+            put(k, u8::from(v).to_string());
+        }
+    }
+    w
+}

@@ -401,8 +401,11 @@ pub(super) fn fdb_add(g: &mut Graph, now: Instant, a: &FdbAdd) -> Result<(), Cmd
     }
     if let Some(p) = port.and_then(|p| b.port(p)) {
         use crate::bridge::PortState::*;
-        if !a.flags.local && !matches!(p.state, Learning | Forwarding) {
-            return Err(err(&cmd, format!("the port is {} (EPERM): only local entries can be added to a port that is not learning or forwarding", p.state.name())));
+        // `fdb_add_entry`: a port that cannot learn takes local and
+        // static entries only (checked with ip on 6.18: `static` on a
+        // disabled port is taken, `dynamic` refused).
+        if !a.flags.local && !a.flags.is_static && !matches!(p.state, Learning | Forwarding) {
+            return Err(err(&cmd, format!("the port is {} (EPERM): only local and static entries can be added to a port that is not learning or forwarding", p.state.name())));
         }
     }
     if !a.replace {

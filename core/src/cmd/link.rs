@@ -742,6 +742,7 @@ pub(super) fn add(g: &mut Graph, now: Instant, a: &LinkAdd) -> Result<IfId, CmdE
             let cfg = bridge_config(o, BridgeConfig::default());
             check_stp_times(&cmd, &cfg)?;
             let mut b = Bridge::with_address(cfg, mac);
+            b.mac_set = a.address.is_some();
             b.add_local_addr(now, mac, None);
             g.add(
                 &a.name,
@@ -1083,44 +1084,19 @@ pub(super) fn commit_set(g: &mut Graph, now: Instant, s: &LinkSet, plan: SetPlan
         g.set_admin(now, id, up);
     }
     if let Some(mac) = s.address {
-        set_address(g, now, id, mac);
+        // A bridge keeps an address it was given (`NET_ADDR_SET`) instead
+        // of following its ports'.
+        if let Some(b) = g.iface_mut(id).bridge_mut() {
+            b.mac_set = true;
+        }
+        g.set_mac(now, id, mac);
         // passthru: the lower takes the address too (`dev_set_mac_address`
         // on the lower device in `macvlan_set_mac_address`).
         let f = g.iface(id);
         if let (Kind::Macvlan(m), Some(l)) = (&f.kind, f.link) {
             if m.mode == crate::macvlan::Mode::Passthru {
-                set_address(g, now, l, mac);
+                g.set_mac(now, l, mac);
             }
-        }
-    }
-}
-
-/// Changes a device's MAC and the local FDB entries that follow it.
-pub fn set_address(g: &mut Graph, now: Instant, id: IfId, mac: Mac) {
-    let has_local = g.port_local_mac(id).is_some();
-    let f = g.iface_mut(id);
-    let old = std::mem::replace(&mut f.mac, mac);
-    let (master, port_no) = (f.master, f.port_no);
-    if old != mac {
-        g.note_link(id);
-    }
-    let f = g.iface_mut(id);
-    if let Some(b) = f.bridge_mut() {
-        b.fdb.remove_local(old, None);
-        b.add_local_addr(now, mac, None);
-        b.change_bridge_id(now, mac);
-    }
-    if let Some(br) = master.filter(|_| has_local) {
-        if let Some(b) = g.iface_mut(br).bridge_mut() {
-            b.fdb.remove_local(old, Some(port_no));
-            b.add_local_addr(now, mac, Some(port_no));
-        }
-    }
-    // VLAN devices that still share the old address follow the lower.
-    let ups: Vec<IfId> = g.iface(id).vlan_uppers.iter().map(|u| u.2).collect();
-    for u in ups {
-        if g.iface(u).mac == old {
-            set_address(g, now, u, mac);
         }
     }
 }

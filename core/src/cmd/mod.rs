@@ -12,9 +12,10 @@ mod bridge;
 pub mod help;
 pub use bridge::{render_port_rows, PortRow};
 mod link;
-pub use link::c_hex;
+pub use link::{c_hex, default_mac};
 pub mod mstpctl;
 pub mod neigh;
+pub mod save;
 pub mod show;
 mod stats;
 pub mod team;
@@ -117,6 +118,8 @@ pub enum Command {
     Teamctl(String, team::TeamctlCmd),
     /// `neigh ...` on a vxlan device's table.
     Neigh(neigh::NeighCmd),
+    /// `save`: the running topology as a batch file ([`save::save`]).
+    Save,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -453,6 +456,13 @@ pub fn parse(words: &[String]) -> Result<Command, CmdError> {
             };
             mstpctl::parse(rest).map(|c| Command::Mstpctl(c, json))
         }
+        "save" => match rest {
+            [] => Ok(Command::Save),
+            [w, ..] => Err(err(
+                "save",
+                format!("unexpected \"{w}\" (the client writes the file: patchbay save [FILE])"),
+            )),
+        },
         "stats" => {
             let mut a = Args::new(rest, "stats");
             let dev = match a.next() {
@@ -463,7 +473,7 @@ pub fn parse(words: &[String]) -> Result<Command, CmdError> {
             Ok(Command::Stats { dev })
         }
         other => {
-            let expected = "link, tuntap, bridge, neigh, bond, teamctl, mstpctl or stats";
+            let expected = "link, tuntap, bridge, neigh, bond, teamctl, mstpctl, stats or save";
             Err(err(
                 "patchbay",
                 format!(
@@ -610,6 +620,7 @@ pub fn apply(g: &mut Graph, now: Instant, cmd: &Command, opts: Opts) -> Result<O
         Command::BondShow { dev } => bond::show(g, dev.as_deref(), opts)?,
         Command::Teamctl(t, c) => team::apply(g, now, t, c, opts)?,
         Command::Neigh(c) => neigh::apply(g, c, opts)?,
+        Command::Save => save::save(g, &|_| None),
         Command::Mstpctl(c, json) => mstpctl::apply(
             g,
             now,

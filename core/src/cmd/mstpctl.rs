@@ -1093,3 +1093,83 @@ fn show_one(
 pub fn role_named(s: &str) -> Option<Role> {
     Role::parse(s)
 }
+
+/// `patchbay save`'s lines for a bridge mstpd has taken: `addbridge`, then
+/// every bridge and port setting that differs from mstpd's defaults.
+pub(super) fn save(g: &Graph, name: &str, r: &crate::bridge::rstp::Rstp) -> Vec<Vec<String>> {
+    use crate::bridge::rstp::RstpConfig;
+    let w = |v: &[&str]| -> Vec<String> { v.iter().map(|s| s.to_string()).collect() };
+    let mut out = vec![w(&["mstpctl", "addbridge", name])];
+    let d = RstpConfig::default();
+    let c = &r.cfg;
+    for (verb, v, dv) in [
+        ("setmaxage", c.max_age, d.max_age),
+        ("setfdelay", c.forward_delay, d.forward_delay),
+        ("setmaxhops", c.max_hops, d.max_hops),
+        ("setageing", c.ageing_time, d.ageing_time),
+        ("settxholdcount", c.tx_hold_count, d.tx_hold_count),
+    ] {
+        if v != dv {
+            out.push(w(&["mstpctl", verb, name, &v.to_string()]));
+        }
+    }
+    if c.force_version != d.force_version {
+        let v = if c.force_version == PROTO_STP {
+            "stp"
+        } else {
+            "rstp"
+        };
+        out.push(w(&["mstpctl", "setforcevers", name, v]));
+    }
+    if c.tree_prio != d.tree_prio {
+        out.push(w(&[
+            "mstpctl",
+            "settreeprio",
+            name,
+            "0",
+            &c.tree_prio.to_string(),
+        ]));
+    }
+    let b = g.by_name(name).and_then(|id| g.iface(id).bridge());
+    let yn = |v: bool| if v { "yes" } else { "no" };
+    for p in r.ports() {
+        let Some(port) = b.and_then(|b| b.port(p.port_no)) else {
+            continue;
+        };
+        let pn = g.iface(port.ifid).name.as_str();
+        let mut set = |verb: &str, v: &str| out.push(w(&["mstpctl", verb, name, pn, v]));
+        if p.admin_cost != 0 {
+            set("setportpathcost", &p.admin_cost.to_string());
+        }
+        if p.priority != 8 {
+            out.push(w(&[
+                "mstpctl",
+                "settreeportprio",
+                name,
+                pn,
+                "0",
+                &p.priority.to_string(),
+            ]));
+        }
+        let mut set = |verb: &str, v: &str| out.push(w(&["mstpctl", verb, name, pn, v]));
+        for (verb, v, dv) in [
+            ("setportadminedge", p.admin_edge, false),
+            ("setportautoedge", p.auto_edge, true),
+            ("setportrestrrole", p.restricted_role, false),
+            ("setportrestrtcn", p.restricted_tcn, false),
+            ("setbpduguard", p.bpdu_guard, false),
+            ("setportdonttxmt", p.dont_txmt, false),
+            ("setportbpdufilter", p.bpdu_filter, false),
+        ] {
+            if v != dv {
+                set(verb, yn(v));
+            }
+        }
+        match p.admin_p2p {
+            AdminP2p::Auto => {}
+            AdminP2p::Yes => set("setportp2p", "yes"),
+            AdminP2p::No => set("setportp2p", "no"),
+        }
+    }
+    out
+}

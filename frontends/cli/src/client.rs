@@ -134,6 +134,42 @@ pub fn command(socket: &Path, words: &[String], o: Opts) -> ExitCode {
     }
 }
 
+/// `save [FILE]`: the daemon's running topology as a batch file, written
+/// to FILE (through a temporary file renamed over it, so a reader never
+/// sees half of one) or printed.
+pub fn save(socket: &Path, args: &[String]) -> ExitCode {
+    let file = match args {
+        [] => None,
+        [f] => Some(f.as_str()),
+        [_, extra, ..] => {
+            eprintln!("Error: save: unexpected \"{extra}\" (patchbay save [FILE])");
+            return ExitCode::from(2);
+        }
+    };
+    let text =
+        match Conn::open(socket).and_then(|mut c| c.run(&["save".to_string()], Opts::default())) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("Error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+    let Some(file) = file.filter(|f| *f != "-") else {
+        print!("{text}");
+        return ExitCode::SUCCESS;
+    };
+    let tmp = format!("{file}.tmp");
+    let r = std::fs::write(&tmp, &text).and_then(|()| std::fs::rename(&tmp, file));
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            eprintln!("Error: save: writing {file}: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 /// `-batch FILE`: every line is a command; stops at the first failure and
 /// names the file and line, as `ip -batch` does.
 /// A batch file's text (`-` = stdin).

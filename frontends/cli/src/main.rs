@@ -25,6 +25,8 @@ usage: patchbay [OPTIONS] OBJECT COMMAND...
        patchbay demo
        patchbay capture DEV -w FILE.pcap [-c COUNT]
        patchbay monitor [all|link|neigh]
+       patchbay save [FILE]          the running topology as a batch file
+                                     (for -batch FILE or daemon --config FILE)
        patchbay compare TOPOLOGY [--traffic quick|standard] [--rounds N] [-j] [--svg FILE] [--no-ovs]
        patchbay sim FILE [--seed N] [--pcap DIR] [-j]
        patchbay [-j] -batch FILE
@@ -162,6 +164,7 @@ fn main() -> ExitCode {
         Some("daemon") => daemon(&rest[1..], socket),
         Some("demo") => demo::run(),
         Some("capture") => client::capture(&socket, &rest[1..]),
+        Some("save") => client::save(&socket, &rest[1..]),
         Some("monitor") => client::monitor(&socket, &rest[1..], opts),
         Some("compare") => compare::run(&rest[1..], opts),
         Some("sim") => sim::run(&rest[1..], opts.json),

@@ -1118,6 +1118,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::BondShow { .. } => "bond show",
         Command::Teamctl(..) => "teamctl",
         Command::Neigh(_) => "neigh",
+        Command::Save => "save (it writes patchbay's own topology; the kernel's is ip's to show)",
         _ => "this command",
     }
 }

@@ -32,6 +32,7 @@ impl Daemon {
         match &c {
             Command::TuntapAdd { name } => return self.tuntap_add(name).map(|_| String::new()),
             Command::TuntapDel { name } => return self.tuntap_del(name).map(|_| String::new()),
+            Command::Save => return Ok(cmd::save::save(&self.graph, &|id| self.netns_of(id))),
             _ => {}
         }
         // Kernel netdevs the command names as ports or lowers join the
@@ -500,6 +501,16 @@ impl Daemon {
         sys::move_to_netns(&att.netdev, ns).map_err(|e| format!("{cmd}: {e}"))?;
         self.locate(a.0 as usize);
         Ok(())
+    }
+
+    /// The named namespace a device's netdev was moved to, for `save`.
+    fn netns_of(&self, id: IfId) -> Option<String> {
+        let a = self.graph.get(id)?.attach?;
+        let att = self.atts.get(a.id.0 as usize)?.as_ref()?;
+        if att.ns == 0 {
+            return None;
+        }
+        self.ns(att.ns)?.name.clone()
     }
 
     /// `name NEW`: a port's TAP (`tuntap add`, netdevsim) takes the name
