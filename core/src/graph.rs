@@ -810,7 +810,8 @@ impl Graph {
 
     /// `br_stp_recalculate_bridge_id`: a bridge whose address was not set
     /// by the user takes the smallest address of its ports, whenever a
-    /// port joins, leaves or changes its own (checked with ip on 6.18).
+    /// port joins, leaves or changes its own (checked with ip on 6.18);
+    /// TAP ports do not count.
     /// Deviation: when the last port leaves, the kernel's bridge takes
     /// 00:00:00:00:00:00; patchbay's keeps its address, which its TAP could
     /// not take.
@@ -821,7 +822,9 @@ impl Graph {
         if b.mac_set {
             return;
         }
-        let Some(mac) = b.ports().map(|p| self.iface(p.ifid).mac).min() else {
+        // A TAP port's address is the host's behind it (see
+        // `port_local_mac`): the bridge must not take it as its own.
+        let Some(mac) = b.ports().filter_map(|p| self.port_local_mac(p.ifid)).min() else {
             return;
         };
         if mac != self.iface(br).mac {
