@@ -511,7 +511,8 @@ fn shared_baseline(cols: &mut [Column]) {
     let low = cols
         .iter()
         .flat_map(|c| c.samples.iter().map(|s| s.baseline_cpu_ns))
-        .filter(|x| !x.is_nan())
+        // A zero reading is a failed one: no pair forwards for nothing.
+        .filter(|x| !x.is_nan() && *x > 0.0)
         .fold(f64::INFINITY, f64::min);
     if !low.is_finite() {
         return;
