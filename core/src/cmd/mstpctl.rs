@@ -1098,7 +1098,7 @@ pub fn role_named(s: &str) -> Option<Role> {
 /// every bridge and port setting that differs from mstpd's defaults.
 pub(super) fn save(g: &Graph, name: &str, r: &crate::bridge::rstp::Rstp) -> Vec<Vec<String>> {
     use crate::bridge::rstp::RstpConfig;
-    let w = |v: &[&str]| -> Vec<String> { v.iter().map(|s| s.to_string()).collect() };
+    let w = super::save::words;
     let mut out = vec![w(&["mstpctl", "addbridge", name])];
     let d = RstpConfig::default();
     let c = &r.cfg;

@@ -12,8 +12,9 @@
 //!
 //! The lines come in phases, each needing only what earlier ones made:
 //! devices in creation (ifindex) order, so lowers come before their
-//! uppers; members in port order; port options and VLANs; entries; admin
-//! state last, lowers first. Options are written when they differ from
+//! uppers; macvlan source lists; members in port order; bridge port
+//! options and VLANs; the user's FDB and neighbour entries; mstpd's
+//! bridges; admin state last, lowers first. Options are written when they differ from
 //! what a new device of the kind gets, so a file reads as a person would
 //! have written it. `cmd/tests.rs` rebuilds a graph holding every device
 //! kind from its own file and compares every `show` of both.
@@ -33,14 +34,7 @@ pub fn save(g: &Graph, netns: &dyn Fn(IfId) -> Option<String>) -> String {
         "# patchbay save: rebuild with 'patchbay -batch FILE' or 'patchbay daemon --config FILE'\n",
     );
     let mut line = |words: Vec<String>| {
-        let mut first = true;
-        for w in words {
-            if !first {
-                out.push(' ');
-            }
-            first = false;
-            out.push_str(&quote(&w));
-        }
+        out += &words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ");
         out.push('\n');
     };
     // Devices.
@@ -229,7 +223,7 @@ fn fdb_lines(g: &Graph, f: &Iface, b: &crate::bridge::Bridge, line: &mut dyn FnM
     }
 }
 
-fn words(w: &[&str]) -> Vec<String> {
+pub(super) fn words(w: &[&str]) -> Vec<String> {
     w.iter().map(|s| s.to_string()).collect()
 }
 
@@ -573,15 +567,6 @@ fn vxlan_options(c: &crate::vxlan::VxlanConfig, w: &mut Vec<String>) {
     }
     // Always given: iproute2 warns when it is not.
     put("dstport", c.dstport.to_string());
-    if c.srcport != d.srcport {
-        w.push("srcport".into());
-        w.push(c.srcport.0.to_string());
-        w.push(c.srcport.1.to_string());
-    }
-    let mut put = |k: &str, v: String| {
-        w.push(k.into());
-        w.push(v);
-    };
     if c.ttl != d.ttl {
         put(
             "ttl",
@@ -617,6 +602,13 @@ fn vxlan_options(c: &crate::vxlan::VxlanConfig, w: &mut Vec<String>) {
     }
     if c.maxaddress != d.maxaddress {
         put("maxaddress", c.maxaddress.to_string());
+    }
+    if c.srcport != d.srcport {
+        w.extend(words(&[
+            "srcport",
+            &c.srcport.0.to_string(),
+            &c.srcport.1.to_string(),
+        ]));
     }
     for (on, yes, no, dv) in [
         (c.learning, "learning", "nolearning", d.learning),
