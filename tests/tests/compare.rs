@@ -120,11 +120,23 @@ fn two_hosts_on_a_bridge_every_row_for_every_backend() {
         let d = j["rows"]["load_delivered"][b].as_f64().unwrap();
         assert!(d > 0.9, "{b} delivered {d} of the fixed load: {j}");
     }
-    let own = j["rows"]["own_cpu_ns"]["patchbay"].as_f64().unwrap();
-    let process = j["rows"]["switch_cpu_ns"]["patchbay"].as_f64().unwrap();
+    // The two measures agree where the daemon does the port work in its
+    // own process: AF_PACKET ports. With AF_XDP in generic mode the XDP
+    // program and the copy into the UMEM run in softirq, charged to no
+    // process of the daemon, so there the machine's difference is larger
+    // than the process's time (4.8 against 1.9-2.4 µs in three runs of
+    // 2026-12-05) and only the lower bound holds.
+    let own = |b: &str| j["rows"]["own_cpu_ns"][b].as_f64().unwrap();
+    let process = |b: &str| j["rows"]["switch_cpu_ns"][b].as_f64().unwrap();
+    let (o, p) = (own("patchbay_af_packet"), process("patchbay_af_packet"));
     assert!(
-        own > 0.5 * process && own < 2.0 * process,
-        "the daemon's CPU per frame: {own} ns by difference, {process} ns by its process: {j}"
+        o > 0.5 * p && o < 2.0 * p,
+        "the daemon's CPU per frame (AF_PACKET ports): {o} ns by difference, {p} ns by its process: {j}"
+    );
+    let (o, p) = (own("patchbay"), process("patchbay"));
+    assert!(
+        o > 0.5 * p,
+        "the daemon's CPU per frame (AF_XDP ports): {o} ns by difference, less than half of {p} ns by its process: {j}"
     );
     assert_eq!(j["errors"]["ovs"], serde_json::Value::Null, "{j}");
     assert_eq!(
