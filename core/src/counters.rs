@@ -57,6 +57,38 @@ pub struct Counters {
     pub tx_packets: u64,
     pub tx_bytes: u64,
     pub drops: [u64; DropReason::COUNT],
+    pub fates: Fates,
+}
+
+/// What became of the frames the daemon read from a device's attachment
+/// (or its underlay): each ends in exactly one of these. `forwarded`: at
+/// least one copy was queued to an attachment, an underlay or a route
+/// (a copy the kernel then refuses is a `tx_*` drop of the egress
+/// device as well); `delivered`: taken by the device's own stack or a
+/// protocol (a BPDU, a LACPDU, a frame the kernel's stack behind an
+/// external netdev has already, one held back by fault injection);
+/// `dropped`: neither, and counted under a named reason somewhere on its
+/// way. `unaccounted` is a frame that did none of these: a defect, which
+/// the storm-and-soak test checks stays zero.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fates {
+    pub read: u64,
+    pub forwarded: u64,
+    pub delivered: u64,
+    pub dropped: u64,
+    pub unaccounted: u64,
+}
+
+impl Fates {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "read": self.read,
+            "forwarded": self.forwarded,
+            "delivered": self.delivered,
+            "dropped": self.dropped,
+            "unaccounted": self.unaccounted,
+        })
+    }
 }
 
 impl Counters {
@@ -99,13 +131,17 @@ impl Counters {
             .filter(|r| self.dropped(**r) > 0)
             .map(|r| (r.name().to_string(), self.dropped(*r).into()))
             .collect();
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "rx_packets": self.rx_packets,
             "rx_bytes": self.rx_bytes,
             "tx_packets": self.tx_packets,
             "tx_bytes": self.tx_bytes,
             "dropped": self.total_drops(),
             "drops": drops,
-        })
+        });
+        if self.fates.read > 0 {
+            v["fates"] = self.fates.to_json();
+        }
+        v
     }
 }

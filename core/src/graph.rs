@@ -366,6 +366,20 @@ pub struct Graph {
     /// them a function of the name; the daemon sets a random one, so two
     /// instances' `br0`s differ, as the kernel's random addresses do.
     pub mac_seed: u64,
+    /// Drops counted, ever, and frames taken by a device's own stack or a
+    /// protocol: with [`Outputs::sent`], how [`Graph::receive`] tells a
+    /// frame's [`crate::counters::Fates`].
+    drops_seen: u64,
+    taken: u64,
+}
+
+/// A drop: one more of `reason` on the device whose counters these are,
+/// and noted for the fate of the frame being received.
+macro_rules! dropped {
+    ($self:ident, $counters:expr, $reason:expr) => {{
+        $counters.drop($reason);
+        $self.drops_seen += 1;
+    }};
 }
 
 impl Graph {
@@ -1348,6 +1362,7 @@ impl Graph {
         let r = b.rx(now, no, &mut frame);
         match r {
             Rx::Consumed => {
+                self.taken += 1;
                 self.sync_bond_mac(bond);
                 self.send_bond_tx(now, bond, out);
                 self.collect_bond(bond);
@@ -1358,9 +1373,11 @@ impl Graph {
                 // Only listeners on the member itself get it (a kernel
                 // netdev's own stack has it already); the bond does not,
                 // and says so, whatever the member is.
-                self.iface_mut(slave)
-                    .counters
-                    .drop(DropReason::InactiveSlave);
+                dropped!(
+                    self,
+                    self.iface_mut(slave).counters,
+                    DropReason::InactiveSlave
+                );
             }
             Rx::Pass => self.rx(now, bond, frame, out, depth + 1),
         }
@@ -1385,7 +1402,7 @@ impl Graph {
             _ => unreachable!("a bond or team"),
         };
         match b.xmit(now, &mut frame, &mut ids) {
-            Err(r) => bif.counters.drop(r),
+            Err(r) => dropped!(self, bif.counters, r),
             Ok(()) => {
                 ifids.extend(ids.iter().filter_map(|id| b.member(*id)));
                 for ifid in &ifids {
@@ -1448,7 +1465,8 @@ impl Graph {
     }
 
     /// Entry point of the data path: one frame read from attachment `attach`.
-    /// `stripped` is a VLAN tag that the kernel removed into metadata.
+    /// `stripped` is a VLAN tag that the kernel removed into metadata. The
+    /// frame's fate is counted on the device ([`crate::counters::Fates`]).
     pub fn receive(
         &mut self,
         now: Instant,
@@ -1461,10 +1479,56 @@ impl Graph {
         let Some(id) = self.by_attach(attach) else {
             return;
         };
+        let before = self.fate_mark(out);
+        self.receive_on(now, id, data, stripped, offload, out);
+        self.fate(id, before, out);
+    }
+
+    /// A frame the daemon read from `attach` and refused before the graph
+    /// saw it (cut short by its buffer, or no room in a ring).
+    pub fn refused_read(&mut self, attach: AttachId, reason: DropReason, n: u64) {
+        if let Some(id) = self.by_attach(attach) {
+            let c = &mut self.iface_mut(id).counters;
+            c.drops[reason as usize] += n;
+            c.fates.read += n;
+            c.fates.dropped += n;
+        }
+    }
+
+    fn fate_mark(&self, out: &Outputs) -> (u64, u64, u64) {
+        (out.sent, self.taken, self.drops_seen)
+    }
+
+    /// Counts what became of the frame received on `id` since `before`.
+    fn fate(&mut self, id: IfId, before: (u64, u64, u64), out: &Outputs) {
+        let (sent, taken, drops) = (out.sent, self.taken, self.drops_seen);
+        let Some(f) = self.get_mut(id) else { return };
+        let t = &mut f.counters.fates;
+        t.read += 1;
+        if sent > before.0 {
+            t.forwarded += 1;
+        } else if taken > before.1 {
+            t.delivered += 1;
+        } else if drops > before.2 {
+            t.dropped += 1;
+        } else {
+            t.unaccounted += 1;
+        }
+    }
+
+    fn receive_on(
+        &mut self,
+        now: Instant,
+        id: IfId,
+        data: &[u8],
+        stripped: Option<Tag>,
+        offload: Offload,
+        out: &mut Outputs,
+    ) {
         let iface = self.iface_mut(id);
         let frame = match Frame::parse(data, stripped, offload) {
             Ok(f) => f,
-            Err(r) => return iface.counters.drop(r),
+            Err(r) => return dropped!(self, iface.counters, r),
         };
         let role = iface.attach.map(|a| a.role);
         if role == Some(Role::Host) {
@@ -1472,7 +1536,7 @@ impl Graph {
         }
         let max = iface.mtu as usize + ETH_HLEN + VLAN_HLEN * frame.tags().len();
         if !frame.offload.is_gso() && frame.len() > max {
-            return iface.counters.drop(DropReason::Oversize);
+            return dropped!(self, iface.counters, DropReason::Oversize);
         }
         if iface.faults.as_ref().is_some_and(|f| f.active()) {
             return self.faulty(now, id, crate::netdevsim::Dir::Rx, frame, out);
@@ -1495,15 +1559,16 @@ impl Graph {
         let f = iface.faults.as_mut().expect("checked");
         match f.decide(frame.len()) {
             Verdict::Pass => self.cross(now, id, dir, frame, out),
-            Verdict::Drop => iface.counters.drop(DropReason::Injected),
+            Verdict::Drop => dropped!(self, iface.counters, DropReason::Injected),
             Verdict::Corrupt(at) => {
                 let mut buf = Vec::with_capacity(frame.len());
                 let o = frame.emit(&mut buf);
                 if let Some(b) = buf.get_mut(at) {
                     *b ^= 0xff;
                 }
-                if let Ok(c) = Frame::parse(&buf, None, o) {
-                    self.cross(now, id, dir, c, out);
+                match Frame::parse(&buf, None, o) {
+                    Ok(c) => self.cross(now, id, dir, c, out),
+                    Err(r) => dropped!(self, self.iface_mut(id).counters, r),
                 }
             }
             Verdict::Delay => {
@@ -1511,6 +1576,7 @@ impl Graph {
                 let o = frame.emit(&mut buf);
                 f.hold(now, dir, buf, o);
                 let t = f.poll_timeout();
+                self.taken += 1;
                 self.note_timer(t);
             }
         }
@@ -1531,7 +1597,7 @@ impl Graph {
                 let iface = self.iface_mut(id);
                 if let Some(a) = iface.attach.filter(|a| a.role == Role::Wire) {
                     if let Err(r) = out.push(a.id, &frame) {
-                        iface.counters.drop(r);
+                        dropped!(self, iface.counters, r);
                     }
                 }
             }
@@ -1553,19 +1619,32 @@ impl Graph {
         if !matches!(f.kind, Kind::Vxlan(_)) {
             return;
         }
+        let before = self.fate_mark(out);
+        self.underlay_in(now, id, src, payload, out);
+        self.fate(id, before, out);
+    }
+
+    fn underlay_in(
+        &mut self,
+        now: Instant,
+        id: IfId,
+        src: core::net::IpAddr,
+        payload: &[u8],
+        out: &mut Outputs,
+    ) {
         let iface = self.iface_mut(id);
         let Ok((vni, inner)) = crate::wire::vxlan::parse(payload) else {
-            return iface.counters.drop(DropReason::BadVxlan);
+            return dropped!(self, iface.counters, DropReason::BadVxlan);
         };
         let frame = match Frame::parse(inner, None, Offload::NONE) {
             Ok(f) => f,
-            Err(r) => return iface.counters.drop(r),
+            Err(r) => return dropped!(self, iface.counters, r),
         };
         let Kind::Vxlan(v) = &mut iface.kind else {
             unreachable!("checked")
         };
         if let Err(r) = v.rx(now, src, vni, &frame) {
-            return iface.counters.drop(r);
+            return dropped!(self, iface.counters, r);
         }
         let t = v.poll_timeout();
         self.note_timer(t);
@@ -1591,7 +1670,7 @@ impl Graph {
                         }
                     }
                 }
-                Err(_) => self.iface_mut(id).counters.drop(DropReason::GsoEncap),
+                Err(_) => dropped!(self, self.iface_mut(id).counters, DropReason::GsoEncap),
             }
             return;
         }
@@ -1611,12 +1690,18 @@ impl Graph {
         };
         match v.reduce(&frame) {
             crate::vxlan::Reduced::Pass => {}
-            crate::vxlan::Reduced::Consumed => return,
+            // Answered, or not and said so (`vxlan_ip_miss`): the kernel
+            // consumes the request either way.
+            crate::vxlan::Reduced::Consumed => {
+                self.taken += 1;
+                return;
+            }
             crate::vxlan::Reduced::Miss(ip) => {
+                self.taken += 1;
                 return self.log_event(Event::VxlanMiss {
                     dev: id,
                     miss: crate::vxlan::Miss::L3(ip),
-                })
+                });
             }
             crate::vxlan::Reduced::Reply(r) => {
                 // `netif_rx`: the device receives the answer.
@@ -1635,18 +1720,21 @@ impl Graph {
         match v.xmit(now, &frame, &mut encaps) {
             Err(r) => {
                 let miss = v.l2_miss(&frame);
-                iface.counters.drop(r);
+                dropped!(self, iface.counters, r);
                 if let Some(miss) = miss {
                     self.log_event(Event::VxlanMiss { dev: id, miss });
                 }
             }
             Ok(()) => {
+                let mut refused = 0;
                 for e in &encaps {
                     let hdr = crate::wire::vxlan::header(e.vni);
                     if let Err(r) = out.push_datagram(id, *e, hdr, &frame) {
                         iface.counters.drop(r);
+                        refused += 1;
                     }
                 }
+                self.drops_seen += refused;
             }
         }
         self.vxlan_scratch = encaps;
@@ -1674,11 +1762,11 @@ impl Graph {
     ) -> bool {
         let iface = self.iface_mut(id);
         if depth >= MAX_DEPTH {
-            iface.counters.drop(DropReason::LoopDepth);
+            dropped!(self, iface.counters, DropReason::LoopDepth);
             return false;
         }
         if !iface.admin_up {
-            iface.counters.drop(DropReason::AdminDown);
+            dropped!(self, iface.counters, DropReason::AdminDown);
             return false;
         }
         match dir {
@@ -1731,11 +1819,12 @@ impl Graph {
         match (iface.attach, &iface.kind) {
             (Some(a), _) if a.role == Role::Host => {
                 if let Err(r) = out.push(a.id, &frame) {
-                    iface.counters.drop(r);
+                    dropped!(self, iface.counters, r);
                 }
             }
-            (_, Kind::External) => {}
-            _ => iface.counters.drop(DropReason::Unclaimed),
+            // The kernel's own stack has the frame already.
+            (_, Kind::External) => self.taken += 1,
+            _ => dropped!(self, iface.counters, DropReason::Unclaimed),
         }
     }
 
@@ -1754,7 +1843,7 @@ impl Graph {
         let iface = self.iface_mut(id);
         match &iface.kind {
             Kind::External | Kind::Tap | Kind::Netdevsim => match iface.attach {
-                Some(_) if !iface.carrier => iface.counters.drop(DropReason::NoCarrier),
+                Some(_) if !iface.carrier => dropped!(self, iface.counters, DropReason::NoCarrier),
                 Some(a)
                     if a.role == Role::Wire
                         && iface.faults.as_ref().is_some_and(|f| f.active()) =>
@@ -1763,15 +1852,15 @@ impl Graph {
                 }
                 Some(a) if a.role == Role::Wire => {
                     if let Err(r) = out.push(a.id, &frame) {
-                        iface.counters.drop(r);
+                        dropped!(self, iface.counters, r);
                     }
                 }
-                _ => iface.counters.drop(DropReason::Unclaimed),
+                _ => dropped!(self, iface.counters, DropReason::Unclaimed),
             },
             Kind::Vlan(v) => {
                 let (tag, lower) = (v.tag(), iface.link.expect("a VLAN device has a lower"));
                 if !frame.push_tag(tag) {
-                    return iface.counters.drop(DropReason::LoopDepth);
+                    return dropped!(self, iface.counters, DropReason::LoopDepth);
                 }
                 self.tx(now, lower, frame, out, depth + 1);
             }
@@ -1782,15 +1871,15 @@ impl Graph {
             Kind::Ipvlan(_) => self.ipvlan_xmit(now, id, frame, out, depth),
             Kind::Veth { peer } => {
                 let Some(p) = *peer else {
-                    return iface.counters.drop(DropReason::NoCarrier);
+                    return dropped!(self, iface.counters, DropReason::NoCarrier);
                 };
                 let pf = self.iface(p);
                 if !pf.admin_up {
-                    return self.iface_mut(id).counters.drop(DropReason::NoCarrier);
+                    return dropped!(self, self.iface_mut(id).counters, DropReason::NoCarrier);
                 }
                 // `is_skb_forwardable`: the peer's MTU, its header, a tag.
                 if frame.len() > pf.mtu as usize + 14 + 4 && !frame.offload.is_gso() {
-                    return self.iface_mut(id).counters.drop(DropReason::Oversize);
+                    return dropped!(self, self.iface_mut(id).counters, DropReason::Oversize);
                 }
                 self.rx(now, p, frame, out, depth + 1);
             }
@@ -1878,19 +1967,19 @@ impl Graph {
                         for s in &segs {
                             if let Ok(f) = Frame::parse(s, None, Offload::NONE) {
                                 if let Err(r) = out.push_routed(master, &f) {
-                                    self.iface_mut(id).counters.drop(r);
+                                    dropped!(self, self.iface_mut(id).counters, r);
                                 }
                             }
                         }
                     }
-                    Err(_) => self.iface_mut(id).counters.drop(DropReason::GsoEncap),
+                    Err(_) => dropped!(self, self.iface_mut(id).counters, DropReason::GsoEncap),
                 }
             } else if let Err(r) = out.push_routed(master, &frame) {
-                self.iface_mut(id).counters.drop(r);
+                dropped!(self, self.iface_mut(id).counters, r);
             }
         }
         if plan == crate::ipvlan::TxPlan::default() {
-            self.iface_mut(id).counters.drop(DropReason::NoRoute);
+            dropped!(self, self.iface_mut(id).counters, DropReason::NoRoute);
         }
     }
 
@@ -1931,7 +2020,7 @@ impl Graph {
         };
         if to.is_empty() && !pass {
             // A down macvlan's frame (the kernel frees it).
-            self.iface_mut(lower).counters.drop(DropReason::AdminDown);
+            dropped!(self, self.iface_mut(lower).counters, DropReason::AdminDown);
         }
         for t in to {
             self.rx(now, t, frame, out, depth + 1);
@@ -1997,12 +2086,13 @@ impl Graph {
             Err(DropReason::PortState)
         };
         match res {
-            Err(r) => self.iface_mut(port).counters.drop(r),
+            Err(r) => dropped!(self, self.iface_mut(port).counters, r),
             Ok(host) => {
                 if egress.is_empty() && host == Host::No {
-                    self.iface_mut(port).counters.drop(DropReason::NoRoute);
+                    dropped!(self, self.iface_mut(port).counters, DropReason::NoRoute);
                 }
                 if host == Host::Consumed {
+                    self.taken += 1;
                     self.send_bpdus(now, br, out);
                 }
                 self.send_egress(now, &egress, frame, out, depth);
@@ -2033,10 +2123,10 @@ impl Graph {
             .expect("a bridge")
             .xmit(&mut frame, &mut egress);
         match res {
-            Err(r) => bif.counters.drop(r),
+            Err(r) => dropped!(self, bif.counters, r),
             Ok(()) => {
                 if egress.is_empty() {
-                    bif.counters.drop(DropReason::NoRoute);
+                    dropped!(self, bif.counters, DropReason::NoRoute);
                 }
                 self.send_egress(now, &egress, frame, out, depth);
             }
@@ -2056,7 +2146,7 @@ impl Graph {
             let mut f = frame;
             if let Some(t) = e.push {
                 if !f.push_tag(t) {
-                    self.iface_mut(e.ifid).counters.drop(DropReason::LoopDepth);
+                    dropped!(self, self.iface_mut(e.ifid).counters, DropReason::LoopDepth);
                     continue;
                 }
             }
@@ -2076,7 +2166,7 @@ impl Graph {
     ) {
         if let Some(t) = tag {
             if !frame.push_tag(t) {
-                return self.iface_mut(br).counters.drop(DropReason::LoopDepth);
+                return dropped!(self, self.iface_mut(br).counters, DropReason::LoopDepth);
             }
         }
         let bif = self.iface_mut(br);

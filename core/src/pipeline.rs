@@ -124,6 +124,9 @@ pub struct Outputs {
     /// (ipvlan l3): offsets into `routed_buf`.
     pub routed_buf: Vec<u8>,
     pub routed: Vec<(IfId, u32, u32)>,
+    /// Frames, datagrams and packets queued so far, ever (how the graph
+    /// tells that a frame it received went somewhere: [`crate::counters::Fates`]).
+    pub sent: u64,
 }
 
 /// Completes a partial checksum in `f` (an Ethernet frame as emitted; the
@@ -157,6 +160,7 @@ impl Outputs {
             self.dirty.push(attach);
         }
         if b.push(frame) {
+            self.sent += 1;
             Ok(())
         } else {
             Err(DropReason::TxFull)
@@ -185,6 +189,7 @@ impl Outputs {
             off: off as u32,
             len: (self.dgram_buf.len() - off) as u32,
         });
+        self.sent += 1;
         Ok(())
     }
 
@@ -202,6 +207,7 @@ impl Outputs {
         self.routed_buf.drain(start..start + hdr);
         self.routed
             .push((dev, start as u32, (self.routed_buf.len() - start) as u32));
+        self.sent += 1;
         Ok(())
     }
 

@@ -467,86 +467,198 @@ pub(super) fn fdb_show(
     br: Option<&str>,
     opts: Opts,
 ) -> Result<String, CmdError> {
-    let cmd = "bridge fdb show";
-    let dev_id = dev.map(|d| lookup(g, cmd, d)).transpose()?;
-    let br_id = br.map(|b| lookup(g, cmd, b)).transpose()?;
-    let mut rows = Vec::new();
-    for (id, f) in g.iter() {
-        let Some(b) = f.bridge() else { continue };
-        if br_id.is_some_and(|x| x != id) {
-            continue;
-        }
-        let mut entries: Vec<_> = b.fdb.iter().collect();
-        entries.sort_by_key(|(k, e)| (e.port, k.vid(), k.mac()));
-        for (k, e) in entries {
-            let ifid = e.port.and_then(|p| b.port(p)).map(|p| p.ifid).unwrap_or(id);
-            if dev_id.is_some_and(|d| d != ifid) {
-                continue;
-            }
-            let age = now.saturating_duration_since(e.updated);
-            rows.push((
-                k.mac(),
-                g.iface(ifid).name.clone(),
-                k.vid(),
-                f.name.clone(),
-                e.state_name(),
-                e.flags,
-                age,
-            ));
-        }
+    let mut d = FdbDump::new(g, dev, br, opts)?;
+    let mut out = String::new();
+    while let Some(chunk) = d.next_chunk(g, now, usize::MAX) {
+        out.push_str(&chunk);
     }
-    // VXLAN devices' own FDBs (`self` entries), one row per remote.
-    let mut vx_rows = Vec::new();
-    if br_id.is_none() {
+    Ok(out)
+}
+
+/// A dump larger than this is written in the table's order, not sorted:
+/// sorting a million entries would hold up forwarding (the kernel's own
+/// dump is in its list's order).
+pub const FDB_SORTED_MAX: usize = 65_536;
+
+/// `bridge fdb show` a chunk at a time, so a daemon can answer a million
+/// entries between bursts of frames without holding the whole answer: the
+/// entries' keys are taken when the dump starts (8–16 bytes each), and
+/// each chunk looks them up again, as a netlink dump resumes: an entry
+/// gone since is left out, one learned since is not shown. Concatenated,
+/// the chunks are exactly the one-shot answer (`-j` included).
+#[derive(Debug)]
+pub struct FdbDump {
+    items: Vec<DumpItem>,
+    pos: usize,
+    dev: Option<IfId>,
+    opts: Opts,
+    /// Rows written so far (for `-j`'s separators).
+    rows: usize,
+    done: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum DumpItem {
+    /// A bridge's entry (the bridge, the key).
+    Bridge(IfId, FdbKey),
+    /// A VXLAN device's own (`self`) entry, with all its remotes.
+    Vxlan(IfId, Mac),
+}
+
+impl FdbDump {
+    /// `bridge fdb show [dev DEV] [br BR]`: checks the names and takes the
+    /// entries' keys.
+    pub fn new(
+        g: &Graph,
+        dev: Option<&str>,
+        br: Option<&str>,
+        opts: Opts,
+    ) -> Result<FdbDump, CmdError> {
+        let cmd = "bridge fdb show";
+        let dev_id = dev.map(|d| lookup(g, cmd, d)).transpose()?;
+        let br_id = br.map(|b| lookup(g, cmd, b)).transpose()?;
+        let mut items = Vec::new();
         for (id, f) in g.iter() {
-            let crate::graph::Kind::Vxlan(v) = &f.kind else {
-                continue;
-            };
-            if dev_id.is_some_and(|d| d != id) {
+            let Some(b) = f.bridge() else { continue };
+            if br_id.is_some_and(|x| x != id) {
                 continue;
             }
-            let mut entries: Vec<_> = v.fdb.iter().collect();
-            entries.sort_by_key(|(m, _)| **m);
-            for (mac, e) in entries {
-                for r in &e.remotes {
-                    vx_rows.push((*mac, f.name.clone(), *r, e.state));
+            let from = items.len();
+            items.extend(b.fdb.iter().map(|(k, _)| DumpItem::Bridge(id, k)));
+            if b.fdb.len() <= FDB_SORTED_MAX {
+                items[from..].sort_by_cached_key(|i| {
+                    let DumpItem::Bridge(_, k) = *i else {
+                        unreachable!("a bridge's")
+                    };
+                    let port = b.fdb.lookup(k.mac(), k.vid()).and_then(|e| e.port);
+                    (port, k.vid(), k.mac())
+                });
+            }
+        }
+        // VXLAN devices' own FDBs (`self` entries), one row per remote.
+        if br_id.is_none() {
+            for (id, f) in g.iter() {
+                let crate::graph::Kind::Vxlan(v) = &f.kind else {
+                    continue;
+                };
+                if dev_id.is_some_and(|d| d != id) {
+                    continue;
                 }
+                let mut macs: Vec<Mac> = v.fdb.keys().copied().collect();
+                if macs.len() <= FDB_SORTED_MAX {
+                    macs.sort_unstable();
+                }
+                items.extend(macs.into_iter().map(|m| DumpItem::Vxlan(id, m)));
+            }
+        }
+        Ok(FdbDump {
+            items,
+            pos: 0,
+            dev: dev_id,
+            opts,
+            rows: 0,
+            done: false,
+        })
+    }
+
+    /// Entries the dump has still to look at.
+    pub fn remaining(&self) -> usize {
+        self.items.len() - self.pos
+    }
+
+    /// The next piece of the answer, from at most `max` entries; `None`
+    /// once the whole answer was given (an empty FDB still gives its one
+    /// piece: `[]` with `-j`).
+    pub fn next_chunk(&mut self, g: &Graph, now: Instant, max: usize) -> Option<String> {
+        if self.done {
+            return None;
+        }
+        let mut out = String::new();
+        if self.pos == 0 && self.opts.json {
+            out.push('[');
+        }
+        let end = self.pos.saturating_add(max).min(self.items.len());
+        for item in &self.items[self.pos..end] {
+            for row in self.rows_of(g, now, *item) {
+                if self.opts.json {
+                    if self.rows > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::to_string(&row.json()).expect("json"));
+                } else {
+                    out.push_str(&row.text());
+                }
+                self.rows += 1;
+            }
+        }
+        self.pos = end;
+        if self.pos == self.items.len() {
+            self.done = true;
+            if self.opts.json {
+                out.push_str("]\n");
+            }
+        }
+        Some(out)
+    }
+
+    /// An entry's rows as it is now (none if it went, or the device did).
+    fn rows_of(&self, g: &Graph, now: Instant, item: DumpItem) -> Vec<FdbRow> {
+        match item {
+            DumpItem::Bridge(id, k) => {
+                let Some(f) = g.get(id) else { return vec![] };
+                let Some(b) = f.bridge() else { return vec![] };
+                let Some(e) = b.fdb.lookup(k.mac(), k.vid()) else {
+                    return vec![];
+                };
+                let ifid = e.port.and_then(|p| b.port(p)).map(|p| p.ifid).unwrap_or(id);
+                if self.dev.is_some_and(|d| d != ifid) {
+                    return vec![];
+                }
+                let age = now.saturating_duration_since(e.updated);
+                let mut flags = vec![];
+                if e.flags.extern_learn {
+                    flags.push("extern_learn");
+                }
+                if e.flags.sticky {
+                    flags.push("sticky");
+                }
+                let state = e.state_name();
+                vec![FdbRow {
+                    mac: k.mac().to_string(),
+                    ifname: Some(g.iface(ifid).name.clone()),
+                    vlan: (k.vid() != 0).then_some(k.vid()),
+                    used: (self.opts.stats || self.opts.details)
+                        .then_some((age.as_secs(), age.as_secs())),
+                    flags,
+                    master: Some(f.name.clone()),
+                    state: (!state.is_empty()).then(|| state.to_string()),
+                    ..Default::default()
+                }]
+            }
+            DumpItem::Vxlan(id, mac) => {
+                let Some(f) = g.get(id) else { return vec![] };
+                let crate::graph::Kind::Vxlan(v) = &f.kind else {
+                    return vec![];
+                };
+                let Some(e) = v.fdb.get(&mac) else {
+                    return vec![];
+                };
+                e.remotes
+                    .iter()
+                    .map(|r| FdbRow {
+                        mac: mac.to_string(),
+                        ifname: Some(f.name.clone()),
+                        dst: Some(r.ip.to_string()),
+                        port: r.port,
+                        vni: r.vni,
+                        flags: vec!["self"],
+                        state: (!e.state.name().is_empty()).then(|| e.state.name().to_string()),
+                        ..Default::default()
+                    })
+                    .collect()
             }
         }
     }
-    let mut out: Vec<FdbRow> = rows
-        .into_iter()
-        .map(|(mac, ifname, vid, master, state, flags, age)| {
-            let mut fl = vec![];
-            if flags.extern_learn {
-                fl.push("extern_learn");
-            }
-            if flags.sticky {
-                fl.push("sticky");
-            }
-            FdbRow {
-                mac: mac.to_string(),
-                ifname: Some(ifname),
-                vlan: (vid != 0).then_some(vid),
-                used: (opts.stats || opts.details).then_some((age.as_secs(), age.as_secs())),
-                flags: fl,
-                master: Some(master),
-                state: (!state.is_empty()).then(|| state.to_string()),
-                ..Default::default()
-            }
-        })
-        .collect();
-    out.extend(vx_rows.into_iter().map(|(mac, ifname, r, state)| FdbRow {
-        mac: mac.to_string(),
-        ifname: Some(ifname),
-        dst: Some(r.ip.to_string()),
-        port: r.port,
-        vni: r.vni,
-        flags: vec!["self"],
-        state: (!state.name().is_empty()).then(|| state.name().to_string()),
-        ..Default::default()
-    }));
-    Ok(super::show::render_fdb(&out, opts.json))
 }
 
 pub(super) fn port_set(

@@ -10,7 +10,7 @@
 pub mod bond;
 mod bridge;
 pub mod help;
-pub use bridge::{render_port_rows, PortRow};
+pub use bridge::{render_port_rows, FdbDump, PortRow, FDB_SORTED_MAX};
 mod link;
 pub use link::{c_hex, default_mac};
 pub mod mstpctl;

@@ -71,6 +71,25 @@ pub(super) fn show(g: &Graph, dev: Option<&str>, opts: Opts) -> Result<String, C
         if !f.via.is_empty() {
             let _ = writeln!(s, "    attach: {}", f.via);
         }
+        let t = &c.fates;
+        if t.read > 0 {
+            let _ = writeln!(
+                s,
+                "    read {}: forwarded {}, delivered {}, dropped {}{}",
+                t.read,
+                t.forwarded,
+                t.delivered,
+                t.dropped,
+                if t.unaccounted > 0 {
+                    format!(
+                        ", unaccounted {} (a defect: please report it)",
+                        t.unaccounted
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
         if let Some(b) = f.bridge() {
             let _ = writeln!(
                 s,

@@ -741,3 +741,100 @@ fn a_bridge_follows_its_smallest_port_address_unless_one_was_set() {
     run(&mut g, "link set vc master br1").unwrap();
     assert_eq!(mac(&mut g, "br1"), "02:00:00:00:00:bb");
 }
+
+#[test]
+fn an_fdb_dump_in_chunks_is_the_whole_answer_and_skips_what_went() {
+    let mut g = Graph::new();
+    for l in [
+        "link add br0 type bridge vlan_filtering 1",
+        "link add p1 type dummy",
+        "link add p2 type dummy",
+        "link set p1 master br0",
+        "link set p2 master br0",
+        "bridge vlan add dev p2 vid 10",
+        "link add vx0 type vxlan id 7 dstport 4789 local 198.18.0.1",
+        "bridge fdb append 00:00:00:00:00:00 dev vx0 dst 198.18.0.2",
+        "bridge fdb append 00:00:00:00:00:00 dev vx0 dst 198.18.0.3",
+        "bridge fdb add 02:00:00:00:00:09 dev vx0 dst 198.18.0.4",
+    ] {
+        run(&mut g, l).unwrap();
+    }
+    for i in 0..300u32 {
+        let [_, a, b, c] = i.to_be_bytes();
+        let (dev, vlan) = if i % 3 == 0 {
+            ("p2", " vlan 10")
+        } else {
+            ("p1", "")
+        };
+        run(
+            &mut g,
+            &format!(
+                "bridge fdb add 02:{a:02x}:{b:02x}:{c:02x}:00:01 dev {dev} master static{vlan}"
+            ),
+        )
+        .unwrap();
+    }
+    let now = Instant::ZERO;
+    for (json, stats) in [(false, false), (true, false), (true, true), (false, true)] {
+        let opts = Opts {
+            json,
+            stats,
+            details: false,
+        };
+        let whole = bridge::fdb_show(&g, now, None, None, opts).unwrap();
+        assert!(whole.lines().count() > 1 || json, "{whole}");
+        if json {
+            let v: serde_json::Value = serde_json::from_str(&whole).unwrap();
+            // 300 static, the ports' and the bridge's own, and 3 remotes.
+            assert!(v.as_array().unwrap().len() > 303, "{whole}");
+        }
+        for chunk in [1, 7, 1000] {
+            let mut d = FdbDump::new(&g, None, None, opts).unwrap();
+            let mut joined = String::new();
+            let mut pieces = 0;
+            while let Some(s) = d.next_chunk(&g, now, chunk) {
+                joined.push_str(&s);
+                pieces += 1;
+            }
+            assert_eq!(joined, whole, "chunks of {chunk}, json {json}");
+            assert!(
+                pieces > 1 || chunk == 1000,
+                "chunks of {chunk}: {pieces} pieces"
+            );
+        }
+    }
+    // An entry that goes during the dump is left out; an empty dump is
+    // still an answer.
+    let opts = Opts {
+        json: true,
+        ..Opts::default()
+    };
+    let mut d = FdbDump::new(&g, Some("p2"), None, opts).unwrap();
+    let first = d.next_chunk(&g, now, 1).unwrap();
+    run(
+        &mut g,
+        "bridge fdb del 02:00:00:03:00:01 dev p2 master vlan 10",
+    )
+    .unwrap();
+    let mut rest = String::new();
+    while let Some(s) = d.next_chunk(&g, now, 5) {
+        rest.push_str(&s);
+    }
+    let v: serde_json::Value = serde_json::from_str(&(first + &rest)).unwrap();
+    let macs: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["mac"].as_str().unwrap())
+        .collect();
+    assert!(macs.contains(&"02:00:00:06:00:01"), "{v}");
+    assert!(!macs.contains(&"02:00:00:03:00:01"), "{v}");
+    let mut d = FdbDump::new(&g, None, Some("br0"), opts).unwrap();
+    assert!(d.remaining() > 300);
+    run(&mut g, "link del br0").unwrap();
+    let mut all = String::new();
+    while let Some(s) = d.next_chunk(&g, now, 64) {
+        all.push_str(&s);
+    }
+    assert_eq!(all, "[]\n");
+}

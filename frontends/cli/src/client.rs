@@ -43,6 +43,11 @@ impl Conn {
         self.writer
             .write_all(&line)
             .map_err(|e| format!("daemon connection: {e}"))?;
+        self.answer()
+    }
+
+    /// The next answer line.
+    fn answer(&mut self) -> Result<Response, String> {
         let mut answer = String::new();
         self.reader
             .read_line(&mut answer)
@@ -55,7 +60,20 @@ impl Conn {
 
     /// Runs one command; returns its output.
     pub fn run(&mut self, words: &[String], o: Opts) -> Result<String, String> {
-        let r = self.send(&Request {
+        let mut all = String::new();
+        self.run_each(words, o, &mut |s| all.push_str(s))?;
+        Ok(pretty(all, o))
+    }
+
+    /// Runs one command, giving its output to `each` as it comes (a long
+    /// answer comes in chunks; `-p` needs it whole and is not pretty here).
+    pub fn run_each(
+        &mut self,
+        words: &[String],
+        o: Opts,
+        each: &mut dyn FnMut(&str),
+    ) -> Result<(), String> {
+        let mut r = self.send(&Request {
             words: read_config_files(words)?,
             json: o.json,
             details: o.details,
@@ -63,13 +81,21 @@ impl Conn {
             capture: None,
             monitor: false,
         })?;
-        if r.ok {
-            if !r.warning.is_empty() {
-                eprintln!("{}", r.warning);
+        if !r.ok {
+            return Err(r.error);
+        }
+        if !r.warning.is_empty() {
+            eprintln!("{}", r.warning);
+        }
+        loop {
+            each(&r.out);
+            if !r.more {
+                return Ok(());
             }
-            Ok(pretty(r.out, o))
-        } else {
-            Err(r.error)
+            r = self.answer()?;
+            if !r.ok {
+                return Err(r.error);
+            }
         }
     }
 }
@@ -121,12 +147,24 @@ pub fn command(socket: &Path, words: &[String], o: Opts) -> ExitCode {
         eprintln!("Error: {e}");
         return ExitCode::from(1);
     }
-    let r = Conn::open(socket).and_then(|mut c| c.run(words, o));
-    match r {
-        Ok(out) => {
-            print!("{out}");
-            ExitCode::SUCCESS
+    let mut conn = match Conn::open(socket) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::from(2);
         }
+    };
+    let r = if o.json && o.pretty {
+        conn.run(words, o).map(|out| print!("{out}"))
+    } else {
+        // Printed as it comes: a million FDB entries need not fit here.
+        let mut stdout = std::io::stdout().lock();
+        conn.run_each(words, o, &mut |s| {
+            let _ = stdout.write_all(s.as_bytes());
+        })
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: {e}");
             ExitCode::from(2)

@@ -141,6 +141,8 @@ struct Client {
     /// `patchbay monitor`: the rtnetlink stream.
     monitor: bool,
     closing: bool,
+    /// A `bridge fdb show` being answered a chunk a turn (`control.rs`).
+    dump: Option<cmd::FdbDump>,
 }
 
 pub struct Daemon {
@@ -166,6 +168,8 @@ pub struct Daemon {
     pipe: Option<Pipe>,
     /// The last command's warning, for its response.
     warning: String,
+    /// A `bridge fdb show` the last command started, for its client.
+    dump: Option<cmd::FdbDump>,
     underlays: Vec<crate::underlay::Underlay>,
     /// Receive buffer for underlay datagrams (reused).
     underlay_buf: Vec<u8>,
@@ -238,6 +242,7 @@ impl Daemon {
             .unwrap_or(0);
         Ok(Daemon {
             warning: String::new(),
+            dump: None,
             underlays: Vec::new(),
             underlay_buf: vec![0; 65536],
             router: crate::route::Router::default(),
@@ -444,9 +449,7 @@ impl Daemon {
                 // owns the slot until it pushes the index back below.
                 let slot = unsafe { pipe.shared.pool.slot(d.slot) };
                 if d.trunc {
-                    if let Some(id) = self.graph.by_attach(r.attach) {
-                        self.graph.iface_mut(id).counters.drop(DropReason::Oversize);
-                    }
+                    self.graph.refused_read(r.attach, DropReason::Oversize, 1);
                 } else {
                     let (data, off) = split(slot, d.len as usize);
                     self.graph
@@ -523,9 +526,7 @@ impl Daemon {
         for i in 0..n {
             let (data, tag, off, trunc) = self.rx.frame(i);
             if trunc {
-                if let Some(id) = self.graph.by_attach(a) {
-                    self.graph.iface_mut(id).counters.drop(DropReason::Oversize);
-                }
+                self.graph.refused_read(a, DropReason::Oversize, 1);
                 continue;
             }
             self.graph.receive(now, a, data, tag, off, &mut self.out);
@@ -599,8 +600,8 @@ impl Daemon {
         };
         for r in pipe.rings.iter().flatten() {
             let n = r.take_full();
-            if let Some(id) = self.graph.by_attach(r.attach).filter(|_| n > 0) {
-                self.graph.iface_mut(id).counters.drops[DropReason::RxRingFull as usize] += n;
+            if n > 0 {
+                self.graph.refused_read(r.attach, DropReason::RxRingFull, n);
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The control protocol between `patchbay` clients and the daemon: one JSON
-//! object per line on a Unix socket, one answer per request. A capture
+//! object per line on a Unix socket, one answer per request (a long one
+//! in several lines, each but the last marked `more`). A capture
 //! request is answered with one line and then a pcap byte stream.
 
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,10 @@ pub struct Response {
     /// What iproute2 would print on stderr for a command that succeeded.
     #[serde(default)]
     pub warning: String,
+    /// More of this answer follows, in further lines (a long `bridge fdb
+    /// show` comes in chunks): the answer is their `out`s in order.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub more: bool,
 }
 
 /// Where the control socket is: `--socket`, else `$PATCHBAY_SOCKET`, else

@@ -9,7 +9,11 @@
 //! input is read (the socket's buffer then holds the client back); an
 //! unfinished request line longer than [`MAX_PENDING`] is refused and the
 //! client dropped. Input is consumed and output sent through offsets, so
-//! a thousand pipelined requests cost a thousand times one.
+//! a thousand pipelined requests cost a thousand times one. A `bridge fdb
+//! show` is answered [`DUMP_CHUNK`] entries a turn, and only while less
+//! than [`DUMP_AHEAD`] bytes of it are unread: a million entries hold up
+//! forwarding for no longer than one chunk, and the daemon never holds
+//! more of the answer than that.
 
 use super::*;
 
@@ -20,6 +24,10 @@ pub const MAX_PENDING: usize = 1 << 20;
 pub const REQUESTS_PER_TURN: usize = 64;
 /// Answers a client has not read, past which its requests wait.
 pub const MAX_UNSENT: usize = 4 << 20;
+/// FDB entries a `bridge fdb show` answers in one turn.
+pub const DUMP_CHUNK: usize = 1024;
+/// Unread bytes of a dump past which its next chunk waits.
+pub const DUMP_AHEAD: usize = 256 << 10;
 
 impl Daemon {
     pub(super) fn accept(&mut self) {
@@ -51,6 +59,7 @@ impl Daemon {
                         capture: None,
                         monitor: false,
                         closing: false,
+                        dump: None,
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -123,11 +132,37 @@ impl Daemon {
         }
         let mut at = 0;
         let mut served = 0;
+        let now = self.now();
         loop {
             let c = self.clients[i].as_mut().expect("live client");
+            if let Some(d) = c.dump.as_mut() {
+                // One chunk a turn, and only once the last ones were read;
+                // the requests after it wait for the whole answer.
+                if served > 0 || c.outbuf.len() - c.outpos > DUMP_AHEAD {
+                    break;
+                }
+                served = REQUESTS_PER_TURN;
+                let out = d
+                    .next_chunk(&self.graph, now, DUMP_CHUNK)
+                    .unwrap_or_default();
+                let more = d.remaining() > 0;
+                if !more {
+                    c.dump = None;
+                }
+                let reply = Response {
+                    ok: true,
+                    out,
+                    more,
+                    ..Default::default()
+                };
+                let mut s = serde_json::to_vec(&reply).expect("json");
+                s.push(b'\n');
+                c.outbuf.extend_from_slice(&s);
+                continue;
+            }
             // (An overlong client's whole lines are all answered now: it
             // is dropped after them.)
-            if (served == REQUESTS_PER_TURN && !overlong) || c.outbuf.len() - c.outpos > MAX_UNSENT
+            if (served >= REQUESTS_PER_TURN && !overlong) || c.outbuf.len() - c.outpos > MAX_UNSENT
             {
                 break;
             }
@@ -172,8 +207,13 @@ impl Daemon {
             // Whole requests still waiting, or input left unread: this
             // client is served again next turn, unless its unread answers
             // hold it back (then its socket turning writable brings it).
-            let more = c.inbuf.contains(&b'\n') || capped;
-            let held = c.outbuf.len() - c.outpos > MAX_UNSENT;
+            let more = c.inbuf.contains(&b'\n') || capped || c.dump.is_some();
+            let held = c.outbuf.len() - c.outpos
+                > if c.dump.is_some() {
+                    DUMP_AHEAD
+                } else {
+                    MAX_UNSENT
+                };
             if more && !held && !self.busy.contains(&i) {
                 self.busy.push(i);
             }
@@ -197,7 +237,8 @@ impl Daemon {
         // Done with: told what was wrong, or finished sending and every
         // request answered.
         if self.clients[i].as_ref().is_some_and(|c| {
-            c.outbuf.is_empty() && (c.closing || (c.eof && !c.inbuf.contains(&b'\n')))
+            c.outbuf.is_empty()
+                && (c.closing || (c.eof && !c.inbuf.contains(&b'\n') && c.dump.is_none()))
         }) {
             self.drop_client(i);
         }
@@ -284,12 +325,19 @@ impl Daemon {
             stats: req.stats,
         };
         match self.execute(&req.words, opts) {
-            Ok(out) => Response {
-                ok: true,
-                out,
-                warning: std::mem::take(&mut self.warning),
-                ..Default::default()
-            },
+            Ok(out) => {
+                // A dump's answer follows in chunks (`client_event`).
+                let dump = self.dump.take();
+                let more = dump.is_some();
+                self.clients[client].as_mut().expect("client").dump = dump;
+                Response {
+                    ok: true,
+                    out,
+                    more,
+                    warning: std::mem::take(&mut self.warning),
+                    ..Default::default()
+                }
+            }
             Err(e) => Response {
                 ok: false,
                 error: e,

@@ -33,6 +33,13 @@ impl Daemon {
             Command::TuntapAdd { name } => return self.tuntap_add(name).map(|_| String::new()),
             Command::TuntapDel { name } => return self.tuntap_del(name).map(|_| String::new()),
             Command::Save => return Ok(cmd::save::save(&self.graph, &|id| self.netns_of(id))),
+            // Answered a chunk a turn by the control socket (`control.rs`).
+            Command::FdbShow { dev, br } => {
+                let d = cmd::FdbDump::new(&self.graph, dev.as_deref(), br.as_deref(), opts)
+                    .map_err(|e| e.to_string())?;
+                self.dump = Some(d);
+                return Ok(String::new());
+            }
             _ => {}
         }
         // Kernel netdevs the command names as ports or lowers join the
