@@ -62,6 +62,19 @@ impl Entry {
         !(self.flags.local || self.flags.is_static || self.flags.extern_learn)
     }
     /// The NUD state `bridge fdb show` prints.
+    /// The NUD state the kernel announces the entry with: permanent for
+    /// a local one, noarp for a static one, reachable for a learned or
+    /// dynamic one (`fdb_to_nud`).
+    pub fn nud(&self) -> u16 {
+        if self.flags.local {
+            0x80
+        } else if self.flags.is_static {
+            0x40
+        } else {
+            0x02
+        }
+    }
+
     pub fn state_name(&self) -> &'static str {
         if self.flags.local {
             "permanent"
@@ -106,6 +119,23 @@ pub struct Fdb {
     learned: u32,
     pub max_learned: u32,
     next_gc: Option<Instant>,
+    /// Record [`FdbNote`]s (the daemon's rtnetlink stream wants them).
+    pub record: bool,
+    /// Entries added or removed other than by learning and ageing (which
+    /// the bridge reports itself), oldest first.
+    pub notes: Vec<FdbNote>,
+}
+
+/// An entry a command, a port or an address change added or removed: an
+/// RTM_NEWNEIGH or RTM_DELNEIGH, as `fdb_notify` sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FdbNote {
+    pub mac: Mac,
+    pub vid: u16,
+    pub port: Option<PortNo>,
+    /// [`Entry::nud`].
+    pub nud: u16,
+    pub added: bool,
 }
 
 impl Default for Fdb {
@@ -121,6 +151,8 @@ impl Fdb {
             learned: 0,
             max_learned: 0,
             next_gc: None,
+            record: false,
+            notes: Vec::new(),
         }
     }
 
@@ -232,48 +264,96 @@ impl Fdb {
         if entry.ages() && self.next_gc.is_none() {
             self.next_gc = Some(now + hold);
         }
+        self.note(key, &entry, true);
         Ok(())
     }
 
     /// Adds a local entry for an address of the bridge or one of its ports.
+    /// A local entry already there stays as it is (`fdb_add_local`: "it
+    /// is okay to have multiple ports with the same address, just use the
+    /// first one"), and nothing is announced.
     pub fn add_local(&mut self, now: Instant, mac: Mac, vid: u16, port: Option<PortNo>) {
         let key = FdbKey::new(mac, vid);
-        if let Some(old) = self.map.insert(
-            key,
-            Entry {
-                port,
-                flags: EntryFlags {
-                    local: true,
-                    ..EntryFlags::default()
-                },
-                updated: now,
+        if self.map.get(&key).is_some_and(|e| e.flags.local) {
+            return;
+        }
+        let e = Entry {
+            port,
+            flags: EntryFlags {
+                local: true,
+                ..EntryFlags::default()
             },
-        ) {
+            updated: now,
+        };
+        if let Some(old) = self.map.insert(key, e) {
             if !old.flags.added_by_user && !old.flags.local {
                 self.learned -= 1;
             }
         }
+        self.note(key, &e, true);
+    }
+
+    /// Notes every entry as added (a bridge's own, when it is made).
+    pub fn note_all(&mut self) {
+        if self.record {
+            let all: Vec<(FdbKey, Entry)> = self.map.iter().map(|(k, e)| (*k, *e)).collect();
+            for (k, e) in all {
+                self.note(k, &e, true);
+            }
+        }
+    }
+
+    fn note(&mut self, key: FdbKey, e: &Entry, added: bool) {
+        if self.record {
+            self.notes.push(FdbNote {
+                mac: key.mac(),
+                vid: key.vid(),
+                port: e.port,
+                nud: e.nud(),
+                added,
+            });
+        }
     }
 
     pub fn remove(&mut self, mac: Mac, vid: u16) -> Result<Entry, FdbError> {
-        let e = self
-            .map
-            .remove(&FdbKey::new(mac, vid))
-            .ok_or(FdbError::NotFound(mac, vid))?;
+        let key = FdbKey::new(mac, vid);
+        let e = self.map.remove(&key).ok_or(FdbError::NotFound(mac, vid))?;
         if !e.flags.added_by_user && !e.flags.local {
             self.learned -= 1;
         }
+        self.note(key, &e, false);
         Ok(e)
+    }
+
+    /// Hands `port`'s local entries for `mac` to the bridge itself
+    /// (`fdb_delete_local`: the port leaves, but the bridge has its
+    /// address); nothing is announced.
+    pub fn keep_local_for_bridge(&mut self, port: PortNo, mac: Mac) {
+        for (k, e) in self.map.iter_mut() {
+            if e.flags.local && e.port == Some(port) && k.mac() == mac {
+                e.port = None;
+            }
+        }
     }
 
     /// Removes every entry on `port` (the port left the bridge), or only the
     /// dynamic ones.
     pub fn flush_port(&mut self, port: PortNo, dynamic_only: bool) {
         let mut gone = 0;
-        self.map.retain(|_, e| {
+        let (record, notes) = (self.record, &mut self.notes);
+        self.map.retain(|k, e| {
             let keep = e.port != Some(port) || (dynamic_only && !e.ages());
             if !keep && !e.flags.added_by_user && !e.flags.local {
                 gone += 1;
+            }
+            if !keep && record {
+                notes.push(FdbNote {
+                    mac: k.mac(),
+                    vid: k.vid(),
+                    port: e.port,
+                    nud: e.nud(),
+                    added: false,
+                });
             }
             keep
         });
@@ -282,8 +362,20 @@ impl Fdb {
 
     /// Removes the local entries for `mac` (an address changed).
     pub fn remove_local(&mut self, mac: Mac, port: Option<PortNo>) {
-        self.map
-            .retain(|k, e| !(e.flags.local && k.mac() == mac && e.port == port));
+        let (record, notes) = (self.record, &mut self.notes);
+        self.map.retain(|k, e| {
+            let keep = !(e.flags.local && k.mac() == mac && e.port == port);
+            if !keep && record {
+                notes.push(FdbNote {
+                    mac: k.mac(),
+                    vid: k.vid(),
+                    port: e.port,
+                    nud: e.nud(),
+                    added: false,
+                });
+            }
+            keep
+        });
     }
 
     /// When the collector next needs to run.

@@ -94,6 +94,34 @@ pub enum Event {
         vid: u16,
         port: IfId,
     },
+    /// An entry added or removed other than by learning or ageing: by a
+    /// command, a port joining or leaving, an address changing
+    /// ([`crate::fdb::FdbNote`]).
+    FdbEntry {
+        bridge: IfId,
+        mac: Mac,
+        vid: u16,
+        /// The port, or the bridge for its own entries.
+        port: IfId,
+        nud: u16,
+        added: bool,
+    },
+    /// A device became a bridge's port (RTM_NEWLINK, then the port's
+    /// AF_BRIDGE RTM_NEWLINK).
+    PortJoined {
+        bridge: IfId,
+        port: IfId,
+    },
+    /// A device stopped being a bridge's port: the port's AF_BRIDGE
+    /// RTM_DELLINK, then an RTM_NEWLINK without a master.
+    PortLeft {
+        bridge_ifindex: u32,
+        port: IfId,
+        /// Its port priority and path cost, for the last AF_BRIDGE
+        /// RTM_NEWLINK (state disabled) the kernel sends first.
+        priority: u8,
+        cost: u32,
+    },
     /// A device was created (`link add`, `tuntap add`, an attached netdev).
     LinkAdded {
         dev: IfId,
@@ -408,6 +436,9 @@ impl Graph {
         }
         if let Kind::Bridge(b) = &mut kind {
             b.record = self.events.is_some();
+            b.fdb.record = b.record;
+            // Its own entries, made with it, are announced with it.
+            b.fdb.note_all();
         }
         let record = self.events.is_some();
         if let Kind::Bond(b) = &mut kind {
@@ -460,7 +491,11 @@ impl Graph {
         self.next_ifindex += 1;
         self.ifaces[slot] = Some(iface);
         self.names.insert(name.into(), id);
-        self.log_event(Event::LinkAdded { dev: id });
+        // A kernel netdev patchbay attaches was announced by the kernel
+        // when it was made.
+        if !matches!(self.iface(id).kind, Kind::External) {
+            self.log_event(Event::LinkAdded { dev: id });
+        }
         Ok(id)
     }
 
@@ -660,11 +695,14 @@ impl Graph {
         let mut name = [0u8; 16];
         let n = iface.name.len().min(15);
         name[..n].copy_from_slice(&iface.name.as_bytes()[..n]);
-        self.log_event(Event::LinkRemoved {
-            ifindex: iface.ifindex,
-            name,
-            kind: iface.kind.info_kind(),
-        });
+        // A kernel netdev patchbay stops using is not gone.
+        if !matches!(iface.kind, Kind::External) {
+            self.log_event(Event::LinkRemoved {
+                ifindex: iface.ifindex,
+                name,
+                kind: iface.kind.info_kind(),
+            });
+        }
         if let Some(a) = iface.attach {
             self.by_attach[a.id.0 as usize] = None;
         }
@@ -780,6 +818,10 @@ impl Graph {
             b.stp_enable_port(now, no);
         }
         self.iface_mut(dev).oper = up;
+        self.log_event(Event::PortJoined {
+            bridge: br,
+            port: dev,
+        });
         self.recalc_bridge_id(now, br);
         self.collect(br);
         self.note_bridge_timer(br);
@@ -862,7 +904,15 @@ impl Graph {
             .ok_or_else(|| GraphError::NotEnslaved(d.name.clone()))?;
         let no = d.port_no;
         if let Some(b) = self.iface_mut(br).bridge_mut() {
-            b.remove_port(now, no);
+            if let Some(p) = b.remove_port(now, no) {
+                let bridge_ifindex = self.iface(br).ifindex;
+                self.log_event(Event::PortLeft {
+                    bridge_ifindex,
+                    port: dev,
+                    priority: p.priority,
+                    cost: p.cost,
+                });
+            }
         }
         if let Some(b) = self.iface_mut(br).lag_mut() {
             b.remove_member(now, no);
@@ -1039,6 +1089,9 @@ impl Graph {
             if let Some(b) = f.bridge_mut() {
                 b.record = on;
                 b.events.clear();
+                b.left.clear();
+                b.fdb.record = on;
+                b.fdb.notes.clear();
             }
             if let Some(b) = f.lag_mut() {
                 b.set_record(on);
@@ -1066,7 +1119,7 @@ impl Graph {
             if self.ifaces[i]
                 .as_ref()
                 .and_then(Iface::bridge)
-                .is_some_and(|b| !b.events.is_empty())
+                .is_some_and(|b| !b.events.is_empty() || !b.fdb.notes.is_empty())
             {
                 self.collect(self.id_at(i));
             }
@@ -1082,10 +1135,33 @@ impl Graph {
         let Some(b) = self.ifaces[br.slot()].as_mut().and_then(Iface::bridge_mut) else {
             return;
         };
-        if b.events.is_empty() {
+        if b.events.is_empty() && b.fdb.notes.is_empty() {
             return;
         }
-        let ifid = |b: &Bridge, no: u16| b.port(no).map(|p| p.ifid);
+        // A port that left is still named by what its leaving recorded.
+        let left = std::mem::take(&mut b.left);
+        let ifid = |b: &Bridge, no: u16| {
+            b.port(no)
+                .map(|p| p.ifid)
+                .or_else(|| left.iter().find(|l| l.0 == no).map(|l| l.1))
+        };
+        for n in std::mem::take(&mut b.fdb.notes) {
+            let port = match n.port {
+                Some(no) => match ifid(b, no) {
+                    Some(p) => p,
+                    None => continue,
+                },
+                None => br,
+            };
+            log.push_back(Event::FdbEntry {
+                bridge: br,
+                mac: n.mac,
+                vid: n.vid,
+                port,
+                nud: n.nud,
+                added: n.added,
+            });
+        }
         for e in b.events.drain(..).collect::<Vec<_>>() {
             let ev = match e {
                 FdbEvent::Learned { mac, vid, port } => match ifid(b, port) {

@@ -1094,9 +1094,12 @@ impl Sim {
                 ),
                 // In the timeline as their sums (FdbExpired) or the
                 // commands that made them.
-                Event::FdbAged { .. } | Event::LinkAdded { .. } | Event::LinkRemoved { .. } => {
-                    continue
-                }
+                Event::FdbAged { .. }
+                | Event::LinkAdded { .. }
+                | Event::LinkRemoved { .. }
+                | Event::FdbEntry { .. }
+                | Event::PortJoined { .. }
+                | Event::PortLeft { .. } => continue,
                 Event::VxlanMiss { dev, miss } => match miss {
                     patchbay_core::vxlan::Miss::L2(mac) => {
                         format!("miss lladdr {mac} dev {}", name(&self.graph, dev))

@@ -247,6 +247,9 @@ pub struct Bridge {
     /// Record [`FdbEvent`]s (the simulator's timeline); off in the daemon.
     pub record: bool,
     pub events: Vec<FdbEvent>,
+    /// Ports that left since the events were last taken, so that what
+    /// their leaving recorded can still name them.
+    pub left: Vec<(PortNo, crate::graph::IfId)>,
     pub learned_new: u64,
     pub learned_roamed: u64,
     pub learn_full: u64,
@@ -290,6 +293,7 @@ impl Bridge {
             mac_set: false,
             record: false,
             events: Vec::new(),
+            left: Vec::new(),
         }
     }
 
@@ -408,10 +412,14 @@ impl Bridge {
             self.stp_disable_port(now, no);
         }
         let p = self.ports.get_mut(usize::from(no))?.take();
+        if let (true, Some(p)) = (self.record, p.as_ref()) {
+            self.left.push((no, p.ifid));
+        }
         if let Some(r) = self.rstp.as_mut() {
             r.del_port(no);
         }
         self.rstp_apply(now);
+        self.fdb.keep_local_for_bridge(no, self.stp.bridge_id.mac());
         self.fdb.flush_port(no, false);
         p
     }

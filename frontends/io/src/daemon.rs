@@ -175,8 +175,6 @@ pub struct Daemon {
     underlay_buf: Vec<u8>,
     /// Raw sockets that route ipvlan l3 packets out of their masters.
     router: crate::route::Router,
-    /// Sequence numbers of the rtnetlink messages the events become.
-    nl_seq: u32,
     /// How kernel netdevs are attached.
     attach: crate::attach::Policy,
     /// `--poll`: never sleep; read every AF_XDP ring each turn.
@@ -246,7 +244,6 @@ impl Daemon {
             underlays: Vec::new(),
             underlay_buf: vec![0; 65536],
             router: crate::route::Router::default(),
-            nl_seq: 0,
             attach: crate::attach::Policy::default(),
             busy_poll: false,
             poll,
@@ -734,8 +731,7 @@ impl Daemon {
         self.graph.collect_all();
         let mut msgs = Vec::new();
         while let Some(e) = self.graph.poll_event() {
-            self.nl_seq = self.nl_seq.wrapping_add(1);
-            msgs.extend(crate::rtnl::encode(&self.graph, &e, self.nl_seq));
+            msgs.extend(crate::rtnl::encode(&self.graph, &e));
         }
         if msgs.is_empty() {
             return;

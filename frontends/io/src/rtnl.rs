@@ -39,9 +39,10 @@ pub fn cooked_header(family: u16) -> [u8; 16] {
     h
 }
 
-fn serialize(m: RouteNetlinkMessage, seq: u32) -> Vec<u8> {
-    let mut hdr = NetlinkHeader::default();
-    hdr.sequence_number = seq;
+/// A notification: sequence number and port id 0, no flags, as the
+/// kernel's `rtnl_notify` sends them.
+fn serialize(m: RouteNetlinkMessage) -> Vec<u8> {
+    let hdr = NetlinkHeader::default();
     let mut msg = NetlinkMessage::new(hdr, NetlinkPayload::from(m));
     msg.finalize();
     let mut buf = vec![0u8; msg.buffer_len()];
@@ -70,39 +71,20 @@ fn info_kind(k: &Kind) -> Option<InfoKind> {
 }
 
 /// RTM_NEWLINK for `id` as `rtnl_fill_ifinfo` fills it (the attributes
-/// `ip monitor` shows).
-fn link_message(g: &Graph, id: IfId, family: AddressFamily) -> LinkMessage {
+/// `ip monitor` shows, in the kernel's order); `change` is `ifi_change`:
+/// all ones when the device is new or gone, else 0.
+fn link_message(g: &Graph, id: IfId, change: u32) -> LinkMessage {
     let f = g.iface(id);
     let oper = g.oper_up(id);
-    let mut flags = LinkFlags::Broadcast | LinkFlags::Multicast;
-    if f.admin_up {
-        flags |= LinkFlags::Up;
-    }
-    if oper {
-        flags |= LinkFlags::Running | LinkFlags::LowerUp;
-    }
-    if matches!(f.kind, Kind::Bridge(_) | Kind::Bond(_) | Kind::Team(_)) {
-        flags |= LinkFlags::Controller;
-    }
     let nlmon = matches!(f.kind, Kind::Nlmon);
-    let mut m = LinkMessage::default();
-    m.header = LinkHeader::default();
-    m.header.interface_family = family;
-    m.header.index = f.ifindex;
-    m.header.link_layer_type = if nlmon {
-        LinkLayerType::Netlink
-    } else {
-        LinkLayerType::Ether
-    };
-    m.header.flags = flags;
-    m.header.change_mask = LinkFlags::from_bits_retain(u32::MAX);
+    let mut m = link_header(g, id, AddressFamily::Unspec, change);
     m.attributes.push(LinkAttribute::IfName(f.name.clone()));
-    m.attributes.push(LinkAttribute::Mtu(f.mtu));
     m.attributes.push(LinkAttribute::OperState(if oper {
         State::Up
     } else {
         State::Down
     }));
+    m.attributes.push(LinkAttribute::Mtu(f.mtu));
     if let Some(ms) = f.master.and_then(|m| g.get(m)) {
         m.attributes.push(LinkAttribute::Controller(ms.ifindex));
     }
@@ -110,37 +92,95 @@ fn link_message(g: &Graph, id: IfId, family: AddressFamily) -> LinkMessage {
         m.attributes.push(LinkAttribute::Address(f.mac.0.to_vec()));
         m.attributes.push(LinkAttribute::Broadcast(vec![0xff; 6]));
     }
-    if family == AddressFamily::Bridge {
-        // `br_fill_ifinfo`: the port's state, priority and cost in
-        // IFLA_PROTINFO.
-        if let Some(p) = f
-            .master
-            .and_then(|b| g.iface(b).bridge())
-            .and_then(|b| b.port(f.port_no))
-        {
-            let mut v = Vec::new();
-            for (t, val) in [
-                (1u16, vec![p.state as u8]),
-                (2, (p.priority as u16).to_ne_bytes().to_vec()),
-                (3, p.cost.to_ne_bytes().to_vec()),
-            ] {
-                let len = 4 + val.len();
-                v.extend_from_slice(&(len as u16).to_ne_bytes());
-                v.extend_from_slice(&t.to_ne_bytes());
-                v.extend_from_slice(&val);
-                v.resize(v.len().next_multiple_of(4), 0);
-            }
-            m.attributes
-                .push(LinkAttribute::ProtoInfoUnknown(DefaultNla::new(
-                    12 | NLA_F_NESTED,
-                    v,
-                )));
-        }
-    } else if let Some(k) = info_kind(&f.kind) {
+    if let Some(k) = info_kind(&f.kind) {
         m.attributes
             .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(k)]));
     }
     m
+}
+
+fn link_header(g: &Graph, id: IfId, family: AddressFamily, change: u32) -> LinkMessage {
+    let f = g.iface(id);
+    let mut flags = LinkFlags::Broadcast | LinkFlags::Multicast;
+    if f.admin_up {
+        flags |= LinkFlags::Up;
+    }
+    if g.oper_up(id) {
+        flags |= LinkFlags::Running | LinkFlags::LowerUp;
+    }
+    if matches!(f.kind, Kind::Bridge(_) | Kind::Bond(_) | Kind::Team(_)) {
+        flags |= LinkFlags::Controller;
+    }
+    let mut m = LinkMessage::default();
+    m.header = LinkHeader::default();
+    m.header.interface_family = family;
+    m.header.index = f.ifindex;
+    m.header.link_layer_type = if matches!(f.kind, Kind::Nlmon) {
+        LinkLayerType::Netlink
+    } else {
+        LinkLayerType::Ether
+    };
+    m.header.flags = flags;
+    m.header.change_mask = LinkFlags::from_bits_retain(change);
+    m
+}
+
+/// A bridge port's AF_BRIDGE RTM_NEWLINK or RTM_DELLINK as `br_fill_ifinfo`
+/// fills it: name, master, MTU, operstate, address, and (for NEWLINK) the
+/// port's state, priority and cost in a nested IFLA_PROTINFO.
+/// `ifi_change` is 0. (The kernel adds IFLA_LINK for a veth, its peer's
+/// index, which patchbay does not know for a netdev it attaches.)
+fn bridge_port_message(
+    g: &Graph,
+    port: IfId,
+    master: u32,
+    protinfo: Option<(u8, u16, u32)>,
+) -> LinkMessage {
+    let f = g.iface(port);
+    let mut m = link_header(g, port, AddressFamily::Bridge, 0);
+    m.attributes.push(LinkAttribute::IfName(f.name.clone()));
+    m.attributes.push(LinkAttribute::Controller(master));
+    m.attributes.push(LinkAttribute::Mtu(f.mtu));
+    m.attributes
+        .push(LinkAttribute::OperState(if g.oper_up(port) {
+            State::Up
+        } else {
+            State::Down
+        }));
+    m.attributes.push(LinkAttribute::Address(f.mac.0.to_vec()));
+    if let Some((state, priority, cost)) = protinfo {
+        let mut v = Vec::new();
+        for (t, val) in [
+            (1u16, vec![state]),
+            (2, priority.to_ne_bytes().to_vec()),
+            (3, cost.to_ne_bytes().to_vec()),
+        ] {
+            let len = 4 + val.len();
+            v.extend_from_slice(&(len as u16).to_ne_bytes());
+            v.extend_from_slice(&t.to_ne_bytes());
+            v.extend_from_slice(&val);
+            v.resize(v.len().next_multiple_of(4), 0);
+        }
+        m.attributes
+            .push(LinkAttribute::ProtoInfoUnknown(DefaultNla::new(
+                12 | NLA_F_NESTED,
+                v,
+            )));
+    }
+    m
+}
+
+/// The AF_BRIDGE RTM_NEWLINK of `port` while it is a port.
+fn port_message(g: &Graph, port: IfId) -> Option<LinkMessage> {
+    let f = g.iface(port);
+    let br = f.master?;
+    let p = g.iface(br).bridge()?.port(f.port_no)?;
+    Some(bridge_port_message(
+        g,
+        port,
+        g.iface(br).ifindex,
+        Some((p.state as u8, u16::from(p.priority), p.cost)),
+    ))
 }
 
 fn fdb_message(
@@ -151,6 +191,7 @@ fn fdb_message(
     vid: u16,
     state: NeighbourState,
 ) -> NeighbourMessage {
+    // `fdb_fill_info`: address, master, extended flags, cache info, VLAN.
     let mut m = NeighbourMessage::default();
     m.header = NeighbourHeader {
         family: AddressFamily::Bridge,
@@ -164,25 +205,72 @@ fn fdb_message(
     m.attributes.push(NeighbourAttribute::Controller(
         g.get(bridge).map_or(0, |f| f.ifindex),
     ));
-    if vid != 0 {
-        m.attributes.push(NeighbourAttribute::Vlan(vid));
-    }
+    m.attributes
+        .push(NeighbourAttribute::Other(DefaultNla::new(15, vec![0; 4])));
     if let Ok(ci) = NeighbourCacheInfo::parse(&[0; 16]) {
         m.attributes.push(NeighbourAttribute::CacheInfo(ci));
+    }
+    if vid != 0 {
+        m.attributes.push(NeighbourAttribute::Vlan(vid));
     }
     m
 }
 
 /// The messages the kernel would send for `e` (none for what it does not
 /// notify, such as a new root bridge).
-pub fn encode(g: &Graph, e: &Event, seq: u32) -> Vec<Vec<u8>> {
+pub fn encode(g: &Graph, e: &Event) -> Vec<Vec<u8>> {
     let live = |id: IfId| g.get(id).is_some();
     let m = match *e {
-        Event::LinkAdded { dev } | Event::Link { dev, .. } if live(dev) => {
-            RouteNetlinkMessage::NewLink(link_message(g, dev, AddressFamily::Unspec))
+        Event::LinkAdded { dev } if live(dev) => {
+            RouteNetlinkMessage::NewLink(link_message(g, dev, u32::MAX))
         }
-        Event::BondLink { slave: dev, .. } if live(dev) => {
-            RouteNetlinkMessage::NewLink(link_message(g, dev, AddressFamily::Unspec))
+        Event::Link { dev, .. } | Event::BondLink { slave: dev, .. } if live(dev) => {
+            RouteNetlinkMessage::NewLink(link_message(g, dev, 0))
+        }
+        Event::PortJoined { port, .. } if live(port) => {
+            let mut out = vec![serialize(RouteNetlinkMessage::NewLink(link_message(
+                g, port, 0,
+            )))];
+            if let Some(p) = port_message(g, port) {
+                out.push(serialize(RouteNetlinkMessage::NewLink(p)));
+            }
+            return out;
+        }
+        Event::PortLeft {
+            bridge_ifindex,
+            port,
+            priority,
+            cost,
+        } if live(port) => {
+            // `br_del_if`: the port disabled, deleted, and the device
+            // without its master.
+            let last = bridge_port_message(
+                g,
+                port,
+                bridge_ifindex,
+                Some((0, u16::from(priority), cost)),
+            );
+            let gone = bridge_port_message(g, port, bridge_ifindex, None);
+            return vec![
+                serialize(RouteNetlinkMessage::NewLink(last)),
+                serialize(RouteNetlinkMessage::DelLink(gone)),
+                serialize(RouteNetlinkMessage::NewLink(link_message(g, port, 0))),
+            ];
+        }
+        Event::FdbEntry {
+            bridge,
+            mac,
+            vid,
+            port,
+            nud,
+            added,
+        } => {
+            let m = fdb_message(g, bridge, port, mac, vid, NeighbourState::from(nud));
+            if added {
+                RouteNetlinkMessage::NewNeighbour(m)
+            } else {
+                RouteNetlinkMessage::DelNeighbour(m)
+            }
         }
         Event::LinkRemoved {
             ifindex,
@@ -191,6 +279,7 @@ pub fn encode(g: &Graph, e: &Event, seq: u32) -> Vec<Vec<u8>> {
         } => {
             let mut m = LinkMessage::default();
             m.header.index = ifindex;
+            m.header.change_mask = LinkFlags::from_bits_retain(u32::MAX);
             m.header.link_layer_type = LinkLayerType::Ether;
             let n = name.iter().position(|b| *b == 0).unwrap_or(name.len());
             m.attributes.push(LinkAttribute::IfName(
@@ -204,9 +293,11 @@ pub fn encode(g: &Graph, e: &Event, seq: u32) -> Vec<Vec<u8>> {
             }
             RouteNetlinkMessage::DelLink(m)
         }
-        Event::PortState { port, .. } if live(port) => {
-            RouteNetlinkMessage::NewLink(link_message(g, port, AddressFamily::Bridge))
-        }
+        Event::PortState { port, .. } if live(port) => match port_message(g, port) {
+            Some(m) => RouteNetlinkMessage::NewLink(m),
+            // It left: `PortLeft` said so.
+            None => return Vec::new(),
+        },
         Event::FdbLearned {
             bridge,
             mac,
@@ -267,7 +358,7 @@ pub fn encode(g: &Graph, e: &Event, seq: u32) -> Vec<Vec<u8>> {
         }
         _ => return Vec::new(),
     };
-    vec![serialize(m, seq)]
+    vec![serialize(m)]
 }
 
 /// One message as `ip monitor` / `bridge monitor` print it; `name` maps
@@ -473,7 +564,7 @@ mod tests {
         run(&mut g, "link add br0 type bridge");
         let mut msgs = Vec::new();
         while let Some(e) = g.poll_event() {
-            msgs.extend(encode(&g, &e, 1));
+            msgs.extend(encode(&g, &e));
         }
         let names = |i: u32| {
             if i == 1 {
@@ -499,7 +590,7 @@ mod tests {
             vid: 10,
             port: br,
         };
-        let m = encode(&g, &e, 2);
+        let m = encode(&g, &e);
         assert_eq!(message_type(&m[0]), Some((28, "RTM_NEWNEIGH")));
         assert_eq!(
             describe(&m[0], &names).unwrap(),
@@ -511,7 +602,7 @@ mod tests {
             vid: 0,
             port: br,
         };
-        let m = encode(&g, &e, 3);
+        let m = encode(&g, &e);
         assert_eq!(
             describe(&m[0], &names).unwrap(),
             "Deleted 02:00:00:00:00:09 dev br0 master br0 stale"
@@ -519,7 +610,7 @@ mod tests {
         run(&mut g, "link del br0");
         let mut last = None;
         while let Some(e) = g.poll_event() {
-            last = encode(&g, &e, 4).pop().or(last);
+            last = encode(&g, &e).pop().or(last);
         }
         assert!(describe(&last.unwrap(), &names)
             .unwrap()

@@ -712,3 +712,105 @@ fn wait_for(p: &Path) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// rtnetlink notifications: a NETLINK_ROUTE socket in `ns` that joined
+/// `groups` (RTNLGRP_* numbers), read on its own thread until the
+/// returned flag is set; each message arrives whole on the channel.
+pub fn rtnl_listen(
+    ns: &str,
+    groups: &[u32],
+) -> Result<
+    (
+        std::sync::mpsc::Receiver<Vec<u8>>,
+        std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ),
+    String,
+> {
+    use std::sync::atomic::AtomicBool;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let groups = groups.to_vec();
+    let _ = in_netns(ns, move || {
+        // SAFETY: socket(2) with constant arguments.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::NETLINK_ROUTE,
+            )
+        };
+        if fd < 0 {
+            let _ = ready_tx.send(Err(std::io::Error::last_os_error().to_string()));
+            return;
+        }
+        // SAFETY: we own fd from here on; OwnedFd closes it.
+        let owned = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        // SAFETY: a zeroed sockaddr_nl is valid (pid 0: the kernel picks).
+        let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        sa.nl_family = libc::AF_NETLINK as u16;
+        // SAFETY: bind(2) with a sockaddr_nl of its size.
+        let r = unsafe {
+            libc::bind(
+                fd,
+                &sa as *const libc::sockaddr_nl as *const libc::sockaddr,
+                std::mem::size_of::<libc::sockaddr_nl>() as u32,
+            )
+        };
+        let tv = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 100_000,
+        };
+        let mut ok = r == 0;
+        for g in &groups {
+            // SAFETY: NETLINK_ADD_MEMBERSHIP takes an int.
+            ok &= unsafe {
+                libc::setsockopt(
+                    fd,
+                    libc::SOL_NETLINK,
+                    libc::NETLINK_ADD_MEMBERSHIP,
+                    g as *const u32 as *const libc::c_void,
+                    4,
+                )
+            } == 0;
+        }
+        // SAFETY: SO_RCVTIMEO takes a timeval of this size.
+        ok &= unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                &tv as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::timeval>() as u32,
+            )
+        } == 0;
+        if !ok {
+            let _ = ready_tx.send(Err(std::io::Error::last_os_error().to_string()));
+            return;
+        }
+        let _ = ready_tx.send(Ok(()));
+        let mut buf = vec![0u8; 1 << 16];
+        while !stop2.load(Ordering::Relaxed) {
+            // SAFETY: recv(2) into a buffer of this length.
+            let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n <= 0 {
+                continue;
+            }
+            let mut b = &buf[..n as usize];
+            while b.len() >= 16 {
+                let len = u32::from_ne_bytes(b[..4].try_into().unwrap()) as usize;
+                if len < 16 || len > b.len() {
+                    break;
+                }
+                let _ = tx.send(b[..len].to_vec());
+                b = &b[len.next_multiple_of(4).min(b.len())..];
+            }
+        }
+        drop(owned);
+    });
+    ready_rx
+        .recv_timeout(Duration::from_secs(5))
+        .map_err(|e| format!("rtnetlink listener in {ns}: {e}"))??;
+    Ok((rx, stop))
+}

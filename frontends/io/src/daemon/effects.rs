@@ -70,6 +70,9 @@ impl Daemon {
         };
         self.warning = out.warning;
         self.carry_out(out.effects)?;
+        // What the command did, announced while the netdevs it let go are
+        // still in the graph to be named.
+        self.drain_events();
         let all: Vec<IfId> = self
             .graph
             .iter()
