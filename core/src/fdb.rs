@@ -61,7 +61,6 @@ impl Entry {
     pub fn ages(&self) -> bool {
         !(self.flags.local || self.flags.is_static || self.flags.extern_learn)
     }
-    /// The NUD state `bridge fdb show` prints.
     /// The NUD state the kernel announces the entry with: permanent for
     /// a local one, noarp for a static one, reachable for a learned or
     /// dynamic one (`fdb_to_nud`).
@@ -75,6 +74,7 @@ impl Entry {
         }
     }
 
+    /// The NUD state `bridge fdb show` prints.
     pub fn state_name(&self) -> &'static str {
         if self.flags.local {
             "permanent"
@@ -136,6 +136,18 @@ pub struct FdbNote {
     /// [`Entry::nud`].
     pub nud: u16,
     pub added: bool,
+}
+
+impl FdbNote {
+    fn of(key: FdbKey, e: &Entry, added: bool) -> FdbNote {
+        FdbNote {
+            mac: key.mac(),
+            vid: key.vid(),
+            port: e.port,
+            nud: e.nud(),
+            added,
+        }
+    }
 }
 
 impl Default for Fdb {
@@ -296,22 +308,14 @@ impl Fdb {
     /// Notes every entry as added (a bridge's own, when it is made).
     pub fn note_all(&mut self) {
         if self.record {
-            let all: Vec<(FdbKey, Entry)> = self.map.iter().map(|(k, e)| (*k, *e)).collect();
-            for (k, e) in all {
-                self.note(k, &e, true);
-            }
+            let notes = &mut self.notes;
+            notes.extend(self.map.iter().map(|(k, e)| FdbNote::of(*k, e, true)));
         }
     }
 
     fn note(&mut self, key: FdbKey, e: &Entry, added: bool) {
         if self.record {
-            self.notes.push(FdbNote {
-                mac: key.mac(),
-                vid: key.vid(),
-                port: e.port,
-                nud: e.nud(),
-                added,
-            });
+            self.notes.push(FdbNote::of(key, e, added));
         }
     }
 
@@ -347,13 +351,7 @@ impl Fdb {
                 gone += 1;
             }
             if !keep && record {
-                notes.push(FdbNote {
-                    mac: k.mac(),
-                    vid: k.vid(),
-                    port: e.port,
-                    nud: e.nud(),
-                    added: false,
-                });
+                notes.push(FdbNote::of(*k, e, false));
             }
             keep
         });
@@ -366,13 +364,7 @@ impl Fdb {
         self.map.retain(|k, e| {
             let keep = !(e.flags.local && k.mac() == mac && e.port == port);
             if !keep && record {
-                notes.push(FdbNote {
-                    mac: k.mac(),
-                    vid: k.vid(),
-                    port: e.port,
-                    nud: e.nud(),
-                    added: false,
-                });
+                notes.push(FdbNote::of(*k, e, false));
             }
             keep
         });
