@@ -183,7 +183,9 @@ impl Host {
 
 impl Host {
     /// A neighbour solicitation for our IPv6 address: the solicited
-    /// advertisement (router no, solicited, override), to its sender.
+    /// advertisement (router no, solicited, override), to its sender; to
+    /// all nodes, not solicited, when the sender had no address yet (RFC
+    /// 4861 7.2.4).
     fn neighbour(&self, frame: &[u8]) -> Option<Vec<u8>> {
         let me = self.ip6?.octets();
         let ip = frame.get(14..)?;
@@ -191,6 +193,9 @@ impl Host {
             return None;
         }
         let src: [u8; 16] = ip[8..24].try_into().ok()?;
+        if src == [0; 16] {
+            return Some(patchbay_core::wire::host::unsolicited_na(self.mac, me));
+        }
         let dst = Mac(frame[6..12].try_into().ok()?);
         Some(patchbay_core::wire::host::neighbour_advertisement(
             self.mac, me, dst, src, true,

@@ -343,6 +343,19 @@ fn bond_arp_monitor_fails_over_when_the_target_stops_answering() {
 }
 
 #[test]
+fn bond_ns_monitor_fails_over_when_the_ipv6_target_stops_answering() {
+    let r = passes("bond-ns-monitor.pb");
+    // As the ARP monitor: down within (missed_max + 1) intervals of the
+    // cut at 4 s, and never before it.
+    let t = first_event(&r, 4_000_000_000, "ab: active slave a2");
+    assert!(t - 4_000_000_000 <= 300_000_000, "failover at {t} ns");
+    assert!(!r
+        .timeline
+        .iter()
+        .any(|e| e.text.starts_with("ab: a1 link down") && e.t < 4_000_000_000));
+}
+
+#[test]
 fn bond_tlb_spreads_transmit_and_alb_spreads_receive() {
     passes("bond-tlb-alb.pb");
 }

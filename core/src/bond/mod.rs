@@ -199,6 +199,9 @@ pub struct BondConfig {
     pub peer_notif_delay: u32,
     pub arp_interval: u32,
     pub arp_ip_target: Vec<[u8; 4]>,
+    /// IPv6 targets of the same monitor, probed with neighbour
+    /// solicitations (`ns_ip6_target`, kernels 6.0 and later).
+    pub ns_ip6_target: Vec<[u8; 16]>,
     pub arp_validate: ArpValidate,
     /// false: any, true: all.
     pub arp_all_targets: bool,
@@ -234,6 +237,7 @@ impl Default for BondConfig {
             peer_notif_delay: 0,
             arp_interval: 0,
             arp_ip_target: Vec::new(),
+            ns_ip6_target: Vec::new(),
             arp_validate: ArpValidate::None,
             arp_all_targets: false,
             arp_missed_max: 2,
@@ -321,6 +325,8 @@ pub struct Bond {
     /// The backup being tried while there is no active slave (ARP monitor).
     current_arp_slave: Option<u16>,
     pub arp_probes: u64,
+    /// Neighbour solicitations sent for `ns_ip6_target`.
+    pub ns_probes: u64,
 }
 
 impl Bond {
@@ -351,6 +357,7 @@ impl Bond {
             alb_consumed: false,
             current_arp_slave: None,
             arp_probes: 0,
+            ns_probes: 0,
         }
     }
 
@@ -1088,13 +1095,22 @@ impl Bond {
     fn rcv_validate(&mut self, now: Instant, k: usize, frame: &Frame<'_>) {
         let t = now.as_nanos() as i64;
         let is_arp = frame.ethertype() == ethertype::ARP;
+        let is_ipv6 = frame.ethertype() == ethertype::IPV6;
         if !self.do_arp_validate(k) {
-            if !self.arp_validate_only() || is_arp {
+            if !self.arp_validate_only() || is_arp || is_ipv6 {
                 self.slaves[k].last_rx = t;
             }
             return;
         }
-        if !is_arp || (frame.dst() != self.mac && !frame.dst().is_multicast()) {
+        // PACKET_OTHERHOST frames are not looked at.
+        if frame.dst() != self.mac && !frame.dst().is_multicast() {
+            return;
+        }
+        if is_ipv6 {
+            self.na_rcv(t, k, frame);
+            return;
+        }
+        if !is_arp {
             return;
         }
         // `bond_arp_rcv`.
@@ -1130,6 +1146,76 @@ impl Bond {
         let s = &mut self.slaves[k];
         s.last_rx = t;
         s.target_rx[i] = t;
+    }
+
+    /// `bond_na_rcv`: a neighbour solicitation or advertisement counts as
+    /// an answer from an `ns_ip6_target`, trusted as `bond_arp_rcv` trusts
+    /// ARP (on the active member; swapped on a backup once the active one
+    /// hears; on the member being tried).
+    fn na_rcv(&mut self, t: i64, k: usize, frame: &Frame<'_>) {
+        let b = &frame.body()[2..];
+        if b.len() < 40 + 4 || b[6] != 58 || !matches!(b[40], 135 | 136) {
+            return;
+        }
+        let saddr: [u8; 16] = b[8..24].try_into().expect("16");
+        let daddr: [u8; 16] = b[24..40].try_into().expect("16");
+        let curr = self.curr_active.and_then(|id| self.idx(id));
+        let arp_slave = self.current_arp_slave.and_then(|id| self.idx(id));
+        if self.slaves[k].active {
+            self.validate_na(t, k, saddr, daddr);
+        } else if curr.is_some_and(|c| self.slave_last_rx(c) > self.slaves[c].last_link_up) {
+            self.validate_na(t, k, daddr, saddr);
+        } else if let Some(a) = arp_slave {
+            if self.in_interval(t, self.slaves[a].last_tx, 1) {
+                self.validate_na(t, k, saddr, daddr);
+            }
+        }
+    }
+
+    /// `bond_validate_na`: from a target, to all nodes or to one of the
+    /// host's addresses.
+    fn validate_na(&mut self, t: i64, k: usize, saddr: [u8; 16], daddr: [u8; 16]) {
+        const ALL_NODES: [u8; 16] = [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+        if saddr == [0; 16] || (daddr != ALL_NODES && !self.announce.host.addrs6.contains(&daddr)) {
+            return;
+        }
+        let Some(i) = self.cfg.ns_ip6_target.iter().position(|x| *x == saddr) else {
+            return;
+        };
+        let s = &mut self.slaves[k];
+        s.last_rx = t;
+        s.target_rx[i] = t;
+    }
+
+    /// `bond_send_validate`: the ARP requests, then the neighbour
+    /// solicitations, out of member `k`.
+    fn send_validate(&mut self, t: i64, k: usize) {
+        self.arp_send_all(t, k);
+        self.ns_send_all(t, k);
+    }
+
+    /// `bond_ns_send_all`: a solicitation for every IPv6 target, from the
+    /// host's address of the target's scope (link-local or not), or from
+    /// the unspecified address while the host has used none.
+    fn ns_send_all(&mut self, t: i64, k: usize) {
+        let link_local = |a: &[u8; 16]| a[0] == 0xfe && a[1] & 0xc0 == 0x80;
+        let id = self.slaves[k].id;
+        for target in self.cfg.ns_ip6_target.clone() {
+            let src = self
+                .announce
+                .host
+                .addrs6
+                .iter()
+                .find(|a| link_local(a) == link_local(&target))
+                .copied()
+                .unwrap_or([0; 16]);
+            let f = crate::wire::host::neighbour_solicitation(self.mac, src, target);
+            self.tx.push((id, f));
+            self.ns_probes += 1;
+            if self.slaves[k].dev_up {
+                self.slaves[k].last_tx = t;
+            }
+        }
     }
 
     /// `bond_arp_send_all`: a request for every target, from the bond's
@@ -1176,7 +1262,7 @@ impl Bond {
                 changed = true;
             }
             if self.slaves[k].dev_up {
-                self.arp_send_all(t, k);
+                self.send_validate(t, k);
             }
         }
         if changed {
@@ -1268,7 +1354,7 @@ impl Bond {
         }
         // bond_ab_arp_probe
         if let Some(k) = self.curr_active.and_then(|id| self.idx(id)) {
-            self.arp_send_all(t, k);
+            self.send_validate(t, k);
         } else if !self.slaves.is_empty() {
             let n = self.slaves.len();
             for k in 0..n {
@@ -1290,7 +1376,7 @@ impl Bond {
             if let Some(k) = next {
                 self.set_link(k, Link::Back);
                 self.set_active(k);
-                self.arp_send_all(t, k);
+                self.send_validate(t, k);
                 self.slaves[k].last_link_up = t;
                 self.current_arp_slave = Some(self.slaves[k].id);
             }

@@ -24,6 +24,7 @@ pub struct BondOpts {
     pub use_carrier: Option<bool>,
     pub arp_interval: Option<u32>,
     pub arp_ip_target: Option<Vec<[u8; 4]>>,
+    pub ns_ip6_target: Option<Vec<[u8; 16]>>,
     pub arp_validate: Option<ArpValidate>,
     pub arp_all_targets: Option<bool>,
     pub arp_missed_max: Option<u32>,
@@ -134,6 +135,31 @@ pub(super) fn parse_opts(a: &mut Args<'_>) -> Result<BondOpts, CmdError> {
                     return Err(a.bad(x, v, "at most 16 addresses"));
                 }
                 o.arp_ip_target = Some(t);
+            }
+            "ns_ip6_target" => {
+                a.next();
+                let v = a.value(x)?;
+                let t: Option<Vec<[u8; 16]>> = v
+                    .split(',')
+                    .map(|p| p.parse::<std::net::Ipv6Addr>().ok().map(|a| a.octets()))
+                    .collect();
+                let t = t.ok_or_else(|| a.bad(x, v, "IPv6 addresses separated by commas"))?;
+                if t.len() > crate::bond::MAX_ARP_TARGETS {
+                    return Err(a.bad(x, v, "at most 16 addresses"));
+                }
+                // `bond_is_ip6_target_ok`: not ::, not loopback, not multicast.
+                if let Some(bad) = t.iter().find(|a| {
+                    let ip = std::net::Ipv6Addr::from(**a);
+                    ip.is_unspecified() || ip.is_loopback() || ip.is_multicast()
+                }) {
+                    let shown = std::net::Ipv6Addr::from(*bad).to_string();
+                    return Err(a.bad(
+                        x,
+                        &shown,
+                        "a unicast IPv6 address (not ::, ::1 or multicast)",
+                    ));
+                }
+                o.ns_ip6_target = Some(t);
             }
             "arp_validate" => {
                 a.next();
@@ -255,6 +281,7 @@ pub(super) fn apply_opts(
     }
     set!(miimon <- miimon, updelay <- updelay, downdelay <- downdelay, peer_notif_delay <- peer_notify_delay,
          use_carrier <- use_carrier, arp_interval <- arp_interval, arp_ip_target <- arp_ip_target,
+         ns_ip6_target <- ns_ip6_target,
          arp_validate <- arp_validate, arp_all_targets <- arp_all_targets, arp_missed_max <- arp_missed_max,
          primary_reselect <- primary_reselect, fail_over_mac <- fail_over_mac,
          xmit_hash_policy <- xmit_hash_policy, resend_igmp <- resend_igmp, num_grat_arp <- num_grat_arp,
@@ -272,10 +299,10 @@ pub(super) fn apply_opts(
     if o.miimon.is_some_and(|v| v > 0) && o.arp_interval.is_none() {
         c.arp_interval = 0;
     }
-    if c.arp_interval > 0 && c.arp_ip_target.is_empty() {
+    if c.arp_interval > 0 && c.arp_ip_target.is_empty() && c.ns_ip6_target.is_empty() {
         return Err(err(
             cmd,
-            "arp_interval needs arp_ip_target: give at least one target address",
+            "arp_interval needs arp_ip_target or ns_ip6_target: give at least one target address",
         ));
     }
     if c.arp_interval > 0 && c.mode == Mode::Ieee8023ad {
@@ -292,6 +319,13 @@ pub(super) fn apply_opts(
 
 fn ip(a: &[u8; 4]) -> String {
     format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3])
+}
+
+/// IPv6 addresses as the kernel prints them (`%pI6c`).
+fn ip6s(t: &[[u8; 16]]) -> Vec<String> {
+    t.iter()
+        .map(|a| std::net::Ipv6Addr::from(*a).to_string())
+        .collect()
 }
 
 /// `IFLA_BOND_*` as iproute2's `-j -d` prints them, in its order.
@@ -315,6 +349,9 @@ pub(super) fn info_json(g: &Graph, b: &Bond) -> Value {
             "arp_ip_target".into(),
             c.arp_ip_target.iter().map(ip).collect::<Vec<_>>().into(),
         );
+    }
+    if !c.ns_ip6_target.is_empty() {
+        m.insert("ns_ip6_target".into(), ip6s(&c.ns_ip6_target).into());
     }
     m.insert(
         "arp_validate".into(),
@@ -629,6 +666,11 @@ pub(super) fn proc_text(b: &Bond, carrier: bool) -> String {
             .map(|a| format!(" {}.{}.{}.{}", a[0], a[1], a[2], a[3]))
             .collect();
         let _ = writeln!(s, "ARP IP target/s (n.n.n.n form):{}", t.join(","));
+        let t: Vec<String> = ip6s(&c.ns_ip6_target)
+            .iter()
+            .map(|a| format!(" {a}"))
+            .collect();
+        let _ = writeln!(s, "NS IPv6 target/s (xx::xx form):{}", t.join(","));
     }
     if c.mode == Mode::Ieee8023ad {
         let _ = writeln!(s, "\n802.3ad info");
@@ -754,6 +796,9 @@ pub(super) fn save_options(c: &BondConfig) -> Vec<String> {
             .map(|a| format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3]))
             .collect();
         put("arp_ip_target", t.join(","));
+    }
+    if c.ns_ip6_target != d.ns_ip6_target {
+        put("ns_ip6_target", ip6s(&c.ns_ip6_target).join(","));
     }
     if c.arp_validate != d.arp_validate {
         put("arp_validate", c.arp_validate.name().into());

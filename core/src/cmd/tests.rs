@@ -213,6 +213,38 @@ fn bond_options_follow_the_kernels_rules_and_show_as_iproute2() {
     );
     assert!(proc_text.contains("Up Delay (ms): 200"), "{proc_text}");
     assert!(proc_text.contains("\nSlave Interface: e1\n"), "{proc_text}");
+    // IPv6 targets (`ns_ip6_target`) serve the same monitor; the kernel's
+    // refusals of ::, loopback and multicast targets.
+    for bad in ["::", "::1", "ff02::1", "fd00::1,nope"] {
+        let e = run(
+            &mut g,
+            &format!("link set b0 type bond arp_interval 100 ns_ip6_target {bad}"),
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("ns_ip6_target"), "{bad}: {e}");
+    }
+    run(
+        &mut g,
+        "link set b0 type bond arp_interval 100 ns_ip6_target fd00::1,fe80::2",
+        false,
+    )
+    .unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&run(&mut g, "link show dev b0", true).unwrap().text).unwrap();
+    let d = &v[0]["linkinfo"]["info_data"];
+    assert_eq!(
+        d["ns_ip6_target"],
+        serde_json::json!(["fd00::1", "fe80::2"])
+    );
+    let t = run(&mut g, "link show dev b0", false).unwrap().text;
+    assert!(t.contains(" ns_ip6_target fd00::1,fe80::2 "), "{t}");
+    let proc_text = run(&mut g, "bond show b0", false).unwrap().text;
+    assert!(
+        proc_text.contains("NS IPv6 target/s (xx::xx form): fd00::1, fe80::2\n"),
+        "{proc_text}"
+    );
 }
 
 fn run(g: &mut Graph, l: &str) -> Result<Output, CmdError> {
@@ -492,7 +524,7 @@ const EVERY_KIND: &[&str] = &[
     "link add br2 type bridge",
     "link del gone",
     "link add bond0 type bond mode 802.3ad lacp_rate fast miimon 50 xmit_hash_policy layer3+4 ad_actor_sys_prio 100 ad_select count min_links 1",
-    "link add bond1 address 02:00:00:00:02:01 type bond mode active-backup miimon 0 arp_interval 100 arp_ip_target 198.18.0.1,198.18.0.2 arp_validate all primary p6 num_grat_arp 3 fail_over_mac active",
+    "link add bond1 address 02:00:00:00:02:01 type bond mode active-backup miimon 0 arp_interval 100 arp_ip_target 198.18.0.1,198.18.0.2 ns_ip6_target fd00::9 arp_validate all primary p6 num_grat_arp 3 fail_over_mac active",
     "link add team0 type team config '{\"runner\": {\"name\": \"lacp\", \"fast_rate\": true}, \"ports\": {\"p7\": {\"lacp_prio\": 10}}}'",
     "link add team1 type team config '{\"runner\": {\"name\": \"activebackup\"}, \"link_watch\": {\"name\": \"arp_ping\", \"interval\": 100, \"missed_max\": 2, \"source_host\": \"198.18.9.1\", \"target_host\": \"198.18.9.9\"}}'",
     "link add vx0 type vxlan id 100 local 198.18.0.1 dstport 4789 srcport 1000 2000 ttl 10 tos 10 df set proxy l2miss nolearning ageing 30 maxaddress 50 noudpcsum",

@@ -111,12 +111,16 @@ pub fn link_local(mac: Mac) -> [u8; 16] {
 }
 
 /// A neighbour solicitation for `target` from `src` to its solicited-node
-/// group (teamd's nsna_ping).
+/// group (teamd's nsna_ping, the bond's `ns_ip6_target`), with the source
+/// link-layer address option unless `src` is the unspecified address
+/// (RFC 4861 7.2.2; `ndisc_ns_create`).
 pub fn neighbour_solicitation(mac: Mac, src: [u8; 16], target: [u8; 16]) -> Vec<u8> {
     let mut icmp = vec![135, 0, 0, 0, 0, 0, 0, 0];
     icmp.extend_from_slice(&target);
-    icmp.extend_from_slice(&[1, 1]);
-    icmp.extend_from_slice(&mac.0);
+    if src != [0; 16] {
+        icmp.extend_from_slice(&[1, 1]);
+        icmp.extend_from_slice(&mac.0);
+    }
     let mut dst = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 0, 0];
     dst[13..].copy_from_slice(&target[13..]);
     let dmac = Mac([0x33, 0x33, 0xff, target[13], target[14], target[15]]);
