@@ -370,6 +370,19 @@ impl Fdb {
         });
     }
 
+    /// Removes the bridge's own local entries (those of no port), noting
+    /// each, as the bridge goes.
+    pub fn remove_own_local(&mut self) {
+        let (record, notes) = (self.record, &mut self.notes);
+        self.map.retain(|k, e| {
+            let keep = !(e.flags.local && e.port.is_none());
+            if !keep && record {
+                notes.push(FdbNote::of(*k, e, false));
+            }
+            keep
+        });
+    }
+
     /// When the collector next needs to run.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.next_gc

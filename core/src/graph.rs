@@ -99,6 +99,8 @@ pub enum Event {
     /// ([`crate::fdb::FdbNote`]).
     FdbEntry {
         bridge: IfId,
+        /// The bridge's ifindex (it may be gone when the event is read).
+        bridge_ifindex: u32,
         mac: Mac,
         vid: u16,
         /// The port, or the bridge for its own entries.
@@ -131,6 +133,8 @@ pub enum Event {
         ifindex: u32,
         name: [u8; 16],
         kind: Option<&'static str>,
+        mtu: u32,
+        mac: Mac,
     },
     PortState {
         bridge: IfId,
@@ -267,6 +271,9 @@ pub struct Iface {
     /// netdevsim: fault injection (drop, corrupt, delay).
     pub faults: Option<Box<crate::netdevsim::Faults>>,
     pub admin_up: bool,
+    /// Has been up once: the kernel's device has its qdisc from then on
+    /// (`noqueue` rather than `noop` in `ip link show`).
+    pub been_up: bool,
     /// Carrier of the attachment (wire devices); reported by the front end.
     pub carrier: bool,
     pub mtu: u32,
@@ -477,6 +484,7 @@ impl Graph {
             ipvlans: Vec::new(),
             faults: None,
             admin_up: false,
+            been_up: false,
             carrier: true,
             mtu,
             mac,
@@ -681,6 +689,12 @@ impl Graph {
         for p in ports {
             let _ = self.release(now, p);
         }
+        // A bridge's own entries go with it (`br_dev_delete`), announced
+        // while it can still be named.
+        if let Some(b) = self.iface_mut(id).bridge_mut() {
+            b.fdb.remove_own_local();
+            self.collect(id);
+        }
         if let Some(lower) = self.iface(id).link {
             if let Some(l) = self.get_mut(lower) {
                 l.vlan_uppers.retain(|u| u.2 != id);
@@ -701,6 +715,8 @@ impl Graph {
                 ifindex: iface.ifindex,
                 name,
                 kind: iface.kind.info_kind(),
+                mtu: iface.mtu,
+                mac: iface.mac,
             });
         }
         if let Some(a) = iface.attach {
@@ -1132,6 +1148,7 @@ impl Graph {
         let Some(log) = self.events.as_mut() else {
             return;
         };
+        let bridge_ifindex = self.ifaces[br.slot()].as_ref().map_or(0, |f| f.ifindex);
         let Some(b) = self.ifaces[br.slot()].as_mut().and_then(Iface::bridge_mut) else {
             return;
         };
@@ -1155,6 +1172,7 @@ impl Graph {
             };
             log.push_back(Event::FdbEntry {
                 bridge: br,
+                bridge_ifindex,
                 mac: n.mac,
                 vid: n.vid,
                 port,
@@ -1214,7 +1232,9 @@ impl Graph {
 
     /// `ip link set DEV up|down`.
     pub fn set_admin(&mut self, now: Instant, id: IfId, up: bool) {
-        self.iface_mut(id).admin_up = up;
+        let f = self.iface_mut(id);
+        f.admin_up = up;
+        f.been_up |= up;
         self.link_changed(now, id);
     }
 

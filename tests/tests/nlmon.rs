@@ -128,11 +128,11 @@ fn an_nlmon_capture_of_a_bridge_session_decodes_as_rtnetlink() {
     // The monitor saw the same, in ip monitor's words.
     assert!(text.contains(": br0: <"), "{text}");
     assert!(
-        text.contains("02:00:00:00:77:01 dev p1 master br0"),
+        text.contains("dev p1 lladdr 02:00:00:00:77:01 REACHABLE"),
         "{text}"
     );
     assert!(
-        text.contains("Deleted 02:00:00:00:77:01 dev p1 master br0 stale"),
+        text.contains("Deleted dev p1 lladdr 02:00:00:00:77:01 STALE"),
         "{text}"
     );
 }
@@ -380,5 +380,262 @@ fn the_rtnetlink_stream_is_the_kernels_for_a_bridge_session() {
     kstop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = mon.shutdown(std::net::Shutdown::Both);
     let _ = reader.join();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Reads a monitor's output as it comes, for [`records`].
+fn collect(p: &mut patchbay_lab::Proc) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let out = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut stdout = p.take_stdout().expect("piped stdout");
+    let o = out.clone();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            o.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    out
+}
+
+/// Monitor text as records (a link's second line joined to its first),
+/// trailing blanks trimmed, ifindex values replaced by `N`.
+fn records(text: &str) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    for l in text.lines() {
+        let l = l.trim_end();
+        if let (Some(cont), Some(last)) = (l.strip_prefix("    "), v.last_mut()) {
+            last.push_str(" | ");
+            last.push_str(cont);
+            continue;
+        }
+        if !l.is_empty() {
+            v.push(l.to_string());
+        }
+    }
+    v.iter()
+        .map(|r| {
+            let (del, rest) = match r.strip_prefix("Deleted ") {
+                Some(x) => ("Deleted ", x),
+                None => ("", r.as_str()),
+            };
+            match rest.split_once(": ") {
+                Some((i, tail)) if i.chars().all(|c| c.is_ascii_digit()) => {
+                    format!("{del}N: {tail}")
+                }
+                _ => r.clone(),
+            }
+        })
+        .collect()
+}
+
+/// `patchbay monitor` and `patchbay bridge monitor` print the lines
+/// iproute2's `ip monitor` and `bridge monitor` print for the kernel's
+/// bridge, through the session of the stream test above, operation by
+/// operation (as sets: the order within one operation may differ). What
+/// may differ, each a deviation named in ARCHITECTURE.md: ifindex values
+/// and the bridge's first (random) address;
+/// the kernel's repeated RTM_NEWLINKs (`event FEATURE CHANGE` and the
+/// like) and its IPv4/IPv6 netconf lines, which patchbay does not send; a
+/// veth port's `@peer` (IFLA_LINK) and the `M-DOWN` iproute2 derives
+/// from it; and, where the kernel here has no VLAN
+/// filtering, patchbay's VLAN 1 entries.
+#[test]
+fn patchbay_monitor_prints_what_ip_and_bridge_monitor_print() {
+    let Some(mut lab) = lab("nm") else { return };
+    let (k, p) = (lab.netns("k").unwrap(), lab.netns("p").unwrap());
+    for ns in [&k, &p] {
+        ipn(
+            &lab,
+            ns,
+            &["link", "add", "n1", "type", "veth", "peer", "name", "n2"],
+        );
+        ipn(
+            &lab,
+            ns,
+            &["link", "add", "n3", "type", "veth", "peer", "name", "n4"],
+        );
+        ipn(
+            &lab,
+            ns,
+            &["link", "set", "n1", "address", "02:00:00:00:00:01"],
+        );
+        ipn(
+            &lab,
+            ns,
+            &["link", "set", "n3", "address", "02:00:00:00:00:03"],
+        );
+    }
+    let vlans = Command::new("ip")
+        .args([
+            "-n",
+            &k,
+            "link",
+            "add",
+            "vf0",
+            "type",
+            "bridge",
+            "vlan_filtering",
+            "1",
+        ])
+        .output()
+        .unwrap()
+        .status
+        .success();
+    if vlans {
+        ipn(&lab, &k, &["link", "del", "vf0"]);
+    }
+    lab.start_daemon_in(Some(&p), &[]).unwrap();
+    let pbin = lab.patchbay.to_str().unwrap().to_string();
+    let sock = lab.socket.to_str().unwrap().to_string();
+    let mut procs = vec![
+        lab.spawn(&k, &["ip", "monitor"]).unwrap(),
+        lab.spawn(&k, &["bridge", "monitor"]).unwrap(),
+        lab.spawn(&p, &[&pbin, "--socket", &sock, "monitor"])
+            .unwrap(),
+        lab.spawn(&p, &[&pbin, "--socket", &sock, "bridge", "monitor"])
+            .unwrap(),
+    ];
+    let outs: Vec<_> = procs.iter_mut().map(collect).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let ops: [&[&str]; 8] = [
+        &["link", "add", "br0", "type", "bridge"],
+        &["link", "set", "n3", "master", "br0"],
+        &["link", "set", "n1", "master", "br0"],
+        &[
+            "bridge",
+            "fdb",
+            "add",
+            "02:00:00:00:77:01",
+            "dev",
+            "n1",
+            "master",
+            "static",
+        ],
+        &[
+            "bridge",
+            "fdb",
+            "del",
+            "02:00:00:00:77:01",
+            "dev",
+            "n1",
+            "master",
+        ],
+        &["link", "set", "n1", "nomaster"],
+        &["link", "set", "n1", "master", "br0"],
+        &["link", "del", "br0"],
+    ];
+    let kernel_only = |r: &String| {
+        r.starts_with("inet ")
+            || r.starts_with("inet6 ")
+            || r.starts_with("Deleted inet")
+            || r.contains(" event ")
+    };
+    // A veth's "@peer" after its name: patchbay does not carry IFLA_LINK.
+    let no_peer = |r: String| -> String {
+        match r.split_once(": ") {
+            Some((head, tail)) => match tail.split_once(": <") {
+                Some((name, rest)) => {
+                    // And M-DOWN, which iproute2 derives from that peer.
+                    let name = name.split('@').next().unwrap_or(name);
+                    let rest = rest.replace(",M-DOWN>", ">");
+                    format!("{head}: {name}: <{rest}")
+                }
+                None => r.clone(),
+            },
+            None => r,
+        }
+    };
+    // The address each bridge starts with is random: named BRADDR, from
+    // the entry each stream announces for it first.
+    let mut braddr: Vec<Option<String>> = vec![None; 4];
+    let mut seen = [0usize; 4];
+    let mut failures = Vec::new();
+    let mut shown = String::new();
+    for op in ops {
+        let (tool, words) = match op[0] {
+            "bridge" => ("bridge", &op[1..]),
+            _ => ("ip", op),
+        };
+        let mut args = vec!["-n", k.as_str()];
+        args.extend_from_slice(words);
+        let o = Command::new(tool).args(&args).output().unwrap();
+        assert!(o.status.success(), "{tool} {args:?}: {o:?}");
+        lab.pb(op).unwrap();
+        std::thread::sleep(Duration::from_millis(600));
+        let new: Vec<Vec<String>> = outs
+            .iter()
+            .zip(seen.iter_mut())
+            .map(|(o, s)| {
+                let all = o.lock().unwrap().clone();
+                // Whole lines only.
+                let end = all.rfind('\n').map_or(0, |i| i + 1);
+                let chunk = all[*s..end].to_string();
+                *s = end;
+                records(&chunk)
+            })
+            .zip(braddr.iter_mut())
+            .map(|(rs, b)| {
+                for r in &rs {
+                    let w: Vec<&str> = r.split(' ').collect();
+                    let found = match w.as_slice() {
+                        ["dev", "br0", "lladdr", mac, "PERMANENT"] => Some(*mac),
+                        [mac, "dev", "br0", "master", "br0", "permanent"] => Some(*mac),
+                        _ => None,
+                    };
+                    if b.is_none() {
+                        *b = found.map(str::to_string);
+                    }
+                }
+                rs.into_iter()
+                    .map(|r| match b {
+                        Some(m) => r.replace(m.as_str(), "BRADDR"),
+                        None => r,
+                    })
+                    .collect::<Vec<String>>()
+            })
+            .collect();
+        for (i, what) in [(0, "ip monitor"), (1, "bridge monitor")] {
+            let theirs: std::collections::BTreeSet<String> = new[i]
+                .iter()
+                .filter(|r| !kernel_only(r))
+                .cloned()
+                .map(no_peer)
+                .collect();
+            let ours: std::collections::BTreeSet<String> = new[i + 2]
+                .iter()
+                .filter(|r| vlans || !r.contains(" vlan "))
+                .cloned()
+                .collect();
+            shown.push_str(&format!(
+                "{} [{what}]\n  kernel:   {theirs:?}\n  patchbay: {ours:?}\n",
+                op.join(" ")
+            ));
+            if theirs.is_empty() {
+                failures.push(format!(
+                    "{} [{what}]: the kernel's printed nothing",
+                    op.join(" ")
+                ));
+            }
+            if theirs != ours {
+                failures.push(format!(
+                    "{} [{what}]: only the kernel's: {:?}; only patchbay's: {:?}",
+                    op.join(" "),
+                    theirs.difference(&ours).collect::<Vec<_>>(),
+                    ours.difference(&theirs).collect::<Vec<_>>()
+                ));
+            }
+        }
+    }
+    for mut p in procs {
+        p.terminate();
+        let _ = p.wait();
+    }
+    eprintln!("{shown}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

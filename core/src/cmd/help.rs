@@ -192,7 +192,8 @@ pub fn bridge() -> String {
          patchbay bridge fdb add|del|replace|append LLADDR dev DEV [vlan VID] [master|self] [static|dynamic] [dst IP] [port P] [vni N]\n       \
          patchbay bridge fdb show [br BRIDGE] [dev DEV]\n       \
          patchbay bridge vlan add|del dev DEV vid VID[-VID] [pvid] [untagged] [self] [master]\n       \
-         patchbay bridge vlan show [dev DEV]\n\n",
+         patchbay bridge vlan show [dev DEV]\n       \
+         patchbay bridge monitor [all|link|fdb]\n\n",
     );
     s += "bridge link set OPTIONS:\n";
     s += &render(&options("bridge link set dev x", None));

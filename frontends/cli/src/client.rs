@@ -2,6 +2,7 @@
 
 use patchbay_io::pcap;
 use patchbay_io::proto::{Request, Response};
+use patchbay_io::rtnl::Style;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -393,21 +394,25 @@ pub struct MonitorPrinter {
     link: bool,
     neigh: bool,
     json: bool,
+    style: Style,
 }
 
 impl MonitorPrinter {
-    /// `[all|link|neigh]`.
-    pub fn new(args: &[String], json: bool) -> Result<MonitorPrinter, ExitCode> {
+    /// `monitor [all|link|neigh]` (`ip monitor`'s words) or, with
+    /// [`Style::Bridge`], `bridge monitor [all|link|fdb]`.
+    pub fn new(args: &[String], json: bool, style: Style) -> Result<MonitorPrinter, ExitCode> {
         let (mut link, mut neigh) = (true, true);
+        let (what, objects) = match style {
+            Style::Ip => ("monitor", "all, link or neigh"),
+            Style::Bridge => ("bridge monitor", "all, link or fdb"),
+        };
         for a in args {
-            match a.as_str() {
-                "all" => {}
-                "link" => neigh = false,
-                "neigh" | "fdb" => link = false,
-                x => {
-                    eprintln!(
-                        "Error: monitor: unknown object \"{x}\" (expected all, link or neigh)"
-                    );
+            match (a.as_str(), style) {
+                ("all", _) => {}
+                ("link", _) => neigh = false,
+                ("neigh", Style::Ip) | ("fdb", _) => link = false,
+                (x, _) => {
+                    eprintln!("Error: {what}: unknown object \"{x}\" (expected {objects})");
                     return Err(ExitCode::from(2));
                 }
             }
@@ -417,6 +422,7 @@ impl MonitorPrinter {
             link,
             neigh,
             json,
+            style,
         })
     }
 
@@ -433,7 +439,7 @@ impl MonitorPrinter {
         }
         let names = &self.names;
         let lookup = |i: u32| names.get(&i).cloned().unwrap_or_else(|| format!("if{i}"));
-        let Some(text) = patchbay_io::rtnl::describe(msg, &lookup) else {
+        let Some(text) = patchbay_io::rtnl::describe(msg, &lookup, self.style) else {
             return;
         };
         let mut out = std::io::stdout().lock();
@@ -446,12 +452,13 @@ impl MonitorPrinter {
     }
 }
 
-/// `patchbay monitor [all|link|neigh]`: the control plane's changes as
-/// they happen, printed as `ip monitor` prints the kernel's (the daemon
-/// streams them as rtnetlink messages, the same ones an nlmon device
-/// carries); `-j` prints one JSON object per message.
-pub fn monitor(socket: &Path, args: &[String], o: Opts) -> ExitCode {
-    let mut printer = match MonitorPrinter::new(args, o.json) {
+/// `patchbay monitor [all|link|neigh]` and `patchbay bridge monitor
+/// [all|link|fdb]`: the control plane's changes as they happen, printed as
+/// `ip monitor` and `bridge monitor` print the kernel's (the daemon streams
+/// them as rtnetlink messages, the same ones an nlmon device carries);
+/// `-j` prints one JSON object per message.
+pub fn monitor(socket: &Path, args: &[String], o: Opts, style: Style) -> ExitCode {
+    let mut printer = match MonitorPrinter::new(args, o.json, style) {
         Ok(p) => p,
         Err(x) => return x,
     };

@@ -98,10 +98,11 @@ pub fn batch(file: &str, o: Opts) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `patchbay --backend kernel monitor [all|link|neigh]`: the kernel's own
-/// events, printed as `patchbay monitor` prints patchbay's.
-pub fn monitor(args: &[String], o: Opts) -> ExitCode {
-    let mut printer = match crate::client::MonitorPrinter::new(args, o.json) {
+/// `patchbay --backend kernel monitor [all|link|neigh]` (and `bridge
+/// monitor`): the kernel's own events, printed as `patchbay monitor`
+/// prints patchbay's.
+pub fn monitor(args: &[String], o: Opts, style: patchbay_io::rtnl::Style) -> ExitCode {
+    let mut printer = match crate::client::MonitorPrinter::new(args, o.json, style) {
         Ok(p) => p,
         Err(x) => return x,
     };

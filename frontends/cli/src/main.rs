@@ -10,6 +10,7 @@ mod demo;
 mod kernel;
 mod sim;
 
+use patchbay_io::rtnl::Style;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -24,7 +25,8 @@ usage: patchbay [OPTIONS] OBJECT COMMAND...
                        [--workers N] [--attach auto|af_packet|af_xdp] [--poll] [--config FILE]
        patchbay demo
        patchbay capture DEV -w FILE.pcap [-c COUNT]
-       patchbay monitor [all|link|neigh]
+       patchbay monitor [all|link|neigh]      as ip monitor prints
+       patchbay bridge monitor [all|link|fdb] as bridge monitor prints
        patchbay save [FILE]          the running topology as a batch file
                                      (for -batch FILE or daemon --config FILE)
        patchbay compare TOPOLOGY [--traffic quick|standard] [--rounds N] [-j] [--svg FILE] [--no-ovs]
@@ -149,7 +151,10 @@ fn main() -> ExitCode {
                 eprint!("{USAGE}");
                 ExitCode::from(2)
             }
-            Some("monitor") => kernel::monitor(&rest[1..], opts),
+            Some("monitor") => kernel::monitor(&rest[1..], opts, Style::Ip),
+            Some("bridge") if rest.get(1).map(String::as_str) == Some("monitor") => {
+                kernel::monitor(&rest[2..], opts, Style::Bridge)
+            }
             Some(_) => kernel::command(rest, opts),
         };
     }
@@ -165,7 +170,10 @@ fn main() -> ExitCode {
         Some("demo") => demo::run(),
         Some("capture") => client::capture(&socket, &rest[1..]),
         Some("save") => client::save(&socket, &rest[1..]),
-        Some("monitor") => client::monitor(&socket, &rest[1..], opts),
+        Some("monitor") => client::monitor(&socket, &rest[1..], opts, Style::Ip),
+        Some("bridge") if rest.get(1).map(String::as_str) == Some("monitor") => {
+            client::monitor(&socket, &rest[2..], opts, Style::Bridge)
+        }
         Some("compare") => compare::run(&rest[1..], opts),
         Some("sim") => sim::run(&rest[1..], opts.json),
         Some(_) => client::command(&socket, rest, opts),

@@ -85,6 +85,7 @@ fn link_message(g: &Graph, id: IfId, change: u32) -> LinkMessage {
         State::Down
     }));
     m.attributes.push(LinkAttribute::Mtu(f.mtu));
+    m.attributes.push(LinkAttribute::Group(0));
     if let Some(ms) = f.master.and_then(|m| g.get(m)) {
         m.attributes.push(LinkAttribute::Controller(ms.ifindex));
     }
@@ -96,6 +97,15 @@ fn link_message(g: &Graph, id: IfId, change: u32) -> LinkMessage {
         m.attributes
             .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(k)]));
     }
+    // IFLA_QDISC, where the kernel puts it (after IFLA_LINKINFO): `noop`
+    // until the device is first up, then `noqueue` (every device patchbay
+    // emulates is queue-less, as veth and bridge are).
+    let qdisc = if f.admin_up || f.been_up {
+        "noqueue"
+    } else {
+        "noop"
+    };
+    m.attributes.push(LinkAttribute::Qdisc(qdisc.into()));
     m
 }
 
@@ -108,7 +118,8 @@ fn link_header(g: &Graph, id: IfId, family: AddressFamily, change: u32) -> LinkM
     if g.oper_up(id) {
         flags |= LinkFlags::Running | LinkFlags::LowerUp;
     }
-    if matches!(f.kind, Kind::Bridge(_) | Kind::Bond(_) | Kind::Team(_)) {
+    // IFF_MASTER is the bond's alone (a bridge or a team shows no MASTER).
+    if matches!(f.kind, Kind::Bond(_)) {
         flags |= LinkFlags::Controller;
     }
     let mut m = LinkMessage::default();
@@ -184,9 +195,8 @@ fn port_message(g: &Graph, port: IfId) -> Option<LinkMessage> {
 }
 
 fn fdb_message(
-    g: &Graph,
-    bridge: IfId,
-    port: IfId,
+    bridge_ifindex: u32,
+    port_ifindex: u32,
     mac: Mac,
     vid: u16,
     state: NeighbourState,
@@ -195,16 +205,15 @@ fn fdb_message(
     let mut m = NeighbourMessage::default();
     m.header = NeighbourHeader {
         family: AddressFamily::Bridge,
-        ifindex: g.get(port).map_or(0, |f| f.ifindex),
+        ifindex: port_ifindex,
         state,
         flags: NeighbourFlags::empty(),
         kind: RouteType::Unspec,
     };
     m.attributes
         .push(NeighbourAttribute::LinkLayerAddress(mac.0.to_vec()));
-    m.attributes.push(NeighbourAttribute::Controller(
-        g.get(bridge).map_or(0, |f| f.ifindex),
-    ));
+    m.attributes
+        .push(NeighbourAttribute::Controller(bridge_ifindex));
     m.attributes
         .push(NeighbourAttribute::Other(DefaultNla::new(15, vec![0; 4])));
     if let Ok(ci) = NeighbourCacheInfo::parse(&[0; 16]) {
@@ -251,7 +260,19 @@ pub fn encode(g: &Graph, e: &Event) -> Vec<Vec<u8>> {
                 Some((0, u16::from(priority), cost)),
             );
             let gone = bridge_port_message(g, port, bridge_ifindex, None);
+            // First the promiscuity dropped (`dev_set_promiscuity`), while
+            // the device still has its master: ifi_change IFF_PROMISC.
+            let mut promisc = link_message(g, port, 0x100);
+            let at = promisc
+                .attributes
+                .iter()
+                .position(|a| matches!(a, LinkAttribute::Group(_)))
+                .map_or(0, |i| i + 1);
+            promisc
+                .attributes
+                .insert(at, LinkAttribute::Controller(bridge_ifindex));
             return vec![
+                serialize(RouteNetlinkMessage::NewLink(promisc)),
                 serialize(RouteNetlinkMessage::NewLink(last)),
                 serialize(RouteNetlinkMessage::DelLink(gone)),
                 serialize(RouteNetlinkMessage::NewLink(link_message(g, port, 0))),
@@ -259,13 +280,26 @@ pub fn encode(g: &Graph, e: &Event) -> Vec<Vec<u8>> {
         }
         Event::FdbEntry {
             bridge,
+            bridge_ifindex,
             mac,
             vid,
             port,
             nud,
             added,
         } => {
-            let m = fdb_message(g, bridge, port, mac, vid, NeighbourState::from(nud));
+            // The bridge's own entries name the bridge, gone or not.
+            let port_ifindex = if port == bridge {
+                bridge_ifindex
+            } else {
+                g.get(port).map_or(0, |f| f.ifindex)
+            };
+            let m = fdb_message(
+                bridge_ifindex,
+                port_ifindex,
+                mac,
+                vid,
+                NeighbourState::from(nud),
+            );
             if added {
                 RouteNetlinkMessage::NewNeighbour(m)
             } else {
@@ -276,21 +310,31 @@ pub fn encode(g: &Graph, e: &Event) -> Vec<Vec<u8>> {
             ifindex,
             name,
             kind,
+            mtu,
+            mac,
         } => {
+            // The device as it was when it went: down, its qdisc released.
             let mut m = LinkMessage::default();
             m.header.index = ifindex;
+            m.header.flags = LinkFlags::Broadcast | LinkFlags::Multicast;
             m.header.change_mask = LinkFlags::from_bits_retain(u32::MAX);
             m.header.link_layer_type = LinkLayerType::Ether;
             let n = name.iter().position(|b| *b == 0).unwrap_or(name.len());
             m.attributes.push(LinkAttribute::IfName(
                 String::from_utf8_lossy(&name[..n]).into_owned(),
             ));
+            m.attributes.push(LinkAttribute::OperState(State::Down));
+            m.attributes.push(LinkAttribute::Mtu(mtu));
+            m.attributes.push(LinkAttribute::Group(0));
+            m.attributes.push(LinkAttribute::Address(mac.0.to_vec()));
+            m.attributes.push(LinkAttribute::Broadcast(vec![0xff; 6]));
             if let Some(k) = kind {
                 m.attributes
                     .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
                         InfoKind::Other(k.into()),
                     )]));
             }
+            m.attributes.push(LinkAttribute::Qdisc("noop".into()));
             RouteNetlinkMessage::DelLink(m)
         }
         Event::PortState { port, .. } if live(port) => match port_message(g, port) {
@@ -311,9 +355,8 @@ pub fn encode(g: &Graph, e: &Event) -> Vec<Vec<u8>> {
             to: port,
             ..
         } => RouteNetlinkMessage::NewNeighbour(fdb_message(
-            g,
-            bridge,
-            port,
+            g.get(bridge).map_or(0, |f| f.ifindex),
+            g.get(port).map_or(0, |f| f.ifindex),
             mac,
             vid,
             NeighbourState::Reachable,
@@ -324,9 +367,8 @@ pub fn encode(g: &Graph, e: &Event) -> Vec<Vec<u8>> {
             vid,
             port,
         } => RouteNetlinkMessage::DelNeighbour(fdb_message(
-            g,
-            bridge,
-            port,
+            g.get(bridge).map_or(0, |f| f.ifindex),
+            g.get(port).map_or(0, |f| f.ifindex),
             mac,
             vid,
             NeighbourState::Stale,
@@ -361,112 +403,227 @@ pub fn encode(g: &Graph, e: &Event) -> Vec<Vec<u8>> {
     vec![serialize(m)]
 }
 
-/// One message as `ip monitor` / `bridge monitor` print it; `name` maps
-/// an ifindex to a device name. `None` for what it cannot read.
-pub fn describe(bytes: &[u8], name: &dyn Fn(u32) -> String) -> Option<String> {
+/// Whose words a message is printed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// `ip monitor`: links as `ip link show`, neighbours (FDB entries
+    /// too) as `ip neigh show`.
+    Ip,
+    /// `bridge monitor`: links as `bridge link show` (a port's STP state,
+    /// priority and cost), FDB entries as `bridge fdb show`.
+    Bridge,
+}
+
+/// What a link message says, as iproute2 reads it.
+#[derive(Default)]
+struct LinkView {
+    name: String,
+    mtu: Option<u32>,
+    master: Option<u32>,
+    oper: Option<State>,
+    qdisc: Option<String>,
+    group: Option<u32>,
+    addr: Option<Mac>,
+    brd: Option<Mac>,
+    link: Option<u32>,
+    netnsid: Option<i32>,
+    /// IFLA_PROTINFO: port state, priority, cost.
+    port: Option<(u8, Option<u16>, Option<u32>)>,
+}
+
+/// The IFLA_BRPORT_* values of a nested IFLA_PROTINFO payload.
+fn protinfo(v: &[u8], port: &mut Option<(u8, Option<u16>, Option<u32>)>) {
+    let mut i = 0;
+    while i + 4 <= v.len() {
+        let len = usize::from(u16::from_ne_bytes([v[i], v[i + 1]]));
+        let t = u16::from_ne_bytes([v[i + 2], v[i + 3]]) & 0x3fff;
+        let val = v.get(i + 4..i + len.max(4)).unwrap_or(&[]);
+        let p = port.get_or_insert((0, None, None));
+        match (t, val.len()) {
+            (1, 1..) => p.0 = val[0],
+            (2, 2..) => p.1 = Some(u16::from_ne_bytes([val[0], val[1]])),
+            (3, 4..) => p.2 = Some(u32::from_ne_bytes([val[0], val[1], val[2], val[3]])),
+            _ => {}
+        }
+        i += len.max(4).next_multiple_of(4);
+    }
+}
+
+fn link_view(l: &LinkMessage) -> LinkView {
+    use netlink_packet_core::{Emitable, Nla};
+    let mut v = LinkView::default();
+    let mac = |b: &[u8]| b.try_into().ok().map(Mac);
+    for a in &l.attributes {
+        match a {
+            LinkAttribute::IfName(n) => v.name = n.clone(),
+            LinkAttribute::Mtu(x) => v.mtu = Some(*x),
+            LinkAttribute::Controller(x) => v.master = Some(*x),
+            LinkAttribute::OperState(x) => v.oper = Some(*x),
+            LinkAttribute::Qdisc(x) => v.qdisc = Some(x.clone()),
+            LinkAttribute::Group(x) => v.group = Some(*x),
+            LinkAttribute::Address(b) => v.addr = mac(b),
+            LinkAttribute::Broadcast(b) => v.brd = mac(b),
+            LinkAttribute::Link(x) => v.link = Some(*x),
+            LinkAttribute::LinkNetNsId(x) => v.netnsid = Some(*x),
+            // Read back as a list of bridge attributes (AF_BRIDGE) or one
+            // unknown attribute holding the nested list.
+            LinkAttribute::ProtoInfoBridge(list) => {
+                let mut buf = Vec::new();
+                for n in list {
+                    if let netlink_packet_route::link::LinkProtoInfoBridge::Other(n) = n {
+                        let mut b = vec![0u8; n.buffer_len()];
+                        n.emit(&mut b);
+                        buf.extend_from_slice(&b);
+                    }
+                }
+                protinfo(&buf, &mut v.port);
+            }
+            LinkAttribute::ProtoInfoUnknown(n) => {
+                let mut b = vec![0u8; n.value_len()];
+                n.emit_value(&mut b);
+                protinfo(&b, &mut v.port);
+            }
+            _ => {}
+        }
+    }
+    v
+}
+
+/// `print_link_flags`: the flag names iproute2 shows, in its order.
+fn link_flags(h: LinkFlags) -> String {
+    let mut f: Vec<&str> = Vec::new();
+    if h.contains(LinkFlags::Up) && !h.contains(LinkFlags::Running) {
+        f.push("NO-CARRIER");
+    }
+    for (bit, name) in [
+        (LinkFlags::Loopback, "LOOPBACK"),
+        (LinkFlags::Broadcast, "BROADCAST"),
+        (LinkFlags::Pointopoint, "POINTOPOINT"),
+        (LinkFlags::Multicast, "MULTICAST"),
+        (LinkFlags::Noarp, "NOARP"),
+        (LinkFlags::Allmulti, "ALLMULTI"),
+        (LinkFlags::Promisc, "PROMISC"),
+        (LinkFlags::Controller, "MASTER"),
+        (LinkFlags::Port, "SLAVE"),
+        (LinkFlags::Up, "UP"),
+        (LinkFlags::LowerUp, "LOWER_UP"),
+        (LinkFlags::Dormant, "DORMANT"),
+    ] {
+        if h.contains(bit) {
+            f.push(name);
+        }
+    }
+    f.join(",")
+}
+
+fn oper_name(s: State) -> &'static str {
+    match s {
+        State::NotPresent => "NOTPRESENT",
+        State::Down => "DOWN",
+        State::LowerLayerDown => "LOWERLAYERDOWN",
+        State::Testing => "TESTING",
+        State::Dormant => "DORMANT",
+        State::Up => "UP",
+        _ => "UNKNOWN",
+    }
+}
+
+const BR_STATES: [&str; 5] = [
+    "disabled",
+    "listening",
+    "learning",
+    "forwarding",
+    "blocking",
+];
+
+fn nud_name(s: NeighbourState) -> Option<&'static str> {
+    Some(match s {
+        NeighbourState::Incomplete => "INCOMPLETE",
+        NeighbourState::Reachable => "REACHABLE",
+        NeighbourState::Stale => "STALE",
+        NeighbourState::Delay => "DELAY",
+        NeighbourState::Probe => "PROBE",
+        NeighbourState::Failed => "FAILED",
+        NeighbourState::Noarp => "NOARP",
+        NeighbourState::Permanent => "PERMANENT",
+        _ => return None,
+    })
+}
+
+/// One message as iproute2 prints it in `style` (`ip monitor`, `bridge
+/// monitor`), with its spacing; `name` maps an ifindex to a device name.
+/// `None` for what that tool does not print or this cannot read.
+pub fn describe(bytes: &[u8], name: &dyn Fn(u32) -> String, style: Style) -> Option<String> {
     let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes).ok()?;
     let NetlinkPayload::InnerMessage(m) = msg.payload else {
         return None;
     };
     let link = |l: &LinkMessage, deleted: bool| {
-        let mut ifname = String::new();
-        let (mut mtu, mut master, mut state, mut addr) = (None, None, None, None);
-        let mut brstate = None;
-        for a in &l.attributes {
-            match a {
-                LinkAttribute::IfName(n) => ifname = n.clone(),
-                LinkAttribute::Mtu(v) => mtu = Some(*v),
-                LinkAttribute::Controller(v) => master = Some(*v),
-                LinkAttribute::OperState(s) => {
-                    state = Some(if *s == State::Up { "UP" } else { "DOWN" })
-                }
-                LinkAttribute::Address(v) if v.len() == 6 => {
-                    addr = Some(Mac(v[..].try_into().expect("6")))
-                }
-                // Read back as a list of bridge attributes (AF_BRIDGE) or
-                // one unknown one.
-                LinkAttribute::ProtoInfoBridge(list) => {
-                    for a in list {
-                        if let netlink_packet_route::link::LinkProtoInfoBridge::Other(n) = a {
-                            use netlink_packet_core::Nla;
-                            if n.kind() == 1 && n.value_len() >= 1 {
-                                let mut v = vec![0u8; n.value_len()];
-                                n.emit_value(&mut v);
-                                brstate = Some(v[0]);
-                            }
-                        }
-                    }
-                }
-                LinkAttribute::ProtoInfoUnknown(n) => {
-                    use netlink_packet_core::Nla;
-                    let mut v = vec![0u8; n.value_len()];
-                    n.emit_value(&mut v);
-                    // IFLA_BRPORT_STATE (1), a u8, in the nested list.
-                    let mut i = 0;
-                    while i + 4 <= v.len() {
-                        let len = usize::from(u16::from_ne_bytes([v[i], v[i + 1]]));
-                        let t = u16::from_ne_bytes([v[i + 2], v[i + 3]]);
-                        if t == 1 && len >= 5 {
-                            brstate = Some(v[i + 4]);
-                        }
-                        i += len.max(4).next_multiple_of(4);
-                    }
-                }
-                _ => {}
+        let v = link_view(l);
+        let mut s = String::new();
+        if deleted {
+            s.push_str("Deleted ");
+        }
+        s.push_str(&format!("{}: {}", l.header.index, v.name));
+        match (v.link, v.netnsid) {
+            (Some(0), _) => s.push_str("@NONE"),
+            (Some(i), Some(_)) => s.push_str(&format!("@if{i}")),
+            (Some(i), None) if i != l.header.index => s.push_str(&format!("@{}", name(i))),
+            _ => {}
+        }
+        s.push_str(&format!(": <{}> ", link_flags(l.header.flags)));
+        if let Some(m) = v.mtu {
+            s.push_str(&format!("mtu {m} "));
+        }
+        if style == Style::Ip {
+            if let Some(q) = &v.qdisc {
+                s.push_str(&format!("qdisc {q} "));
             }
         }
-        let mut flags: Vec<&str> = Vec::new();
-        let h = l.header.flags;
-        if !h.contains(LinkFlags::LowerUp) && h.contains(LinkFlags::Up) {
-            flags.push("NO-CARRIER");
+        if let Some(m) = v.master {
+            s.push_str(&format!("master {} ", name(m)));
         }
-        flags.extend(["BROADCAST", "MULTICAST"]);
-        if h.contains(LinkFlags::Controller) {
-            flags.push("MASTER");
-        }
-        if h.contains(LinkFlags::Up) {
-            flags.push("UP");
-        }
-        if h.contains(LinkFlags::LowerUp) {
-            flags.push("LOWER_UP");
-        }
-        let mut s = format!(
-            "{}{}: {}: <{}>",
-            if deleted { "Deleted " } else { "" },
-            l.header.index,
-            ifname,
-            flags.join(",")
-        );
-        if let Some(m) = mtu {
-            s.push_str(&format!(" mtu {m}"));
-        }
-        if let Some(m) = master {
-            s.push_str(&format!(" master {}", name(m)));
-        }
-        if let Some(b) = brstate {
-            let st = [
-                "disabled",
-                "listening",
-                "learning",
-                "forwarding",
-                "blocking",
-            ];
-            s.push_str(&format!(
-                " state {}",
-                st.get(usize::from(b)).unwrap_or(&"?")
-            ));
-        } else if let Some(st) = state {
-            s.push_str(&format!(" state {st}"));
-        }
-        if let Some(a) = addr {
-            s.push_str(&format!("\n    link/ether {a} brd ff:ff:ff:ff:ff:ff"));
+        match style {
+            Style::Ip => {
+                if let Some(o) = v.oper {
+                    s.push_str(&format!("state {} ", oper_name(o)));
+                }
+                if let Some(g) = v.group {
+                    if g == 0 {
+                        s.push_str("group default ");
+                    } else {
+                        s.push_str(&format!("group {g} "));
+                    }
+                }
+                if let Some(a) = v.addr {
+                    s.push_str(&format!("\n    link/ether {a}"));
+                    if let Some(b) = v.brd {
+                        s.push_str(&format!(" brd {b}"));
+                    }
+                    if let Some(n) = v.netnsid {
+                        s.push_str(&format!(" link-netnsid {n}"));
+                    }
+                }
+            }
+            Style::Bridge => {
+                if let Some((st, prio, cost)) = v.port {
+                    s.push_str(&format!(
+                        "state {} ",
+                        BR_STATES.get(usize::from(st)).unwrap_or(&"?")
+                    ));
+                    if let Some(p) = prio {
+                        s.push_str(&format!("priority {p} "));
+                    }
+                    if let Some(c) = cost {
+                        s.push_str(&format!("cost {c} "));
+                    }
+                }
+            }
         }
         s
     };
     let neigh = |n: &NeighbourMessage, what: &str| {
-        let mut s = what.to_string();
-        let mut lladdr = None;
-        let (mut dst, mut master, mut vlan) = (None, None, None);
+        let (mut lladdr, mut dst, mut master, mut vlan) = (None, None, None, None);
         for a in &n.attributes {
             match a {
                 NeighbourAttribute::LinkLayerAddress(v) if v.len() == 6 => {
@@ -483,34 +640,50 @@ pub fn describe(bytes: &[u8], name: &dyn Fn(u32) -> String) -> Option<String> {
                 _ => {}
             }
         }
-        match (dst, lladdr) {
-            (Some(d), _) => s.push_str(&format!("{d} dev {}", name(n.header.ifindex))),
-            (None, Some(m)) if what == "miss " => {
-                s.push_str(&format!("lladdr {m} dev {}", name(n.header.ifindex)))
+        let dev = name(n.header.ifindex);
+        let bridge_fdb = n.header.family == AddressFamily::Bridge;
+        let mut s = what.to_string();
+        if style == Style::Bridge && bridge_fdb {
+            // `bridge fdb`: MAC dev D [vlan V] master M [state].
+            s.push_str(&format!("{} dev {dev} ", lladdr.unwrap_or(Mac::ZERO)));
+            if let Some(v) = vlan {
+                s.push_str(&format!("vlan {v} "));
             }
-            (None, Some(m)) => s.push_str(&format!("{m} dev {}", name(n.header.ifindex))),
-            (None, None) => s.push_str(&format!("dev {}", name(n.header.ifindex))),
+            if let Some(m) = master {
+                s.push_str(&format!("master {} ", name(m)));
+            }
+            match n.header.state {
+                NeighbourState::Permanent => s.push_str("permanent "),
+                NeighbourState::Noarp => s.push_str("static "),
+                NeighbourState::Stale => s.push_str("stale "),
+                _ => {}
+            }
+            return s;
         }
-        if let Some(v) = vlan {
-            s.push_str(&format!(" vlan {v}"));
+        // `ip neigh`: [DST] dev D lladdr MAC STATE.
+        if let Some(d) = dst {
+            s.push_str(&format!("{d} "));
         }
-        if let Some(m) = master {
-            s.push_str(&format!(" master {}", name(m)));
+        s.push_str(&format!("dev {dev} "));
+        if let Some(m) = lladdr {
+            s.push_str(&format!("lladdr {m} "));
         }
-        match n.header.state {
-            NeighbourState::Stale => s.push_str(" stale"),
-            NeighbourState::Permanent => s.push_str(" permanent"),
-            NeighbourState::Noarp => s.push_str(" static"),
-            _ => {}
+        if let Some(st) = nud_name(n.header.state) {
+            s.push_str(&format!("{st} "));
         }
         s
     };
-    Some(match m {
-        RouteNetlinkMessage::NewLink(l) => link(&l, false),
-        RouteNetlinkMessage::DelLink(l) => link(&l, true),
-        RouteNetlinkMessage::NewNeighbour(n) => neigh(&n, ""),
-        RouteNetlinkMessage::DelNeighbour(n) => neigh(&n, "Deleted "),
-        RouteNetlinkMessage::GetNeighbour(n) => neigh(&n, "miss "),
+    let is_fdb = |n: &NeighbourMessage| n.header.family == AddressFamily::Bridge;
+    Some(match (m, style) {
+        (RouteNetlinkMessage::NewLink(l), _) => link(&l, false),
+        (RouteNetlinkMessage::DelLink(l), _) => link(&l, true),
+        (RouteNetlinkMessage::NewNeighbour(n), Style::Ip) => neigh(&n, ""),
+        (RouteNetlinkMessage::DelNeighbour(n), Style::Ip) => neigh(&n, "Deleted "),
+        (RouteNetlinkMessage::GetNeighbour(n), Style::Ip) => neigh(&n, "miss "),
+        (RouteNetlinkMessage::NewNeighbour(n), Style::Bridge) if is_fdb(&n) => neigh(&n, ""),
+        (RouteNetlinkMessage::DelNeighbour(n), Style::Bridge) if is_fdb(&n) => {
+            neigh(&n, "Deleted ")
+        }
         _ => return None,
     })
 }
@@ -573,13 +746,21 @@ mod tests {
                 format!("if{i}")
             }
         };
-        let text: Vec<String> = msgs.iter().filter_map(|m| describe(m, &names)).collect();
+        let text: Vec<String> = msgs
+            .iter()
+            .filter_map(|m| describe(m, &names, Style::Ip))
+            .collect();
         assert_eq!(message_type(&msgs[0]), Some((16, "RTM_NEWLINK")));
         assert!(
             text[0].starts_with(
-                "1: br0: <BROADCAST,MULTICAST,MASTER> mtu 1500 state DOWN\n    link/ether "
+                "1: br0: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN group default \n    link/ether "
             ),
             "{text:?}"
+        );
+        assert!(text[0].ends_with(" brd ff:ff:ff:ff:ff:ff"), "{text:?}");
+        assert_eq!(
+            describe(&msgs[0], &names, Style::Bridge).unwrap(),
+            "1: br0: <BROADCAST,MULTICAST> mtu 1500 "
         );
         assert_eq!(link_name(&msgs[0]), Some((1, "br0".into())));
         // An FDB entry as the bridge announces it, and its deletion.
@@ -593,8 +774,12 @@ mod tests {
         let m = encode(&g, &e);
         assert_eq!(message_type(&m[0]), Some((28, "RTM_NEWNEIGH")));
         assert_eq!(
-            describe(&m[0], &names).unwrap(),
-            "02:00:00:00:00:09 dev br0 vlan 10 master br0"
+            describe(&m[0], &names, Style::Bridge).unwrap(),
+            "02:00:00:00:00:09 dev br0 vlan 10 master br0 "
+        );
+        assert_eq!(
+            describe(&m[0], &names, Style::Ip).unwrap(),
+            "dev br0 lladdr 02:00:00:00:00:09 REACHABLE "
         );
         let e = Event::FdbAged {
             bridge: br,
@@ -604,15 +789,15 @@ mod tests {
         };
         let m = encode(&g, &e);
         assert_eq!(
-            describe(&m[0], &names).unwrap(),
-            "Deleted 02:00:00:00:00:09 dev br0 master br0 stale"
+            describe(&m[0], &names, Style::Bridge).unwrap(),
+            "Deleted 02:00:00:00:00:09 dev br0 master br0 stale "
         );
         run(&mut g, "link del br0");
         let mut last = None;
         while let Some(e) = g.poll_event() {
             last = encode(&g, &e).pop().or(last);
         }
-        assert!(describe(&last.unwrap(), &names)
+        assert!(describe(&last.unwrap(), &names, Style::Ip)
             .unwrap()
             .starts_with("Deleted 1: br0:"));
     }

@@ -25,6 +25,11 @@ impl Proc {
         Proc(Some(child))
     }
 
+    /// The process's piped stdout, to read while it runs.
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.0.as_mut().and_then(|c| c.stdout.take())
+    }
+
     pub fn id(&self) -> u32 {
         self.0.as_ref().map_or(0, Child::id)
     }
