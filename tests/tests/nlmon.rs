@@ -137,6 +137,77 @@ fn an_nlmon_capture_of_a_bridge_session_decodes_as_rtnetlink() {
     );
 }
 
+/// The session both rtnetlink tests run, on the kernel and on patchbay.
+const SESSION: [&[&str]; 8] = [
+    &["link", "add", "br0", "type", "bridge"],
+    &["link", "set", "n3", "master", "br0"],
+    &["link", "set", "n1", "master", "br0"],
+    &[
+        "bridge",
+        "fdb",
+        "add",
+        "02:00:00:00:77:01",
+        "dev",
+        "n1",
+        "master",
+        "static",
+    ],
+    &[
+        "bridge",
+        "fdb",
+        "del",
+        "02:00:00:00:77:01",
+        "dev",
+        "n1",
+        "master",
+    ],
+    &["link", "set", "n1", "nomaster"],
+    &["link", "set", "n1", "master", "br0"],
+    &["link", "del", "br0"],
+];
+
+/// In each namespace, veths n1 (02:00:00:00:00:01) and n3 (…:03), their
+/// peers n2 and n4.
+fn two_ports(lab: &patchbay_lab::Lab, nss: &[&str]) {
+    for ns in nss {
+        for (d, peer, mac) in [
+            ("n1", "n2", "02:00:00:00:00:01"),
+            ("n3", "n4", "02:00:00:00:00:03"),
+        ] {
+            ipn(
+                lab,
+                ns,
+                &["link", "add", d, "type", "veth", "peer", "name", peer],
+            );
+            ipn(lab, ns, &["link", "set", d, "address", mac]);
+        }
+    }
+}
+
+/// Whether the kernel here can filter VLANs (and so makes VLAN 1).
+fn filters_vlans(lab: &patchbay_lab::Lab, ns: &str) -> bool {
+    let ok = Command::new("ip")
+        .args([
+            "-n",
+            ns,
+            "link",
+            "add",
+            "vf0",
+            "type",
+            "bridge",
+            "vlan_filtering",
+            "1",
+        ])
+        .output()
+        .unwrap()
+        .status
+        .success();
+    if ok {
+        ipn(lab, ns, &["link", "del", "vf0"]);
+    }
+    ok
+}
+
 /// One rtnetlink message, as the comparison sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Nl {
@@ -210,48 +281,8 @@ fn the_rtnetlink_stream_is_the_kernels_for_a_bridge_session() {
     // n1 is a port, and n3's when n1 leaves (not the last port's leaving,
     // where the kernel's bridge takes 00:00:00:00:00:00 and patchbay's
     // keeps its address: see Deviations).
-    for ns in [&k, &p] {
-        ipn(
-            &lab,
-            ns,
-            &["link", "add", "n1", "type", "veth", "peer", "name", "n2"],
-        );
-        ipn(
-            &lab,
-            ns,
-            &["link", "add", "n3", "type", "veth", "peer", "name", "n4"],
-        );
-        ipn(
-            &lab,
-            ns,
-            &["link", "set", "n1", "address", "02:00:00:00:00:01"],
-        );
-        ipn(
-            &lab,
-            ns,
-            &["link", "set", "n3", "address", "02:00:00:00:00:03"],
-        );
-    }
-    // Whether the kernel here can filter VLANs (and so makes VLAN 1).
-    let vlans = Command::new("ip")
-        .args([
-            "-n",
-            &k,
-            "link",
-            "add",
-            "vf0",
-            "type",
-            "bridge",
-            "vlan_filtering",
-            "1",
-        ])
-        .output()
-        .unwrap()
-        .status
-        .success();
-    if vlans {
-        ipn(&lab, &k, &["link", "del", "vf0"]);
-    }
+    two_ports(&lab, &[&k, &p]);
+    let vlans = filters_vlans(&lab, &k);
     lab.start_daemon_in(Some(&p), &[]).unwrap();
     let (kernel, kstop) = patchbay_lab::rtnl_listen(&k, &[1, 3, 26]).unwrap();
     // patchbay's stream: the monitor request, then a pcap of cooked
@@ -286,40 +317,13 @@ fn the_rtnetlink_stream_is_the_kernels_for_a_bridge_session() {
         })
     };
     std::thread::sleep(Duration::from_millis(300));
-    let ops: [&[&str]; 8] = [
-        &["link", "add", "br0", "type", "bridge"],
-        &["link", "set", "n3", "master", "br0"],
-        &["link", "set", "n1", "master", "br0"],
-        &[
-            "bridge",
-            "fdb",
-            "add",
-            "02:00:00:00:77:01",
-            "dev",
-            "n1",
-            "master",
-            "static",
-        ],
-        &[
-            "bridge",
-            "fdb",
-            "del",
-            "02:00:00:00:77:01",
-            "dev",
-            "n1",
-            "master",
-        ],
-        &["link", "set", "n1", "nomaster"],
-        &["link", "set", "n1", "master", "br0"],
-        &["link", "del", "br0"],
-    ];
     let drain = |rx: &std::sync::mpsc::Receiver<Vec<u8>>| -> Vec<Nl> {
         std::iter::from_fn(|| rx.recv_timeout(Duration::from_millis(500)).ok())
             .filter_map(|m| nl_parse(&m))
             .collect()
     };
     let mut failures = vec![];
-    for op in ops {
+    for op in SESSION {
         let (tool, words) = match op[0] {
             "bridge" => ("bridge", &op[1..]),
             _ => ("ip", op),
@@ -449,47 +453,8 @@ fn records(text: &str) -> Vec<String> {
 fn patchbay_monitor_prints_what_ip_and_bridge_monitor_print() {
     let Some(mut lab) = lab("nm") else { return };
     let (k, p) = (lab.netns("k").unwrap(), lab.netns("p").unwrap());
-    for ns in [&k, &p] {
-        ipn(
-            &lab,
-            ns,
-            &["link", "add", "n1", "type", "veth", "peer", "name", "n2"],
-        );
-        ipn(
-            &lab,
-            ns,
-            &["link", "add", "n3", "type", "veth", "peer", "name", "n4"],
-        );
-        ipn(
-            &lab,
-            ns,
-            &["link", "set", "n1", "address", "02:00:00:00:00:01"],
-        );
-        ipn(
-            &lab,
-            ns,
-            &["link", "set", "n3", "address", "02:00:00:00:00:03"],
-        );
-    }
-    let vlans = Command::new("ip")
-        .args([
-            "-n",
-            &k,
-            "link",
-            "add",
-            "vf0",
-            "type",
-            "bridge",
-            "vlan_filtering",
-            "1",
-        ])
-        .output()
-        .unwrap()
-        .status
-        .success();
-    if vlans {
-        ipn(&lab, &k, &["link", "del", "vf0"]);
-    }
+    two_ports(&lab, &[&k, &p]);
+    let vlans = filters_vlans(&lab, &k);
     lab.start_daemon_in(Some(&p), &[]).unwrap();
     let pbin = lab.patchbay.to_str().unwrap().to_string();
     let sock = lab.socket.to_str().unwrap().to_string();
@@ -503,33 +468,6 @@ fn patchbay_monitor_prints_what_ip_and_bridge_monitor_print() {
     ];
     let outs: Vec<_> = procs.iter_mut().map(collect).collect();
     std::thread::sleep(Duration::from_millis(500));
-    let ops: [&[&str]; 8] = [
-        &["link", "add", "br0", "type", "bridge"],
-        &["link", "set", "n3", "master", "br0"],
-        &["link", "set", "n1", "master", "br0"],
-        &[
-            "bridge",
-            "fdb",
-            "add",
-            "02:00:00:00:77:01",
-            "dev",
-            "n1",
-            "master",
-            "static",
-        ],
-        &[
-            "bridge",
-            "fdb",
-            "del",
-            "02:00:00:00:77:01",
-            "dev",
-            "n1",
-            "master",
-        ],
-        &["link", "set", "n1", "nomaster"],
-        &["link", "set", "n1", "master", "br0"],
-        &["link", "del", "br0"],
-    ];
     let kernel_only = |r: &String| {
         r.starts_with("inet ")
             || r.starts_with("inet6 ")
@@ -557,7 +495,7 @@ fn patchbay_monitor_prints_what_ip_and_bridge_monitor_print() {
     let mut seen = [0usize; 4];
     let mut failures = Vec::new();
     let mut shown = String::new();
-    for op in ops {
+    for op in SESSION {
         let (tool, words) = match op[0] {
             "bridge" => ("bridge", &op[1..]),
             _ => ("ip", op),

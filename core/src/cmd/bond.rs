@@ -141,7 +141,7 @@ pub(super) fn parse_opts(a: &mut Args<'_>) -> Result<BondOpts, CmdError> {
                 let v = a.value(x)?;
                 let t: Option<Vec<[u8; 16]>> = v
                     .split(',')
-                    .map(|p| p.parse::<std::net::Ipv6Addr>().ok().map(|a| a.octets()))
+                    .map(|p| p.parse::<core::net::Ipv6Addr>().ok().map(|a| a.octets()))
                     .collect();
                 let t = t.ok_or_else(|| a.bad(x, v, "IPv6 addresses separated by commas"))?;
                 if t.len() > crate::bond::MAX_ARP_TARGETS {
@@ -149,10 +149,10 @@ pub(super) fn parse_opts(a: &mut Args<'_>) -> Result<BondOpts, CmdError> {
                 }
                 // `bond_is_ip6_target_ok`: not ::, not loopback, not multicast.
                 if let Some(bad) = t.iter().find(|a| {
-                    let ip = std::net::Ipv6Addr::from(**a);
+                    let ip = core::net::Ipv6Addr::from(**a);
                     ip.is_unspecified() || ip.is_loopback() || ip.is_multicast()
                 }) {
-                    let shown = std::net::Ipv6Addr::from(*bad).to_string();
+                    let shown = core::net::Ipv6Addr::from(*bad).to_string();
                     return Err(a.bad(
                         x,
                         &shown,
@@ -324,7 +324,7 @@ fn ip(a: &[u8; 4]) -> String {
 /// IPv6 addresses as the kernel prints them (`%pI6c`).
 fn ip6s(t: &[[u8; 16]]) -> Vec<String> {
     t.iter()
-        .map(|a| std::net::Ipv6Addr::from(*a).to_string())
+        .map(|a| core::net::Ipv6Addr::from(*a).to_string())
         .collect()
 }
 

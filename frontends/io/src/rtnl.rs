@@ -489,8 +489,9 @@ fn link_view(l: &LinkMessage) -> LinkView {
     v
 }
 
-/// `print_link_flags`: the flag names iproute2 shows, in its order.
-fn link_flags(h: LinkFlags) -> String {
+/// iproute2's flag names, in its order (`print_link_flags`): for the
+/// monitor here and for the kernel backend's `link show`.
+pub fn flag_names(h: LinkFlags) -> Vec<&'static str> {
     let mut f: Vec<&str> = Vec::new();
     if h.contains(LinkFlags::Up) && !h.contains(LinkFlags::Running) {
         f.push("NO-CARRIER");
@@ -513,7 +514,7 @@ fn link_flags(h: LinkFlags) -> String {
             f.push(name);
         }
     }
-    f.join(",")
+    f
 }
 
 fn oper_name(s: State) -> &'static str {
@@ -571,7 +572,7 @@ pub fn describe(bytes: &[u8], name: &dyn Fn(u32) -> String, style: Style) -> Opt
             (Some(i), None) if i != l.header.index => s.push_str(&format!("@{}", name(i))),
             _ => {}
         }
-        s.push_str(&format!(": <{}> ", link_flags(l.header.flags)));
+        s.push_str(&format!(": <{}> ", flag_names(l.header.flags).join(",")));
         if let Some(m) = v.mtu {
             s.push_str(&format!("mtu {m} "));
         }

@@ -33,6 +33,7 @@ use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use patchbay_core::cmd::show::{Detail, FdbRow, LinkDetails, LinkRow, PortVlans};
 use patchbay_core::cmd::{self, Command, LinkKind, Opts};
+use patchbay_io::rtnl::flag_names;
 use serde_json::{json, Map, Value};
 
 /// An rtnetlink connection to the kernel of the current namespace.
@@ -1145,33 +1146,6 @@ fn mac_text(v: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
         .join(":")
-}
-
-/// iproute2's flag names, in its order (`print_link_flags`).
-fn flag_names(f: LinkFlags) -> Vec<&'static str> {
-    let mut v = Vec::new();
-    if f.contains(LinkFlags::Up) && !f.contains(LinkFlags::Running) {
-        v.push("NO-CARRIER");
-    }
-    for (flag, name) in [
-        (LinkFlags::Loopback, "LOOPBACK"),
-        (LinkFlags::Broadcast, "BROADCAST"),
-        (LinkFlags::Pointopoint, "POINTOPOINT"),
-        (LinkFlags::Multicast, "MULTICAST"),
-        (LinkFlags::Noarp, "NOARP"),
-        (LinkFlags::Allmulti, "ALLMULTI"),
-        (LinkFlags::Promisc, "PROMISC"),
-        (LinkFlags::Controller, "MASTER"),
-        (LinkFlags::Port, "SLAVE"),
-        (LinkFlags::Up, "UP"),
-        (LinkFlags::LowerUp, "LOWER_UP"),
-        (LinkFlags::Dormant, "DORMANT"),
-    ] {
-        if f.contains(flag) {
-            v.push(name);
-        }
-    }
-    v
 }
 
 /// One link in iproute2's `-j link show` shape.
