@@ -74,6 +74,151 @@ pub fn parse(words: &[String]) -> Result<(String, TeamctlCmd), CmdError> {
     Ok((team.to_string(), c))
 }
 
+/// An error as teamd's control methods give it (`teamd_ctl.c`): a code
+/// and a message, both teamd's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TeamdError {
+    pub code: &'static str,
+    pub message: &'static str,
+}
+
+const INVALID_ARGS: TeamdError = TeamdError {
+    code: "InvalidArgs",
+    message: "Did not receive correct message arguments.",
+};
+
+/// teamd's control method `method` with its string arguments, as the
+/// verb it is. `None`: teamd has no such method (and answers nothing);
+/// too few arguments: teamd's `InvalidArgs` (more are ignored, as teamd's
+/// `get_args` reads only what it needs).
+pub fn teamd_method(method: &str, args: &[String]) -> Option<Result<TeamctlCmd, TeamdError>> {
+    let arg = |i: usize| args.get(i).cloned().ok_or(INVALID_ARGS);
+    let one = |f: fn(String) -> TeamctlCmd| arg(0).map(f);
+    let two = |f: fn(String, String) -> TeamctlCmd| Ok(f(arg(0)?, arg(1)?));
+    Some(match method {
+        "ConfigDump" => Ok(TeamctlCmd::ConfigDump {
+            noports: false,
+            actual: false,
+        }),
+        "ConfigDumpActual" => Ok(TeamctlCmd::ConfigDump {
+            noports: false,
+            actual: true,
+        }),
+        "StateDump" => Ok(TeamctlCmd::StateDump),
+        "PortAdd" => one(TeamctlCmd::PortAdd),
+        "PortRemove" => one(TeamctlCmd::PortRemove),
+        "PortConfigDump" => one(TeamctlCmd::PortConfigDump),
+        "PortConfigUpdate" => two(TeamctlCmd::PortConfigUpdate),
+        "StateItemValueGet" => one(TeamctlCmd::ItemGet),
+        "StateItemValueSet" => two(TeamctlCmd::ItemSet),
+        _ => return None,
+    })
+}
+
+/// The words of `c` after `teamctl TEAM`, for the one command path.
+pub fn teamctl_words(c: &TeamctlCmd) -> Vec<String> {
+    let w: Vec<&str> = match c {
+        TeamctlCmd::ConfigDump { noports: true, .. } => vec!["config", "dump", "noports"],
+        TeamctlCmd::ConfigDump { actual: true, .. } => vec!["config", "dump", "actual"],
+        TeamctlCmd::ConfigDump { .. } => vec!["config", "dump"],
+        TeamctlCmd::StateDump => vec!["state", "dump"],
+        TeamctlCmd::StateView => vec!["state", "view"],
+        TeamctlCmd::PortAdd(d) => vec!["port", "add", d],
+        TeamctlCmd::PortRemove(d) => vec!["port", "remove", d],
+        TeamctlCmd::PortPresent(d) => vec!["port", "present", d],
+        TeamctlCmd::PortConfigUpdate(d, j) => vec!["port", "config", "update", d, j],
+        TeamctlCmd::PortConfigDump(d) => vec!["port", "config", "dump", d],
+        TeamctlCmd::ItemGet(p) => vec!["state", "item", "get", p],
+        TeamctlCmd::ItemSet(p, v) => vec!["state", "item", "set", p, v],
+    };
+    w.into_iter().map(str::to_string).collect()
+}
+
+/// teamd's error for verb `c` on `team`, which failed saying `why`.
+pub fn teamd_error(g: &Graph, team: &str, c: &TeamctlCmd, why: &str) -> TeamdError {
+    let no_dev = TeamdError {
+        code: "NoSuchDev",
+        message: "No such device.",
+    };
+    let missing = |d: &str| g.by_name(d).is_none() || why.contains("no device named");
+    let fail = |code, message| TeamdError { code, message };
+    match c {
+        TeamctlCmd::PortAdd(d) if missing(d) => no_dev,
+        TeamctlCmd::PortAdd(_) => fail("PortAddFail", "Failed to add port."),
+        // teamd knows only its ports: another device is "no such device".
+        TeamctlCmd::PortRemove(_) => no_dev,
+        TeamctlCmd::PortConfigUpdate(d, _) if missing(d) => no_dev,
+        TeamctlCmd::PortConfigUpdate(..) => fail("ConfigUpdateFail", "Failed to update config."),
+        TeamctlCmd::PortConfigDump(d) if missing(d) => no_dev,
+        TeamctlCmd::ConfigDump { actual: true, .. } => {
+            fail("ConfigDumpActualFail", "Failed to dump actual config.")
+        }
+        TeamctlCmd::PortConfigDump(_) | TeamctlCmd::ConfigDump { .. } => {
+            fail("ConfigDumpFail", "Failed to dump config.")
+        }
+        TeamctlCmd::StateDump | TeamctlCmd::StateView | TeamctlCmd::PortPresent(_) => {
+            fail("StateDumpFail", "Failed to dump state.")
+        }
+        TeamctlCmd::ItemGet(_) if why.contains("not found") => {
+            fail("PathDoesNotExist", "Item path does not exist.")
+        }
+        TeamctlCmd::ItemGet(_) => fail("ItemValueGetFail", "Failed to get item value."),
+        TeamctlCmd::ItemSet(path, _) if why.contains("cannot be set") => {
+            // A path the state has is read-only; one it lacks does not exist.
+            let exists = team_of(g, "", team)
+                .ok()
+                .is_some_and(|(id, t)| get_path(&state_json(g, id, t), path).is_some());
+            if exists {
+                fail("OpNotSupp", "Operation not supported.")
+            } else {
+                fail("PathDoesNotExist", "Item path does not exist.")
+            }
+        }
+        TeamctlCmd::ItemSet(..) => fail("ItemValueSetFail", "Failed to set item value."),
+    }
+}
+
+/// teamd's UNIX-socket messages (`teamd_usock.c`): a request is
+/// `REQUEST\nMETHOD\nARG\n...`, each argument with `\n` and `\\`
+/// escaped. The method and its arguments, or `None` for what teamd
+/// ignores (another message type, no method, a corrupt argument).
+pub fn usock_request(msg: &str) -> Option<(String, Vec<String>)> {
+    // `teamd_usock_msg_getline` skips empty lines.
+    let mut lines = msg.split('\n').filter(|l| !l.is_empty());
+    if lines.next()? != "REQUEST" {
+        return None;
+    }
+    let method = lines.next()?.to_string();
+    let args = lines.map(usock_decode).collect::<Option<Vec<String>>>()?;
+    Some((method, args))
+}
+
+fn usock_decode(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match it.next()? {
+            'n' => out.push('\n'),
+            '\\' => out.push('\\'),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// teamd's reply: `REPLY_SUCCESS\n` and the answer, or `REPLY_ERROR\n`,
+/// the code and the message, each on its line.
+pub fn usock_reply(r: Result<&str, TeamdError>) -> String {
+    match r {
+        Ok(text) => format!("REPLY_SUCCESS\n{text}"),
+        Err(e) => format!("REPLY_ERROR\n{}\n{}\n", e.code, e.message),
+    }
+}
+
 /// `type team` options: `config JSON` (or what the client read from
 /// `config_file F`).
 pub(crate) fn parse_opts(a: &mut super::Args<'_>) -> Result<TeamConfig, CmdError> {
@@ -407,8 +552,11 @@ pub fn apply(
             } else {
                 t.cfg.json.clone()
             };
-            if *noports {
-                if let Some(m) = v.as_object_mut() {
+            if let Some(m) = v.as_object_mut() {
+                // teamd's configuration always names its device (teamdctl
+                // reads it from there).
+                m.entry("device").or_insert_with(|| team.into());
+                if *noports {
                     m.remove("ports");
                 }
             }

@@ -870,3 +870,36 @@ fn an_fdb_dump_in_chunks_is_the_whole_answer_and_skips_what_went() {
     }
     assert_eq!(all, "[]\n");
 }
+
+/// teamd's socket messages and methods (`teamd_usock.c`, `teamd_ctl.c`).
+#[test]
+fn teamd_requests_read_and_replies_written_as_teamd_does() {
+    use super::team::{teamd_method, usock_reply, usock_request, TeamctlCmd, TeamdError};
+    // Arguments escaped as libteamdctl's __strencode writes them.
+    let (m, a) = usock_request("REQUEST\nPortConfigUpdate\neth1\n{\"a\":\\n\"b\\\\c\"}\n").unwrap();
+    assert_eq!(m, "PortConfigUpdate");
+    assert_eq!(a, ["eth1", "{\"a\":\n\"b\\c\"}"]);
+    assert_eq!(
+        teamd_method(&m, &a),
+        Some(Ok(TeamctlCmd::PortConfigUpdate(a[0].clone(), a[1].clone())))
+    );
+    // Not a request, a corrupt escape: ignored, as teamd ignores them.
+    assert_eq!(usock_request("REPLY_SUCCESS\nx\n"), None);
+    assert_eq!(usock_request("REQUEST\nPortAdd\nbad\\q\n"), None);
+    // No such method: none (teamd answers nothing); too few arguments:
+    // InvalidArgs.
+    assert_eq!(teamd_method("NoSuchMethod", &[]), None);
+    let invalid = teamd_method("StateItemValueSet", &["runner.active_port".into()]);
+    assert_eq!(
+        invalid.map(|r| r.map_err(|e| e.code)),
+        Some(Err("InvalidArgs"))
+    );
+    assert_eq!(usock_reply(Ok("{}")), "REPLY_SUCCESS\n{}");
+    assert_eq!(
+        usock_reply(Err(TeamdError {
+            code: "NoSuchDev",
+            message: "No such device."
+        })),
+        "REPLY_ERROR\nNoSuchDev\nNo such device.\n"
+    );
+}

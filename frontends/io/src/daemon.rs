@@ -16,6 +16,7 @@
 mod control;
 mod effects;
 mod hostsync;
+mod teamd;
 
 use crate::attach::Port;
 use crate::proto::{Request, Response};
@@ -179,6 +180,10 @@ pub struct Daemon {
     attach: crate::attach::Policy,
     /// `--poll`: never sleep; read every AF_XDP ring each turn.
     busy_poll: bool,
+    /// Each team's teamd control socket and its teamdctl connections
+    /// (`teamd.rs`).
+    teamd: Vec<Option<teamd::Listener>>,
+    teamd_conns: Vec<Option<teamd::Conn>>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -246,6 +251,8 @@ impl Daemon {
             router: crate::route::Router::default(),
             attach: crate::attach::Policy::default(),
             busy_poll: false,
+            teamd: Vec::new(),
+            teamd_conns: Vec::new(),
             poll,
             graph: {
                 // Events become rtnetlink messages (nlmon, monitor).
@@ -366,6 +373,9 @@ impl Daemon {
                     }
                     Token(t) if (UNDERLAY_BASE..CLIENT_BASE).contains(&t) => {
                         self.underlay_rx(t - UNDERLAY_BASE);
+                    }
+                    Token(t) if (teamd::TEAMD_BASE..SIDE_BASE).contains(&t) => {
+                        self.teamd_event(t - teamd::TEAMD_BASE);
                     }
                     Token(t) if t >= SIDE_BASE => {
                         let a = if t >= ATTACH_BASE {
@@ -926,6 +936,9 @@ impl Daemon {
             .count();
         for i in 0..self.atts.len() {
             self.close_attachment(AttachId(i as u32));
+        }
+        for i in 0..self.teamd.len() {
+            self.close_teamd(i);
         }
         let _ = std::fs::remove_file(&self.socket);
         info!(taps = n, "stopped; TAP devices removed");

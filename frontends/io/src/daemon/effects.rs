@@ -19,6 +19,7 @@ impl Daemon {
         self.sync_taps();
         let r = self.apply(words, opts);
         self.sync_taps();
+        self.sync_teamd();
         r
     }
 
