@@ -360,22 +360,20 @@ impl Fdb {
 
     /// Removes the local entries for `mac` (an address changed).
     pub fn remove_local(&mut self, mac: Mac, port: Option<PortNo>) {
-        let (record, notes) = (self.record, &mut self.notes);
-        self.map.retain(|k, e| {
-            let keep = !(e.flags.local && k.mac() == mac && e.port == port);
-            if !keep && record {
-                notes.push(FdbNote::of(*k, e, false));
-            }
-            keep
-        });
+        self.remove_noting(|k, e| e.flags.local && k.mac() == mac && e.port == port);
     }
 
     /// Removes the bridge's own local entries (those of no port), noting
     /// each, as the bridge goes.
     pub fn remove_own_local(&mut self) {
+        self.remove_noting(|_, e| e.flags.local && e.port.is_none());
+    }
+
+    /// Removes the entries `gone` picks, noting each.
+    fn remove_noting(&mut self, gone: impl Fn(&FdbKey, &Entry) -> bool) {
         let (record, notes) = (self.record, &mut self.notes);
         self.map.retain(|k, e| {
-            let keep = !(e.flags.local && e.port.is_none());
+            let keep = !gone(k, e);
             if !keep && record {
                 notes.push(FdbNote::of(*k, e, false));
             }

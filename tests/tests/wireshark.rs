@@ -34,6 +34,15 @@ fn pb(lab: &Lab, args: &[&str]) {
         .unwrap_or_else(|e| panic!("patchbay {args:?}: {e}"));
 }
 
+/// Removes a file when the test ends, passed or failed.
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// The tshark expert severities (epan/proto.h: PI_WARN, PI_ERROR).
 const PI_WARN: u64 = 0x0060_0000;
 
@@ -115,6 +124,10 @@ fn every_control_frame_patchbay_sends_decodes_in_tshark_without_warnings() {
     // `inbound` and `outbound` here lose frames a burst of sends brings.)
     // p's own frames are told apart by their source addresses below.
     let cap = std::env::temp_dir().join(format!("{}-control.pcapng", lab.tag));
+    let _gone = RemoveOnDrop(cap.clone());
+    // Teams have teamd sockets in /var/run/teamd, shared by every
+    // namespace: their names are the lab's own.
+    let (tl, tw) = (lab.name("tl"), lab.name("tw"));
     let mut args = vec!["tshark", "-q"];
     for d in ports.iter().chain(["ul"].iter()) {
         args.extend(["-i", d]);
@@ -182,15 +195,15 @@ fn every_control_frame_patchbay_sends_decodes_in_tshark_without_warnings() {
         &[
             "link",
             "add",
-            "tl",
+            &tl,
             "type",
             "team",
             "config",
             r#"{"runner": {"name": "lacp", "active": true, "fast_rate": true}}"#,
         ],
     );
-    pb(&lab, &["teamctl", "tl", "port", "add", "tl1"]);
-    pb(&lab, &["link", "set", "tl", "up"]);
+    pb(&lab, &["teamctl", &tl, "port", "add", "tl1"]);
+    pb(&lab, &["link", "set", &tl, "up"]);
     // ARP and NS probes: a bond's monitor and a team's watchers.
     pb(
         &lab,
@@ -217,7 +230,7 @@ fn every_control_frame_patchbay_sends_decodes_in_tshark_without_warnings() {
         &[
             "link",
             "add",
-            "tw",
+            &tw,
             "type",
             "team",
             "config",
@@ -228,8 +241,8 @@ fn every_control_frame_patchbay_sends_decodes_in_tshark_without_warnings() {
                  "target_host": "fd00:43::9"}]}"#,
         ],
     );
-    pb(&lab, &["teamctl", "tw", "port", "add", "tw1"]);
-    pb(&lab, &["link", "set", "tw", "up"]);
+    pb(&lab, &["teamctl", &tw, "port", "add", "tw1"]);
+    pb(&lab, &["link", "set", &tw, "up"]);
     // A failover with a host behind: ba's TAP is the host's interface.
     pb(
         &lab,
@@ -500,6 +513,4 @@ fn every_control_frame_patchbay_sends_decodes_in_tshark_without_warnings() {
         "tshark expert warnings or errors:\n{}",
         bad.join("\n")
     );
-    // Kept for a look when an assertion above fails.
-    let _ = std::fs::remove_file(&cap);
 }

@@ -17,6 +17,7 @@ mod control;
 mod effects;
 mod hostsync;
 mod teamd;
+pub use teamd::RUN_DIR as TEAMD_RUN_DIR;
 
 use crate::attach::Port;
 use crate::proto::{Request, Response};

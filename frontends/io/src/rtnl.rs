@@ -74,6 +74,13 @@ fn info_kind(k: &Kind) -> Option<InfoKind> {
 /// `ip monitor` shows, in the kernel's order); `change` is `ifi_change`:
 /// all ones when the device is new or gone, else 0.
 fn link_message(g: &Graph, id: IfId, change: u32) -> LinkMessage {
+    let master = g.iface(id).master.and_then(|m| g.get(m)).map(|m| m.ifindex);
+    link_message_as(g, id, change, master)
+}
+
+/// [`link_message`] with the master given (a leaving port's, which the
+/// graph no longer holds).
+fn link_message_as(g: &Graph, id: IfId, change: u32, master: Option<u32>) -> LinkMessage {
     let f = g.iface(id);
     let oper = g.oper_up(id);
     let nlmon = matches!(f.kind, Kind::Nlmon);
@@ -86,8 +93,8 @@ fn link_message(g: &Graph, id: IfId, change: u32) -> LinkMessage {
     }));
     m.attributes.push(LinkAttribute::Mtu(f.mtu));
     m.attributes.push(LinkAttribute::Group(0));
-    if let Some(ms) = f.master.and_then(|m| g.get(m)) {
-        m.attributes.push(LinkAttribute::Controller(ms.ifindex));
+    if let Some(ms) = master {
+        m.attributes.push(LinkAttribute::Controller(ms));
     }
     if !nlmon {
         m.attributes.push(LinkAttribute::Address(f.mac.0.to_vec()));
@@ -262,15 +269,7 @@ pub fn encode(g: &Graph, e: &Event) -> Vec<Vec<u8>> {
             let gone = bridge_port_message(g, port, bridge_ifindex, None);
             // First the promiscuity dropped (`dev_set_promiscuity`), while
             // the device still has its master: ifi_change IFF_PROMISC.
-            let mut promisc = link_message(g, port, 0x100);
-            let at = promisc
-                .attributes
-                .iter()
-                .position(|a| matches!(a, LinkAttribute::Group(_)))
-                .map_or(0, |i| i + 1);
-            promisc
-                .attributes
-                .insert(at, LinkAttribute::Controller(bridge_ifindex));
+            let promisc = link_message_as(g, port, 0x100, Some(bridge_ifindex));
             return vec![
                 serialize(RouteNetlinkMessage::NewLink(promisc)),
                 serialize(RouteNetlinkMessage::NewLink(last)),

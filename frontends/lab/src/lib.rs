@@ -347,6 +347,15 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         self.stop_daemon();
+        // A daemon that died leaves its teams' teamd sockets behind; the
+        // lab's device names start with its tag.
+        if let Ok(dir) = std::fs::read_dir(patchbay_io::daemon::TEAMD_RUN_DIR) {
+            for e in dir.flatten() {
+                if e.file_name().to_string_lossy().starts_with(&self.tag) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
         for l in self.links.drain(..) {
             let _ = Command::new("ip")
                 .args(["link", "del", &l])

@@ -101,13 +101,19 @@ fn listen(path: &Path) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
-/// One message from `fd`: `Ok(None)` when none is waiting, `Ok(Some(
-/// empty))` when the peer closed.
-fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+/// One message from `fd`, read whole (`SIOCINQ` gives a SEQPACKET
+/// socket's next message length, as teamd reads it): `Ok(None)` when none
+/// is waiting, `Ok(Some(empty))` when the peer closed.
+fn recv(fd: RawFd) -> io::Result<Option<Vec<u8>>> {
+    let mut len: libc::c_int = 0;
+    // SAFETY: FIONREAD (SIOCINQ) into a live int.
+    sys::cvt(unsafe { libc::ioctl(fd, libc::FIONREAD, &mut len) })?;
+    let mut buf = vec![0u8; (len.max(1) as usize).min(MAX_MSG)];
     // SAFETY: recv(2) into a live buffer of its length.
     let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
     if n >= 0 {
-        return Ok(Some(n as usize));
+        buf.truncate(n as usize);
+        return Ok(Some(buf));
     }
     let e = io::Error::last_os_error();
     if e.kind() == io::ErrorKind::WouldBlock {
@@ -294,20 +300,15 @@ impl Daemon {
     }
 
     fn teamd_conn_event(&mut self, j: usize) {
-        let mut buf = vec![0u8; MAX_MSG];
         loop {
             let Some(c) = self.teamd_conns.get(j).and_then(Option::as_ref) else {
                 return;
             };
             let (fd, team) = (c.fd.as_raw_fd(), c.team.clone());
-            match recv(fd, &mut buf) {
+            match recv(fd) {
                 Ok(None) => return,
-                Ok(Some(0)) | Err(_) => {
-                    self.close_teamd_conn(j);
-                    return;
-                }
-                Ok(Some(n)) => {
-                    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+                Ok(Some(m)) if !m.is_empty() => {
+                    let msg = String::from_utf8_lossy(&m).into_owned();
                     if let Some(reply) = self.teamd_answer(&team, &msg) {
                         if let Err(e) = send(fd, reply.as_bytes()) {
                             debug!(team, "teamd reply not sent: {e}");
@@ -315,6 +316,11 @@ impl Daemon {
                             return;
                         }
                     }
+                }
+                // The peer closed, or the socket failed.
+                _ => {
+                    self.close_teamd_conn(j);
+                    return;
                 }
             }
         }
