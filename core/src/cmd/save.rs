@@ -339,6 +339,9 @@ fn add_lines(
         }
         Kind::Team(t) => {
             w.push("team".into());
+            if let Some(z) = &t.cfg.zmq {
+                w.extend(words(&["zmq", z]));
+            }
             if t.cfg.json.as_object().is_some_and(|o| !o.is_empty()) {
                 w.extend(words(&["config", &t.cfg.json.to_string()]));
             }

@@ -1,4 +1,4 @@
-//! `link add NAME type team config JSON` and `patchbay teamctl TEAM ...`:
+//! `link add NAME type team [zmq ADDRESS] config JSON` and `patchbay teamctl TEAM ...`:
 //! teamdctl's verbs (`utils/teamdctl.c`) over the team devices patchbay
 //! runs ([`crate::team`]), with teamd's state document and teamdctl's
 //! output: JSON dumps sorted and indented by four, `state view` as
@@ -81,6 +81,20 @@ pub struct TeamdError {
     pub code: &'static str,
     pub message: &'static str,
 }
+
+/// A request naming a method teamd does not have. teamd leaves it
+/// unanswered; over ZeroMQ that would stall the REP socket, so patchbay
+/// answers it there with this.
+pub const UNKNOWN_METHOD: TeamdError = TeamdError {
+    code: "UnknownMethod",
+    message: "Unknown method.",
+};
+
+/// A ZeroMQ message that is not a request (see [`UNKNOWN_METHOD`]).
+pub const NOT_A_REQUEST: TeamdError = TeamdError {
+    code: "UnsupportedMessage",
+    message: "Unsupported message type.",
+};
 
 const INVALID_ARGS: TeamdError = TeamdError {
     code: "InvalidArgs",
@@ -183,13 +197,24 @@ pub fn teamd_error(g: &Graph, team: &str, c: &TeamctlCmd, why: &str) -> TeamdErr
 /// escaped. The method and its arguments, or `None` for what teamd
 /// ignores (another message type, no method, a corrupt argument).
 pub fn usock_request(msg: &str) -> Option<(String, Vec<String>)> {
-    // `teamd_usock_msg_getline` skips empty lines.
+    request(msg, usock_decode)
+}
+
+/// teamd's ZeroMQ messages (`teamd_zmq.c`): the same lines, the
+/// arguments as they are (libteamdctl's ZeroMQ client escapes nothing).
+/// The reply is [`usock_reply`]'s.
+pub fn zmq_request(msg: &str) -> Option<(String, Vec<String>)> {
+    request(msg, |a| Some(a.to_string()))
+}
+
+fn request(msg: &str, decode: impl Fn(&str) -> Option<String>) -> Option<(String, Vec<String>)> {
+    // `teamd_*_msg_getline` skips empty lines.
     let mut lines = msg.split('\n').filter(|l| !l.is_empty());
     if lines.next()? != "REQUEST" {
         return None;
     }
     let method = lines.next()?.to_string();
-    let args = lines.map(usock_decode).collect::<Option<Vec<String>>>()?;
+    let args = lines.map(decode).collect::<Option<Vec<String>>>()?;
     Some((method, args))
 }
 
@@ -220,11 +245,17 @@ pub fn usock_reply(r: Result<&str, TeamdError>) -> String {
 }
 
 /// `type team` options: `config JSON` (or what the client read from
-/// `config_file F`).
+/// `config_file F`) and `zmq ADDRESS`, teamd's `-Z`.
 pub(crate) fn parse_opts(a: &mut super::Args<'_>) -> Result<TeamConfig, CmdError> {
     let mut cfg = None;
+    let mut zmq = None;
     while let Some(x) = a.peek() {
         match x {
+            "zmq" => {
+                a.next();
+                let z = a.value("zmq")?;
+                zmq = Some(zmq_address(&a.cmd, z)?);
+            }
             "config" => {
                 a.next();
                 let text = a.value("config")?;
@@ -242,7 +273,39 @@ pub(crate) fn parse_opts(a: &mut super::Args<'_>) -> Result<TeamConfig, CmdError
             _ => break,
         }
     }
-    Ok(cfg.unwrap_or_default())
+    let mut cfg = cfg.unwrap_or_default();
+    cfg.zmq = zmq;
+    Ok(cfg)
+}
+
+/// A ZeroMQ endpoint patchbay can bind, as teamd's `-Z` takes it:
+/// `tcp://HOST:PORT` or `ipc://PATH`.
+fn zmq_address(cmd: &str, addr: &str) -> Result<String, CmdError> {
+    let bad = |why: &str| {
+        Err(err(
+            cmd,
+            format!("zmq \"{addr}\": {why} (give tcp://ADDRESS:PORT or ipc://PATH)"),
+        ))
+    };
+    if let Some(rest) = addr.strip_prefix("tcp://") {
+        let Some((host, port)) = rest.rsplit_once(':') else {
+            return bad("no port");
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host != "*" && host.parse::<core::net::IpAddr>().is_err() {
+            return bad("not an IP address (or *)");
+        }
+        if port.parse::<u16>().map_or(true, |p| p == 0) {
+            return bad("not a port (1 to 65535)");
+        }
+    } else if let Some(path) = addr.strip_prefix("ipc://") {
+        if path.is_empty() {
+            return bad("no path");
+        }
+    } else {
+        return bad("an endpoint patchbay does not serve");
+    }
+    Ok(addr.to_string())
 }
 
 fn team_of<'g>(g: &'g Graph, cmd: &str, name: &str) -> Result<(IfId, &'g Team), CmdError> {
@@ -443,9 +506,9 @@ pub fn state_json(g: &Graph, id: IfId, t: &Team) -> Value {
         r => r.name(),
     };
     let mut v = json!({
-        "setup": {"daemonized": false, "dbus_enabled": false, "debug_level": t.cfg.debug_level,
+        "setup": {"daemonized": false, "dbus_enabled": t.dbus, "debug_level": t.cfg.debug_level,
             "kernel_team_mode_name": mode, "pid": 0, "pid_file": "", "runner_name": t.cfg.runner.name(),
-            "zmq_enabled": false},
+            "zmq_enabled": t.cfg.zmq.is_some()},
         "team_device": {"ifinfo": ifinfo(g, id, t.mac)},
     });
     if !ports.is_empty() {

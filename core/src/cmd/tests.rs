@@ -902,4 +902,42 @@ fn teamd_requests_read_and_replies_written_as_teamd_does() {
         })),
         "REPLY_ERROR\nNoSuchDev\nNo such device.\n"
     );
+    // ZeroMQ's arguments are not escaped.
+    assert_eq!(
+        super::team::zmq_request("REQUEST\nStateItemValueGet\na\\b\n"),
+        Some(("StateItemValueGet".into(), vec!["a\\b".into()]))
+    );
+}
+
+/// teamd's `-Z ADDRESS` as the team option `zmq`: kept, saved, in the
+/// state's setup; endpoints patchbay cannot bind refused by name.
+#[test]
+fn a_teams_zmq_endpoint_is_an_option() {
+    let mut g = Graph::new();
+    run(&mut g, "link add t0 type team zmq tcp://198.18.0.1:5555").unwrap();
+    let saved = run(&mut g, "save").unwrap().text;
+    assert!(
+        saved.contains(" type team zmq tcp://198.18.0.1:5555\n"),
+        "{saved}"
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&run(&mut g, "teamctl t0 state dump").unwrap().text).unwrap();
+    assert_eq!(state["setup"]["zmq_enabled"], true);
+    assert_eq!(state["setup"]["dbus_enabled"], false);
+    for (bad, why) in [
+        ("tcp://198.18.0.1", "no port"),
+        ("tcp://team0:5555", "not an IP address"),
+        ("tcp://198.18.0.1:0", "not a port"),
+        (
+            "pgm://198.18.0.1:5555",
+            "an endpoint patchbay does not serve",
+        ),
+    ] {
+        let e = parse(&words(&format!("link add t1 type team zmq {bad}"))).unwrap_err();
+        assert!(e.to_string().contains(why), "{bad}: {e}");
+    }
+    run(&mut g, "link add t2 type team").unwrap();
+    let state: serde_json::Value =
+        serde_json::from_str(&run(&mut g, "teamctl t2 state dump").unwrap().text).unwrap();
+    assert_eq!(state["setup"]["zmq_enabled"], false);
 }

@@ -195,6 +195,10 @@ pub struct TeamConfig {
     pub ports: Vec<(String, PortConfig)>,
     /// The document as given (`config dump`).
     pub json: Value,
+    /// teamd's ZeroMQ control endpoint (`teamd -Z ADDRESS`; the link
+    /// option `zmq ADDRESS`): a command-line setting, not part of the
+    /// document.
+    pub zmq: Option<String>,
 }
 
 impl Default for TeamConfig {
@@ -621,6 +625,7 @@ impl TeamConfig {
             }
         }
         Ok(TeamConfig {
+            zmq: None,
             device: o.str("device")?.map(str::to_string),
             hwaddr,
             debug_level: u32_of(o.int("debug_level", 0, 0, i64::from(i32::MAX))?),

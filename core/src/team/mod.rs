@@ -106,6 +106,9 @@ pub struct Team {
     pub lacp: Option<Lacp>,
     pub up: bool,
     pub carrier: bool,
+    /// The daemon serves teamd's D-Bus service for it (the state's
+    /// `setup.dbus_enabled`).
+    pub dbus: bool,
     pub mac: Mac,
     pub tx: Vec<(u16, Vec<u8>)>,
     pub announce: Announcer,
@@ -137,6 +140,7 @@ impl Team {
             lacp,
             up: false,
             carrier: false,
+            dbus: false,
             mac,
             tx: Vec::new(),
             announce: Announcer::default(),

@@ -22,7 +22,8 @@ const USAGE: &str = "\
 usage: patchbay [OPTIONS] OBJECT COMMAND...
        patchbay help [OBJECT]        (or OBJECT help, as ip has it)
        patchbay daemon [--socket PATH] [--layout run-to-completion|pipeline]
-                       [--workers N] [--attach auto|af_packet|af_xdp] [--poll] [--config FILE]
+                       [--workers N] [--attach auto|af_packet|af_xdp] [--poll] [--no-dbus]
+                       [--config FILE]
        patchbay demo
        patchbay capture DEV -w FILE.pcap [-c COUNT]
        patchbay monitor [all|link|neigh]      as ip monitor prints
@@ -209,6 +210,7 @@ fn daemon(args: &[String], mut socket: PathBuf) -> ExitCode {
     let mut attach_name = std::env::var("PATCHBAY_ATTACH").unwrap_or_else(|_| "auto".into());
     let mut busy_poll = std::env::var_os("PATCHBAY_POLL").is_some_and(|v| v == "1");
     let mut workers: Option<usize> = None;
+    let mut dbus = true;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -233,6 +235,7 @@ fn daemon(args: &[String], mut socket: PathBuf) -> ExitCode {
                 }
             }
             "--poll" => busy_poll = true,
+            "--no-dbus" => dbus = false,
             "--workers" => {
                 i += 1;
                 match args
@@ -273,7 +276,7 @@ fn daemon(args: &[String], mut socket: PathBuf) -> ExitCode {
                 }
             }
             a => {
-                eprintln!("patchbay daemon: unknown argument \"{a}\" (expected --socket PATH, --layout run-to-completion|pipeline, --attach auto|af_packet|af_xdp, --poll, --workers N or --config FILE)");
+                eprintln!("patchbay daemon: unknown argument \"{a}\" (expected --socket PATH, --layout run-to-completion|pipeline, --attach auto|af_packet|af_xdp, --poll, --no-dbus, --workers N or --config FILE)");
                 return ExitCode::from(2);
             }
         }
@@ -322,6 +325,7 @@ fn daemon(args: &[String], mut socket: PathBuf) -> ExitCode {
     };
     d.set_attach(attach);
     d.set_busy_poll(busy_poll);
+    d.set_dbus(dbus);
     if let Some(file) = &config {
         if let Err(e) = apply_config(&mut d, file) {
             eprintln!("patchbay daemon: {e}");

@@ -17,6 +17,7 @@ mod control;
 mod effects;
 mod hostsync;
 mod teamd;
+mod teamd_bus;
 pub use teamd::RUN_DIR as TEAMD_RUN_DIR;
 
 use crate::attach::Port;
@@ -185,6 +186,13 @@ pub struct Daemon {
     /// (`teamd.rs`).
     teamd: Vec<Option<teamd::Listener>>,
     teamd_conns: Vec<Option<teamd::Conn>>,
+    /// teamd's D-Bus service and ZeroMQ endpoints, on their own thread
+    /// (`teamd_bus.rs`), started with the first team.
+    bus: Option<teamd_bus::Bus>,
+    /// Whether teams are offered on the system bus (`--no-dbus`).
+    dbus: bool,
+    /// Wakes the loop (the receive threads, the teamd thread).
+    waker: Arc<mio::Waker>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -236,9 +244,12 @@ impl Daemon {
             )?,
             None => warn!("no rtnetlink link monitor: link changes are polled once a second"),
         }
+        // mio allows one waker per poll: the receive threads and the
+        // teamd thread share it.
+        let waker = Arc::new(mio::Waker::new(poll.registry(), WAKE)?);
         let pipe = match layout {
             Layout::RunToCompletion => None,
-            Layout::Pipeline(n) => Some(Self::start_pipe(&poll, n)?),
+            Layout::Pipeline(n) => Some(Self::start_pipe(waker.clone(), n)?),
         };
         let wall_epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -254,6 +265,9 @@ impl Daemon {
             busy_poll: false,
             teamd: Vec::new(),
             teamd_conns: Vec::new(),
+            bus: None,
+            dbus: true,
+            waker,
             poll,
             graph: {
                 // Events become rtnetlink messages (nlmon, monitor).
@@ -296,13 +310,19 @@ impl Daemon {
         }
     }
 
-    fn start_pipe(poll: &Poll, workers: usize) -> io::Result<Pipe> {
+    /// Whether teams are offered on the system bus as teamd offers them
+    /// (`patchbay daemon --no-dbus` says no).
+    pub fn set_dbus(&mut self, on: bool) {
+        self.dbus = on;
+    }
+
+    fn start_pipe(waker: Arc<mio::Waker>, workers: usize) -> io::Result<Pipe> {
         let shared = Arc::new(Shared {
             pool: crate::ring::Pool::new(POOL_SLOTS * workers.max(1)),
             sleeping: false.into(),
             stop: false.into(),
             busy_poll: false.into(),
-            waker: mio::Waker::new(poll.registry(), WAKE)?,
+            waker,
         });
         let (ack_tx, acks) = crossbeam_channel::unbounded();
         let mut rx = Vec::new();
@@ -359,7 +379,7 @@ impl Daemon {
             for ev in events.iter() {
                 match ev.token() {
                     LISTENER => self.accept(),
-                    WAKE => {}
+                    WAKE => self.serve_bus_calls(),
                     LINKMON => {
                         if self.drain_monitors() {
                             self.sync_links();
@@ -941,6 +961,8 @@ impl Daemon {
         for i in 0..self.teamd.len() {
             self.close_teamd(i);
         }
+        // Gives back the D-Bus names and closes the ZeroMQ endpoints.
+        self.bus = None;
         let _ = std::fs::remove_file(&self.socket);
         info!(taps = n, "stopped; TAP devices removed");
     }

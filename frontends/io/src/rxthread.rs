@@ -38,7 +38,7 @@ pub struct Shared {
     pub stop: AtomicBool,
     /// `--poll`: never sleep, and read every AF_XDP ring each turn.
     pub busy_poll: AtomicBool,
-    pub waker: Waker,
+    pub waker: Arc<Waker>,
 }
 
 pub fn run(mut poll: Poll, shared: Arc<Shared>, ctl: Receiver<RxCtl>, acks: Sender<AttachId>) {

@@ -90,6 +90,9 @@ pub struct Lab {
     pub patchbay: PathBuf,
     /// Extra arguments for every daemon this lab starts (`--layout ...`).
     pub daemon_args: Vec<String>,
+    /// Environment for every daemon this lab starts (a private D-Bus
+    /// system bus's address).
+    pub daemon_env: Vec<(String, String)>,
 }
 
 /// Why a lab cannot run here: not root, or `ip` missing.
@@ -130,6 +133,7 @@ impl Lab {
             socket,
             patchbay: patchbay.to_path_buf(),
             daemon_args: vec![],
+            daemon_env: vec![],
         }
     }
 
@@ -283,6 +287,7 @@ impl Lab {
             .arg(&self.socket)
             .args(&self.daemon_args)
             .args(extra)
+            .envs(self.daemon_env.iter().map(|(k, v)| (k, v)))
             .env(
                 "PATCHBAY_LOG",
                 std::env::var("PATCHBAY_LOG").unwrap_or_else(|_| "warn".into()),

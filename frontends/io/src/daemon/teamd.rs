@@ -9,8 +9,9 @@
 //! `cmd::team::teamd_error` teamd's error). As teamd, a message that is
 //! not a request or names no method gets no reply (the daemon logs it).
 
+use super::teamd_bus;
 use super::*;
-use patchbay_core::cmd::team::{self, TeamctlCmd};
+use patchbay_core::cmd::team::{self, TeamctlCmd, TeamdError};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 /// Tokens of the teams' listening sockets; their connections follow at
@@ -158,6 +159,7 @@ impl Daemon {
                 self.open_teamd(&t);
             }
         }
+        self.sync_bus();
     }
 
     fn open_teamd(&mut self, team: &str) {
@@ -335,29 +337,102 @@ impl Daemon {
             );
             return None;
         };
-        let c = match team::teamd_method(&method, &args) {
-            None => {
-                warn!(
-                    team,
-                    method, "teamd socket: no such method: ignored, as teamd ignores it"
-                );
-                return None;
-            }
-            Some(Err(e)) => return Some(team::usock_reply(Err(e))),
-            Some(Ok(c)) => c,
+        let Some(r) = self.teamd_call(team, &method, &args) else {
+            warn!(
+                team,
+                method, "teamd socket: no such method: ignored, as teamd ignores it"
+            );
+            return None;
+        };
+        Some(team::usock_reply(r.as_deref().map_err(|e| *e)))
+    }
+
+    /// teamd's method `method` on `team` (`teamd_ctl.c`), run as
+    /// `patchbay teamctl TEAM ...` runs it: its answer or teamd's error,
+    /// or `None` for a method teamd does not have. Every control door
+    /// (the socket, D-Bus, ZeroMQ) comes here.
+    pub(super) fn teamd_call(
+        &mut self,
+        team: &str,
+        method: &str,
+        args: &[String],
+    ) -> Option<Result<String, TeamdError>> {
+        let c = match team::teamd_method(method, args)? {
+            Err(e) => return Some(Err(e)),
+            Ok(c) => c,
         };
         let mut words = vec!["teamctl".to_string(), team.to_string()];
         words.extend(team::teamctl_words(&c));
         Some(match self.execute(&words, Opts::default()) {
             // A value alone, as teamd answers it (teamctl adds a newline).
             Ok(out) if matches!(c, TeamctlCmd::ItemGet(_)) => {
-                team::usock_reply(Ok(out.trim_end_matches('\n')))
+                Ok(out.trim_end_matches('\n').to_string())
             }
-            Ok(out) => team::usock_reply(Ok(&out)),
+            Ok(out) => Ok(out),
             Err(e) => {
                 debug!(team, method, "teamd method failed: {e}");
-                team::usock_reply(Err(team::teamd_error(&self.graph, team, &c, &e)))
+                Err(team::teamd_error(&self.graph, team, &c, &e))
             }
         })
+    }
+
+    /// Runs the calls the D-Bus and ZeroMQ doors passed in.
+    pub(super) fn serve_bus_calls(&mut self) {
+        let calls: Vec<teamd_bus::Call> = match &self.bus {
+            Some(b) => b.calls.try_iter().collect(),
+            None => return,
+        };
+        for c in calls {
+            let r = self.teamd_call(&c.team, &c.method, &c.args);
+            let _ = c.reply.send(r);
+        }
+    }
+
+    /// Tells the D-Bus and ZeroMQ doors which teams there are, starting
+    /// their thread with the first team that needs it; the teams whose
+    /// D-Bus name is owned say so in their state.
+    fn sync_bus(&mut self) {
+        let teams: Vec<teamd_bus::Served> = self
+            .graph
+            .iter()
+            .filter_map(|(_, f)| match &f.kind {
+                Kind::Team(t) => Some(teamd_bus::Served {
+                    team: f.name.clone(),
+                    zmq: t.cfg.zmq.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        let served = self.bus.as_ref().map_or(&[][..], |b| &b.served[..]);
+        if teams == served {
+            return;
+        }
+        if self.bus.is_none() {
+            if !self.dbus && teams.iter().all(|t| t.zmq.is_none()) {
+                return;
+            }
+            match teamd_bus::Bus::start(self.waker.clone(), self.dbus) {
+                Ok(b) => self.bus = Some(b),
+                Err(e) => {
+                    warn!("teamd's D-Bus and ZeroMQ doors not started: {e}");
+                    return;
+                }
+            }
+        }
+        let Some(bus) = &mut self.bus else { return };
+        let out = bus.serve(teams);
+        for w in out.warnings {
+            if !self.warning.is_empty() {
+                self.warning.push('\n');
+            }
+            self.warning.push_str(&w);
+        }
+        let ids: Vec<IfId> = self.graph.iter().map(|(id, _)| id).collect();
+        for id in ids {
+            let name = self.graph.iface(id).name.clone();
+            if let Some(t) = self.graph.iface_mut(id).team_mut() {
+                t.dbus = out.dbus.contains(&name);
+            }
+        }
     }
 }
