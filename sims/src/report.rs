@@ -14,6 +14,27 @@ pub struct Entry {
     pub text: String,
 }
 
+/// A lane of the timeline's picture changing state: a bridge port's STP
+/// state (`BR PORT`), a link's carrier (`link DEV`), a wire (`wire W`), a
+/// bridge's root (`BR root`), a bond or team member's link (`BOND PORT
+/// link`) and whether it carries traffic (`BOND PORT tx`), the active
+/// member (`BOND active`).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Change {
+    pub t: u64,
+    pub lane: String,
+    pub state: String,
+}
+
+/// Frames one wire carried of one protocol, per [`Report::traffic_bucket`]
+/// of virtual time: (bucket number, frames), the empty ones left out.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct WireTraffic {
+    pub wire: String,
+    pub protocol: String,
+    pub counts: Vec<(u64, u64)>,
+}
+
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct Assertion {
     pub line: usize,
@@ -58,6 +79,14 @@ pub struct Report {
     pub virtual_time: u64,
     pub events: u64,
     pub timeline: Vec<Entry>,
+    /// The timeline's state changes by lane, and its scheduled events
+    /// (`at` commands, wires set or taken down): what the picture draws.
+    pub changes: Vec<Change>,
+    pub marks: Vec<Entry>,
+    /// Nanoseconds per bucket of `traffic`.
+    pub traffic_bucket: u64,
+    #[serde(skip)]
+    pub traffic: Vec<WireTraffic>,
     pub flows: Vec<FlowReport>,
     pub pings: Vec<PingReport>,
     pub wires: Vec<WireReport>,

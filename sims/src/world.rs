@@ -2,7 +2,9 @@
 //! a virtual clock that jumps to the next event or the graph's next timer.
 
 use crate::host::{Heard, Host};
-use crate::report::{Assertion, Entry, FlowReport, PingReport, Report, WireReport};
+use crate::report::{
+    Assertion, Change, Entry, FlowReport, PingReport, Report, WireReport, WireTraffic,
+};
 use crate::rng::Rng;
 use crate::{time, topo};
 use patchbay_core::cmd::{self, Opts};
@@ -13,6 +15,9 @@ use patchbay_core::{AttachId, Graph, IfId, Instant};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::net::Ipv4Addr;
+
+/// Virtual nanoseconds per bucket of the wires' traffic counts (100 ms).
+pub const TRAFFIC_BUCKET: u64 = 100_000_000;
 
 /// A scenario line that could not be carried out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -146,6 +151,12 @@ pub struct Sim {
     flows: Vec<Flow>,
     pings: Vec<Ping>,
     timeline: Vec<Entry>,
+    /// The timeline's state changes by lane, and the scheduled events
+    /// (the picture's lanes and marks, `report::Change`).
+    changes: Vec<Change>,
+    marks: Vec<Entry>,
+    /// Frames put on each wire per protocol per [`TRAFFIC_BUCKET`].
+    traffic: BTreeMap<(usize, &'static str, u64), u64>,
     assertions: Vec<Assertion>,
     /// Time of the last port-state or link change.
     settled: u64,
@@ -205,6 +216,9 @@ impl Sim {
             flows: vec![],
             pings: vec![],
             timeline: vec![],
+            changes: vec![],
+            marks: vec![],
+            traffic: BTreeMap::new(),
             assertions: vec![],
             settled: 0,
             events_processed: 0,
@@ -237,6 +251,25 @@ impl Sim {
 
     fn log(&mut self, text: String) {
         self.timeline.push(Entry { t: self.now, text });
+    }
+
+    /// A lane of the picture changes state (and the timeline says so).
+    fn change(&mut self, lane: String, state: &str, text: String) {
+        self.changes.push(Change {
+            t: self.now,
+            lane,
+            state: state.to_string(),
+        });
+        self.log(text);
+    }
+
+    /// A scheduled event: in the timeline and marked in the picture.
+    fn mark(&mut self, text: String) {
+        self.marks.push(Entry {
+            t: self.now,
+            text: text.clone(),
+        });
+        self.log(text);
     }
 
     /// Reads a whole scenario before anything runs: every line splits,
@@ -520,7 +553,7 @@ impl Sim {
                 wire.full_duplex,
             ) = p;
             let name = wire.name.clone();
-            self.log(format!("wire {name} set {}", s[3..].join(" ")));
+            self.mark(format!("wire {name} set {}", s[3..].join(" ")));
             return Ok(());
         }
         let (delay, jitter, loss, speed, full_duplex) =
@@ -588,7 +621,14 @@ impl Sim {
         }
         self.wires[w].up = up;
         let name = self.wires[w].name.clone();
-        self.log(format!("wire {name} {}", if up { "up" } else { "down" }));
+        let state = if up { "up" } else { "down" };
+        self.changes.push(Change {
+            t: self.now,
+            lane: format!("wire {name}"),
+            state: state.to_string(),
+        });
+        // Its lane shows it; the `at` that did it is the mark.
+        self.log(format!("wire {name} {state}"));
         for e in self.wires[w].ends {
             match e {
                 End::Port(id) => self
@@ -879,7 +919,7 @@ impl Sim {
                 }
             }
             EvKind::Command { line, words } => {
-                self.log(format!("at: {}", words.join(" ")));
+                self.mark(format!("at: {}", words.join(" ")));
                 if let Err(e) = self.exec(line, &words) {
                     // A scheduled command that fails fails the run.
                     self.log(format!("command failed: {e}"));
@@ -953,7 +993,12 @@ impl Sim {
         let st = &mut wire.stats[side];
         st.frames += 1;
         st.bytes += frame.len() as u64;
-        *st.protocols.entry(protocol(&frame)).or_insert(0) += 1;
+        let proto = protocol(&frame);
+        *st.protocols.entry(proto).or_insert(0) += 1;
+        *self
+            .traffic
+            .entry((w, proto, now / TRAFFIC_BUCKET))
+            .or_insert(0) += 1;
         if wire.loss > 0.0 && self.rng.unit() < wire.loss {
             wire.stats[side].lost += 1;
             return;
@@ -1061,6 +1106,8 @@ impl Sim {
                     .map(|f| f.name.clone())
                     .unwrap_or_else(|| "?".into())
             };
+            // The lane and state the event sets, for the picture.
+            let mut lane: Option<(String, String)> = None;
             let text = match e {
                 Event::FdbLearned {
                     bridge,
@@ -1118,64 +1165,67 @@ impl Sim {
                     state,
                 } => {
                     self.settled = self.now;
-                    format!(
-                        "{}: port {} {}",
-                        name(&self.graph, bridge),
-                        name(&self.graph, port),
-                        state.name()
-                    )
+                    let (b, p) = (name(&self.graph, bridge), name(&self.graph, port));
+                    lane = Some((format!("{b} {p}"), state.name().to_string()));
+                    format!("{b}: port {p} {}", state.name())
                 }
                 Event::Link { dev, up } => {
                     self.settled = self.now;
-                    format!(
-                        "link {} {}",
-                        name(&self.graph, dev),
-                        if up { "up" } else { "down" }
-                    )
+                    let (d, state) = (name(&self.graph, dev), if up { "up" } else { "down" });
+                    lane = Some((format!("link {d}"), state.to_string()));
+                    format!("link {d} {state}")
                 }
                 Event::Root { bridge, root, port } => {
                     self.settled = self.now;
+                    let b = name(&self.graph, bridge);
+                    let state = match port {
+                        Some(p) => format!("root port {}", name(&self.graph, p)),
+                        None => "is the root".to_string(),
+                    };
+                    lane = Some((format!("{b} root"), state));
                     match port {
-                        Some(p) => format!(
-                            "{}: root {root} via {}",
-                            name(&self.graph, bridge),
-                            name(&self.graph, p)
-                        ),
-                        None => format!("{}: is the root ({root})", name(&self.graph, bridge)),
+                        Some(p) => format!("{b}: root {root} via {}", name(&self.graph, p)),
+                        None => format!("{b}: is the root ({root})"),
                     }
                 }
                 Event::TopologyChange { bridge } => {
                     format!("{}: topology change detected", name(&self.graph, bridge))
                 }
-                Event::BondLink { bond, slave, link } => format!(
-                    "{}: {} link {}",
-                    name(&self.graph, bond),
-                    name(&self.graph, slave),
-                    link.name()
-                ),
-                Event::BondActive { bond, slave } => format!(
-                    "{}: active {} {}",
-                    name(&self.graph, bond),
-                    if self.graph.get(bond).is_some_and(|f| f.team().is_some()) {
-                        "port"
-                    } else {
-                        "slave"
-                    },
-                    slave.map_or_else(|| "none".to_string(), |s| name(&self.graph, s))
-                ),
-                Event::BondDistributing { bond, slave, on } => format!(
-                    "{}: {} {}",
-                    name(&self.graph, bond),
-                    name(&self.graph, slave),
-                    match (self.graph.get(bond).is_some_and(|f| f.team().is_some()), on) {
+                Event::BondLink { bond, slave, link } => {
+                    let (b, p) = (name(&self.graph, bond), name(&self.graph, slave));
+                    lane = Some((format!("{b} {p} link"), link.name().to_string()));
+                    format!("{b}: {p} link {}", link.name())
+                }
+                Event::BondActive { bond, slave } => {
+                    let b = name(&self.graph, bond);
+                    let active = slave.map_or_else(|| "none".to_string(), |s| name(&self.graph, s));
+                    lane = Some((format!("{b} active"), active.clone()));
+                    format!(
+                        "{b}: active {} {active}",
+                        if self.graph.get(bond).is_some_and(|f| f.team().is_some()) {
+                            "port"
+                        } else {
+                            "slave"
+                        },
+                    )
+                }
+                Event::BondDistributing { bond, slave, on } => {
+                    let (b, p) = (name(&self.graph, bond), name(&self.graph, slave));
+                    let state = match (self.graph.get(bond).is_some_and(|f| f.team().is_some()), on)
+                    {
                         (true, true) => "enabled",
                         (true, false) => "disabled",
                         (false, true) => "collecting and distributing",
                         (false, false) => "not distributing",
-                    }
-                ),
+                    };
+                    lane = Some((format!("{b} {p} tx"), state.to_string()));
+                    format!("{b}: {p} {state}")
+                }
             };
-            self.log(text);
+            match lane {
+                Some((lane, state)) => self.change(lane, &state, text),
+                None => self.log(text),
+            }
         }
     }
 
@@ -1691,6 +1741,26 @@ impl Sim {
             virtual_time: self.now,
             events: self.events_processed,
             timeline: self.timeline.clone(),
+            changes: self.changes.clone(),
+            marks: self.marks.clone(),
+            traffic_bucket: TRAFFIC_BUCKET,
+            traffic: {
+                let mut v: Vec<WireTraffic> = Vec::new();
+                for (&(w, proto, bucket), &n) in &self.traffic {
+                    let wire = &self.wires[w].name;
+                    match v.last_mut() {
+                        Some(t) if &t.wire == wire && t.protocol == proto => {
+                            t.counts.push((bucket, n))
+                        }
+                        _ => v.push(WireTraffic {
+                            wire: wire.clone(),
+                            protocol: proto.to_string(),
+                            counts: vec![(bucket, n)],
+                        }),
+                    }
+                }
+                v
+            },
             flows: self
                 .flows
                 .iter()

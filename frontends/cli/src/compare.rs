@@ -1,5 +1,5 @@
 //! `patchbay compare TOPOLOGY [--traffic quick|standard] [--rounds N] [-j]
-//! [--svg FILE]`: one topology file, applied to the kernel (over
+//! [--svg FILE] [--html FILE]`: one topology file, applied to the kernel (over
 //! rtnetlink, `--backend kernel`) and to patchbay (the daemon) in turn, in
 //! a namespace of its own, with test hosts h1, h2, ... in theirs; the same
 //! traffic through each (64-byte frames from the project's generator, TCP
@@ -13,6 +13,7 @@
 //! 198.18.70.N/24; traffic goes from h1 to h2.
 
 use crate::client::Opts;
+use crate::report;
 use patchbay_lab::harness::{measure, median, Baseline, Hosts, Sample, LOAD_PPS};
 use patchbay_lab::{check_prerequisites, Lab};
 use serde_json::{json, Value};
@@ -25,7 +26,10 @@ struct Args {
     pings: u32,
     rounds: usize,
     svg: Option<String>,
+    html: Option<String>,
     ovs: bool,
+    /// The command line, to print as the way to reproduce the run.
+    command: String,
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
@@ -35,7 +39,13 @@ fn parse(args: &[String]) -> Result<Args, String> {
         pings: 500,
         rounds: 3,
         svg: None,
+        html: None,
         ovs: true,
+        command: std::iter::once("patchbay compare")
+            .chain(args.iter().map(String::as_str))
+            .map(shell_word)
+            .collect::<Vec<_>>()
+            .join(" "),
     };
     let mut i = 0;
     while i < args.len() {
@@ -61,8 +71,12 @@ fn parse(args: &[String]) -> Result<Args, String> {
                 a.svg = Some(v.ok_or("--svg needs a file name")?.clone());
                 i += 1;
             }
+            "--html" => {
+                a.html = Some(v.ok_or("--html needs a file name")?.clone());
+                i += 1;
+            }
             x if a.topo.is_empty() && !x.starts_with('-') => a.topo = x.to_string(),
-            x => return Err(format!("unknown argument {x} (expected TOPOLOGY [--traffic quick|standard] [--rounds N] [--svg FILE] [--no-ovs])")),
+            x => return Err(format!("unknown argument {x} (expected TOPOLOGY [--traffic quick|standard] [--rounds N] [--svg FILE] [--html FILE] [--no-ovs])")),
         }
         i += 1;
     }
@@ -70,6 +84,19 @@ fn parse(args: &[String]) -> Result<Args, String> {
         return Err("which topology? (patchbay compare TOPOLOGY.pb)".into());
     }
     Ok(a)
+}
+
+/// A word as a shell reads it back: quoted when it must be.
+fn shell_word(w: &str) -> String {
+    if !w.is_empty()
+        && w.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
+        || w == "patchbay compare"
+    {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', "'\\''"))
+    }
 }
 
 /// The host ports a topology names (`h1`, `h2`, ...), in order.
@@ -737,47 +764,143 @@ fn ovs_behaviour(ovs: &patchbay_lab::Ovs, p: &OvsPlan, hosts: &[String]) -> Beha
     Behaviour { fdb, states, roles }
 }
 
-type Row = (&'static str, &'static str, fn(&Sample) -> f64, f64);
+/// A row of the report: its JSON key, its label in the text table, its
+/// title and unit in the pictures, which way is better, the measure and
+/// its unit's scale.
+struct Row {
+    key: &'static str,
+    label: &'static str,
+    title: &'static str,
+    unit: &'static str,
+    better: Better,
+    f: fn(&Sample) -> f64,
+    scale: f64,
+}
 
-/// The table's rows: JSON key, label, the measure, its unit's scale. The
-/// rows after `cpu_ns` are at [`LOAD_PPS`] (100k frames/s).
+const fn row(
+    key: &'static str,
+    label: &'static str,
+    title: &'static str,
+    unit: &'static str,
+    better: Better,
+    f: fn(&Sample) -> f64,
+    scale: f64,
+) -> Row {
+    Row {
+        key,
+        label,
+        title,
+        unit,
+        better,
+        f,
+        scale,
+    }
+}
+
+use crate::report::Better::{self, Higher, Lower, Neither};
+
+/// The report's rows. The rows after `cpu_ns` are at [`LOAD_PPS`]
+/// (100k frames/s).
 const ROWS: [Row; 11] = [
-    ("offered", "64-byte frames/s offered", |s| s.offered, 1.0),
-    ("rate", "64-byte frames/s delivered", |s| s.rate, 1.0),
-    ("tcp", "TCP Gbit/s (iperf3)", |s| s.tcp, 1e9),
-    ("rtt_median", "round trip median µs", |s| s.rtt_median, 1.0),
-    ("rtt_p99", "round trip p99 µs", |s| s.rtt_p99, 1.0),
-    (
+    row(
+        "offered",
+        "64-byte frames/s offered",
+        "64-byte frames offered",
+        "frames/s",
+        Neither,
+        |s| s.offered,
+        1.0,
+    ),
+    row(
+        "rate",
+        "64-byte frames/s delivered",
+        "64-byte frames delivered",
+        "frames/s",
+        Higher,
+        |s| s.rate,
+        1.0,
+    ),
+    row(
+        "tcp",
+        "TCP Gbit/s (iperf3)",
+        "TCP (iperf3)",
+        "Gbit/s",
+        Higher,
+        |s| s.tcp,
+        1e9,
+    ),
+    row(
+        "rtt_median",
+        "round trip median µs",
+        "round trip, median",
+        "µs",
+        Lower,
+        |s| s.rtt_median,
+        1.0,
+    ),
+    row(
+        "rtt_p99",
+        "round trip p99 µs",
+        "round trip, 99th percentile",
+        "µs",
+        Lower,
+        |s| s.rtt_p99,
+        1.0,
+    ),
+    row(
         "cpu_ns",
         "CPU ns/frame, machine, max rate",
+        "the machine's CPU per frame at the highest rate",
+        "ns/frame",
+        Lower,
         |s| s.cpu_ns,
         1.0,
     ),
-    (
+    row(
         "own_cpu_ns",
         "switch CPU ns/frame at 100k/s",
+        "the switch's CPU per frame at 100k frames/s",
+        "ns/frame",
+        Lower,
         |s| s.own_cpu_ns,
         1.0,
     ),
-    (
+    row(
         "baseline_cpu_ns",
         "  bare veth pair's (subtracted)",
+        "a bare veth pair's CPU per frame (subtracted)",
+        "ns/frame",
+        Neither,
         |s| s.baseline_cpu_ns,
         1.0,
     ),
-    (
+    row(
         "switch_cpu_ns",
         "  of which switch process",
+        "of which the switch process",
+        "ns/frame",
+        Lower,
         |s| s.switch_cpu_ns,
         1.0,
     ),
-    (
+    row(
         "load_delivered",
         "  delivered at 100k/s",
+        "share delivered at 100k frames/s",
+        "",
+        Higher,
         |s| s.load_delivered,
         1.0,
     ),
-    ("rounds", "rounds", |_| 1.0, 1.0),
+    row(
+        "rounds",
+        "rounds",
+        "rounds measured",
+        "",
+        Neither,
+        |_| 1.0,
+        1.0,
+    ),
 ];
 
 /// The key of a column's ratio to the kernel in each row ("ratio" for the
@@ -799,29 +922,58 @@ fn diff_key(key: &str) -> String {
     }
 }
 
-fn report(a: &Args, cols: &[Column], o: Opts) -> Result<(), String> {
+/// Every round's value of row `r` in column `c`, scaled.
+fn raw(c: &Column, r: &Row) -> Vec<f64> {
+    if r.key == "rounds" {
+        return vec![c.samples.len() as f64];
+    }
+    c.samples.iter().map(|s| (r.f)(s) / r.scale).collect()
+}
+
+/// The report as `-j` prints it and the pictures read it: per row each
+/// column's median, its ratio to the kernel's, every round's value
+/// (`raw`) and whether the median is inside the noise (`noise`).
+fn report_json(a: &Args, cols: &[Column]) -> Value {
     let k = &cols[0];
     let others = &cols[1..];
     let mut rows = serde_json::Map::new();
-    for (key, _, f, scale) in ROWS {
+    for r in &ROWS {
         let val = |c: &Column| {
-            if key == "rounds" {
+            if r.key == "rounds" {
                 c.samples.len() as f64
             } else {
-                c.med(f) / scale
+                c.med(r.f) / r.scale
             }
         };
         let kv = val(k);
-        let mut r = json!({"kernel": num(kv)});
-        for c in others {
-            r[c.key] = num(val(c));
-            r[ratio_key(c.key)] = num(val(c) / kv);
+        let mut row = json!({"kernel": num(kv)});
+        let mut raws = json!({"kernel": raw(k, r).into_iter().map(num).collect::<Vec<_>>()});
+        let mut noise = json!({});
+        for c in cols {
+            let v = val(c);
+            let rounds: Vec<f64> = raw(c, r).into_iter().filter(|x| x.is_finite()).collect();
+            if r.key != "rounds" && v.is_finite() && report::is_noise(v, &rounds) {
+                noise[c.key] = json!(true);
+            }
         }
-        rows.insert(key.into(), r);
+        for c in others {
+            row[c.key] = num(val(c));
+            row[ratio_key(c.key)] = num(val(c) / kv);
+            raws[c.key] = json!(raw(c, r).into_iter().map(num).collect::<Vec<_>>());
+        }
+        row["raw"] = raws;
+        if noise.as_object().is_some_and(|o| !o.is_empty()) {
+            row["noise"] = noise;
+        }
+        rows.insert(r.key.into(), row);
     }
+    let metrics: Vec<Value> = ROWS
+        .iter()
+        .map(|r| json!({"key": r.key, "label": r.title, "unit": r.unit, "better": r.better.name()}))
+        .collect();
+    let k = &cols[0];
     let mut behaviour = json!({"kernel": k.seen.json()});
     let mut errors = json!({"kernel": k.error});
-    let mut all_diffs = Vec::new();
     for c in others {
         let who = if c.key.starts_with("ovs") {
             "Open vSwitch"
@@ -829,7 +981,6 @@ fn report(a: &Args, cols: &[Column], o: Opts) -> Result<(), String> {
             "patchbay"
         };
         let d = k.seen.differences(&c.seen, "the kernel", who);
-        all_diffs.extend(d.iter().map(|d| format!("{}: {d}", c.name)));
         behaviour[c.key] = c.seen.json();
         behaviour[diff_key(c.key)] = json!(d);
         errors[c.key] = json!(c.error);
@@ -838,18 +989,67 @@ fn report(a: &Args, cols: &[Column], o: Opts) -> Result<(), String> {
         .iter()
         .map(|c| json!({"key": c.key, "name": c.name}))
         .collect();
-    let j = json!({
+    json!({
         "topology": a.topo,
         "seconds": a.secs,
+        "rounds": a.rounds,
         "load_pps": LOAD_PPS,
+        "command": a.command,
+        "environment": environment(a),
+        "metrics": metrics,
         "columns": columns,
         "rows": rows,
         "behaviour": behaviour,
         "errors": errors,
-    });
+    })
+}
+
+/// What the numbers were measured on.
+fn environment(a: &Args) -> Value {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let cpu = read("/proc/cpuinfo")
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    json!({
+        "kernel": read("/proc/sys/kernel/osrelease").trim(),
+        "cpu": cpu,
+        "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "patchbay": env!("CARGO_PKG_VERSION"),
+        "traffic": format!(
+            "{} s of 64-byte UDP at the highest rate and at {LOAD_PPS} frames/s, TCP (iperf3), {} pings, per round",
+            a.secs, a.pings
+        ),
+        "hosts": "veth pairs with the kernel's default offloads, 198.18.70.N/24",
+    })
+}
+
+fn report(a: &Args, cols: &[Column], o: Opts) -> Result<(), String> {
+    let k = &cols[0];
+    let others = &cols[1..];
+    let j = report_json(a, cols);
+    let all_diffs: Vec<String> = others
+        .iter()
+        .flat_map(|c| {
+            j["behaviour"][diff_key(c.key)]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(move |d| format!("{}: {d}", c.name))
+        })
+        .collect();
     if let Some(f) = &a.svg {
-        std::fs::write(f, svg(&j)).map_err(|e| format!("{f}: {e}"))?;
-        progress(&format!("bar chart written to {f}"));
+        std::fs::write(f, report::svg(&j)).map_err(|e| format!("{f}: {e}"))?;
+        progress(&format!("charts written to {f}"));
+    }
+    if let Some(f) = &a.html {
+        std::fs::write(f, report::html(&j)).map_err(|e| format!("{f}: {e}"))?;
+        progress(&format!("report written to {f}"));
     }
     if o.json {
         println!("{j}");
@@ -864,8 +1064,9 @@ fn report(a: &Args, cols: &[Column], o: Opts) -> Result<(), String> {
         print!(" {:>18} {:>6}", c.name, "ratio");
     }
     println!();
-    for (key, label, _, _) in ROWS {
+    for Row { key, label, .. } in &ROWS {
         let r = &j["rows"][key];
+        let noisy = |c: &str| r["noise"][c].as_bool() == Some(true);
         let f = |v: &Value| {
             v.as_f64().map_or("-".to_string(), |x| {
                 if x.abs() >= 100.0 {
@@ -875,9 +1076,22 @@ fn report(a: &Args, cols: &[Column], o: Opts) -> Result<(), String> {
                 }
             })
         };
-        print!("{label:<30} {:>10}", f(&r["kernel"]));
+        // A value inside its rounds' noise is said to be, with its number.
+        let cell = |c: &str| {
+            if noisy(c) {
+                format!("noise({})", f(&r[c]))
+            } else {
+                f(&r[c])
+            }
+        };
+        print!("{label:<30} {:>10}", cell("kernel"));
         for c in others {
-            print!(" {:>18} {:>6}", f(&r[c.key]), f(&r[ratio_key(c.key)]));
+            let ratio = if noisy("kernel") || noisy(c.key) {
+                "noise".to_string()
+            } else {
+                f(&r[ratio_key(c.key)])
+            };
+            print!(" {:>18} {:>6}", cell(c.key), ratio);
         }
         println!();
     }
@@ -923,74 +1137,61 @@ fn num(x: f64) -> Value {
     }
 }
 
-/// A bar chart of every row as a ratio to the kernel (1.0 = the kernel):
-/// a grey bar for the kernel, then one per column.
-fn svg(j: &Value) -> String {
-    let keys = [
-        "rate",
-        "tcp",
-        "rtt_median",
-        "rtt_p99",
-        "cpu_ns",
-        "own_cpu_ns",
-    ];
-    let cols: Vec<(String, String)> = j["columns"]
-        .as_array()
-        .map(|v| {
-            v.iter()
-                .skip(1)
-                .map(|c| {
-                    (
-                        c["key"].as_str().unwrap_or("").to_string(),
-                        c["name"].as_str().unwrap_or("").to_string(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let colours = ["#2a7", "#7b5", "#36c", "#69e"];
-    let n = cols.len() + 1;
-    let (w, bar, gap) = (720.0, 14.0, 14.0);
-    let legend = 20.0 * n as f64;
-    let h = 40.0 + legend + keys.len() as f64 * (n as f64 * bar + gap);
-    let mut s = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12"><text x="10" y="20">{} — each switch / kernel (kernel = 1.0)</text>"#,
-        j["topology"].as_str().unwrap_or("")
-    );
-    s += r##"<rect x="10" y="30" width="12" height="12" fill="#888"/><text x="28" y="41">kernel</text>"##;
-    for (i, (_, name)) in cols.iter().enumerate() {
-        let y = 30.0 + 20.0 * (i + 1) as f64;
-        s += &format!(
-            r#"<rect x="10" y="{y}" width="12" height="12" fill="{}"/><text x="28" y="{}">{name}</text>"#,
-            colours[i % colours.len()],
-            y + 11.0
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `-j` keeps every round's values beside the median, and marks a
+    /// median inside its rounds' noise (a negative switch cost, one
+    /// smaller than its spread) so no picture draws it.
+    #[test]
+    fn the_report_keeps_every_round_and_marks_noise() {
+        let a = parse(&["t.pb".into(), "--rounds".into(), "3".into()]).unwrap();
+        assert_eq!(a.command, "patchbay compare t.pb --rounds 3");
+        let sample = |rate: f64, own: f64| Sample {
+            rate,
+            own_cpu_ns: own,
+            ..Sample::default()
+        };
+        let mut k = Column::new("kernel", "kernel", Backend::Kernel);
+        k.samples = vec![
+            sample(700.0, -300.0),
+            sample(727.0, -209.0),
+            sample(731.0, 150.0),
+        ];
+        let mut p = Column::new("patchbay", "patchbay", Backend::Patchbay("af_xdp", false));
+        p.samples = vec![
+            sample(455.0, 900.0),
+            sample(461.0, 950.0),
+            sample(470.0, 990.0),
+        ];
+        let j = report_json(&a, &[k, p]);
+        assert_eq!(
+            j["rows"]["rate"]["raw"]["kernel"],
+            json!([700.0, 727.0, 731.0])
         );
+        assert_eq!(
+            j["rows"]["rate"]["raw"]["patchbay"],
+            json!([455.0, 461.0, 470.0])
+        );
+        assert_eq!(j["rows"]["rate"]["kernel"], json!(727.0));
+        assert!(j["rows"]["rate"].get("noise").is_none());
+        assert_eq!(j["rows"]["own_cpu_ns"]["noise"], json!({"kernel": true}));
+        assert_eq!(j["rounds"], json!(3));
+        let m = &j["metrics"][1];
+        assert_eq!(
+            (m["key"].as_str(), m["unit"].as_str(), m["better"].as_str()),
+            (Some("rate"), Some("frames/s"), Some("higher"))
+        );
+        assert!(j["environment"]["cores"].as_u64().unwrap() > 0);
+        // The pictures read it.
+        assert!(report::svg(&j).contains("noise: median -209 ns/frame"));
     }
-    let ratio = |k: &str, c: &str| j["rows"][k][ratio_key(c)].as_f64();
-    let max = keys
-        .iter()
-        .flat_map(|k| cols.iter().filter_map(move |(c, _)| ratio(k, c)))
-        .fold(1.0f64, f64::max);
-    let scale = (w - 260.0) / max;
-    for (i, k) in keys.iter().enumerate() {
-        let y = 40.0 + legend + i as f64 * (n as f64 * bar + gap);
-        s += &format!(r#"<text x="10" y="{}">{k}</text>"#, y + bar);
-        s += &format!(r##"<rect x="200" y="{y}" width="{scale}" height="{bar}" fill="#888"/>"##);
-        for (ci, (c, _)) in cols.iter().enumerate() {
-            let r = ratio(k, c).unwrap_or(0.0);
-            let yy = y + bar * (ci + 1) as f64;
-            s += &format!(
-                r#"<rect x="200" y="{yy}" width="{}" height="{bar}" fill="{}"/>"#,
-                r * scale,
-                colours[ci % colours.len()]
-            );
-            s += &format!(
-                r#"<text x="{}" y="{}">{r:.2}</text>"#,
-                205.0 + r * scale,
-                yy + bar - 3.0
-            );
-        }
+
+    #[test]
+    fn the_command_line_is_quoted_for_a_shell() {
+        assert_eq!(shell_word("a b"), "'a b'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word("--svg"), "--svg");
     }
-    s += "</svg>\n";
-    s
 }

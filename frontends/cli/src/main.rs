@@ -8,7 +8,9 @@ mod client;
 mod compare;
 mod demo;
 mod kernel;
+mod report;
 mod sim;
+mod simpic;
 
 use patchbay_io::rtnl::Style;
 use std::path::PathBuf;
@@ -30,8 +32,8 @@ usage: patchbay [OPTIONS] OBJECT COMMAND...
        patchbay bridge monitor [all|link|fdb] as bridge monitor prints
        patchbay save [FILE]          the running topology as a batch file
                                      (for -batch FILE or daemon --config FILE)
-       patchbay compare TOPOLOGY [--traffic quick|standard] [--rounds N] [-j] [--svg FILE] [--no-ovs]
-       patchbay sim FILE [--seed N] [--pcap DIR] [-j]
+       patchbay compare TOPOLOGY [--traffic quick|standard] [--rounds N] [-j] [--svg FILE] [--html FILE] [--no-ovs]
+       patchbay sim FILE [--seed N] [--pcap DIR] [--svg FILE] [--html FILE] [-j]
        patchbay [-j] -batch FILE
 
 objects (as in ip(8) and bridge(8), with patchbay in place of ip):

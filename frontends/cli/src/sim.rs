@@ -1,6 +1,8 @@
-//! `patchbay sim FILE [--seed N] [--pcap DIR] [-j]`: runs a scenario in the
-//! simulator, prints the timeline and summary (or the JSON report), writes
-//! one pcap per wire, and exits non-zero when an assertion fails.
+//! `patchbay sim FILE [--seed N] [--pcap DIR] [--svg FILE] [--html FILE]
+//! [-j]`: runs a scenario in the simulator, prints the timeline and
+//! summary (or the JSON report), writes one pcap per wire and the
+//! timeline's picture (`simpic.rs`), and exits non-zero when an assertion
+//! fails.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,6 +10,7 @@ use std::process::ExitCode;
 pub fn run(args: &[String], json: bool) -> ExitCode {
     let (mut file, mut seed, mut pcap, mut json) = (None, None, None::<PathBuf>, json);
     let mut max_events = None;
+    let (mut svg, mut html) = (None::<PathBuf>, None::<PathBuf>);
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
@@ -31,6 +34,19 @@ pub fn run(args: &[String], json: bool) -> ExitCode {
                     }
                 }
             }
+            "--svg" | "--html" => {
+                let which = args[i].clone();
+                i += 1;
+                let Some(f) = args.get(i) else {
+                    eprintln!("patchbay sim: {which} needs a file name");
+                    return ExitCode::from(2);
+                };
+                if which == "--svg" {
+                    svg = Some(PathBuf::from(f));
+                } else {
+                    html = Some(PathBuf::from(f));
+                }
+            }
             "-j" | "--json" => json = true,
             "--max-events" => {
                 i += 1;
@@ -44,14 +60,14 @@ pub fn run(args: &[String], json: bool) -> ExitCode {
             }
             f if file.is_none() => file = Some(f.to_string()),
             a => {
-                eprintln!("patchbay sim: unknown argument \"{a}\" (expected FILE [--seed N] [--pcap DIR] [--max-events N] [-j])");
+                eprintln!("patchbay sim: unknown argument \"{a}\" (expected FILE [--seed N] [--pcap DIR] [--svg FILE] [--html FILE] [--max-events N] [-j])");
                 return ExitCode::from(2);
             }
         }
         i += 1;
     }
     let Some(file) = file else {
-        eprintln!("patchbay sim: usage: patchbay sim FILE [--seed N] [--pcap DIR] [-j]");
+        eprintln!("patchbay sim: usage: patchbay sim FILE [--seed N] [--pcap DIR] [--svg FILE] [--html FILE] [-j]");
         return ExitCode::from(2);
     };
     let text = match std::fs::read_to_string(&file) {
@@ -98,6 +114,31 @@ pub fn run(args: &[String], json: bool) -> ExitCode {
                 eprintln!("patchbay sim: cannot write {}: {e}", path.display());
                 return ExitCode::from(2);
             }
+        }
+    }
+    let title = std::path::Path::new(&file)
+        .file_name()
+        .map_or(file.clone(), |n| n.to_string_lossy().into_owned());
+    for (path, text) in [
+        (
+            &svg,
+            svg.as_ref()
+                .map(|_| crate::simpic::svg_file(&report, &title)),
+        ),
+        (
+            &html,
+            html.as_ref().map(|_| crate::simpic::html(&report, &title)),
+        ),
+    ] {
+        if let (Some(path), Some(text)) = (path, text) {
+            if let Err(e) = std::fs::write(path, text) {
+                eprintln!("patchbay sim: cannot write {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+            eprintln!(
+                "patchbay sim: the timeline's picture written to {}",
+                path.display()
+            );
         }
     }
     if json {
