@@ -42,7 +42,16 @@ fn two_hosts_on_a_bridge_every_row_for_every_backend() {
         return;
     }
     let svg = std::env::temp_dir().join(format!("pb-compare-{}.svg", std::process::id()));
-    let Some(j) = compare("two-hosts.pb", &["--svg", svg.to_str().unwrap()]) else {
+    let html = svg.with_extension("html");
+    let Some(j) = compare(
+        "two-hosts.pb",
+        &[
+            "--svg",
+            svg.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+        ],
+    ) else {
         return;
     };
     for row in [
@@ -152,8 +161,26 @@ fn two_hosts_on_a_bridge_every_row_for_every_backend() {
         "{j}"
     );
     let s = std::fs::read_to_string(&svg).unwrap();
-    let _ = std::fs::remove_file(&svg);
-    assert!(s.starts_with("<svg") && s.contains("rtt_median"), "{s}");
+    let h = std::fs::read_to_string(&html).unwrap();
+    let _ = (std::fs::remove_file(&svg), std::fs::remove_file(&html));
+    // Each metric its own chart with its unit; the page holds them and
+    // the command (report.rs's unit tests parse both).
+    assert!(
+        s.starts_with("<?xml") && s.contains(r#"data-metric="rtt_median""#) && s.contains("µs"),
+        "{s}"
+    );
+    assert!(
+        h.starts_with("<!DOCTYPE html>")
+            && h.contains(r#"data-metric="rate""#)
+            && h.contains("patchbay compare ")
+            && h.contains("Ratios to the kernel"),
+        "{h}"
+    );
+    assert_eq!(
+        j["rows"]["rate"]["raw"]["kernel"].as_array().map(Vec::len),
+        Some(1),
+        "every round's value: {j}"
+    );
 }
 
 #[test]
