@@ -93,6 +93,18 @@ pub struct Report {
     pub assertions: Vec<Assertion>,
 }
 
+impl WireReport {
+    /// The frames of each protocol, `stp 12` joined by `sep`.
+    pub fn protocol_list(&self, sep: &str) -> String {
+        let v: Vec<String> = self
+            .protocols
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        v.join(sep)
+    }
+}
+
 impl Report {
     pub fn passed(&self) -> bool {
         self.assertions.iter().all(|a| a.ok)
@@ -150,11 +162,6 @@ impl Report {
             .collect();
         let shown = 20;
         for w in busy.iter().take(shown) {
-            let protos: Vec<String> = w
-                .protocols
-                .iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect();
             let _ = writeln!(
                 s,
                 "  wire {}{}: {} -> {} {}, {} -> {} {}, lost {} [{}]",
@@ -167,7 +174,7 @@ impl Report {
                 w.a,
                 w.frames[1],
                 w.lost[0] + w.lost[1],
-                protos.join(", ")
+                w.protocol_list(", ")
             );
         }
         if busy.len() > shown {

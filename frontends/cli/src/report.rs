@@ -469,6 +469,14 @@ mod tests {
         })
     }
 
+    /// Every text node of a parsed document, a line each.
+    fn texts(doc: &roxmltree::Document) -> String {
+        doc.descendants()
+            .filter_map(|n| n.text())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     #[test]
     fn noise_is_negative_or_within_the_spread() {
         assert!(is_noise(-1.0, &[-1.0]));
@@ -491,11 +499,7 @@ mod tests {
     fn the_svg_is_well_formed_and_draws_no_bar_for_noise() {
         let s = svg(&report());
         let doc = roxmltree::Document::parse(&s).expect("well-formed SVG");
-        let text: String = doc
-            .descendants()
-            .filter_map(|n| n.text())
-            .collect::<Vec<_>>()
-            .join("\n");
+        let text = texts(&doc);
         for want in [
             "64-byte frames/s delivered (frames/s) — higher is better",
             "round trip median (µs) — lower is better",
@@ -541,11 +545,7 @@ mod tests {
                 "the page fetches something ({attr})"
             );
         }
-        let text: String = doc
-            .descendants()
-            .filter_map(|n| n.text())
-            .collect::<Vec<_>>()
-            .join("\n");
+        let text = texts(&doc);
         for want in [
             "6.18.0",
             "Example CPU <2 GHz>",

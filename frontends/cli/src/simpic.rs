@@ -172,7 +172,7 @@ pub fn svg(r: &Report, title: &str) -> String {
             kinds.entry(lane_kind(lane)).or_default().push(lane);
         }
         for (kind, lanes) in &kinds {
-            y = aggregate(&mut body, &l, kind, lanes, end, y, &x);
+            y = aggregate(&mut body, &l, kind, lanes, end, y);
         }
     }
     let lanes_end = y;
@@ -218,7 +218,7 @@ pub fn svg(r: &Report, title: &str) -> String {
     y += LANE_H + 8.0;
 
     // Frames per protocol per wire.
-    y = rates(&mut body, r, end, y, &x);
+    y = rates(&mut body, r, end, y);
 
     // Legends: states, events, failed assertions.
     y += 8.0;
@@ -278,7 +278,6 @@ fn aggregate(
     lanes: &[&str],
     end: u64,
     mut y: f64,
-    x: &dyn Fn(u64) -> f64,
 ) -> f64 {
     let cols = COLUMNS.min(end.max(1));
     // counts[state][column]: lanes in that state at the column's end.
@@ -312,7 +311,6 @@ fn aggregate(
             esc(state),
             v.iter().max().copied().unwrap_or(0)
         );
-        let _ = x;
         for (c, k) in v.iter().enumerate() {
             if *k == 0 {
                 continue;
@@ -336,8 +334,7 @@ fn aggregate(
 /// Frames per protocol per wire: a strip per wire (the busiest
 /// [`MAX_WIRES`], the rest as one), bars stacked by protocol, scaled to
 /// the strip's busiest column.
-fn rates(body: &mut String, r: &Report, end: u64, mut y: f64, x: &dyn Fn(u64) -> f64) -> f64 {
-    let _ = x;
+fn rates(body: &mut String, r: &Report, end: u64, mut y: f64) -> f64 {
     if r.traffic.is_empty() || r.traffic_bucket == 0 {
         return y;
     }
@@ -496,18 +493,13 @@ td, th {{ border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; }}
     }
     s.push_str("</table>\n<h2>Wires</h2>\n<table><tr><th>wire</th><th>frames</th><th>lost</th><th>protocols</th></tr>\n");
     for w in r.wires.iter().filter(|w| w.frames != [0, 0]) {
-        let protos: Vec<String> = w
-            .protocols
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
         let _ = writeln!(
             s,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&w.name),
             w.frames[0] + w.frames[1],
             w.lost[0] + w.lost[1],
-            esc(&protos.join(", "))
+            esc(&w.protocol_list(", "))
         );
     }
     s.push_str("</table>\n</body></html>\n");

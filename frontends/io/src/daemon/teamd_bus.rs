@@ -58,6 +58,7 @@ pub(super) struct Call {
     pub reply: oneshot::Sender<Option<Result<String, TeamdError>>>,
 }
 
+#[derive(Debug)]
 enum ToBus {
     Serve(Vec<Served>, crossbeam_channel::Sender<Outcome>),
     Stop,
@@ -71,15 +72,6 @@ pub(super) struct Bus {
     thread: Option<std::thread::JoinHandle<()>>,
     /// The set last served.
     pub served: Vec<Served>,
-}
-
-impl std::fmt::Debug for ToBus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ToBus::Serve(..) => "Serve",
-            ToBus::Stop => "Stop",
-        })
-    }
 }
 
 impl Bus {
