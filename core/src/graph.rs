@@ -141,6 +141,12 @@ pub enum Event {
         port: IfId,
         state: PortState,
     },
+    /// An RSTP port's role changed.
+    PortRole {
+        bridge: IfId,
+        port: IfId,
+        role: crate::bridge::rstp::Role,
+    },
     Link {
         dev: IfId,
         up: bool,
@@ -1093,6 +1099,9 @@ impl Graph {
                 b.handle_timeout(now);
                 self.collect(id);
                 self.send_bpdus(now, id, out);
+                // A port that began forwarding turns the carrier on, the
+                // last one that stopped turns it off (`br_port_state_selection`).
+                self.link_changed(now, id);
             }
         }
         self.refresh_timers();
@@ -1216,6 +1225,14 @@ impl Graph {
                         bridge: br,
                         port,
                         state,
+                    },
+                    None => continue,
+                },
+                FdbEvent::PortRole { port, role } => match ifid(b, port) {
+                    Some(port) => Event::PortRole {
+                        bridge: br,
+                        port,
+                        role,
                     },
                     None => continue,
                 },
@@ -2190,6 +2207,7 @@ impl Graph {
                 if host == Host::Consumed {
                     self.taken += 1;
                     self.send_bpdus(now, br, out);
+                    self.link_changed(now, br);
                 }
                 self.send_egress(now, &egress, frame, out, depth);
                 if let Host::Yes(tag) = host {

@@ -736,3 +736,30 @@ fn link_local_frames_the_bridge_keeps_teach_their_source() {
     }
     assert!(announced.contains(&mac(7)), "{announced:?}");
 }
+
+/// `br_port_state_selection`: an STP bridge's carrier comes on when its
+/// first port starts forwarding (2 × forward_delay after it came up), not
+/// before, and the change is announced (an RTM_NEWLINK) then.
+#[test]
+fn an_stp_bridges_carrier_follows_its_forwarding_ports() {
+    let mut lab = Lab::new(2, "stp_state 1 forward_delay 400");
+    lab.g.record_events(true);
+    let br = lab.id("br0");
+    assert!(!lab.g.oper_up(br), "no port forwards yet");
+    let mut up_at = None;
+    for s in 1..=10 {
+        lab.now = secs(s);
+        lab.g.handle_timeout(lab.now, &mut lab.out);
+        while let Some(e) = lab.g.poll_event() {
+            if let patchbay_core::graph::Event::Link { dev, up: true } = e {
+                if dev == br && up_at.is_none() {
+                    up_at = Some(s);
+                }
+            }
+        }
+    }
+    assert_eq!(up_at, Some(8), "carrier on at 2 x forward_delay");
+    assert!(lab.g.oper_up(br));
+    let l = lab.run("link show br0");
+    assert!(l.contains("state UP"), "{l}");
+}

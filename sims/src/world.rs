@@ -1169,6 +1169,11 @@ impl Sim {
                     lane = Some((format!("{b} {p}"), state.name().to_string()));
                     format!("{b}: port {p} {}", state.name())
                 }
+                Event::PortRole { bridge, port, role } => {
+                    let (b, p) = (name(&self.graph, bridge), name(&self.graph, port));
+                    lane = Some((format!("{b} {p} role"), role.name().to_lowercase()));
+                    format!("{b}: port {p} role {}", role.name().to_lowercase())
+                }
                 Event::Link { dev, up } => {
                     self.settled = self.now;
                     let (d, state) = (name(&self.graph, dev), if up { "up" } else { "down" });

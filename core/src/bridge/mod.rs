@@ -168,6 +168,11 @@ pub enum FdbEvent {
         port: PortNo,
         state: PortState,
     },
+    /// An RSTP port's role changed (mstpd's `Root`, `Designated`, ...).
+    PortRole {
+        port: PortNo,
+        role: rstp::Role,
+    },
     /// The root bridge or the root port changed (port 0: this is the root).
     Root {
         root: BridgeId,

@@ -459,6 +459,8 @@ pub struct RstpPort {
     rb_while: u32,
     pub tc_while: u32,
     rcvd_info_while: u32,
+    /// `role` as the bridge last reported it (for the simulator's lanes).
+    pub role_seen: Role,
 }
 
 /// mstpd's port identifier: priority in the top 4 bits, port number in 12.
@@ -2379,6 +2381,19 @@ impl Bridge {
         r.tc_seen = r.tc_count;
         let (root, root_port) = (r.root_prio.root, r.root_port().unwrap_or(0));
         let states: Vec<(PortNo, Pst)> = r.ports().map(|p| (p.port_no, p.pst)).collect();
+        let mut roles = Vec::new();
+        if self.record {
+            for no in r.order.clone() {
+                let p = r.pm(no);
+                if p.role != p.role_seen {
+                    p.role_seen = p.role;
+                    roles.push(FdbEvent::PortRole {
+                        port: no,
+                        role: p.role,
+                    });
+                }
+            }
+        }
         let mut shutdown = Vec::new();
         for a in actions {
             match a {
@@ -2416,6 +2431,7 @@ impl Bridge {
             if tc {
                 self.events.push(FdbEvent::TopologyChange);
             }
+            self.events.extend(roles);
         }
         for no in shutdown {
             if self

@@ -1,6 +1,6 @@
 //! `patchbay sim FILE --svg FILE` and `--html FILE`: a run's timeline as a
 //! picture. One lane per port or device over virtual time, coloured by
-//! its state (STP states, links, bond and team members, the root, the
+//! its state (STP states, RSTP roles, links, bond and team members, the root, the
 //! active member); the scheduled events as dashed lines; the assertions as
 //! marks at their time, green when they passed and red when not; frames
 //! per protocol per wire as rate strips. With more lanes than fit, lanes
@@ -36,6 +36,13 @@ fn colour(state: &str, others: &[String]) -> &'static str {
         "listening" | "going-down" => "#f4a261",
         "blocking" | "discarding" => "#d1495b",
         "disabled" | "down" | "not distributing" | "none" => "#9a9a9a",
+        // RSTP roles.
+        "root" => "#3d7dca",
+        "designated" => "#1b998b",
+        "alternate" => "#b56576",
+        "backup" => "#8a5cc2",
+        "root port" => "#4f6d7a",
+        "other" => "#bdbdbd",
         s => {
             const P: [&str; 8] = [
                 "#3d7dca", "#8a5cc2", "#1b998b", "#c0702a", "#5c946e", "#b56576", "#4f6d7a",
@@ -53,6 +60,8 @@ fn lane_kind(lane: &str) -> &'static str {
         "links"
     } else if lane.starts_with("wire ") {
         "wires"
+    } else if lane.ends_with(" role") {
+        "port roles"
     } else if lane.ends_with(" root") {
         "roots"
     } else if lane.ends_with(" link") {
@@ -128,6 +137,8 @@ pub fn svg(r: &Report, title: &str) -> String {
     let top = y;
 
     // Lanes, or with too many, counts per state per kind.
+    // The states the legend explains: every lane's, or the strips'.
+    let mut legend: Vec<String> = l.states.clone();
     if l.order.len() <= MAX_LANES {
         for lane in &l.order {
             let ch = &l.changes[lane];
@@ -171,9 +182,11 @@ pub fn svg(r: &Report, title: &str) -> String {
         for lane in &l.order {
             kinds.entry(lane_kind(lane)).or_default().push(lane);
         }
+        let mut drawn = std::collections::BTreeSet::new();
         for (kind, lanes) in &kinds {
-            y = aggregate(&mut body, &l, kind, lanes, end, y);
+            y = aggregate(&mut body, &l, kind, lanes, end, y, &mut drawn);
         }
+        legend = drawn.into_iter().collect();
     }
     let lanes_end = y;
 
@@ -223,7 +236,7 @@ pub fn svg(r: &Report, title: &str) -> String {
     // Legends: states, events, failed assertions.
     y += 8.0;
     let mut lx = 10.0;
-    for s in &l.states {
+    for s in &legend {
         let w = 26.0 + 7.0 * s.len() as f64;
         if lx + w > LEFT + PLOT {
             lx = 10.0;
@@ -269,6 +282,20 @@ pub fn svg(r: &Report, title: &str) -> String {
     )
 }
 
+/// A lane's state as its aggregated strip counts it: states that name a
+/// port (a root port, an active member) count as one, so a thousand
+/// bridges give "root port", not a strip per port.
+fn state_class(state: &str) -> &str {
+    if state.starts_with("root port ") {
+        "root port"
+    } else {
+        state
+    }
+}
+
+/// At most this many strips per kind; the rarer states are summed.
+const MAX_STATES: usize = 8;
+
 /// One strip per state of lanes of `kind`: how many were in it, per
 /// column of time.
 fn aggregate(
@@ -278,6 +305,7 @@ fn aggregate(
     lanes: &[&str],
     end: u64,
     mut y: f64,
+    drawn: &mut std::collections::BTreeSet<String>,
 ) -> f64 {
     let cols = COLUMNS.min(end.max(1));
     // counts[state][column]: lanes in that state at the column's end.
@@ -292,38 +320,72 @@ fn aggregate(
             }
             if ch[i].t <= t {
                 counts
-                    .entry(ch[i].state.as_str())
+                    .entry(state_class(&ch[i].state))
                     .or_insert_with(|| vec![0; cols as usize])[c as usize] += 1;
             }
         }
     }
-    let n = lanes.len() as f64;
+    // Active members name their member: keep the most held states and
+    // sum the others (deterministic: by size, then by name).
+    if counts.len() > MAX_STATES {
+        let mut by_size: Vec<(&str, u64)> = counts
+            .iter()
+            .map(|(s, v)| (*s, v.iter().map(|k| u64::from(*k)).sum()))
+            .collect();
+        by_size.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let mut other = vec![0u32; cols as usize];
+        for (s, _) in &by_size[MAX_STATES - 1..] {
+            for (o, k) in other.iter_mut().zip(counts.remove(s).unwrap_or_default()) {
+                *o += k;
+            }
+        }
+        counts.insert("other", other);
+    }
     let step = PLOT / cols as f64;
+    // The kind's heading, then a strip per state scaled to its own peak
+    // (the label gives the numbers), so a rare state's timing shows.
+    let _ = write!(
+        body,
+        r#"<text class="kind" x="10" y="{}" font-size="11" font-weight="bold">{} {kind}</text>"#,
+        y + 11.0,
+        lanes.len(),
+        kind = esc(kind)
+    );
+    y += LANE_H;
     for (state, v) in &counts {
+        drawn.insert(state.to_string());
+        let peak = v.iter().max().copied().unwrap_or(0).max(1);
         let _ = write!(
             body,
-            r#"<g class="aggregate" data-kind="{}" data-state="{}"><text x="10" y="{}" font-size="11">{} {}: {} {}</text>"#,
+            r#"<g class="aggregate" data-kind="{}" data-state="{}"><text x="18" y="{}" font-size="11">{}: peak {}, end {}</text>"#,
             esc(kind),
             esc(state),
             y + 11.0,
-            lanes.len(),
-            esc(kind),
             esc(state),
-            v.iter().max().copied().unwrap_or(0)
+            peak,
+            v.last().copied().unwrap_or(0)
         );
-        for (c, k) in v.iter().enumerate() {
-            if *k == 0 {
-                continue;
+        // One bar per run of equal counts.
+        let mut c = 0;
+        while c < v.len() {
+            let k = v[c];
+            let mut e = c + 1;
+            while e < v.len() && v[e] == k {
+                e += 1;
             }
-            let h = (LANE_H - 3.0) * (*k as f64) / n;
-            let _ = write!(
-                body,
-                r#"<rect x="{:.2}" y="{:.2}" width="{:.2}" height="{h:.2}" fill="{}"/>"#,
-                LEFT + step * c as f64,
-                y + LANE_H - 2.0 - h,
-                step.max(0.5),
-                colour(state, &l.states)
-            );
+            if k > 0 {
+                let h = (LANE_H - 3.0) * f64::from(k) / f64::from(peak);
+                let _ = write!(
+                    body,
+                    r#"<rect x="{:.2}" y="{:.2}" width="{:.2}" height="{h:.2}" fill="{}"><title>{k} {}</title></rect>"#,
+                    LEFT + step * c as f64,
+                    y + LANE_H - 2.0 - h,
+                    (step * (e - c) as f64).max(0.5),
+                    colour(state, &l.states),
+                    esc(state)
+                );
+            }
+            c = e;
         }
         body.push_str("</g>");
         y += LANE_H;
@@ -510,13 +572,38 @@ td, th {{ border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; }}
 mod tests {
     use super::*;
 
-    fn ring() -> Report {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../sims/scenarios/stp-ring.pb"
-        ))
-        .unwrap();
+    fn scenario(name: &str) -> Report {
+        let path = format!("{}/../../sims/scenarios/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(path).unwrap();
         patchbay_sim::run(&text, None, false).unwrap().0
+    }
+
+    fn ring() -> Report {
+        scenario("stp-ring.pb")
+    }
+
+    /// A lane's (state, time) changes, from the drawn SVG.
+    fn lane_states<'a>(doc: &'a roxmltree::Document, lane: &str) -> Vec<(&'a str, u64)> {
+        let node = doc
+            .descendants()
+            .find(|n| {
+                n.attribute("class") == Some("lane") && n.attribute("data-lane") == Some(lane)
+            })
+            .unwrap_or_else(|| panic!("no lane {lane}"));
+        node.descendants()
+            .filter(|n| n.attribute("class") == Some("state"))
+            .map(|n| {
+                (
+                    n.attribute("data-state").unwrap(),
+                    n.attribute("data-t").unwrap().parse().unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    /// The state a lane is in at `t`.
+    fn state_at<'a>(states: &[(&'a str, u64)], t: u64) -> Option<&'a str> {
+        states.iter().rev().find(|s| s.1 <= t).map(|s| s.0)
     }
 
     /// The ring's picture parses, has a lane per bridge port with its
@@ -528,27 +615,10 @@ mod tests {
         let r = ring();
         let s = svg_file(&r, "stp-ring.pb");
         let doc = roxmltree::Document::parse(&s).expect("well-formed SVG");
-        let lanes: Vec<roxmltree::Node> = doc
-            .descendants()
-            .filter(|n| n.attribute("class") == Some("lane"))
-            .collect();
         for b in 1..=4 {
             for p in 1..=2 {
                 let name = format!("s{b} s{b}p{p}");
-                let lane = lanes
-                    .iter()
-                    .find(|l| l.attribute("data-lane") == Some(name.as_str()))
-                    .unwrap_or_else(|| panic!("no lane {name}"));
-                let states: Vec<(&str, u64)> = lane
-                    .descendants()
-                    .filter(|n| n.attribute("class") == Some("state"))
-                    .map(|n| {
-                        (
-                            n.attribute("data-state").unwrap(),
-                            n.attribute("data-t").unwrap().parse().unwrap(),
-                        )
-                    })
-                    .collect();
+                let states = lane_states(&doc, &name);
                 let at = |s: &str| states.iter().find(|x| x.0 == s).map(|x| x.1);
                 assert_eq!(at("listening"), Some(0), "{name}: {states:?}");
                 // The blocked port never leaves blocking; the others learn
@@ -571,6 +641,98 @@ mod tests {
             .any(|n| n.attribute("class") == Some("rate")));
         let text: String = doc.descendants().filter_map(|n| n.text()).collect();
         assert!(text.contains("stp"), "no stp protocol in the legend");
+    }
+
+    /// RSTP's roles have a lane per port: in `rstp-ring.pb` s3p2 is the
+    /// alternate at 1 s, takes over as root port when the root's link
+    /// fails at 10 s (asserted at 11 s), and is the alternate again after
+    /// the link comes back (asserted at 21 s); every port of the ring has
+    /// its role lane, and the bridges' carriers come on.
+    #[test]
+    fn rstp_roles_are_drawn_lane_by_lane() {
+        let r = scenario("rstp-ring.pb");
+        assert!(r.assertions.iter().all(|a| a.ok));
+        let s = svg_file(&r, "rstp-ring.pb");
+        let doc = roxmltree::Document::parse(&s).expect("well-formed SVG");
+        let sec = 1_000_000_000;
+        let s3p2 = lane_states(&doc, "s3 s3p2 role");
+        assert_eq!(state_at(&s3p2, sec), Some("alternate"), "{s3p2:?}");
+        assert_eq!(state_at(&s3p2, 11 * sec), Some("root"), "{s3p2:?}");
+        assert_eq!(state_at(&s3p2, 21 * sec), Some("alternate"), "{s3p2:?}");
+        let s3p1 = lane_states(&doc, "s3 s3p1 role");
+        assert_eq!(state_at(&s3p1, sec), Some("root"), "{s3p1:?}");
+        assert_eq!(state_at(&s3p1, 11 * sec), Some("designated"), "{s3p1:?}");
+        for b in 1..=4 {
+            for p in 1..=2 {
+                let lane = format!("s{b} s{b}p{p} role");
+                assert!(!lane_states(&doc, &lane).is_empty(), "{lane}");
+            }
+            let link = lane_states(&doc, &format!("link s{b}"));
+            assert_eq!(state_at(&link, sec), Some("up"), "s{b}: {link:?}");
+        }
+        let text: String = doc.descendants().filter_map(|n| n.text()).collect();
+        for role in ["root", "designated", "alternate"] {
+            assert!(text.contains(role), "no {role} in the legend");
+        }
+    }
+
+    /// A real run of a thousand bridges (`rstp-ring-1000.pb`: a forest of
+    /// trees, a root every ~2 × max_age bridges): drawn as counts per
+    /// state, roots and root ports counted as classes rather than a strip
+    /// per port, and small enough to open (well under a megabyte).
+    #[test]
+    fn a_thousand_bridges_are_drawn_as_counts() {
+        let r = scenario("rstp-ring-1000.pb");
+        assert!(r.assertions.iter().all(|a| a.ok));
+        let s = svg(&r, "rstp-ring-1000.pb");
+        assert!(s.len() < 1_000_000, "{} bytes", s.len());
+        let doc = roxmltree::Document::parse(&s).unwrap();
+        assert!(!doc
+            .descendants()
+            .any(|n| n.attribute("class") == Some("lane")));
+        let strips: Vec<(&str, &str, String)> = doc
+            .descendants()
+            .filter(|n| n.attribute("class") == Some("aggregate"))
+            .map(|n| {
+                (
+                    n.attribute("data-kind").unwrap(),
+                    n.attribute("data-state").unwrap(),
+                    n.descendants()
+                        .find(|t| t.has_tag_name("text"))
+                        .and_then(|t| t.text())
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            })
+            .collect();
+        let roots: Vec<&str> = strips
+            .iter()
+            .filter(|s| s.0 == "roots")
+            .map(|s| s.1)
+            .collect();
+        assert_eq!(roots, ["is the root", "root port"], "{strips:?}");
+        // Every bridge is a root or has a root port, at the end.
+        let at_end = |kind: &str, state: &str| -> u32 {
+            let t = &strips
+                .iter()
+                .find(|s| s.0 == kind && s.1 == state)
+                .unwrap_or_else(|| panic!("no {kind} {state}: {strips:?}"))
+                .2;
+            t.rsplit(", end ")
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{t}"))
+        };
+        let trees = at_end("roots", "is the root");
+        assert_eq!(trees + at_end("roots", "root port"), 1000);
+        // Each bridge that is not a root has exactly one root port.
+        assert_eq!(at_end("port roles", "root"), 1000 - trees);
+        assert!((10..=40).contains(&trees), "{trees} trees");
+        let kinds: std::collections::BTreeSet<&str> = strips.iter().map(|s| s.0).collect();
+        assert!(
+            kinds.contains("bridge ports") && kinds.contains("links"),
+            "{kinds:?}"
+        );
     }
 
     /// Same seed, same picture, byte for byte; the page parses.
@@ -627,6 +789,7 @@ mod tests {
             .collect();
         assert_eq!(strips, ["blocking", "forwarding", "listening"]);
         let text: String = doc.descendants().filter_map(|n| n.text()).collect();
-        assert!(text.contains("1000 bridge ports: forwarding 900"), "{text}");
+        assert!(text.contains("1000 bridge ports"), "{text}");
+        assert!(text.contains("forwarding: peak 900, end 900"), "{text}");
     }
 }
