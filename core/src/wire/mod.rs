@@ -10,8 +10,10 @@ pub mod bpdu;
 pub mod csum;
 pub mod gso;
 pub mod host;
+pub mod igmp;
 pub mod lacp;
 mod mac;
+pub mod mld;
 pub mod vxlan;
 
 pub use mac::{Mac, ParseMacError};
