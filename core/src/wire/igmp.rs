@@ -20,7 +20,7 @@
 //!
 //! Nothing allocates: every list is a view into the frame.
 
-use super::csum;
+use super::{csum, mcast};
 
 pub const QUERY: u8 = 0x11;
 pub const V1_REPORT: u8 = 0x12;
@@ -70,68 +70,16 @@ impl std::fmt::Display for IgmpError {
     }
 }
 
-/// A list of IPv4 addresses in the frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Addrs<'a>(&'a [u8]);
+/// A list of addresses in the frame.
+pub type Addrs<'a> = mcast::Addrs<'a, 4>;
+/// One report record.
+pub type Record<'a> = mcast::Record<'a, 4>;
+/// A report's records ([`mcast::Records`]).
+pub type Records<'a> = mcast::Records<'a, 4>;
 
-impl<'a> Addrs<'a> {
-    pub fn len(&self) -> usize {
-        self.0.len() / 4
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = [u8; 4]> + 'a {
-        self.0
-            .chunks_exact(4)
-            .map(|c| c.try_into().expect("4 bytes"))
-    }
-}
-
-/// One v3 group record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Record<'a> {
-    /// `IGMPV3_MODE_IS_INCLUDE` (1) to `IGMPV3_BLOCK_OLD_SOURCES` (6);
-    /// the bridge ignores other kinds.
-    pub kind: u8,
-    pub group: [u8; 4],
-    pub sources: Addrs<'a>,
-}
-
-/// A v3 report's records, read as the kernel reads them.
-#[derive(Clone, Debug)]
-pub struct Records<'a> {
-    rest: &'a [u8],
-    left: u16,
-}
-
-impl<'a> Iterator for Records<'a> {
-    type Item = Result<Record<'a>, IgmpError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.left == 0 {
-            return None;
-        }
-        self.left -= 1;
-        let r = self.rest;
-        if r.len() < 8 {
-            self.left = 0;
-            return Some(Err(IgmpError::SourcesOverrun));
-        }
-        let n = usize::from(u16::from_be_bytes([r[2], r[3]]));
-        let end = 8 + 4 * n;
-        if r.len() < end {
-            self.left = 0;
-            return Some(Err(IgmpError::SourcesOverrun));
-        }
-        self.rest = &r[end..];
-        Some(Ok(Record {
-            kind: r[0],
-            group: r[4..8].try_into().expect("4 bytes"),
-            sources: Addrs(&r[8..end]),
-        }))
+impl From<mcast::Overrun> for IgmpError {
+    fn from(_: mcast::Overrun) -> Self {
+        IgmpError::SourcesOverrun
     }
 }
 
@@ -240,7 +188,7 @@ pub fn parse(ip: &[u8]) -> Result<Option<Packet<'_>>, IgmpError> {
                     suppress: false,
                     qrv: 0,
                     qqi: 0,
-                    sources: Addrs(&[]),
+                    sources: mcast::Addrs(&[]),
                 },
                 9..=11 => return Err(IgmpError::BadQueryLength),
                 _ => {
@@ -255,7 +203,7 @@ pub fn parse(ip: &[u8]) -> Result<Option<Packet<'_>>, IgmpError> {
                         suppress: m[8] & 0x08 != 0,
                         qrv: m[8] & 0x07,
                         qqi: decode_code(m[9]),
-                        sources: Addrs(&m[12..12 + 4 * n]),
+                        sources: mcast::Addrs(&m[12..12 + 4 * n]),
                     }
                 }
             }
@@ -296,7 +244,10 @@ mod tests {
         match &p.msg {
             Message::V3Report { records } => records
                 .clone()
-                .map(|r| r.map(|r| (r.kind, r.group, r.sources.iter().collect())))
+                .map(|r| {
+                    r.map(|r| (r.kind, r.group, r.sources.iter().collect()))
+                        .map_err(IgmpError::from)
+                })
                 .collect(),
             m => panic!("not a v3 report: {m:?}"),
         }

@@ -19,6 +19,7 @@
 //!   auxiliary data not skipped, as the kernel does.
 
 use super::csum::Sum;
+use super::mcast;
 
 pub const QUERY: u8 = 130;
 pub const V1_REPORT: u8 = 131;
@@ -67,70 +68,16 @@ impl std::fmt::Display for MldError {
     }
 }
 
-/// A list of IPv6 addresses in the frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Addrs<'a>(&'a [u8]);
+/// A list of addresses in the frame.
+pub type Addrs<'a> = mcast::Addrs<'a, 16>;
+/// One report record.
+pub type Record<'a> = mcast::Record<'a, 16>;
+/// A report's records ([`mcast::Records`]).
+pub type Records<'a> = mcast::Records<'a, 16>;
 
-impl<'a> Addrs<'a> {
-    pub fn len(&self) -> usize {
-        self.0.len() / 16
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = [u8; 16]> + 'a {
-        self.0
-            .chunks_exact(16)
-            .map(|c| c.try_into().expect("16 bytes"))
-    }
-}
-
-/// One v2 address record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Record<'a> {
-    /// `MLD2_MODE_IS_INCLUDE` (1) to `MLD2_BLOCK_OLD_SOURCES` (6).
-    pub kind: u8,
-    pub group: [u8; 16],
-    pub sources: Addrs<'a>,
-}
-
-/// A v2 report's records, read as the kernel reads them.
-#[derive(Clone, Debug)]
-pub struct Records<'a> {
-    rest: &'a [u8],
-    left: u16,
-}
-
-impl<'a> Iterator for Records<'a> {
-    type Item = Result<Record<'a>, MldError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.left == 0 {
-            return None;
-        }
-        self.left -= 1;
-        let r = self.rest;
-        let end = if r.len() < 20 {
-            None
-        } else {
-            Some(20 + 16 * usize::from(u16::from_be_bytes([r[2], r[3]])))
-        };
-        match end {
-            Some(end) if r.len() >= end => {
-                self.rest = &r[end..];
-                Some(Ok(Record {
-                    kind: r[0],
-                    group: r[4..20].try_into().expect("16 bytes"),
-                    sources: Addrs(&r[20..end]),
-                }))
-            }
-            _ => {
-                self.left = 0;
-                Some(Err(MldError::SourcesOverrun))
-            }
-        }
+impl From<mcast::Overrun> for MldError {
+    fn from(_: mcast::Overrun) -> Self {
+        MldError::SourcesOverrun
     }
 }
 
@@ -269,7 +216,7 @@ pub fn parse(ip: &[u8]) -> Result<Option<Packet<'_>>, MldError> {
                     suppress: false,
                     qrv: 0,
                     qqi: 0,
-                    sources: Addrs(&[]),
+                    sources: mcast::Addrs(&[]),
                 },
                 25..=27 => return Err(MldError::BadQueryLength),
                 _ => {
@@ -282,7 +229,7 @@ pub fn parse(ip: &[u8]) -> Result<Option<Packet<'_>>, MldError> {
                         suppress: m[24] & 0x08 != 0,
                         qrv: m[24] & 0x07,
                         qqi: super::igmp::decode_code(m[25]),
-                        sources: Addrs(sources),
+                        sources: mcast::Addrs(sources),
                     }
                 }
             };
@@ -467,7 +414,7 @@ mod tests {
         let Message::V2Report { mut records } = parse(&b).unwrap().unwrap().msg else {
             panic!()
         };
-        assert_eq!(records.next(), Some(Err(MldError::SourcesOverrun)));
+        assert_eq!(records.next(), Some(Err(mcast::Overrun)));
         assert_eq!(records.next(), None);
         // Not MLD: no Hop-by-Hop header; an ICMPv6 echo; a short message.
         let mut plain = good.clone();

@@ -13,6 +13,7 @@ pub mod host;
 pub mod igmp;
 pub mod lacp;
 mod mac;
+pub mod mcast;
 pub mod mld;
 pub mod vxlan;
 
