@@ -1099,9 +1099,7 @@ impl Graph {
                 b.handle_timeout(now);
                 self.collect(id);
                 self.send_bpdus(now, id, out);
-                // A port that began forwarding turns the carrier on, the
-                // last one that stopped turns it off (`br_port_state_selection`).
-                self.link_changed(now, id);
+                self.bridge_carrier(now, id);
             }
         }
         self.refresh_timers();
@@ -1354,6 +1352,19 @@ impl Graph {
         let ups: Vec<IfId> = self.iface(id).vlan_uppers.iter().map(|u| u.2).collect();
         for u in ups {
             self.link_changed(now, u);
+        }
+    }
+
+    /// A port that began forwarding turns the bridge's carrier on, the
+    /// last one that stopped turns it off (`br_port_state_selection`):
+    /// looked at only when a port crossed that line.
+    fn bridge_carrier(&mut self, now: Instant, br: IfId) {
+        let changed = self
+            .iface_mut(br)
+            .bridge_mut()
+            .is_some_and(|b| std::mem::take(&mut b.carrier_check));
+        if changed {
+            self.link_changed(now, br);
         }
     }
 
@@ -2207,7 +2218,7 @@ impl Graph {
                 if host == Host::Consumed {
                     self.taken += 1;
                     self.send_bpdus(now, br, out);
-                    self.link_changed(now, br);
+                    self.bridge_carrier(now, br);
                 }
                 self.send_egress(now, &egress, frame, out, depth);
                 if let Host::Yes(tag) = host {

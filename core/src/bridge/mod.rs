@@ -251,6 +251,9 @@ pub struct Bridge {
     pub self_vlans: VlanSet,
     /// Record [`FdbEvent`]s (the simulator's timeline); off in the daemon.
     pub record: bool,
+    /// A port started or stopped forwarding since the graph last looked:
+    /// the bridge's carrier may have changed (`br_port_state_selection`).
+    pub carrier_check: bool,
     pub events: Vec<FdbEvent>,
     /// Ports that left since the events were last taken, so that what
     /// their leaving recorded can still name them.
@@ -297,6 +300,7 @@ impl Bridge {
             learn_full: 0,
             mac_set: false,
             record: false,
+            carrier_check: false,
             events: Vec::new(),
             left: Vec::new(),
         }
@@ -489,7 +493,9 @@ impl Bridge {
         if p.state == state {
             return false;
         }
+        let crossed = (p.state == PortState::Forwarding) != (state == PortState::Forwarding);
         p.state = state;
+        self.carrier_check |= crossed;
         if self.record {
             self.events.push(FdbEvent::PortState { port: no, state });
         }
