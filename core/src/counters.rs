@@ -46,11 +46,27 @@ drop_reasons! {
     GsoEncap => "gso_encap": "vxlan: a segmentation-offload frame patchbay cannot segment before encapsulating (UDP GSO, or headers it cannot read)",
     BadVxlan => "bad_vxlan": "vxlan: a datagram without the I flag, with reserved bits set, or shorter than the header",
     Injected => "injected": "netdevsim: dropped by the port's fault injection (drop P%)",
+    IgmpBadIpHeader => "igmp_bad_ip_header": "multicast snooping: an IPv4 header that is short, not version 4, or whose lengths do not fit",
+    IgmpBadIpChecksum => "igmp_bad_ip_checksum": "multicast snooping: an IPv4 header whose checksum does not verify",
+    IgmpTruncated => "igmp_truncated": "multicast snooping: IGMP shorter than its 8-byte header",
+    IgmpBadChecksum => "igmp_bad_checksum": "multicast snooping: an IGMP checksum that does not verify",
+    IgmpBadQueryLength => "igmp_bad_query_length": "multicast snooping: an IGMP query of 9 to 11 bytes (neither v2 nor v3)",
+    IgmpGeneralQueryNotToAllHosts => "igmp_general_query_not_to_all_hosts": "multicast snooping: a general IGMP query not sent to 224.0.0.1",
+    IgmpSourcesOverrun => "igmp_sources_overrun": "multicast snooping: an IGMP source list or v3 record that runs past the message",
+    MldBadIpHeader => "mld_bad_ip_header": "multicast snooping: an IPv6 header that is short, not version 6, or whose payload does not fit",
+    MldBadExtensionHeader => "mld_bad_extension_header": "multicast snooping: an IPv6 extension header that runs past the packet",
+    MldTruncated => "mld_truncated": "multicast snooping: ICMPv6 shorter than its 8-byte header",
+    MldBadChecksum => "mld_bad_checksum": "multicast snooping: an ICMPv6 checksum that does not verify",
+    MldQueryNotLinkLocal => "mld_query_not_link_local": "multicast snooping: an MLD query from an address that is not link-local",
+    MldBadQueryLength => "mld_bad_query_length": "multicast snooping: an MLD query of 25 to 27 bytes (neither v1 nor v2)",
+    MldGeneralQueryNotToAllNodes => "mld_general_query_not_to_all_nodes": "multicast snooping: a general MLD query not sent to ff02::1",
+    MldSourcesOverrun => "mld_sources_overrun": "multicast snooping: an MLD source list or v2 record that runs past the message",
+    MdbFull => "mdb_full": "multicast snooping: a join past mcast_hash_max; the bridge turned snooping off, as the kernel does",
 }
 
 /// Counters for one interface, in the kernel's sense of rx and tx: rx is what
 /// the device received from below, tx what it sent down.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Counters {
     pub rx_packets: u64,
     pub rx_bytes: u64,
@@ -88,6 +104,19 @@ impl Fates {
             "dropped": self.dropped,
             "unaccounted": self.unaccounted,
         })
+    }
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            rx_packets: 0,
+            rx_bytes: 0,
+            tx_packets: 0,
+            tx_bytes: 0,
+            drops: [0; DropReason::COUNT],
+            fates: Fates::default(),
+        }
     }
 }
 

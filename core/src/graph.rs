@@ -1312,8 +1312,10 @@ impl Graph {
                 let b = self.iface_mut(id).bridge_mut().expect("a bridge");
                 if admin {
                     b.stp_enable_bridge(now, &up_ports);
+                    b.mc_open(now);
                 } else {
                     b.stp_disable_bridge(now);
+                    b.mc_stop();
                 }
                 self.collect(id);
                 self.note_bridge_timer(id);
@@ -1554,7 +1556,7 @@ impl Graph {
         }
     }
 
-    fn note_bridge_timer(&mut self, br: IfId) {
+    pub fn note_bridge_timer(&mut self, br: IfId) {
         let t = self
             .get(br)
             .and_then(Iface::bridge)
@@ -1562,9 +1564,41 @@ impl Graph {
         self.note_timer(t);
     }
 
+    /// Sends the IGMP/MLD queries a bridge's querier queued: out a port
+    /// as they are (`br_dev_queue_push_xmit`), or up to the bridge's own
+    /// host (`netif_rx`).
+    fn send_queries(&mut self, now: Instant, br: IfId, out: &mut Outputs) {
+        let Some(b) = self.iface_mut(br).bridge_mut() else {
+            return;
+        };
+        if b.mc.tx.is_empty() {
+            return;
+        }
+        let tx = std::mem::take(&mut b.mc.tx);
+        for (no, bytes) in &tx {
+            let Ok(f) = Frame::parse(bytes, None, Offload::NONE) else {
+                continue;
+            };
+            match no {
+                Some(no) => {
+                    let ifid = self
+                        .iface(br)
+                        .bridge()
+                        .and_then(|b| b.port(*no))
+                        .map(|p| p.ifid);
+                    if let Some(ifid) = ifid {
+                        self.tx(now, ifid, f, out, 1);
+                    }
+                }
+                None => self.bridge_local_in(now, br, f, None, out, 1),
+            }
+        }
+    }
+
     /// Puts the BPDUs a bridge queued on its ports, each from its port's
-    /// address.
+    /// address, and its multicast queries.
     fn send_bpdus(&mut self, now: Instant, br: IfId, out: &mut Outputs) {
+        self.send_queries(now, br, out);
         let Some(b) = self.iface_mut(br).bridge_mut() else {
             return;
         };
@@ -2227,6 +2261,7 @@ impl Graph {
             }
         }
         self.scratch[depth] = egress;
+        self.send_queries(now, br, out);
         if self.events.is_some() {
             self.collect(br);
         }
@@ -2246,7 +2281,7 @@ impl Graph {
         let res = bif
             .bridge_mut()
             .expect("a bridge")
-            .xmit(&mut frame, &mut egress);
+            .xmit(now, &mut frame, &mut egress);
         match res {
             Err(r) => dropped!(self, bif.counters, r),
             Ok(()) => {
@@ -2257,6 +2292,11 @@ impl Graph {
             }
         }
         self.scratch[depth] = egress;
+        // A report or leave from the host may have armed timers or queued a
+        // query.
+        let t = self.iface(br).bridge().and_then(Bridge::poll_timeout);
+        self.note_timer(t);
+        self.send_queries(now, br, out);
     }
 
     fn send_egress(

@@ -6,124 +6,10 @@ use patchbay_core::counters::DropReason;
 use patchbay_core::graph::{Attachment, Kind, Role};
 use patchbay_core::pipeline::Outputs;
 use patchbay_core::wire::{build_frame, ethertype, Frame, Mac, Offload, Tag};
-use patchbay_core::{AttachId, Graph, IfId, Instant};
+use patchbay_core::{AttachId, Graph, Instant};
 
-struct Lab {
-    g: Graph,
-    out: Outputs,
-    now: Instant,
-}
-
-fn secs(s: u64) -> Instant {
-    Instant::from_nanos(s * 1_000_000_000)
-}
-
-impl Lab {
-    /// A bridge br0 with `n` ports p1..pn, attachment i+1 on port i+1.
-    fn new(n: u32, bridge_opts: &str) -> Lab {
-        let mut lab = Lab {
-            g: Graph::new(),
-            out: Outputs::new(),
-            now: Instant::ZERO,
-        };
-        lab.run(&format!("link add br0 type bridge {bridge_opts}"));
-        lab.run("link set br0 up");
-        for i in 1..=n {
-            let id = lab
-                .g
-                .add(
-                    &format!("p{i}"),
-                    Kind::Tap,
-                    Mac::local(0x1000 + u64::from(i)),
-                    1500,
-                )
-                .unwrap();
-            lab.g.attach(
-                id,
-                Attachment {
-                    id: AttachId(i),
-                    role: Role::Wire,
-                },
-            );
-            lab.run(&format!("link set p{i} up master br0"));
-        }
-        lab
-    }
-
-    fn run(&mut self, line: &str) -> String {
-        let words = cmd::split_line(line).unwrap();
-        let c = cmd::parse(&words).unwrap_or_else(|e| panic!("{line}: {e}"));
-        cmd::apply(&mut self.g, self.now, &c, Opts::default())
-            .unwrap_or_else(|e| panic!("{line}: {e}"))
-            .text
-    }
-
-    fn try_run(&mut self, line: &str) -> Result<String, String> {
-        let words = cmd::split_line(line).unwrap();
-        let c = cmd::parse(&words).map_err(|e| e.to_string())?;
-        cmd::apply(
-            &mut self.g,
-            self.now,
-            &c,
-            Opts {
-                json: true,
-                ..Opts::default()
-            },
-        )
-        .map(|o| o.text)
-        .map_err(|e| e.to_string())
-    }
-
-    /// Sends `frame` in at attachment `port` and returns what left where.
-    fn send(&mut self, port: u32, frame: &[u8]) -> Vec<(u32, Vec<u8>)> {
-        self.g.receive(
-            self.now,
-            AttachId(port),
-            frame,
-            None,
-            Offload::NONE,
-            &mut self.out,
-        );
-        let mut got = Vec::new();
-        self.out.flush(|a, b| {
-            for (f, _) in b.iter() {
-                got.push((a.0, f.to_vec()));
-            }
-        });
-        got.sort();
-        got
-    }
-
-    fn ports_reached(&mut self, port: u32, frame: &[u8]) -> Vec<u32> {
-        self.send(port, frame).into_iter().map(|(p, _)| p).collect()
-    }
-
-    fn id(&self, name: &str) -> IfId {
-        self.g.by_name(name).unwrap()
-    }
-
-    fn drops(&self, name: &str, r: DropReason) -> u64 {
-        self.g.iface(self.id(name)).counters.dropped(r)
-    }
-}
-
-fn mac(n: u64) -> Mac {
-    Mac::local(n)
-}
-
-fn eth(dst: Mac, src: Mac) -> Vec<u8> {
-    build_frame(dst, src, &[], ethertype::IPV4, &[0x45; 46])
-}
-
-fn tagged(dst: Mac, src: Mac, vid: u16) -> Vec<u8> {
-    build_frame(
-        dst,
-        src,
-        &[Tag::new(ethertype::VLAN, vid, 0)],
-        ethertype::IPV4,
-        &[0x45; 46],
-    )
-}
+mod common;
+use common::*;
 
 #[test]
 fn unknown_unicast_floods_to_every_other_port_once_then_learns() {
@@ -390,7 +276,7 @@ fn vlan_devices_tag_on_tx_and_take_their_vid_on_rx_including_qinq() {
         mac(1),
         &[s_tag, c_tag],
         ethertype::IPV4,
-        &[0x45; 46],
+        &ipv4_body(),
     );
     assert_eq!(sent, vec![(1, double.clone())]);
     // The same frame received on eth0 climbs to eth0.100.20 untagged.

@@ -7,6 +7,7 @@
 //! itself sends. Both fill a list of [`Egress`] ports and say whether the
 //! bridge device (the host) gets a copy.
 
+pub mod mcast;
 pub mod rstp;
 pub mod stp;
 pub mod vlan;
@@ -105,6 +106,8 @@ pub struct Port {
     pub speed_mbps: u32,
     pub full_duplex: bool,
     pub stp: StpPort,
+    /// Multicast snooping: router state, fast leave, own queries.
+    pub mc: mcast::PortMcast,
 }
 
 /// Bridge options with the kernel's defaults (BEHAVIOUR.md §1.1).
@@ -240,6 +243,8 @@ pub struct Bridge {
     pub cfg: BridgeConfig,
     pub fdb: Fdb,
     pub stp: StpBridge,
+    /// IGMP/MLD snooping and the MDB.
+    pub mc: mcast::Mcast,
     /// mstpd, when it has taken the bridge (`mstpctl addbridge`).
     pub rstp: Option<Box<Rstp>>,
     /// mstpd's rapid ageing (the bridge-wide ageing_time it sets towards
@@ -290,6 +295,7 @@ impl Bridge {
                 cfg.forward_delay,
             ),
             rstp: None,
+            mc: mcast::Mcast::default(),
             rapid_ageing: None,
             self_vlans: VlanSet::with_default(cfg.default_pvid),
             cfg,
@@ -409,6 +415,7 @@ impl Bridge {
                 port_id: stp::make_port_id(32, no as PortNo),
                 ..StpPort::default()
             },
+            mc: mcast::PortMcast::default(),
         });
         if let Some(r) = self.rstp.as_mut() {
             r.add_port(no as PortNo);
@@ -428,6 +435,7 @@ impl Bridge {
             r.del_port(no);
         }
         self.rstp_apply(now);
+        self.mc_del_port(no);
         self.fdb.keep_local_for_bridge(no, self.stp.bridge_id.mac());
         self.fdb.flush_port(no, false);
         p
@@ -459,6 +467,7 @@ impl Bridge {
             self.fdb.poll_timeout(),
             self.stp_poll_timeout(),
             self.rstp_poll_timeout(),
+            self.mc_poll_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -468,6 +477,7 @@ impl Bridge {
     pub fn handle_timeout(&mut self, now: Instant) -> usize {
         self.stp_handle_timeout(now);
         self.rstp_handle_timeout(now);
+        self.mc_handle_timeout(now);
         let hold = self.hold_time();
         if !self.record {
             return self.fdb.handle_timeout(now, hold);
@@ -568,10 +578,15 @@ impl Bridge {
         if port.flags.learning && !self.cfg.ageing_time.is_zero() {
             self.learn(now, src, vid, no);
         }
+        let class = Class::of(dst);
+        let snooped = if class == Class::Multicast {
+            self.mc_rcv(now, Some(no), frame, vid)?
+        } else {
+            mcast::Snooped::default()
+        };
         if learning_state {
             return Err(DropReason::PortState);
         }
-        let class = Class::of(dst);
         if class == Class::Unicast {
             match self.fdb.lookup(dst, vid) {
                 Some(e) if e.flags.local => return Ok(self.host_copy(vid, pcp)),
@@ -587,7 +602,17 @@ impl Bridge {
                 None => {}
             }
         }
-        self.flood(class, Some((no, isolated)), vid, pcp, false, egress);
+        let from = Some((no, isolated));
+        if class == Class::Multicast {
+            if let Some(host) = self.mc_forward(now, &snooped, from, vid, pcp, egress) {
+                return Ok(if host {
+                    self.host_copy(vid, pcp)
+                } else {
+                    Host::No
+                });
+            }
+        }
+        self.flood(class, from, vid, pcp, false, egress);
         Ok(match class {
             Class::Unicast => Host::No,
             _ => self.host_copy(vid, pcp),
@@ -597,6 +622,7 @@ impl Bridge {
     /// A frame the bridge device sends (`br_dev_xmit`).
     pub fn xmit(
         &mut self,
+        now: Instant,
         frame: &mut Frame<'_>,
         egress: &mut Vec<Egress>,
     ) -> Result<(), DropReason> {
@@ -615,6 +641,12 @@ impl Bridge {
                         egress.push(self.egress(p, vid, pcp));
                     }
                 }
+                return Ok(());
+            }
+        }
+        if class == Class::Multicast {
+            let s = self.mc_rcv(now, None, frame, vid)?;
+            if self.mc_forward(now, &s, None, vid, pcp, egress).is_some() {
                 return Ok(());
             }
         }

@@ -443,6 +443,7 @@ impl Bridge {
     /// port states to mstpd.
     fn port_state_selection(&mut self, now: Instant) {
         if self.cfg.stp_state == 2 {
+            self.mc_port_state_selection(now);
             return;
         }
         let nos: Vec<PortNo> = self.port_nos().collect();
@@ -464,6 +465,20 @@ impl Bridge {
                 p.topology_change_ack = false;
                 self.make_blocking(now, no);
             }
+        }
+        self.mc_port_state_selection(now);
+    }
+
+    /// The end of `br_port_state_selection`: a port that is not disabled
+    /// or blocking (re)starts its multicast queries.
+    pub(super) fn mc_port_state_selection(&mut self, now: Instant) {
+        let nos: Vec<PortNo> = self
+            .ports()
+            .filter(|p| !matches!(p.state, PortState::Disabled | PortState::Blocking))
+            .map(|p| p.port_no)
+            .collect();
+        for no in nos {
+            self.mc_enable_port(now, no);
         }
     }
 
@@ -697,6 +712,7 @@ impl Bridge {
         let was_root = self.is_root_bridge();
         self.become_designated_port(no);
         self.set_port_state(no, PortState::Disabled);
+        self.mc_disable_port(no);
         let p = &mut self.sp_mut(no).stp;
         p.topology_change_ack = false;
         p.config_pending = false;

@@ -16,6 +16,9 @@ pub(super) fn parse(w: &[String]) -> Result<Command, CmdError> {
     let verb = w.get(1).map(String::as_str).unwrap_or("show");
     let rest = if w.len() > 2 { &w[2..] } else { &[] };
     let cmd = format!("bridge {obj} {verb}");
+    if obj == "mdb" {
+        return super::mdb::parse(&w[1..]);
+    }
     match (obj, verb) {
         ("fdb", "add" | "replace" | "append") => parse_fdb_add(rest, cmd, verb),
         ("fdb", "del" | "delete") => {
@@ -68,7 +71,7 @@ pub(super) fn parse(w: &[String]) -> Result<Command, CmdError> {
                     a.next();
                     dev = Some(a.value("dev")?.to_string());
                 } else if !parse_port_words(&mut a, &mut p, false)? {
-                    return Err(a.unknown(x, "dev DEV, learning, flood, mcast_flood, bcast_flood, hairpin, isolated, guard, root_block, state, cost or priority"));
+                    return Err(a.unknown(x, "dev DEV, learning, flood, mcast_flood, bcast_flood, hairpin, isolated, guard, root_block, fastleave, mcast_router, state, cost or priority"));
                 }
             }
             let dev = dev.ok_or_else(|| err(&cmd, "argument \"dev\" is required"))?;
@@ -191,6 +194,20 @@ pub(super) fn parse_port_words(
             "isolated" => &mut p.isolated,
             "guard" => &mut p.guard,
             "root_block" => &mut p.root_block,
+            "fastleave" | "mcast_fast_leave" => &mut p.fast_leave,
+            "mcast_router" => {
+                a.next();
+                let v: u8 = a.num(
+                    "mcast_router",
+                    "0 (disabled), 1 (learn from queries), 2 (always) or 3 (temporary)",
+                )?;
+                if v > crate::bridge::mcast::ROUTER_TEMP {
+                    return Err(a.bad("mcast_router", &v.to_string(), "0 (disabled), 1 (learn from queries), 2 (always) or 3 (temporary) (EINVAL)"));
+                }
+                p.mcast_router = Some(v);
+                any = true;
+                continue;
+            }
             "state" => {
                 a.next();
                 let n: u8 = a.num("state", "a port state from 0 to 4")?;
@@ -712,6 +729,13 @@ pub(super) fn commit_port(g: &mut Graph, now: Instant, id: IfId, p: &PortChanges
     }
     if p.learning == Some(false) {
         b.fdb.flush_port(no, true);
+    }
+    if let Some(f) = p.fast_leave {
+        b.port_mut(no).expect("port of its master").mc.fast_leave = f;
+    }
+    if let Some(v) = p.mcast_router {
+        b.mc_set_port_router(now, no, v)
+            .expect("checked when parsed");
     }
 }
 

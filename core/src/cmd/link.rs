@@ -454,7 +454,7 @@ fn parse_vlan_opts(a: &mut Args<'_>) -> Result<LinkKind, CmdError> {
 }
 
 /// What `type bridge` takes, as an error lists it.
-pub(super) const BRIDGE_OPTS: &str = ", or a bridge option: ageing_time, forward_delay, hello_time, max_age, stp_state, priority, vlan_filtering, vlan_protocol, vlan_default_pvid, group_fwd_mask, fdb_max_learned";
+pub(super) const BRIDGE_OPTS: &str = ", or a bridge option: ageing_time, forward_delay, hello_time, max_age, stp_state, priority, vlan_filtering, vlan_protocol, vlan_default_pvid, group_fwd_mask, fdb_max_learned, mcast_snooping, mcast_vlan_snooping, mcast_router, mcast_query_use_ifaddr, mcast_querier, mcast_hash_elasticity, mcast_hash_max, mcast_last_member_count, mcast_startup_query_count, mcast_last_member_interval, mcast_membership_interval, mcast_querier_interval, mcast_query_interval, mcast_query_response_interval, mcast_startup_query_interval, mcast_stats_enabled, mcast_igmp_version, mcast_mld_version";
 
 fn parse_bridge_opts(a: &mut Args<'_>) -> Result<BridgeOpts, CmdError> {
     let mut o = BridgeOpts::default();
@@ -514,7 +514,11 @@ fn parse_bridge_opts(a: &mut Args<'_>) -> Result<BridgeOpts, CmdError> {
                 a.next();
                 o.fdb_max_learned = Some(a.num(x, "a number of entries (0 = no limit)")?);
             }
-            _ => break,
+            _ => {
+                if !super::mdb::parse_opt(a, &mut o.mcast)? {
+                    break;
+                }
+            }
         }
     }
     if let Some(s) = o.stp_state {
@@ -741,7 +745,9 @@ pub(super) fn add(g: &mut Graph, now: Instant, a: &LinkAdd) -> Result<IfId, CmdE
         LinkKind::Bridge(o) => {
             let cfg = bridge_config(o, BridgeConfig::default());
             check_stp_times(&cmd, &cfg)?;
+            let mc = super::mdb::config(&cmd, &o.mcast, Default::default(), cfg.vlan_filtering)?;
             let mut b = Bridge::with_address(cfg, mac);
+            super::mdb::commit(&mut b, now, &o.mcast, mc, false);
             b.mac_set = a.address.is_some();
             b.add_local_addr(now, mac, None);
             g.add(
@@ -885,7 +891,7 @@ pub(super) struct SetPlan {
     id: IfId,
     /// `Some(None)`: nomaster.
     master: Option<Option<IfId>>,
-    bridge: Option<BridgeConfig>,
+    bridge: Option<(BridgeConfig, crate::bridge::mcast::McastConfig)>,
     bond: Option<crate::bond::BondConfig>,
 }
 
@@ -933,7 +939,8 @@ pub(super) fn check_set(g: &Graph, s: &LinkSet) -> Result<SetPlan, CmdError> {
             };
             let new = bridge_config(o, b.cfg.clone());
             check_stp_times(&cmd, &new)?;
-            Some(new)
+            let mc = super::mdb::config(&cmd, &o.mcast, b.mc.cfg.clone(), new.vlan_filtering)?;
+            Some((new, mc))
         }
         None => None,
     };
@@ -1038,8 +1045,10 @@ pub(super) fn commit_set(g: &mut Graph, now: Instant, s: &LinkSet, plan: SetPlan
         }
         _ => {}
     }
-    if let (Some(o), Some(mut new)) = (&s.bridge, plan.bridge) {
+    if let (Some(o), Some((mut new, mc))) = (&s.bridge, plan.bridge) {
+        let running = g.iface(id).admin_up;
         let b = g.iface_mut(id).bridge_mut().expect("checked");
+        super::mdb::commit(b, now, &o.mcast, mc, running);
         let old = b.cfg.clone();
         // The spanning-tree settings go through their own paths, which
         // recompute the tree (`br_stp_set_enabled`, `br_stp_set_bridge_priority`, ...).
@@ -1149,8 +1158,8 @@ fn timer_left(t: Option<Instant>, now: Instant) -> u64 {
 }
 
 /// A bridge's settings and state in `bridge_print_opt`'s order, under its
-/// keys; what patchbay does not emulate (multicast snooping, netfilter
-/// calls, VLAN stats; ARCHITECTURE.md) it leaves out. Timers need `now`.
+/// keys; what patchbay does not emulate (netfilter calls, VLAN stats;
+/// ARCHITECTURE.md) it leaves out. Timers need `now`.
 fn bridge_details(b: &Bridge, now: Option<Instant>) -> Vec<Detail> {
     let c = &b.cfg;
     let u = |k: &str, v: u64| Detail::uint(k, k, v);
@@ -1209,6 +1218,7 @@ fn bridge_details(b: &Bridge, now: Option<Instant>) -> Vec<Detail> {
         format!("group_address {ga} "),
         ga,
     ));
+    v.extend(super::mdb::details(b));
     // Newer iproute2 prints these two; 6.1 does not.
     v.push(u("fdb_n_learned", b.fdb.learned_count() as u64));
     v.push(u("fdb_max_learned", c.fdb_max_learned.into()));
@@ -1226,9 +1236,9 @@ pub fn c_hex(v: u64) -> String {
 }
 
 /// A bridge port's settings and STP state in `bridge_slave_print_opt`'s
-/// order, under its keys; what patchbay does not emulate (fast leave,
-/// proxy ARP, multicast router and to-unicast, neighbour suppression, VLAN
-/// tunnels, locked ports; ARCHITECTURE.md) it leaves out.
+/// order, under its keys; what patchbay does not emulate (proxy ARP,
+/// multicast to-unicast, neighbour suppression, VLAN tunnels, locked
+/// ports; ARCHITECTURE.md) it leaves out.
 fn port_details(g: &Graph, id: IfId, now: Option<Instant>) -> Option<Vec<Detail>> {
     let f = g.iface(id);
     let b = g.iface(f.master?).bridge()?;
@@ -1249,6 +1259,7 @@ fn port_details(g: &Graph, id: IfId, now: Option<Instant>) -> Option<Vec<Detail>
         Detail::on_off("hairpin", "hairpin", p.flags.hairpin),
         Detail::on_off("guard", "guard", p.guard),
         Detail::on_off("root_block", "root_block", p.root_block),
+        Detail::on_off("fastleave", "fastleave", p.mc.fast_leave),
         Detail::on_off("learning", "learning", p.flags.learning),
         Detail::on_off("flood", "flood", p.flags.flood),
         Detail::hex("id", "port_id", p.stp.port_id.into()),
@@ -1274,6 +1285,18 @@ fn port_details(g: &Graph, id: IfId, now: Option<Instant>) -> Option<Vec<Detail>
     }
     v.push(u("topology_change_ack", p.stp.topology_change_ack.into()));
     v.push(u("config_pending", p.stp.config_pending.into()));
+    v.push(Detail::uint(
+        "multicast_router",
+        "mcast_router",
+        p.mc.router.into(),
+    ));
+    v.push(Detail {
+        json: None,
+        text: Some(format!(
+            "mcast_fast_leave {} ",
+            if p.mc.fast_leave { "on" } else { "off" }
+        )),
+    });
     v.push(Detail::on_off(
         "mcast_flood",
         "mcast_flood",

@@ -12,6 +12,7 @@ mod bridge;
 pub mod help;
 pub use bridge::{render_port_rows, FdbDump, PortRow, FDB_SORTED_MAX};
 mod link;
+pub mod mdb;
 pub use link::{c_hex, default_mac};
 pub mod mstpctl;
 pub mod neigh;
@@ -66,6 +67,11 @@ fn graph_err(cmd: &str, e: GraphError) -> CmdError {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
+    MdbAdd(Box<mdb::MdbChange>),
+    MdbDel(Box<mdb::MdbChange>),
+    MdbShow {
+        dev: Option<String>,
+    },
     TuntapAdd {
         name: String,
     },
@@ -186,6 +192,7 @@ pub struct BridgeOpts {
     pub vlan_default_pvid: Option<u16>,
     pub group_fwd_mask: Option<u16>,
     pub fdb_max_learned: Option<u32>,
+    pub mcast: Box<mdb::McastOpts>,
 }
 
 /// Per-port options (`bridge link set`, `ip link set ... type bridge_slave`).
@@ -203,6 +210,9 @@ pub struct PortChanges {
     pub group_fwd_mask: Option<u16>,
     pub guard: Option<bool>,
     pub root_block: Option<bool>,
+    /// `fastleave` / `mcast_fast_leave`.
+    pub fast_leave: Option<bool>,
+    pub mcast_router: Option<u8>,
 }
 
 impl PortChanges {
@@ -609,6 +619,9 @@ pub fn apply(g: &mut Graph, now: Instant, cmd: &Command, opts: Opts) -> Result<O
         Command::FdbShow { dev, br } => {
             bridge::fdb_show(g, now, dev.as_deref(), br.as_deref(), opts)?
         }
+        Command::MdbAdd(c) => mdb::add(g, now, c).map(|_| String::new())?,
+        Command::MdbDel(c) => mdb::del(g, c).map(|_| String::new())?,
+        Command::MdbShow { dev } => mdb::show(g, now, dev.as_deref(), opts)?,
         Command::BridgeLinkSet { dev, port } => {
             bridge::port_set(g, now, "bridge link set", dev, port).map(|_| String::new())?
         }

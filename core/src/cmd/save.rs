@@ -445,6 +445,15 @@ fn bridge_options(b: &crate::bridge::Bridge, w: &mut Vec<String>) {
     if c.fdb_max_learned != d.fdb_max_learned {
         put("fdb_max_learned", c.fdb_max_learned.to_string());
     }
+    // The multicast options that differ from a new bridge's, as `-d link
+    // show` words them.
+    let fresh = super::mdb::details(&crate::bridge::Bridge::default());
+    for (now, new) in super::mdb::details(b).iter().zip(&fresh) {
+        if now.text != new.text {
+            let t = now.text.as_deref().unwrap_or_default();
+            w.extend(t.split_whitespace().map(String::from));
+        }
+    }
 }
 
 /// `bridge link set dev PORT ...`: what differs from a new port's.
@@ -477,6 +486,12 @@ fn port_options(stp_state: u32, p: &crate::bridge::Port, f: &Iface, w: &mut Vec<
     }
     if p.group_fwd_mask != 0 {
         put("group_fwd_mask", p.group_fwd_mask.to_string());
+    }
+    if p.mc.fast_leave {
+        put("fastleave", on(true));
+    }
+    if p.mc.router != crate::bridge::mcast::ROUTER_TEMP_QUERY {
+        put("mcast_router", p.mc.router.to_string());
     }
     // A state set by hand (only without STP, as the kernel allows it).
     if stp_state == 0 && f.admin_up && f.carrier && p.state == PortState::Blocking {

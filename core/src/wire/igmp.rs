@@ -213,6 +213,82 @@ pub fn parse(ip: &[u8]) -> Result<Option<Packet<'_>>, IgmpError> {
     Ok(Some(Packet { src, dst, msg }))
 }
 
+/// An IGMP message in an IPv4 packet as Linux sends one: TOS 0xc0, id 0,
+/// DF, TTL 1, the Router Alert option (IHL 6). `igmp` has a zero checksum,
+/// which is filled in.
+pub fn packet(src: [u8; 4], dst: [u8; 4], igmp: &[u8]) -> Vec<u8> {
+    let total = 24 + igmp.len();
+    let mut v = Vec::with_capacity(total);
+    v.extend_from_slice(&[0x46, 0xc0]);
+    v.extend_from_slice(&(total as u16).to_be_bytes());
+    v.extend_from_slice(&[0, 0, 0x40, 0, 1, 2, 0, 0]);
+    v.extend_from_slice(&src);
+    v.extend_from_slice(&dst);
+    v.extend_from_slice(&[0x94, 4, 0, 0]);
+    let c = csum::checksum(&[&v]);
+    v[10..12].copy_from_slice(&c.to_be_bytes());
+    v.extend_from_slice(igmp);
+    let c = csum::checksum(&[&v[24..]]);
+    v[26..28].copy_from_slice(&c.to_be_bytes());
+    v
+}
+
+/// A query as the bridge's querier builds one (`br_ip4_multicast_alloc_query`):
+/// v2 is 8 bytes; v3 adds S, QRV 2, `qqic` and the sources.
+#[allow(clippy::too_many_arguments)]
+pub fn query(
+    src: [u8; 4],
+    dst: [u8; 4],
+    version: u8,
+    group: [u8; 4],
+    code: u8,
+    qqic: u8,
+    suppress: bool,
+    sources: &[[u8; 4]],
+) -> Vec<u8> {
+    let mut m = vec![QUERY, code, 0, 0];
+    m.extend_from_slice(&group);
+    if version == 3 {
+        m.push(u8::from(suppress) << 3 | 2);
+        m.push(qqic);
+        m.extend_from_slice(&(sources.len() as u16).to_be_bytes());
+        for s in sources {
+            m.extend_from_slice(s);
+        }
+    }
+    packet(src, dst, &m)
+}
+
+/// A v1 or v2 membership report, sent to the group.
+pub fn report(version: u8, src: [u8; 4], group: [u8; 4]) -> Vec<u8> {
+    let kind = if version == 1 { V1_REPORT } else { V2_REPORT };
+    let mut m = vec![kind, 0, 0, 0];
+    m.extend_from_slice(&group);
+    packet(src, group, &m)
+}
+
+/// A v2 leave, sent to 224.0.0.2.
+pub fn leave(src: [u8; 4], group: [u8; 4]) -> Vec<u8> {
+    let mut m = vec![LEAVE, 0, 0, 0];
+    m.extend_from_slice(&group);
+    packet(src, [224, 0, 0, 2], &m)
+}
+
+/// A v3 report of `(kind, group, sources)` records, sent to 224.0.0.22.
+pub fn report_v3(src: [u8; 4], records: &[mcast::RecordSpec<'_, 4>]) -> Vec<u8> {
+    let mut m = vec![V3_REPORT, 0, 0, 0, 0, 0];
+    m.extend_from_slice(&(records.len() as u16).to_be_bytes());
+    for (kind, group, sources) in records {
+        m.extend_from_slice(&[*kind, 0]);
+        m.extend_from_slice(&(sources.len() as u16).to_be_bytes());
+        m.extend_from_slice(group);
+        for s in *sources {
+            m.extend_from_slice(s);
+        }
+    }
+    packet(src, [224, 0, 0, 22], &m)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,5 +497,36 @@ mod tests {
         assert!(parse(&packet([224, 0, 0, 4], &[0x13, 0, 0, 0, 0, 0, 0, 0]))
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn reports_are_built_as_the_kernel_sends_them() {
+        let src = [198, 18, 9, 1];
+        assert_eq!(report(2, src, [239, 4, 5, 6]), hex(V2_REPORT_HEX));
+        assert_eq!(leave(src, [239, 4, 5, 6]), hex(V2_LEAVE));
+        assert_eq!(report_v3(src, &[(4, [239, 1, 2, 3], &[])]), hex(V3_JOIN));
+        assert_eq!(
+            report_v3(
+                src,
+                &[
+                    (5, [239, 9, 9, 9], &[[198, 18, 9, 7]]),
+                    (4, [239, 1, 2, 3], &[])
+                ]
+            ),
+            hex(V3_ALLOW_AND_JOIN)
+        );
+        let q = query([0; 4], ALL_HOSTS, 2, [0; 4], 100, 0, false, &[]);
+        let p = parse(&q).unwrap().unwrap();
+        assert!(
+            matches!(
+                p.msg,
+                Message::Query {
+                    version: 2,
+                    max_resp: 100,
+                    ..
+                }
+            ),
+            "{p:?}"
+        );
     }
 }

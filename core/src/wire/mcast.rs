@@ -22,6 +22,9 @@ impl<'a, const A: usize> Addrs<'a, A> {
     }
 }
 
+/// A record to write: (kind, group, sources).
+pub type RecordSpec<'a, const A: usize> = (u8, [u8; A], &'a [[u8; A]]);
+
 /// One group record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Record<'a, const A: usize> {

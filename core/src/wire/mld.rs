@@ -243,6 +243,97 @@ pub fn parse(ip: &[u8]) -> Result<Option<Packet<'_>>, MldError> {
     Ok(Some(Packet { src, dst, msg }))
 }
 
+/// An MLD message in an IPv6 packet as Linux sends one: hop limit 1 and a
+/// Hop-by-Hop header with the Router Alert (MLD) and `pad` (a host's
+/// `mld_newpack` pads with PadN, the bridge's querier with two Pad1).
+/// `icmp` has a zero checksum, which is filled in.
+fn packet(src: [u8; 16], dst: [u8; 16], icmp: &[u8], pad: [u8; 2]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(48 + icmp.len());
+    v.extend_from_slice(&[0x60, 0, 0, 0]);
+    v.extend_from_slice(&((8 + icmp.len()) as u16).to_be_bytes());
+    v.extend_from_slice(&[0, 1]);
+    v.extend_from_slice(&src);
+    v.extend_from_slice(&dst);
+    v.extend_from_slice(&[58, 0, 5, 2, 0, 0, pad[0], pad[1]]);
+    v.extend_from_slice(icmp);
+    let mut sum = Sum::default();
+    sum.add(&src);
+    sum.add(&dst);
+    sum.add(&(icmp.len() as u32).to_be_bytes());
+    sum.add(&[0, 0, 0, 58]);
+    sum.add(icmp);
+    let c = sum.checksum();
+    v[50..52].copy_from_slice(&c.to_be_bytes());
+    v
+}
+
+/// A query as the bridge's querier builds one (`br_ip6_multicast_alloc_query`):
+/// v1 is 24 bytes; v2 adds S, QRV 2, `qqic` and the sources. `mrc` is
+/// milliseconds, written as is.
+#[allow(clippy::too_many_arguments)]
+pub fn query(
+    src: [u8; 16],
+    dst: [u8; 16],
+    version: u8,
+    group: [u8; 16],
+    mrc: u16,
+    qqic: u8,
+    suppress: bool,
+    sources: &[[u8; 16]],
+) -> Vec<u8> {
+    let mut m = vec![QUERY, 0, 0, 0];
+    m.extend_from_slice(&mrc.to_be_bytes());
+    m.extend_from_slice(&[0, 0]);
+    m.extend_from_slice(&group);
+    if version == 2 {
+        m.push(u8::from(suppress) << 3 | 2);
+        m.push(qqic);
+        m.extend_from_slice(&(sources.len() as u16).to_be_bytes());
+        for s in sources {
+            m.extend_from_slice(s);
+        }
+    }
+    packet(src, dst, &m, [0, 0])
+}
+
+/// PadN of no bytes, as a host pads its Router Alert.
+const HOST_PAD: [u8; 2] = [1, 0];
+
+fn v1(kind: u8, src: [u8; 16], dst: [u8; 16], group: [u8; 16]) -> Vec<u8> {
+    let mut m = vec![kind, 0, 0, 0, 0, 0, 0, 0];
+    m.extend_from_slice(&group);
+    packet(src, dst, &m, HOST_PAD)
+}
+
+/// A v1 report, sent to the group.
+pub fn report(src: [u8; 16], group: [u8; 16]) -> Vec<u8> {
+    v1(V1_REPORT, src, group, group)
+}
+
+/// A v1 done, sent to ff02::2.
+pub fn done(src: [u8; 16], group: [u8; 16]) -> Vec<u8> {
+    let mut all_routers = ALL_NODES;
+    all_routers[15] = 2;
+    v1(DONE, src, all_routers, group)
+}
+
+/// A v2 report of `(kind, group, sources)` records, sent to ff02::16.
+pub fn report_v2(src: [u8; 16], records: &[mcast::RecordSpec<'_, 16>]) -> Vec<u8> {
+    let mut m = vec![V2_REPORT, 0, 0, 0, 0, 0];
+    m.extend_from_slice(&(records.len() as u16).to_be_bytes());
+    for (kind, group, sources) in records {
+        m.extend_from_slice(&[*kind, 0]);
+        m.extend_from_slice(&(sources.len() as u16).to_be_bytes());
+        m.extend_from_slice(group);
+        for s in *sources {
+            m.extend_from_slice(s);
+        }
+    }
+    let mut dst = ALL_NODES;
+    dst[15] = 0x16;
+    packet(src, dst, &m, HOST_PAD)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,5 +515,49 @@ mod tests {
         assert!(parse(&echo).unwrap().is_none());
         let short = packet("fe80::1", "ff02::16", &[V1_REPORT, 0, 0, 0, 0, 0, 0, 0]);
         assert!(parse(&short).unwrap().is_none());
+    }
+
+    #[test]
+    fn reports_are_built_as_the_kernel_sends_them() {
+        let src: [u8; 16] = hex("fe80 0000 0000 0000 8481 a5ff fe9b 755c")
+            .try_into()
+            .unwrap();
+        let g: [u8; 16] = hex("ff0e 0000 0000 0000 0000 0000 0000 5678")
+            .try_into()
+            .unwrap();
+        assert_eq!(report(src, g), hex(V1_REPORT_HEX));
+        assert_eq!(done(src, g), hex(V1_DONE));
+        let g1: [u8; 16] = hex("ff0e 0000 0000 0000 0000 0000 0000 1234")
+            .try_into()
+            .unwrap();
+        let g2: [u8; 16] = hex("ff02 0000 0000 0000 0000 0001 ff9b 755c")
+            .try_into()
+            .unwrap();
+        assert_eq!(
+            report_v2(src, &[(4, g1, &[]), (4, g2, &[])]),
+            hex(V2_TWO_RECORDS)
+        );
+        // A v2 query with two sources reads back as built.
+        let s1 = g1;
+        let q = super::query(src, g, 2, g, 1000, 125, true, &[s1, s1]);
+        let p = parse(&q).unwrap().unwrap();
+        match p.msg {
+            Message::Query {
+                version,
+                group,
+                max_resp,
+                suppress,
+                qrv,
+                qqi,
+                sources,
+            } => {
+                assert_eq!(
+                    (version, group, max_resp, suppress, qrv, qqi),
+                    (2, g, 1000, true, 2, 125)
+                );
+                assert_eq!(sources.len(), 2);
+            }
+            m => panic!("{m:?}"),
+        }
     }
 }

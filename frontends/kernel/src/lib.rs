@@ -1064,6 +1064,69 @@ fn bridge_data(o: &cmd::BridgeOpts) -> Vec<InfoBridge> {
     if let Some(v) = o.vlan_filtering {
         d.push(InfoBridge::VlanFiltering(v));
     }
+    let m = &o.mcast;
+    for (v, f) in [
+        (
+            m.snooping,
+            InfoBridge::MulticastSnooping as fn(bool) -> InfoBridge,
+        ),
+        (m.query_use_ifaddr, InfoBridge::MulticastQueryUseIfaddr),
+        (m.querier, InfoBridge::MulticastQuerier),
+        (m.stats_enabled, InfoBridge::MulticastStatsEnabled),
+    ] {
+        if let Some(v) = v {
+            d.push(f(v));
+        }
+    }
+    if let Some(v) = m.router {
+        d.push(InfoBridge::MulticastRouter(v.into()));
+    }
+    for (v, f) in [
+        (
+            m.hash_elasticity,
+            InfoBridge::MulticastHashElasticity as fn(u32) -> InfoBridge,
+        ),
+        (m.hash_max, InfoBridge::MulticastHashMax),
+        (m.last_member_count, InfoBridge::MulticastLastMemberCount),
+        (
+            m.startup_query_count,
+            InfoBridge::MulticastStartupQueryCount,
+        ),
+    ] {
+        if let Some(v) = v {
+            d.push(f(v));
+        }
+    }
+    for (v, f) in [
+        (
+            m.last_member_interval,
+            InfoBridge::MulticastLastMemberInterval as fn(u64) -> InfoBridge,
+        ),
+        (
+            m.membership_interval,
+            InfoBridge::MulticastMembershipInterval,
+        ),
+        (m.querier_interval, InfoBridge::MulticastQuerierInterval),
+        (m.query_interval, InfoBridge::MulticastQueryInterval),
+        (
+            m.query_response_interval,
+            InfoBridge::MulticastQueryResponseInterval,
+        ),
+        (
+            m.startup_query_interval,
+            InfoBridge::MulticastStartupQueryInterval,
+        ),
+    ] {
+        if let Some(v) = v {
+            d.push(f(v));
+        }
+    }
+    if let Some(v) = m.igmp_version {
+        d.push(InfoBridge::MulticastIgmpVersion(v));
+    }
+    if let Some(v) = m.mld_version {
+        d.push(InfoBridge::MulticastMldVersion(v));
+    }
     d
 }
 
@@ -1098,6 +1161,7 @@ fn port_data(p: &cmd::PortChanges) -> Vec<InfoBridgePort> {
         (p.mcast_flood, InfoBridgePort::MulticastFlood),
         (p.bcast_flood, InfoBridgePort::BroadcastFlood),
         (p.isolated, InfoBridgePort::Isolated),
+        (p.fast_leave, InfoBridgePort::FastLeave),
     ] {
         if let Some(v) = v {
             d.push(f(v));
@@ -1106,12 +1170,18 @@ fn port_data(p: &cmd::PortChanges) -> Vec<InfoBridgePort> {
     if let Some(v) = p.group_fwd_mask {
         d.push(InfoBridgePort::GroupFwdMask(v));
     }
+    if let Some(v) = p.mcast_router {
+        d.push(InfoBridgePort::MulticastRouter(v.into()));
+    }
     d
 }
 
 fn command_name(c: &Command) -> &'static str {
     match c {
         Command::FdbAdd(_) | Command::FdbDel { .. } | Command::FdbShow { .. } => "bridge fdb",
+        Command::MdbAdd(_) | Command::MdbDel(_) | Command::MdbShow { .. } => {
+            "bridge mdb (use the kernel's own: bridge mdb show)"
+        }
         Command::VlanAdd(_) | Command::VlanDel(_) | Command::VlanShow { .. } => "bridge vlan",
         Command::BridgeLinkSet { .. } | Command::BridgeLinkShow { .. } => "bridge link",
         Command::Stats { .. } => "stats",

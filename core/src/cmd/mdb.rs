@@ -1,0 +1,572 @@
+//! Multicast snooping from the command line: the `mcast_*` options of
+//! `link add/set type bridge` with their checks and `-d link show` rows,
+//! and `bridge mdb add|del|show` as bridge(8) takes and prints them.
+
+use super::show::Detail;
+use super::{err, lookup, to_json, Args, CmdError, Command, Opts};
+use crate::bridge::mcast::{self, McastConfig, MdbKey, Origin, QUERY_INTERVAL_MIN};
+use crate::bridge::Bridge;
+use crate::graph::{Graph, IfId};
+use crate::time::Instant;
+use core::net::IpAddr;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// `mcast_*` options as given; times in centiseconds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct McastOpts {
+    pub snooping: Option<bool>,
+    pub vlan_snooping: Option<bool>,
+    pub router: Option<u8>,
+    pub query_use_ifaddr: Option<bool>,
+    pub querier: Option<bool>,
+    pub hash_elasticity: Option<u32>,
+    pub hash_max: Option<u32>,
+    pub last_member_count: Option<u32>,
+    pub startup_query_count: Option<u32>,
+    pub last_member_interval: Option<u64>,
+    pub membership_interval: Option<u64>,
+    pub querier_interval: Option<u64>,
+    pub query_interval: Option<u64>,
+    pub query_response_interval: Option<u64>,
+    pub startup_query_interval: Option<u64>,
+    pub stats_enabled: Option<bool>,
+    pub igmp_version: Option<u8>,
+    pub mld_version: Option<u8>,
+}
+
+/// Takes one `mcast_*` option off `a` if the next word is one; `false`
+/// when it is not.
+pub(super) fn parse_opt(a: &mut Args<'_>, o: &mut McastOpts) -> Result<bool, CmdError> {
+    let Some(x) = a.peek() else {
+        return Ok(false);
+    };
+    let cs = "centiseconds";
+    match x {
+        "mcast_snooping"
+        | "mcast_vlan_snooping"
+        | "mcast_query_use_ifaddr"
+        | "mcast_querier"
+        | "mcast_stats_enabled" => {
+            a.next();
+            let v = Some(a.flag01(x)?);
+            match x {
+                "mcast_snooping" => o.snooping = v,
+                "mcast_vlan_snooping" => o.vlan_snooping = v,
+                "mcast_query_use_ifaddr" => o.query_use_ifaddr = v,
+                "mcast_querier" => o.querier = v,
+                _ => o.stats_enabled = v,
+            }
+        }
+        "mcast_router" => {
+            a.next();
+            let v: u8 = a.num(x, "0 (disabled), 1 (learn from queries) or 2 (always)")?;
+            if v > mcast::ROUTER_PERM {
+                return Err(a.bad(
+                    x,
+                    &v.to_string(),
+                    "0 (disabled), 1 (learn from queries) or 2 (always); 3 is for ports (EINVAL)",
+                ));
+            }
+            o.router = Some(v);
+        }
+        "mcast_igmp_version" => {
+            a.next();
+            let v: u8 = a.num(x, "2 or 3")?;
+            if !(2..=3).contains(&v) {
+                return Err(a.bad(x, &v.to_string(), "2 or 3 (EINVAL)"));
+            }
+            o.igmp_version = Some(v);
+        }
+        "mcast_mld_version" => {
+            a.next();
+            let v: u8 = a.num(x, "1 or 2")?;
+            if !(1..=2).contains(&v) {
+                return Err(a.bad(x, &v.to_string(), "1 or 2 (EINVAL)"));
+            }
+            o.mld_version = Some(v);
+        }
+        "mcast_hash_elasticity" => {
+            a.next();
+            o.hash_elasticity = Some(a.num(x, "a number (deprecated: always 16)")?);
+        }
+        "mcast_hash_max" => {
+            a.next();
+            o.hash_max = Some(a.num(x, "a number of MDB entries")?);
+        }
+        "mcast_last_member_count" => {
+            a.next();
+            o.last_member_count = Some(a.num(x, "a count")?);
+        }
+        "mcast_startup_query_count" => {
+            a.next();
+            o.startup_query_count = Some(a.num(x, "a count")?);
+        }
+        "mcast_last_member_interval" => {
+            a.next();
+            o.last_member_interval = Some(a.num(x, cs)?);
+        }
+        "mcast_membership_interval" => {
+            a.next();
+            o.membership_interval = Some(a.num(x, cs)?);
+        }
+        "mcast_querier_interval" => {
+            a.next();
+            o.querier_interval = Some(a.num(x, cs)?);
+        }
+        "mcast_query_interval" => {
+            a.next();
+            o.query_interval = Some(a.num(x, cs)?);
+        }
+        "mcast_query_response_interval" => {
+            a.next();
+            o.query_response_interval = Some(a.num(x, cs)?);
+        }
+        "mcast_startup_query_interval" => {
+            a.next();
+            o.startup_query_interval = Some(a.num(x, cs)?);
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+fn centis(v: u64) -> Duration {
+    Duration::from_millis(v.saturating_mul(10))
+}
+
+fn to_centis(d: Duration) -> u64 {
+    (d.as_millis() / 10) as u64
+}
+
+/// What the options make of `c`, refused where patchbay does not emulate
+/// them yet. `vlan_filtering` is the bridge's (new) setting. Querier and
+/// snooping changes are returned in the config; [`commit`] runs them.
+pub(super) fn config(
+    cmd: &str,
+    o: &McastOpts,
+    mut c: McastConfig,
+    vlan_filtering: bool,
+) -> Result<McastConfig, CmdError> {
+    if o.vlan_snooping == Some(true) {
+        if !vlan_filtering {
+            return Err(err(
+                cmd,
+                "Cannot enable multicast vlan snooping with vlan filtering disabled (EINVAL)",
+            ));
+        }
+        return Err(err(cmd, "mcast_vlan_snooping 1 (a querier and router ports per VLAN) is not emulated yet; without it the MDB is still kept per VLAN"));
+    }
+    if o.igmp_version == Some(3) || o.mld_version == Some(2) {
+        return Err(err(cmd, "mcast_igmp_version 3 and mcast_mld_version 2 (source-specific tracking) are not emulated yet; at the default versions v3/MLDv2 reports join and leave whole groups, as the kernel's do"));
+    }
+    if o.stats_enabled == Some(true) {
+        return Err(err(cmd, "mcast_stats_enabled 1 is not emulated yet; `patchbay stats` counts malformed IGMP/MLD by name"));
+    }
+    let set = |d: &mut Duration, v: Option<u64>| {
+        if let Some(v) = v {
+            *d = centis(v);
+        }
+    };
+    if let Some(v) = o.router {
+        c.router = v;
+    }
+    if let Some(v) = o.query_use_ifaddr {
+        c.query_use_ifaddr = v;
+    }
+    if let Some(v) = o.hash_max {
+        c.hash_max = v;
+    }
+    if let Some(v) = o.last_member_count {
+        c.last_member_count = v;
+    }
+    if let Some(v) = o.startup_query_count {
+        c.startup_query_count = v;
+    }
+    set(&mut c.last_member_interval, o.last_member_interval);
+    set(&mut c.membership_interval, o.membership_interval);
+    set(&mut c.querier_interval, o.querier_interval);
+    set(&mut c.query_interval, o.query_interval);
+    set(&mut c.query_response_interval, o.query_response_interval);
+    set(&mut c.startup_query_interval, o.startup_query_interval);
+    // `br_multicast_set_query_intvl` and `_startup_query_intvl` raise a
+    // value under a second to a second.
+    c.query_interval = c.query_interval.max(QUERY_INTERVAL_MIN);
+    c.startup_query_interval = c.startup_query_interval.max(QUERY_INTERVAL_MIN);
+    Ok(c)
+}
+
+/// Puts a config from [`config`] on bridge `b`: snooping and the querier
+/// through their own paths, as `br_changelink` does.
+pub(super) fn commit(b: &mut Bridge, now: Instant, o: &McastOpts, new: McastConfig, running: bool) {
+    let (snooping, querier) = (
+        o.snooping.unwrap_or(b.mc.cfg.snooping),
+        o.querier.unwrap_or(b.mc.cfg.querier),
+    );
+    let old = b.mc.cfg.clone();
+    b.mc.cfg = McastConfig {
+        snooping: old.snooping,
+        querier: old.querier,
+        router: old.router,
+        ..new.clone()
+    };
+    b.mc_set_router(new.router).expect("checked when parsed");
+    b.mc_set_snooping(now, snooping, running);
+    b.mc_set_querier(now, querier, running);
+}
+
+/// The bridge's multicast rows of `-d link show`, in `bridge_print_opt`'s
+/// order and under its JSON keys.
+pub(super) fn details(b: &Bridge) -> Vec<Detail> {
+    let c = &b.mc.cfg;
+    let u = |k: &str, t: &str, v: u64| Detail::uint(k, t, v);
+    vec![
+        u("mcast_snooping", "mcast_snooping", c.snooping.into()),
+        u("no_linklocal_learn", "no_linklocal_learn", 0),
+        u(
+            "mcast_vlan_snooping",
+            "mcast_vlan_snooping",
+            c.vlan_snooping.into(),
+        ),
+        u("mcast_router", "mcast_router", c.router.into()),
+        u(
+            "mcast_query_use_ifaddr",
+            "mcast_query_use_ifaddr",
+            c.query_use_ifaddr.into(),
+        ),
+        u("mcast_querier", "mcast_querier", c.querier.into()),
+        u(
+            "mcast_hash_elasticity",
+            "mcast_hash_elasticity",
+            c.hash_elasticity.into(),
+        ),
+        u("mcast_hash_max", "mcast_hash_max", c.hash_max.into()),
+        u(
+            "mcast_last_member_cnt",
+            "mcast_last_member_count",
+            c.last_member_count.into(),
+        ),
+        u(
+            "mcast_startup_query_cnt",
+            "mcast_startup_query_count",
+            c.startup_query_count.into(),
+        ),
+        u(
+            "mcast_last_member_intvl",
+            "mcast_last_member_interval",
+            to_centis(c.last_member_interval),
+        ),
+        u(
+            "mcast_membership_intvl",
+            "mcast_membership_interval",
+            to_centis(c.membership_interval),
+        ),
+        u(
+            "mcast_querier_intvl",
+            "mcast_querier_interval",
+            to_centis(c.querier_interval),
+        ),
+        u(
+            "mcast_query_intvl",
+            "mcast_query_interval",
+            to_centis(c.query_interval),
+        ),
+        u(
+            "mcast_query_response_intvl",
+            "mcast_query_response_interval",
+            to_centis(c.query_response_interval),
+        ),
+        u(
+            "mcast_startup_query_intvl",
+            "mcast_startup_query_interval",
+            to_centis(c.startup_query_interval),
+        ),
+        u(
+            "mcast_stats_enabled",
+            "mcast_stats_enabled",
+            c.stats_enabled.into(),
+        ),
+        u(
+            "mcast_igmp_version",
+            "mcast_igmp_version",
+            c.igmp_version.into(),
+        ),
+        u(
+            "mcast_mld_version",
+            "mcast_mld_version",
+            c.mld_version.into(),
+        ),
+    ]
+}
+
+/// `bridge mdb add|replace|del`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MdbChange {
+    pub dev: String,
+    pub port: String,
+    pub grp: IpAddr,
+    pub permanent: bool,
+    pub vid: Option<u16>,
+    pub replace: bool,
+}
+
+pub(super) fn parse(w: &[String]) -> Result<Command, CmdError> {
+    let verb = w.first().map(String::as_str).unwrap_or("show");
+    let rest = if w.len() > 1 { &w[1..] } else { &[] };
+    let cmd = format!("bridge mdb {verb}");
+    let mut a = Args::new(rest, cmd.clone());
+    match verb {
+        "show" | "list" | "ls" | "lst" => {
+            let mut dev = None;
+            while let Some(x) = a.next() {
+                match x {
+                    "dev" => dev = Some(a.value("dev")?.to_string()),
+                    _ => return Err(a.unknown(x, "dev DEV")),
+                }
+            }
+            Ok(Command::MdbShow { dev })
+        }
+        "add" | "replace" | "del" | "delete" => {
+            let (mut dev, mut port, mut grp, mut vid) = (None, None, None, None);
+            let mut permanent = false;
+            while let Some(x) = a.next() {
+                match x {
+                    "dev" => dev = Some(a.value(x)?.to_string()),
+                    "port" => port = Some(a.value(x)?.to_string()),
+                    "grp" => {
+                        let v = a.value(x)?;
+                        let g: IpAddr = v.parse().map_err(|_| {
+                            if v.contains(':') && v.len() == 17 {
+                                err(&cmd, format!("grp {v}: layer-2 (MAC) groups are not emulated; give an IPv4 or IPv6 group"))
+                            } else {
+                                a.bad(x, v, "an IPv4 or IPv6 multicast group")
+                            }
+                        })?;
+                        if !g.is_multicast() {
+                            return Err(err(
+                                &cmd,
+                                format!("grp {g} is not a multicast address (EINVAL)"),
+                            ));
+                        }
+                        grp = Some(g);
+                    }
+                    "permanent" => permanent = true,
+                    "temp" => permanent = false,
+                    "vid" => {
+                        let v: u16 = a.num(x, "a VLAN id from 1 to 4094")?;
+                        if !(1..=4094).contains(&v) {
+                            return Err(a.bad(x, &v.to_string(), "a VLAN id from 1 to 4094"));
+                        }
+                        vid = Some(v);
+                    }
+                    "src" | "filter_mode" | "source_list" => {
+                        return Err(err(&cmd, format!("{x}: source-specific entries need mcast_igmp_version 3 / mcast_mld_version 2, which patchbay does not emulate yet")));
+                    }
+                    "proto" => {
+                        a.value(x)?;
+                    }
+                    _ => {
+                        return Err(a.unknown(
+                            x,
+                            "dev BRIDGE port PORT grp GROUP [permanent|temp] [vid VID]",
+                        ))
+                    }
+                }
+            }
+            let need = |v: Option<String>, k: &str| {
+                v.ok_or_else(|| err(&cmd, format!("argument \"{k}\" is required (bridge mdb {verb} dev BRIDGE port PORT grp GROUP)")))
+            };
+            let c = MdbChange {
+                dev: need(dev, "dev")?,
+                port: need(port, "port")?,
+                grp: grp.ok_or_else(|| err(&cmd, "argument \"grp\" is required"))?,
+                permanent,
+                vid,
+                replace: verb == "replace",
+            };
+            Ok(if verb.starts_with("del") {
+                Command::MdbDel(Box::new(c))
+            } else {
+                Command::MdbAdd(Box::new(c))
+            })
+        }
+        _ => Err(err(
+            "bridge mdb",
+            format!("unknown command \"{verb}\" (add, replace, del or show)"),
+        )),
+    }
+}
+
+/// The bridge, and the port (`None`: the bridge itself) a change names.
+fn target(g: &Graph, cmd: &str, c: &MdbChange) -> Result<(IfId, Option<u16>), CmdError> {
+    let br = lookup(g, cmd, &c.dev)?;
+    if g.iface(br).bridge().is_none() {
+        return Err(err(cmd, format!("\"{}\" is not a bridge (EINVAL)", c.dev)));
+    }
+    let p = lookup(g, cmd, &c.port)?;
+    if p == br {
+        return Ok((br, None));
+    }
+    let f = g.iface(p);
+    if f.master != Some(br) {
+        return Err(err(
+            cmd,
+            format!("\"{}\" is not a port of {} (EINVAL)", c.port, c.dev),
+        ));
+    }
+    Ok((br, Some(f.port_no)))
+}
+
+fn key(c: &MdbChange) -> MdbKey {
+    MdbKey {
+        vid: c.vid.unwrap_or(0),
+        group: c.grp,
+    }
+}
+
+pub(super) fn add(g: &mut Graph, now: Instant, c: &MdbChange) -> Result<(), CmdError> {
+    let cmd = "bridge mdb add";
+    let (br, port) = target(g, cmd, c)?;
+    if mcast::unsnooped(c.grp) {
+        let what = match c.grp {
+            IpAddr::V4(_) => "IPv4 entry group address is local multicast",
+            IpAddr::V6(_) => "IPv6 entry group address is link-local all nodes",
+        };
+        return Err(err(cmd, format!("{what} (EINVAL)")));
+    }
+    let b = g.iface_mut(br).bridge_mut().expect("checked");
+    b.mdb_add(now, port, key(c), c.permanent, c.replace)
+        .map_err(|e| err(cmd, e.0))?;
+    g.note_bridge_timer(br);
+    Ok(())
+}
+
+pub(super) fn del(g: &mut Graph, c: &MdbChange) -> Result<(), CmdError> {
+    let cmd = "bridge mdb del";
+    let (br, port) = target(g, cmd, c)?;
+    let b = g.iface_mut(br).bridge_mut().expect("checked");
+    b.mdb_del(port, key(c))
+        .map_err(|e| err(cmd, format!("{} (EINVAL)", e.0)))
+}
+
+/// ` %4u.%.2u`, iproute2's aligned timer.
+fn timer(now: Instant, t: Option<Instant>) -> String {
+    let cs = t.map_or(0, |t| to_centis(t.saturating_duration_since(now)));
+    format!("{:4}.{:02}", cs / 100, cs % 100)
+}
+
+/// `bridge mdb show`: per bridge its entries, newest first (ports of an
+/// entry in port order), then with `-d` its router ports.
+pub(super) fn show(
+    g: &Graph,
+    now: Instant,
+    dev: Option<&str>,
+    opts: Opts,
+) -> Result<String, CmdError> {
+    let cmd = "bridge mdb show";
+    let only = dev.map(|d| lookup(g, cmd, d)).transpose()?;
+    let mut text = String::new();
+    let mut json = Vec::new();
+    for (id, f) in g.iter() {
+        let Some(b) = f.bridge() else { continue };
+        if only.is_some_and(|o| o != id) {
+            continue;
+        }
+        let mut rows = Vec::new();
+        for (k, e) in b.mc.entries() {
+            let mut members: Vec<(String, bool, Option<Origin>, Option<Instant>)> = e
+                .ports
+                .iter()
+                .filter_map(|pg| {
+                    let p = b.port(pg.port)?;
+                    Some((
+                        g.iface(p.ifid).name.clone(),
+                        pg.permanent,
+                        Some(pg.origin),
+                        pg.timer,
+                    ))
+                })
+                .collect();
+            if e.host_joined {
+                members.push((f.name.clone(), false, None, e.timer));
+            }
+            for (port, permanent, origin, t) in members {
+                let state = if permanent { "permanent" } else { "temp" };
+                let mut line = format!("dev {} port {port} grp {} {state} ", f.name, k.group);
+                let mut row = json!({
+                    "index": f.ifindex, "dev": f.name, "port": port,
+                    "grp": k.group.to_string(), "state": state, "flags": [],
+                });
+                if let (true, Some(o)) = (opts.details, origin) {
+                    let o = match o {
+                        Origin::Kernel => "kernel",
+                        Origin::Static => "static",
+                    };
+                    line.push_str(&format!("proto {o} "));
+                    row["protocol"] = o.into();
+                }
+                if k.vid != 0 {
+                    line.push_str(&format!(" vid {}", k.vid));
+                    row["vid"] = k.vid.into();
+                }
+                if opts.stats {
+                    let tm = timer(now, t);
+                    line.push_str(&format!(" {tm}"));
+                    row["timer"] = tm.into();
+                }
+                text.push_str(line.trim_end());
+                text.push('\n');
+                rows.push(row);
+            }
+        }
+        let routers: Vec<_> = b
+            .ports()
+            .filter(|p| p.mc.v.iter().any(|v| v.is_router))
+            .map(|p| {
+                let t = p.mc.v.iter().filter_map(|v| v.router_timer).max();
+                let kind = if p.mc.router == mcast::ROUTER_PERM {
+                    "permanent"
+                } else {
+                    "temp"
+                };
+                (g.iface(p.ifid).name.clone(), t, kind)
+            })
+            .collect();
+        let mut router = serde_json::Map::new();
+        if opts.details && !routers.is_empty() {
+            if opts.stats {
+                for (n, t, kind) in &routers {
+                    text.push_str(&format!(
+                        "router ports on {}: {n} {} {kind}\n",
+                        f.name,
+                        timer(now, *t)
+                    ));
+                }
+            } else {
+                let names: Vec<&str> = routers.iter().map(|r| r.0.as_str()).collect();
+                text.push_str(&format!(
+                    "router ports on {}: {} \n",
+                    f.name,
+                    names.join(" ")
+                ));
+            }
+            let list: Vec<Value> = routers
+                .iter()
+                .map(|(n, t, kind)| {
+                    if opts.stats {
+                        json!({"port": n, "timer": timer(now, *t), "type": kind})
+                    } else {
+                        json!({"port": n})
+                    }
+                })
+                .collect();
+            router.insert(f.name.clone(), Value::Array(list));
+        }
+        json.push(json!({"mdb": rows, "router": router}));
+    }
+    Ok(if opts.json {
+        to_json(Value::Array(json))
+    } else {
+        text
+    })
+}
