@@ -196,23 +196,26 @@ pub(super) fn config(
     Ok(c)
 }
 
-/// Puts a config from [`config`] on bridge `b`: snooping and the querier
-/// through their own paths, as `br_changelink` does.
+/// Puts a config from [`config`] on bridge `b` in `br_changelink`'s
+/// order: the router setting, snooping, use_ifaddr and the querier first
+/// (each through its own path), the counts and intervals after. So
+/// `mcast_querier 1 mcast_query_response_interval 300` in one command
+/// waits the old response interval before snooping acts, as the kernel's
+/// bridge does.
 pub(super) fn commit(b: &mut Bridge, now: Instant, o: &McastOpts, new: McastConfig, running: bool) {
-    let (snooping, querier) = (
-        o.snooping.unwrap_or(b.mc.cfg.snooping),
-        o.querier.unwrap_or(b.mc.cfg.querier),
-    );
-    let old = b.mc.cfg.clone();
-    b.mc.cfg = McastConfig {
-        snooping: old.snooping,
-        querier: old.querier,
-        router: old.router,
-        ..new.clone()
-    };
     b.mc_set_router(new.router).expect("checked when parsed");
-    b.mc_set_snooping(now, snooping, running);
-    b.mc_set_querier(now, querier, running);
+    if let Some(v) = o.snooping {
+        b.mc_set_snooping(now, v, running);
+    }
+    b.mc.cfg.query_use_ifaddr = new.query_use_ifaddr;
+    if let Some(v) = o.querier {
+        b.mc_set_querier(now, v, running);
+    }
+    b.mc.cfg = McastConfig {
+        snooping: b.mc.cfg.snooping,
+        querier: b.mc.cfg.querier,
+        ..new
+    };
 }
 
 /// The bridge's multicast rows of `-d link show`, in `bridge_print_opt`'s

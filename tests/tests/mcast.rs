@@ -1,0 +1,413 @@
+//! Multicast snooping A/B against the kernel bridge, in network namespaces
+//! (root; skipped without, failing under CI=true). Each side has three
+//! hosts on veths: `a` sends to a group, `b` joins it with a socket
+//! (IP_ADD_MEMBERSHIP / IPV6_JOIN_GROUP: Linux hosts report with IGMPv3 and
+//! MLDv2, which the bridges at their default IGMPv2/MLDv1 take as joins),
+//! `c` does not. The kernel's bridge lives in a namespace of its own, the
+//! patchbay daemon's ports are the root namespace's veth ends. Both bridges
+//! are `mcast_snooping 1 mcast_querier 1` with a 3 s query response
+//! interval (the start-up delay during which both flood).
+
+use patchbay_lab::Lab;
+use patchbay_tests::{json, lab};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+/// Counts, for `secs`, the frames `eth0` receives that are UDP to `group`
+/// port 5000 (AF_PACKET: whether or not this host is a member); joins the
+/// group first when `join`. Prints the count.
+const COUNTER: &str = r#"
+import socket, struct, sys, time
+fam, group, join, secs = sys.argv[1], sys.argv[2], sys.argv[3] == "1", float(sys.argv[4])
+keep = None
+if join:
+    if fam == "4":
+        keep = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # ip_mreqn with the interface: the hosts have no route to pick one.
+        keep.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                        socket.inet_aton(group) + socket.inet_aton("0.0.0.0")
+                        + struct.pack("@i", socket.if_nametoindex("eth0")))
+    else:
+        keep = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        keep.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP,
+                        socket.inet_pton(socket.AF_INET6, group) + struct.pack("@I", socket.if_nametoindex("eth0")))
+raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+raw.bind(("eth0", 0))
+raw.settimeout(0.1)
+want = socket.inet_pton(socket.AF_INET if fam == "4" else socket.AF_INET6, group)
+n, end = 0, time.time() + secs
+print("ready", flush=True)
+while time.time() < end:
+    try:
+        f = raw.recv(2048)
+    except socket.timeout:
+        continue
+    if fam == "4" and f[12:14] == b"\x08\x00" and f[14 + 16:14 + 20] == want and f[14 + 9] == 17:
+        n += 1
+    if fam == "6" and f[12:14] == b"\x86\xdd" and f[14 + 24:14 + 40] == want and f[14 + 6] == 17:
+        n += 1
+print(n, flush=True)
+"#;
+
+/// Sends `n` datagrams to `group` port 5000 out of eth0, 5 ms apart.
+const SENDER: &str = r#"
+import socket, struct, sys, time
+fam, group, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if fam == "4":
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+    dst = (group, 5000)
+else:
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, socket.if_nametoindex("eth0"))
+    dst = (group, 5000, 0, socket.if_nametoindex("eth0"))
+for i in range(n):
+    s.sendto(b"patchbay multicast %d" % i, dst)
+    time.sleep(0.005)
+"#;
+
+const PY: &str = "/usr/bin/python3";
+
+/// One side of the A/B: three host namespaces and a bridge, with a way to
+/// read its MDB as (host, group) pairs.
+struct Side {
+    kernel: bool,
+    /// The kernel bridge's namespace.
+    ks: Option<String>,
+    /// (host namespace, its bridge port).
+    hosts: Vec<(String, String)>,
+}
+
+/// The bridge is made with these, then given `mcast_querier 1` in a
+/// command of its own: in one command the kernel turns the querier on
+/// before it takes the new response interval (`br_changelink`'s order),
+/// and the start-up delay would be the default 10 s. Startup queries 1 s
+/// apart: the kernel bridge's first MLD queries find no IPv6 address on
+/// it yet (it gets its link-local once a port forwards), and until one
+/// goes out it counts no MLD querier of its own.
+const OPTS: &[&str] = &[
+    "mcast_snooping",
+    "1",
+    "mcast_query_response_interval",
+    "300",
+    "mcast_startup_query_interval",
+    "100",
+];
+
+fn hosts(lab: &mut Lab, p: &str, v6: bool) -> Vec<(String, String)> {
+    ["a", "b", "c"]
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let ns = lab.netns(&format!("{p}{h}")).unwrap();
+            let port = lab
+                .veth_host(&format!("{p}p{h}"), &ns, &format!("198.18.40.{}/24", i + 1))
+                .unwrap();
+            if v6 {
+                // IPv6 on, without DAD: the host reports its groups (its
+                // solicited-node group too) at once.
+                lab.exec_ok(
+                    &ns,
+                    &[
+                        "sysctl",
+                        "-qw",
+                        "net.ipv6.conf.eth0.accept_dad=0",
+                        "net.ipv6.conf.eth0.disable_ipv6=0",
+                    ],
+                )
+                .unwrap();
+            }
+            (ns, port)
+        })
+        .collect()
+}
+
+impl Side {
+    fn kernel(lab: &mut Lab, v6: bool) -> Side {
+        let ks = lab.netns("ks").unwrap();
+        let hosts = hosts(lab, "k", v6);
+        let mut args = vec!["-n", &ks, "link", "add", "br0", "type", "bridge"];
+        args.extend_from_slice(OPTS);
+        lab.ip(&args).unwrap();
+        lab.ip(&[
+            "-n",
+            &ks,
+            "link",
+            "set",
+            "br0",
+            "type",
+            "bridge",
+            "mcast_querier",
+            "1",
+        ])
+        .unwrap();
+        // The bridge's own MLD querier needs an IPv6 address (a link-local
+        // one, without DAD), as the kernel's does.
+        lab.exec_ok(
+            &ks,
+            &[
+                "sysctl",
+                "-qw",
+                "net.ipv6.conf.br0.accept_dad=0",
+                "net.ipv6.conf.br0.disable_ipv6=0",
+            ],
+        )
+        .unwrap();
+        for (_, port) in &hosts {
+            lab.ip(&["link", "set", port, "netns", &ks]).unwrap();
+            lab.ip(&["-n", &ks, "link", "set", port, "master", "br0", "up"])
+                .unwrap();
+        }
+        lab.ip(&["-n", &ks, "link", "set", "br0", "up"]).unwrap();
+        Side {
+            kernel: true,
+            ks: Some(ks),
+            hosts,
+        }
+    }
+
+    fn patchbay(lab: &mut Lab, v6: bool) -> Side {
+        let hosts = hosts(lab, "p", v6);
+        lab.start_daemon().unwrap();
+        let br = lab.name("br");
+        let mut add = vec!["link", "add", &br, "type", "bridge"];
+        add.extend_from_slice(OPTS);
+        lab.pb(&add).unwrap();
+        lab.pb(&["link", "set", &br, "type", "bridge", "mcast_querier", "1"])
+            .unwrap();
+        for (_, port) in &hosts {
+            lab.pb(&["link", "set", port, "master", &br]).unwrap();
+        }
+        lab.pb(&["link", "set", &br, "up"]).unwrap();
+        Side {
+            kernel: false,
+            ks: None,
+            hosts,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        if self.kernel {
+            "kernel"
+        } else {
+            "patchbay"
+        }
+    }
+
+    fn host(&self, i: usize) -> &str {
+        &self.hosts[i].0
+    }
+
+    /// `bridge -j mdb show` of the bridge: (host index, group) of every
+    /// port entry, solicited-node groups as "solicited-node" (the bridge's own joins left out: the kernel bridge
+    /// joins ff02::6a and its solicited-node group, patchbay's has no
+    /// IPv6 stack of its own).
+    fn mdb(&self, lab: &Lab) -> BTreeSet<(usize, String)> {
+        let text = match &self.ks {
+            Some(ks) => {
+                let o = std::process::Command::new("bridge")
+                    .args(["-n", ks, "-j", "mdb", "show"])
+                    .output()
+                    .unwrap();
+                String::from_utf8_lossy(&o.stdout).into_owned()
+            }
+            None => lab.pb(&["-j", "bridge", "mdb", "show"]).unwrap(),
+        };
+        let v = json(&text);
+        let mut set = BTreeSet::new();
+        for b in v.as_array().unwrap() {
+            for e in b["mdb"].as_array().into_iter().flatten() {
+                let port = e["port"].as_str().unwrap();
+                if let Some(i) = self.hosts.iter().position(|h| h.1 == port) {
+                    // A host's solicited-node group follows its MAC, which
+                    // differs between the sides.
+                    let g = e["grp"].as_str().unwrap();
+                    let g = if g.starts_with("ff02::1:ff") {
+                        "solicited-node"
+                    } else {
+                        g
+                    };
+                    set.insert((i, g.to_string()));
+                }
+            }
+        }
+        set
+    }
+
+    fn set_fastleave(&self, lab: &Lab, host: usize) {
+        let port = &self.hosts[host].1;
+        match &self.ks {
+            Some(ks) => {
+                let o = std::process::Command::new("bridge")
+                    .args(["-n", ks, "link", "set", "dev", port, "fastleave", "on"])
+                    .status()
+                    .unwrap();
+                assert!(o.success());
+            }
+            None => {
+                lab.pb(&["bridge", "link", "set", "dev", port, "fastleave", "on"])
+                    .unwrap();
+            }
+        }
+    }
+}
+
+/// Starts the counters on b (member) and c (not), sends `n` datagrams from
+/// a, and returns (b's count, c's count).
+fn deliver(lab: &Lab, s: &Side, fam: &str, group: &str, join_b: bool, n: u32) -> (u64, u64) {
+    let secs = "4";
+    let b = lab
+        .spawn(
+            s.host(1),
+            &[
+                PY,
+                "-c",
+                COUNTER,
+                fam,
+                group,
+                if join_b { "1" } else { "0" },
+                secs,
+            ],
+        )
+        .unwrap();
+    let c = lab
+        .spawn(s.host(2), &[PY, "-c", COUNTER, fam, group, "0", secs])
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    lab.exec_ok(s.host(0), &[PY, "-c", SENDER, fam, group, &n.to_string()])
+        .unwrap();
+    (count(b), count(c))
+}
+
+/// What a counter printed last: its count.
+fn count(p: patchbay_lab::Proc) -> u64 {
+    let o = p.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    out.lines()
+        .last()
+        .unwrap_or("")
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| {
+            panic!(
+                "the counter said {out:?} {}",
+                String::from_utf8_lossy(&o.stderr)
+            )
+        })
+}
+
+/// Waits until `cond` holds on both sides, up to `limit`.
+fn wait_both(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// A member that keeps its socket open for `secs` (so its reports keep
+/// the entry), started in the background.
+fn member(
+    lab: &Lab,
+    s: &Side,
+    host: usize,
+    fam: &str,
+    group: &str,
+    secs: &str,
+) -> patchbay_lab::Proc {
+    lab.spawn(s.host(host), &[PY, "-c", COUNTER, fam, group, "1", secs])
+        .unwrap()
+}
+
+fn ab(fam: &str, group: &str) {
+    if !patchbay_tests::require(&["bridge", PY], "iproute2 python3") {
+        return;
+    }
+    let Some(mut lab) = lab("mc") else { return };
+    let v6 = fam == "6";
+    let sides = [Side::kernel(&mut lab, v6), Side::patchbay(&mut lab, v6)];
+    // Wait out the querier's start-up delay (3 s) on both; b joins.
+    let mut members: Vec<_> = sides
+        .iter()
+        .map(|s| member(&lab, s, 1, fam, group, "60"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(3500));
+    for s in &sides {
+        let (b, c) = deliver(&lab, s, fam, group, false, 50);
+        assert_eq!((b, c), (50, 0), "{}: member b and non-member c", s.name());
+    }
+    // The same MDB: b's membership of the group (and, for IPv6, every
+    // host's solicited-node group).
+    let mdbs: Vec<_> = sides.iter().map(|s| s.mdb(&lab)).collect();
+    assert!(
+        mdbs[0].contains(&(1, group.to_string())),
+        "kernel: {:?}",
+        mdbs[0]
+    );
+    assert_eq!(mdbs[0], mdbs[1], "kernel's MDB, then patchbay's");
+    // A group nobody joined: the kernel sends it to router ports only
+    // (none here), so does patchbay.
+    let other = if v6 { "ff0e::99" } else { "239.9.9.9" };
+    for s in &sides {
+        let (b, c) = deliver(&lab, s, fam, other, false, 20);
+        assert_eq!((b, c), (0, 0), "{}: an unjoined group", s.name());
+    }
+    // Leave (the socket closes) without fast leave: the querier asks, the
+    // entry lasts last_member_count × last_member_interval (2 s).
+    for m in &mut members {
+        m.kill();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    for s in &sides {
+        assert!(
+            s.mdb(&lab).contains(&(1, group.to_string())),
+            "{}: still a member 0.3 s after the leave",
+            s.name()
+        );
+    }
+    assert!(
+        wait_both(Duration::from_secs(4), || sides
+            .iter()
+            .all(|s| !s.mdb(&lab).contains(&(1, group.to_string())))),
+        "the entry goes within the last-member time on both"
+    );
+    // Fast leave: gone at once.
+    for s in &sides {
+        s.set_fastleave(&lab, 1);
+        let mut m = member(&lab, s, 1, fam, group, "1.5");
+        std::thread::sleep(Duration::from_millis(1000));
+        assert!(
+            s.mdb(&lab).contains(&(1, group.to_string())),
+            "{}: joined",
+            s.name()
+        );
+        m.wait().unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    for s in &sides {
+        assert!(
+            !s.mdb(&lab).contains(&(1, group.to_string())),
+            "{}: fast leave removed b at once",
+            s.name()
+        );
+    }
+    // After leaving, b gets nothing.
+    for s in &sides {
+        let (b, c) = deliver(&lab, s, fam, group, false, 20);
+        assert_eq!((b, c), (0, 0), "{}: after the leave", s.name());
+    }
+}
+
+#[test]
+fn igmp_snooping_matches_the_kernel_bridge() {
+    ab("4", "239.1.2.3");
+}
+
+#[test]
+fn mld_snooping_matches_the_kernel_bridge() {
+    ab("6", "ff0e::1234");
+}
