@@ -4,9 +4,9 @@
 //! returns the frames to send and what happened.
 
 use etherparse::{ArpOperation, Icmpv4Type, NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
-use patchbay_core::wire::{build_frame, Mac};
+use patchbay_core::wire::{build_frame, igmp, mld, Mac};
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// EtherType of generated traffic (IEEE local experimental).
 pub const TRAFFIC_ETHERTYPE: u16 = 0x88b5;
@@ -26,6 +26,12 @@ pub struct Host {
     pub tx_frames: u64,
     /// The NIC's carrier (its wire is up).
     pub carrier: bool,
+    /// Groups joined, each with the IGMP (1-3) or MLD (1-2) version the
+    /// host speaks for it.
+    pub groups: BTreeMap<IpAddr, u8>,
+    /// Multicast UDP datagrams seen on the wire, per group, member or not
+    /// (as a packet socket counts them).
+    pub mc_rx: BTreeMap<IpAddr, u64>,
 }
 
 /// What a received frame meant.
@@ -48,6 +54,8 @@ impl Host {
             rx_frames: 0,
             tx_frames: 0,
             carrier: true,
+            groups: BTreeMap::new(),
+            mc_rx: BTreeMap::new(),
         }
     }
 
@@ -106,6 +114,9 @@ impl Host {
                 return (vec![], Heard::Traffic { flow, seq });
             }
             return (vec![], Heard::Nothing);
+        }
+        if let Some(out) = self.multicast(frame) {
+            return (out, Heard::Nothing);
         }
         if frame[12..14] == [0x86, 0xdd] {
             return (self.neighbour(frame).into_iter().collect(), Heard::Nothing);
@@ -200,6 +211,153 @@ impl Host {
         Some(patchbay_core::wire::host::neighbour_advertisement(
             self.mac, me, dst, src, true,
         ))
+    }
+}
+
+/// IGMP and MLD as a Linux host speaks them: reports when it joins,
+/// answers to queries (at once: the simulator's hosts do not wait a random
+/// part of the response time), leaves.
+impl Host {
+    fn v4(&self) -> [u8; 4] {
+        self.ip.map_or([0; 4], |a| a.octets())
+    }
+
+    fn ll(&self) -> [u8; 16] {
+        patchbay_core::wire::host::link_local(self.mac)
+    }
+
+    fn igmp(&self, ip: Vec<u8>) -> Vec<u8> {
+        let dst = [ip[16], ip[17], ip[18], ip[19]];
+        let mac = Mac([0x01, 0x00, 0x5e, dst[1] & 0x7f, dst[2], dst[3]]);
+        build_frame(mac, self.mac, &[], 0x0800, &ip)
+    }
+
+    fn mld(&self, ip: Vec<u8>) -> Vec<u8> {
+        let d = &ip[24..40];
+        let mac = Mac([0x33, 0x33, d[12], d[13], d[14], d[15]]);
+        build_frame(mac, self.mac, &[], 0x86dd, &ip)
+    }
+
+    /// The report that says the host is in `g` (a v3/MLDv2 report's
+    /// record kind: 2 MODE_IS_EXCLUDE, 4 CHANGE_TO_EXCLUDE).
+    fn report(&self, g: IpAddr, version: u8, kind: u8) -> Vec<u8> {
+        match g {
+            IpAddr::V4(a) => {
+                let a = a.octets();
+                self.igmp(match version {
+                    3 => igmp::report_v3(self.v4(), &[(kind, a, &[])]),
+                    v => igmp::report(v, self.v4(), a),
+                })
+            }
+            IpAddr::V6(a) => {
+                let a = a.octets();
+                self.mld(match version {
+                    2 => mld::report_v2(self.ll(), &[(kind, a, &[])]),
+                    _ => mld::report(self.ll(), a),
+                })
+            }
+        }
+    }
+
+    /// Joins `g`: the unsolicited report.
+    pub fn join(&mut self, g: IpAddr, version: u8) -> Vec<Vec<u8>> {
+        self.groups.insert(g, version);
+        vec![self.report(g, version, 4)]
+    }
+
+    /// Leaves `g`: a v2 leave or MLDv1 done, or a TO_INCLUDE {} report
+    /// (nothing from an IGMPv1 host).
+    pub fn leave(&mut self, g: IpAddr) -> Vec<Vec<u8>> {
+        let Some(version) = self.groups.remove(&g) else {
+            return vec![];
+        };
+        let f = match (g, version) {
+            (IpAddr::V4(_), 1) => return vec![],
+            (IpAddr::V4(a), 2) => self.igmp(igmp::leave(self.v4(), a.octets())),
+            (IpAddr::V6(a), 1) => self.mld(mld::done(self.ll(), a.octets())),
+            _ => self.report(g, version, 3),
+        };
+        vec![f]
+    }
+
+    /// A UDP datagram to group `g`.
+    pub fn mc_data(&self, g: IpAddr, seq: u64) -> Vec<u8> {
+        let payload = seq.to_be_bytes();
+        let b = match g {
+            IpAddr::V4(a) => {
+                let mac = Mac([
+                    0x01,
+                    0x00,
+                    0x5e,
+                    a.octets()[1] & 0x7f,
+                    a.octets()[2],
+                    a.octets()[3],
+                ]);
+                PacketBuilder::ethernet2(self.mac.0, mac.0).ipv4(self.v4(), a.octets(), 1)
+            }
+            IpAddr::V6(a) => {
+                let o = a.octets();
+                let mac = [0x33, 0x33, o[12], o[13], o[14], o[15]];
+                PacketBuilder::ethernet2(self.mac.0, mac).ipv6(self.ll(), o, 1)
+            }
+        }
+        .udp(5000, 5000);
+        let mut v = Vec::with_capacity(b.size(payload.len()));
+        b.write(&mut v, &payload).expect("writing to a Vec");
+        v
+    }
+
+    /// A multicast frame: counts group data, answers queries. `None` for
+    /// anything else.
+    fn multicast(&mut self, frame: &[u8]) -> Option<Vec<Vec<u8>>> {
+        if frame[0] & 1 == 0 {
+            return None;
+        }
+        let ip = frame.get(14..)?;
+        match &frame[12..14] {
+            [0x08, 0x00] => {
+                if ip.len() >= 20 && ip[9] == 17 && ip[16] & 0xf0 == 0xe0 {
+                    let g = IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]));
+                    *self.mc_rx.entry(g).or_default() += 1;
+                    return Some(vec![]);
+                }
+                let p = igmp::parse(ip).ok()??;
+                let igmp::Message::Query { group, .. } = p.msg else {
+                    return Some(vec![]);
+                };
+                Some(self.answer(IpAddr::V4(Ipv4Addr::from(group)), group == [0; 4]))
+            }
+            [0x86, 0xdd] => {
+                if ip.len() >= 40 && ip[6] == 17 && ip[24] == 0xff {
+                    let d: [u8; 16] = ip[24..40].try_into().expect("16 bytes");
+                    *self.mc_rx.entry(IpAddr::V6(Ipv6Addr::from(d))).or_default() += 1;
+                    return Some(vec![]);
+                }
+                let p = mld::parse(ip).ok()??;
+                let mld::Message::Query { group, .. } = p.msg else {
+                    // NDP and the rest: the caller goes on.
+                    return None;
+                };
+                Some(self.answer(IpAddr::V6(Ipv6Addr::from(group)), group == [0; 16]))
+            }
+            _ => None,
+        }
+    }
+
+    /// Reports for a query: every group of its family (general), or the
+    /// one it asks about.
+    fn answer(&self, g: IpAddr, general: bool) -> Vec<Vec<u8>> {
+        self.groups
+            .iter()
+            .filter(|(h, _)| {
+                if general {
+                    h.is_ipv4() == g.is_ipv4()
+                } else {
+                    **h == g
+                }
+            })
+            .map(|(h, v)| self.report(*h, *v, 2))
+            .collect()
     }
 }
 

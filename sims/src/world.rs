@@ -7,6 +7,7 @@ use crate::report::{
 };
 use crate::rng::Rng;
 use crate::{time, topo};
+use patchbay_core::bridge::mcast::Proto;
 use patchbay_core::cmd::{self, Opts};
 use patchbay_core::graph::{Attachment, Event, Kind, Role};
 use patchbay_core::pipeline::Outputs;
@@ -297,7 +298,8 @@ impl Sim {
                 .ok_or_else(|| err(line, usage.to_string()))
         };
         match w[0].as_str() {
-            "seed" | "host" | "wire" | "topology" | "ping" | "traffic" | "expect" => Ok(now),
+            "seed" | "host" | "wire" | "topology" | "ping" | "traffic" | "expect" | "join"
+            | "leave" | "mcast" => Ok(now),
             "tuntap" => Err(err(
                 line,
                 "tuntap: the simulator has no TAP devices; use 'wire' to connect ports",
@@ -398,6 +400,7 @@ impl Sim {
             }
             "ping" => self.start_ping(line, &s[1..]),
             "traffic" => self.start_traffic(line, &s[1..]),
+            "join" | "leave" | "mcast" => self.multicast(line, &s),
             "expect" => {
                 let (ok, detail) = self.check(line, &s[1..])?;
                 self.assertions.push(Assertion {
@@ -704,6 +707,124 @@ impl Sim {
         let now = self.now;
         self.schedule(now, EvKind::PingTick(idx));
         Ok(())
+    }
+
+    /// `join HOST GROUP [v1|v2|v3]` (IGMPv3/MLDv2 by default, as Linux),
+    /// `leave HOST GROUP`, `mcast HOST GROUP count N`: N UDP datagrams to
+    /// the group, back to back.
+    fn multicast(&mut self, line: usize, s: &[&str]) -> Result<(), SimError> {
+        let usage = "join HOST GROUP [v1|v2|v3] | leave HOST GROUP | mcast HOST GROUP count N";
+        let (Some(host), Some(g)) = (s.get(1), s.get(2)) else {
+            return Err(err(line, usage));
+        };
+        let h = self.host_idx(line, host)?;
+        let g: std::net::IpAddr = g
+            .parse()
+            .ok()
+            .filter(|g: &std::net::IpAddr| g.is_multicast())
+            .ok_or_else(|| err(line, format!("{}: \"{g}\" is not a multicast group", s[0])))?;
+        let frames = match (s[0], &s[3..]) {
+            ("join", rest) => {
+                let v =
+                    match (rest, g.is_ipv4()) {
+                        ([], true) => 3,
+                        ([], false) => 2,
+                        (["v1"], _) => 1,
+                        (["v2"], _) => 2,
+                        (["v3"], true) => 3,
+                        _ => return Err(err(
+                            line,
+                            format!(
+                                "join: a version is v1, v2 or v3 (IGMP), v1 or v2 (MLD) ({usage})"
+                            ),
+                        )),
+                    };
+                self.hosts[h].join(g, v)
+            }
+            ("leave", []) => self.hosts[h].leave(g),
+            ("mcast", ["count", n]) => {
+                let n: u64 = n
+                    .parse()
+                    .map_err(|_| err(line, format!("mcast: count \"{n}\" is not a number")))?;
+                (0..n).map(|i| self.hosts[h].mc_data(g, i)).collect()
+            }
+            _ => return Err(err(line, usage)),
+        };
+        for f in frames {
+            self.host_send(h, f);
+        }
+        Ok(())
+    }
+
+    fn bridge_of(&self, line: usize, br: &str) -> Result<&patchbay_core::bridge::Bridge, SimError> {
+        let id = self
+            .graph
+            .by_name(br)
+            .ok_or_else(|| err(line, format!("expect: no bridge {br}")))?;
+        self.graph
+            .iface(id)
+            .bridge()
+            .ok_or_else(|| err(line, format!("expect: {br} is not a bridge")))
+    }
+
+    /// `expect mdb BR has|lacks GROUP [on PORT|BR]`, `expect mdb BR router
+    /// PORT yes|no`.
+    fn check_mdb(&self, line: usize, br: &str, rest: &[&str]) -> Result<(bool, String), SimError> {
+        let b = self.bridge_of(line, br)?;
+        let port_no = |p: &str| -> Result<Option<u16>, SimError> {
+            if p == br {
+                return Ok(None);
+            }
+            let id = self
+                .graph
+                .by_name(p)
+                .ok_or_else(|| err(line, format!("expect mdb: no device {p}")))?;
+            let f = self.graph.iface(id);
+            if f.master != self.graph.by_name(br) {
+                return Err(err(line, format!("expect mdb: {p} is not a port of {br}")));
+            }
+            Ok(Some(f.port_no))
+        };
+        match rest {
+            [verb @ ("has" | "lacks"), g, tail @ ..] => {
+                let g: std::net::IpAddr = g
+                    .parse()
+                    .map_err(|_| err(line, format!("expect mdb: \"{g}\" is not a group")))?;
+                let on = match tail {
+                    [] => None,
+                    ["on", p] => Some(port_no(p)?),
+                    _ => return Err(err(line, "expect mdb BR has|lacks GROUP [on PORT]")),
+                };
+                let entries: Vec<_> = b.mc.mdb.iter().filter(|(k, _)| k.group == g).collect();
+                let present = entries.iter().any(|(_, e)| match on {
+                    None => true,
+                    Some(None) => e.host_joined,
+                    Some(Some(no)) => e.ports.iter().any(|p| p.port == no),
+                });
+                let ports: Vec<String> = entries
+                    .iter()
+                    .flat_map(|(_, e)| e.ports.iter())
+                    .filter_map(|p| b.port(p.port))
+                    .map(|p| self.graph.iface(p.ifid).name.clone())
+                    .collect();
+                let ok = present == (*verb == "has");
+                Ok((ok, format!("{br}: {g} on [{}]", ports.join(" "))))
+            }
+            ["router", p, want @ ("yes" | "no")] => {
+                let no = port_no(p)?.ok_or_else(|| err(line, "expect mdb router: name a port"))?;
+                let r = b
+                    .port(no)
+                    .is_some_and(|pt| pt.mc.v.iter().any(|v| v.is_router));
+                Ok((
+                    r == (*want == "yes"),
+                    format!("{br}: {p} is {}a router port", if r { "" } else { "not " }),
+                ))
+            }
+            _ => Err(err(
+                line,
+                "expect mdb BR has|lacks GROUP [on PORT] | mdb BR router PORT yes|no",
+            )),
+        }
     }
 
     fn start_traffic(&mut self, line: usize, s: &[&str]) -> Result<(), SimError> {
@@ -1273,6 +1394,34 @@ impl Sim {
                 };
                 let (ok, want) = compare(line, v, v, op, n)?;
                 Ok((ok, format!("{dev} {dir} {v} frames (wanted {op} {want})")))
+            }
+            ["received", host, g, op, n] => {
+                let h = self.host_idx(line, host)?;
+                let g: std::net::IpAddr = g
+                    .parse()
+                    .map_err(|_| err(line, format!("expect received: \"{g}\" is not a group")))?;
+                let v = self.hosts[h].mc_rx.get(&g).copied().unwrap_or(0);
+                let (ok, want) = compare(line, v, v, op, n)?;
+                Ok((
+                    ok,
+                    format!("{host} received {v} datagrams to {g} (wanted {op} {want})"),
+                ))
+            }
+            ["mdb", br, rest @ ..] => self.check_mdb(line, br, rest),
+            ["querier", br, fam @ ("ipv4" | "ipv6"), want] => {
+                let b = self.bridge_of(line, br)?;
+                let p = if *fam == "ipv4" { Proto::V4 } else { Proto::V6 };
+                let q = &b.mc.q[p as usize];
+                let got = match (q.other_timer, q.port) {
+                    (Some(_), Some(no)) => b
+                        .port(no)
+                        .map(|pt| self.graph.iface(pt.ifid).name.clone())
+                        .unwrap_or_else(|| "a port gone".into()),
+                    (Some(_), None) => "self".into(),
+                    (None, _) if b.mc.cfg.querier => "self".into(),
+                    (None, _) => "none".into(),
+                };
+                Ok((got == *want, format!("{br} {fam} querier: {got}")))
             }
             ["not", rest @ ..] if !rest.is_empty() => {
                 let (ok, detail) = self.check(line, rest)?;

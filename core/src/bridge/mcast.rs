@@ -355,30 +355,6 @@ pub fn unsnooped(group: IpAddr) -> bool {
     }
 }
 
-/// The EUI-64 link-local address of `mac` (what addrconf gives a bridge
-/// by default; patchbay's MLD queries come from it).
-pub fn link_local(mac: Mac) -> Ipv6Addr {
-    let m = mac.0;
-    Ipv6Addr::from([
-        0xfe,
-        0x80,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        m[0] ^ 2,
-        m[1],
-        m[2],
-        0xff,
-        0xfe,
-        m[3],
-        m[4],
-        m[5],
-    ])
-}
-
 fn ip_mc_mac(dst: IpAddr) -> Mac {
     match dst {
         IpAddr::V4(a) => {
@@ -891,7 +867,7 @@ impl Bridge {
                     _ => [0; 16],
                 };
                 let mrc = interval.as_millis() as u16;
-                let src = link_local(mac).octets();
+                let src = crate::wire::host::link_local(mac);
                 let ip = mld::query(src, mld::ALL_NODES, c.mld_version, g, mrc, qqic, false, &[]);
                 (IpAddr::V6(Ipv6Addr::from(mld::ALL_NODES)), ip)
             }
@@ -908,7 +884,9 @@ impl Bridge {
     fn mc_own_addr(&self, p: Proto) -> IpAddr {
         match p {
             Proto::V4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            Proto::V6 => IpAddr::V6(link_local(self.stp.bridge_id.mac())),
+            Proto::V6 => IpAddr::V6(Ipv6Addr::from(crate::wire::host::link_local(
+                self.stp.bridge_id.mac(),
+            ))),
         }
     }
 
