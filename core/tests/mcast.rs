@@ -100,10 +100,7 @@ fn general_query(port: u32, src: [u8; 4]) -> Vec<u8> {
 }
 
 fn key(g: [u8; 4]) -> MdbKey {
-    MdbKey {
-        vid: 0,
-        group: IpAddr::V4(Ipv4Addr::from(g)),
-    }
+    MdbKey::star_g(0, IpAddr::V4(Ipv4Addr::from(g)))
 }
 
 impl Lab {
@@ -183,7 +180,7 @@ fn the_kernels_defaults_are_shown_in_iproute2s_order() {
         ("mcast_igmp_version 4", "2 or 3"),
         ("mcast_router 3", "3 is for ports"),
         ("mcast_vlan_snooping 1", "vlan filtering disabled"),
-        ("mcast_igmp_version 3", "not emulated yet"),
+        ("mcast_stats_enabled 1", "not emulated yet"),
     ] {
         let e = lab
             .try_run(&format!("link set br0 type bridge {bad}"))
@@ -409,7 +406,7 @@ fn mld_joins_and_dones_as_igmp() {
     lab.now = at(20_000);
     let g6 = IpAddr::V6(Ipv6Addr::from(G6));
     lab.send(1, &mld_frame(1, mld::report(host_ip6(1), G6)));
-    let k = MdbKey { vid: 0, group: g6 };
+    let k = MdbKey::star_g(0, g6);
     assert_eq!(lab.br().mc.mdb[&k].ports[0].port, 1);
     assert_eq!(lab.ports_reached(3, &data6(3, G6)), vec![1]);
     // MLDv2 reports at the default MLDv1: TO_EXCLUDE {} joins,
@@ -548,4 +545,124 @@ fn bridge_mdb_add_del_show() {
     assert!(lab.mdb().contains("port p2 grp 239.9.9.9 permanent"));
     lab.run("bridge mdb del dev br0 port p2 grp 239.9.9.9");
     assert!(!lab.mdb().contains("port p2 grp 239.9.9.9"));
+}
+
+/// Data from source `src` (the host behind `port` sends as if from it).
+fn data_from(port: u32, src: [u8; 4], g: [u8; 4]) -> Vec<u8> {
+    let mut f = data(port, g);
+    f[14 + 12..14 + 16].copy_from_slice(&src);
+    f[14 + 10..14 + 12].copy_from_slice(&[0, 0]);
+    let c = patchbay_core::wire::csum::checksum(&[&f[14..14 + 20]]);
+    f[14 + 10..14 + 12].copy_from_slice(&c.to_be_bytes());
+    f
+}
+
+fn v3(port: u32, kind: u8, g: [u8; 4], srcs: &[[u8; 4]]) -> Vec<u8> {
+    igmp_frame(port, igmp::report_v3(host_ip(port), &[(kind, g, srcs)]))
+}
+
+const S1: [u8; 4] = [198, 18, 7, 1];
+const S2: [u8; 4] = [198, 18, 7, 2];
+const S3: [u8; 4] = [198, 18, 7, 3];
+
+/// (port, source, blocked, added by *,G exclude) of a group's (S,G)
+/// entries.
+fn sg(lab: &Lab, g: [u8; 4]) -> Vec<(u16, [u8; 4], bool, bool)> {
+    let mut v: Vec<_> = lab
+        .br()
+        .mc
+        .mdb
+        .iter()
+        .filter(|(k, _)| k.group == IpAddr::V4(g.into()) && k.src.is_some())
+        .flat_map(|(k, e)| {
+            let IpAddr::V4(s) = k.src.unwrap() else {
+                unreachable!()
+            };
+            e.ports
+                .iter()
+                .map(move |p| (p.port, s.octets(), p.blocked, p.star_excl))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn igmpv3_source_filtering_follows_rfc_3376s_tables() {
+    let mut lab = Lab::new(4, "mcast_igmp_version 3");
+    lab.run("link set br0 type bridge mcast_querier 1");
+    lab.tick(at(0));
+    lab.tick(at(10_001));
+    lab.now = at(20_000);
+    // p1: INCLUDE {S1} (ALLOW). Only S1's traffic reaches it.
+    lab.send(1, &v3(1, 5, G, &[S1]));
+    assert_eq!(sg(&lab, G), vec![(1, S1, false, false)]);
+    assert_eq!(lab.ports_reached(4, &data_from(4, S1, G)), vec![1]);
+    assert!(lab.ports_reached(4, &data_from(4, S2, G)).is_empty());
+    // p2: EXCLUDE {S2} (TO_EX). It takes everything but S2, and stands on
+    // S1's entry as a *,G exclude port.
+    lab.send(2, &v3(2, 4, G, &[S2]));
+    assert_eq!(
+        sg(&lab, G),
+        vec![
+            (1, S1, false, false),
+            (2, S1, false, true),
+            (2, S2, true, false)
+        ]
+    );
+    assert_eq!(lab.ports_reached(4, &data_from(4, S1, G)), vec![1, 2]);
+    assert!(lab.ports_reached(4, &data_from(4, S2, G)).is_empty());
+    assert_eq!(lab.ports_reached(4, &data_from(4, S3, G)), vec![2]);
+    let d = lab.details("bridge mdb show");
+    assert!(d.contains("port p2 grp 239.1.1.1 temp filter_mode exclude source_list 198.18.7.2/0.00 proto kernel"), "{d}");
+    assert!(
+        d.contains("port p2 grp 239.1.1.1 src 198.18.7.1 temp proto kernel added_by_star_ex"),
+        "{d}"
+    );
+    assert!(
+        d.contains("port p2 grp 239.1.1.1 src 198.18.7.2 temp proto kernel blocked"),
+        "{d}"
+    );
+    // p1 BLOCKs S1: the querier asks p1 about S1 (a group-and-source
+    // query to the group, v3), and S1 is gone from p1 after the last
+    // member time (2 s), p1 with it; S1's entry goes too.
+    let out = lab.send(1, &v3(1, 6, G, &[S1]));
+    let q: Vec<_> = out
+        .iter()
+        .filter(|(p, f)| *p == 1 && f[14 + 24] == igmp::QUERY)
+        .map(|(_, f)| igmp::parse(&f[14..]).unwrap().unwrap())
+        .collect();
+    assert_eq!(q.len(), 1, "{out:?}");
+    assert_eq!(q[0].dst, G);
+    match &q[0].msg {
+        igmp::Message::Query {
+            version,
+            group,
+            sources,
+            ..
+        } => {
+            assert_eq!((*version, *group), (3, G));
+            assert_eq!(sources.iter().collect::<Vec<_>>(), vec![S1]);
+        }
+        m => panic!("{m:?}"),
+    }
+    lab.tick(at(21_999));
+    assert_eq!(lab.members(G), vec![1, 2]);
+    // The retransmission (last_member_count 2: one more, 1 s later).
+    lab.tick(at(22_000));
+    assert_eq!(lab.members(G), vec![2]);
+    assert_eq!(sg(&lab, G), vec![(2, S2, true, false)]);
+    assert_eq!(lab.ports_reached(4, &data_from(4, S1, G)), vec![2]);
+    // p2 leaves (TO_INCLUDE {}): a group-specific query, and after the
+    // last member time the port group, its excluded source and S2's entry
+    // are gone.
+    lab.now = at(30_000);
+    let out = lab.send(2, &v3(2, 3, G, &[]));
+    assert!(
+        out.iter()
+            .any(|(p, f)| *p == 2 && f[14 + 24] == igmp::QUERY),
+        "{out:?}"
+    );
+    lab.tick(at(32_000));
+    assert!(lab.br().mc.mdb.is_empty(), "{:?}", lab.br().mc.mdb);
 }

@@ -725,20 +725,21 @@ impl Sim {
             .ok_or_else(|| err(line, format!("{}: \"{g}\" is not a multicast group", s[0])))?;
         let frames = match (s[0], &s[3..]) {
             ("join", rest) => {
-                let v =
-                    match (rest, g.is_ipv4()) {
-                        ([], true) => 3,
-                        ([], false) => 2,
-                        (["v1"], _) => 1,
-                        (["v2"], _) => 2,
-                        (["v3"], true) => 3,
-                        _ => return Err(err(
+                let v = match (rest, g.is_ipv4()) {
+                    ([], true) => 3,
+                    ([], false) => 2,
+                    (["v1"], _) => 1,
+                    (["v2"], _) => 2,
+                    (["v3"], true) => 3,
+                    _ => {
+                        return Err(err(
                             line,
                             format!(
                                 "join: a version is v1, v2 or v3 (IGMP), v1 or v2 (MLD) ({usage})"
                             ),
-                        )),
-                    };
+                        ))
+                    }
+                };
                 self.hosts[h].join(g, v)
             }
             ("leave", []) => self.hosts[h].leave(g),

@@ -15,12 +15,19 @@ use std::time::{Duration, Instant};
 
 /// Counts, for `secs`, the frames `eth0` receives that are UDP to `group`
 /// port 5000 (AF_PACKET: whether or not this host is a member); joins the
-/// group first when `join`. Prints the count.
+/// group first when `join` is 1, or only for source `join` (IPv4, then
+/// the host's own address follows). Prints the count.
 const COUNTER: &str = r#"
 import socket, struct, sys, time
-fam, group, join, secs = sys.argv[1], sys.argv[2], sys.argv[3] == "1", float(sys.argv[4])
+fam, group, join, secs = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 keep = None
-if join:
+if join not in ("0", "1"):
+    # A source-specific join (INCLUDE {join}): struct ip_mreq_source, with
+    # the interface's address (the hosts have no route to pick one).
+    me = socket.inet_aton(sys.argv[5])
+    keep = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    keep.setsockopt(socket.IPPROTO_IP, 39, socket.inet_aton(group) + me + socket.inet_aton(join))
+elif join == "1":
     if fam == "4":
         keep = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         # ip_mreqn with the interface: the hosts have no route to pick one.
@@ -124,11 +131,12 @@ fn hosts(lab: &mut Lab, p: &str, v6: bool) -> Vec<(String, String)> {
 }
 
 impl Side {
-    fn kernel(lab: &mut Lab, v6: bool) -> Side {
+    fn kernel(lab: &mut Lab, v6: bool, extra: &[&str]) -> Side {
         let ks = lab.netns("ks").unwrap();
         let hosts = hosts(lab, "k", v6);
         let mut args = vec!["-n", &ks, "link", "add", "br0", "type", "bridge"];
         args.extend_from_slice(OPTS);
+        args.extend_from_slice(extra);
         lab.ip(&args).unwrap();
         lab.ip(&[
             "-n",
@@ -167,12 +175,13 @@ impl Side {
         }
     }
 
-    fn patchbay(lab: &mut Lab, v6: bool) -> Side {
+    fn patchbay(lab: &mut Lab, v6: bool, extra: &[&str]) -> Side {
         let hosts = hosts(lab, "p", v6);
         lab.start_daemon().unwrap();
         let br = lab.name("br");
         let mut add = vec!["link", "add", &br, "type", "bridge"];
         add.extend_from_slice(OPTS);
+        add.extend_from_slice(extra);
         lab.pb(&add).unwrap();
         lab.pb(&["link", "set", &br, "type", "bridge", "mcast_querier", "1"])
             .unwrap();
@@ -204,6 +213,15 @@ impl Side {
     /// joins ff02::6a and its solicited-node group, patchbay's has no
     /// IPv6 stack of its own).
     fn mdb(&self, lab: &Lab) -> BTreeSet<(usize, String)> {
+        self.mdb_sg(lab)
+            .into_iter()
+            .filter(|e| e.2.is_empty())
+            .map(|e| (e.0, e.1))
+            .collect()
+    }
+
+    /// Every port entry as (host index, group, source or "", flags).
+    fn mdb_sg(&self, lab: &Lab) -> BTreeSet<(usize, String, String, String)> {
         let text = match &self.ks {
             Some(ks) => {
                 let o = std::process::Command::new("bridge")
@@ -228,7 +246,14 @@ impl Side {
                     } else {
                         g
                     };
-                    set.insert((i, g.to_string()));
+                    let src = e["src"].as_str().unwrap_or("").to_string();
+                    let flags: Vec<&str> = e["flags"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|f| f.as_str())
+                        .collect();
+                    set.insert((i, g.to_string(), src, flags.join(",")));
                 }
             }
         }
@@ -329,7 +354,10 @@ fn ab(fam: &str, group: &str) {
     }
     let Some(mut lab) = lab("mc") else { return };
     let v6 = fam == "6";
-    let sides = [Side::kernel(&mut lab, v6), Side::patchbay(&mut lab, v6)];
+    let sides = [
+        Side::kernel(&mut lab, v6, &[]),
+        Side::patchbay(&mut lab, v6, &[]),
+    ];
     // Wait out the querier's start-up delay (3 s) on both; b joins.
     let mut members: Vec<_> = sides
         .iter()
@@ -410,4 +438,69 @@ fn igmp_snooping_matches_the_kernel_bridge() {
 #[test]
 fn mld_snooping_matches_the_kernel_bridge() {
     ab("6", "ff0e::1234");
+}
+
+/// IGMPv3 source filtering, both bridges at `mcast_igmp_version 3`: b
+/// joins the group for a's address only (INCLUDE {a}); a's datagrams reach
+/// b, c's (another source) do not; both bridges list the same *,G and
+/// (S,G) entries.
+#[test]
+fn igmpv3_source_filtering_matches_the_kernel_bridge() {
+    if !patchbay_tests::require(&["bridge", PY], "iproute2 python3") {
+        return;
+    }
+    let Some(mut lab) = lab("m3") else { return };
+    let v3 = ["mcast_igmp_version", "3"];
+    let sides = [
+        Side::kernel(&mut lab, false, &v3),
+        Side::patchbay(&mut lab, false, &v3),
+    ];
+    let group = "239.5.6.7";
+    let mut members: Vec<_> = sides
+        .iter()
+        .map(|s| {
+            lab.spawn(
+                s.host(1),
+                &[
+                    PY,
+                    "-c",
+                    COUNTER,
+                    "4",
+                    group,
+                    "198.18.40.1",
+                    "60",
+                    "198.18.40.2",
+                ],
+            )
+            .unwrap()
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(3500));
+    for s in &sides {
+        let (b, c) = deliver(&lab, s, "4", group, false, 40);
+        assert_eq!((b, c), (40, 0), "{}: from the included source", s.name());
+        // c sends: another source, which b did not ask for.
+        let counter = lab
+            .spawn(s.host(1), &[PY, "-c", COUNTER, "4", group, "0", "3"])
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1000));
+        lab.exec_ok(s.host(2), &[PY, "-c", SENDER, "4", group, "30"])
+            .unwrap();
+        assert_eq!(
+            count(counter),
+            0,
+            "{}: from a source b did not include",
+            s.name()
+        );
+    }
+    let mdbs: Vec<_> = sides.iter().map(|s| s.mdb_sg(&lab)).collect();
+    assert!(
+        mdbs[0].contains(&(1, group.into(), "198.18.40.1".into(), String::new())),
+        "kernel: {:?}",
+        mdbs[0]
+    );
+    assert_eq!(mdbs[0], mdbs[1], "kernel's MDB, then patchbay's");
+    for m in &mut members {
+        m.kill();
+    }
 }

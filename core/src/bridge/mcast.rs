@@ -128,11 +128,39 @@ impl Proto {
     const BOTH: [Proto; 2] = [Proto::V4, Proto::V6];
 }
 
-/// An MDB key: a group in a VLAN (VID 0 without VLAN filtering).
+/// An MDB key: a group in a VLAN (VID 0 without VLAN filtering), and for
+/// an (S,G) entry its source (IGMPv3/MLDv2 source tracking).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MdbKey {
     pub vid: u16,
     pub group: IpAddr,
+    pub src: Option<IpAddr>,
+}
+
+impl MdbKey {
+    pub fn star_g(vid: u16, group: IpAddr) -> MdbKey {
+        MdbKey {
+            vid,
+            group,
+            src: None,
+        }
+    }
+}
+
+/// The most sources a port group tracks (`PG_SRC_ENT_LIMIT`).
+pub const SRC_LIMIT: usize = 32;
+
+/// A source of a port group (`net_bridge_group_src`): forwarded while its
+/// timer runs, blocked (EXCLUDE mode's excluded set) without one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupSrc {
+    pub addr: IpAddr,
+    pub timer: Option<Instant>,
+    /// Group-and-source-specific queries still to send for it.
+    pub rexmit_left: u32,
+    /// Marks while a record is applied (`BR_SGRP_F_SEND`/`_DELETE`).
+    send: bool,
+    delete: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,6 +197,34 @@ pub struct PortGroup {
     pub timer: Option<Instant>,
     /// Deleted by fast leave (`MDB_PG_FLAGS_FAST_LEAVE`, `bridge -d mdb`).
     pub fast_leave: bool,
+    /// A *,G entry's sources (IGMPv3/MLDv2).
+    pub srcs: Vec<GroupSrc>,
+    /// An (S,G) port group of an excluded source (`MDB_PG_FLAGS_BLOCKED`).
+    pub blocked: bool,
+    /// An (S,G) port group that stands for a *,G EXCLUDE port
+    /// (`MDB_PG_FLAGS_STAR_EXCL`).
+    pub star_excl: bool,
+    /// Retransmission of group(-and-source)-specific queries.
+    pub rexmit: Option<Instant>,
+    pub grp_rexmit_left: u32,
+}
+
+impl PortGroup {
+    fn new(port: PortNo, origin: Origin, filter_mode: FilterMode) -> PortGroup {
+        PortGroup {
+            port,
+            permanent: false,
+            origin,
+            filter_mode,
+            timer: None,
+            fast_leave: false,
+            srcs: Vec::new(),
+            blocked: false,
+            star_excl: false,
+            rexmit: None,
+            grp_rexmit_left: 0,
+        }
+    }
 }
 
 /// A group's entry: its member ports and whether the bridge's own host is
@@ -268,8 +324,9 @@ pub(super) struct Snooped {
     igmp: bool,
     /// Goes to router ports only (when a querier exists).
     mrouters_only: bool,
-    /// The IP protocol and destination (and nothing for other frames).
+    /// The IP destination and source (nothing for other frames).
     dst: Option<IpAddr>,
+    src: Option<IpAddr>,
 }
 
 /// The bridge's multicast snooping state.
@@ -438,6 +495,7 @@ impl Bridge {
         let dst = Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]);
         let mut s = Snooped {
             dst: Some(IpAddr::V4(dst)),
+            src: Some(IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]))),
             ..Snooped::default()
         };
         let Some(pkt) = pkt else {
@@ -460,10 +518,7 @@ impl Bridge {
             return Ok(s);
         };
         s.igmp = true;
-        let group = |g: [u8; 4]| MdbKey {
-            vid,
-            group: IpAddr::V4(Ipv4Addr::from(g)),
-        };
+        let group = |g: [u8; 4]| MdbKey::star_g(vid, IpAddr::V4(Ipv4Addr::from(g)));
         match pkt.msg {
             igmp::Message::Report { group: g, .. } => {
                 s.mrouters_only = true;
@@ -472,16 +527,9 @@ impl Bridge {
             igmp::Message::V3Report { records } => {
                 for r in records {
                     let r = r.map_err(|e| igmp_drop(e.into()))?;
-                    let key = group(r.group);
-                    if !(1..=6).contains(&r.kind) {
-                        continue;
-                    }
-                    // IS_INCLUDE/TO_INCLUDE of nothing is a leave.
-                    if r.sources.is_empty() && (r.kind == 1 || r.kind == 3) {
-                        self.mc_leave_group(now, port, key);
-                    } else {
-                        self.mc_add_group(now, port, key, FilterMode::Exclude)?;
-                    }
+                    let srcs: Vec<IpAddr> =
+                        r.sources.iter().map(|a| IpAddr::V4(a.into())).collect();
+                    self.mc_record(now, port, group(r.group), r.kind, &srcs)?;
                 }
             }
             igmp::Message::Leave { group: g } => self.mc_leave_group(now, port, group(g)),
@@ -532,8 +580,10 @@ impl Bridge {
         let pkt = mld::parse(ip).map_err(mld_drop)?;
         let dst: [u8; 16] = ip[24..40].try_into().expect("a checked IPv6 header");
         let dst = Ipv6Addr::from(dst);
+        let src: [u8; 16] = ip[8..24].try_into().expect("a checked IPv6 header");
         let mut s = Snooped {
             dst: Some(IpAddr::V6(dst)),
+            src: Some(IpAddr::V6(Ipv6Addr::from(src))),
             ..Snooped::default()
         };
         let Some(pkt) = pkt else {
@@ -541,10 +591,7 @@ impl Bridge {
             return Ok(s);
         };
         s.igmp = true;
-        let group = |g: [u8; 16]| MdbKey {
-            vid,
-            group: IpAddr::V6(Ipv6Addr::from(g)),
-        };
+        let group = |g: [u8; 16]| MdbKey::star_g(vid, IpAddr::V6(Ipv6Addr::from(g)));
         match pkt.msg {
             mld::Message::Report { group: g } => {
                 s.mrouters_only = true;
@@ -553,15 +600,9 @@ impl Bridge {
             mld::Message::V2Report { records } => {
                 for r in records {
                     let r = r.map_err(|e| mld_drop(e.into()))?;
-                    let key = group(r.group);
-                    if !(1..=6).contains(&r.kind) {
-                        continue;
-                    }
-                    if r.sources.is_empty() && (r.kind == 1 || r.kind == 3) {
-                        self.mc_leave_group(now, port, key);
-                    } else {
-                        self.mc_add_group(now, port, key, FilterMode::Exclude)?;
-                    }
+                    let srcs: Vec<IpAddr> =
+                        r.sources.iter().map(|a| IpAddr::V6(a.into())).collect();
+                    self.mc_record(now, port, group(r.group), r.kind, &srcs)?;
                 }
             }
             mld::Message::Done { group: g } => self.mc_leave_group(now, port, group(g)),
@@ -605,6 +646,404 @@ impl Bridge {
         Ok(s)
     }
 
+    /// Whether the bridge tracks sources for `p`: `mcast_igmp_version 3`
+    /// or `mcast_mld_version 2` (`br_multicast_should_handle_mode`).
+    pub fn mc_v3(&self, p: Proto) -> bool {
+        match p {
+            Proto::V4 => self.mc.cfg.igmp_version == 3,
+            Proto::V6 => self.mc.cfg.mld_version == 2,
+        }
+    }
+
+    /// One record of an IGMPv3 or MLDv2 report
+    /// (`br_ip4_multicast_igmp3_report`, `br_ip6_multicast_mld2_report`):
+    /// at v2/MLDv1 a whole-group join or (IS_IN/TO_IN of nothing) leave; at
+    /// v3/MLDv2 RFC 3376's table for the port group's filter mode.
+    fn mc_record(
+        &mut self,
+        now: Instant,
+        port: Option<PortNo>,
+        key: MdbKey,
+        kind: u8,
+        srcs: &[IpAddr],
+    ) -> Result<(), DropReason> {
+        if !(1..=6).contains(&kind) {
+            return Ok(());
+        }
+        let v3 = self.mc_v3(Proto::of(key.group));
+        if srcs.is_empty() && (kind == 1 || kind == 3) {
+            if port.is_none() || !v3 {
+                self.mc_leave_group(now, port, key);
+                return Ok(());
+            }
+        } else {
+            let mode = if v3 {
+                FilterMode::Include
+            } else {
+                FilterMode::Exclude
+            };
+            self.mc_add_group(now, port, key, mode)?;
+        }
+        let Some(no) = port else { return Ok(()) };
+        if !v3 || !self.mc_port_ok(port) || self.mc_pg(key, no).is_none_or(|g| g.permanent) {
+            return Ok(());
+        }
+        match kind {
+            1 | 5 => self.mc_isinc_allow(now, key, no, srcs),
+            2 => self.mc_isexc(now, key, no, srcs),
+            3 => self.mc_toin(now, key, no, srcs),
+            4 => self.mc_toex(now, key, no, srcs),
+            _ => self.mc_block(now, key, no, srcs),
+        }
+        self.mc_rebuild_sg(key.vid, key.group);
+        Ok(())
+    }
+
+    fn mc_pg(&self, key: MdbKey, no: PortNo) -> Option<&PortGroup> {
+        self.mc.mdb.get(&key)?.ports.iter().find(|g| g.port == no)
+    }
+
+    fn mc_pg_mut(&mut self, key: MdbKey, no: PortNo) -> Option<&mut PortGroup> {
+        self.mc
+            .mdb
+            .get_mut(&key)?
+            .ports
+            .iter_mut()
+            .find(|g| g.port == no)
+    }
+
+    /// The source's index, made if need be (`br_multicast_new_group_src`:
+    /// at most 32, never the unspecified or a multicast address).
+    fn mc_src(pg: &mut PortGroup, a: IpAddr, make: bool) -> (Option<usize>, bool) {
+        if let Some(i) = pg.srcs.iter().position(|x| x.addr == a) {
+            return (Some(i), false);
+        }
+        if !make || pg.srcs.len() >= SRC_LIMIT || a.is_unspecified() || a.is_multicast() {
+            return (None, false);
+        }
+        pg.srcs.push(GroupSrc {
+            addr: a,
+            timer: None,
+            rexmit_left: 0,
+            send: false,
+            delete: false,
+        });
+        (Some(pg.srcs.len() - 1), true)
+    }
+
+    /// INCLUDE (A) IS_IN/ALLOW (B) → INCLUDE (A+B), (B)=GMI; EXCLUDE (X,Y)
+    /// ALLOW (A) → EXCLUDE (X+A, Y-A), (A)=GMI.
+    fn mc_isinc_allow(&mut self, now: Instant, key: MdbKey, no: PortNo, srcs: &[IpAddr]) {
+        let t = self.mc.arm(now + self.mc.cfg.membership_interval);
+        let pg = self.mc_pg_mut(key, no).expect("checked");
+        for a in srcs {
+            if let (Some(i), _) = Self::mc_src(pg, *a, true) {
+                pg.srcs[i].timer = t;
+            }
+        }
+    }
+
+    /// INCLUDE (A) IS_EX (B) → EXCLUDE (A*B, B-A), (B-A)=0, delete (A-B);
+    /// EXCLUDE (X,Y) IS_EX (A) → EXCLUDE (A-Y, Y*A), (A-X-Y)=GMI, delete
+    /// (X-A) and (Y-A); group timer GMI.
+    fn mc_isexc(&mut self, now: Instant, key: MdbKey, no: PortNo, srcs: &[IpAddr]) {
+        let gmi = self.mc.arm(now + self.mc.cfg.membership_interval);
+        let pg = self.mc_pg_mut(key, no).expect("checked");
+        let incl = pg.filter_mode == FilterMode::Include;
+        pg.srcs.iter_mut().for_each(|x| x.delete = true);
+        for a in srcs {
+            match Self::mc_src(pg, *a, true) {
+                (Some(i), false) => pg.srcs[i].delete = false,
+                (Some(i), true) if !incl => pg.srcs[i].timer = gmi,
+                _ => {}
+            }
+        }
+        pg.srcs.retain(|x| !x.delete);
+        pg.filter_mode = FilterMode::Exclude;
+        pg.timer = gmi;
+    }
+
+    /// INCLUDE (A) TO_IN (B) → INCLUDE (A+B), (B)=GMI, Q(G,A-B);
+    /// EXCLUDE (X,Y) TO_IN (A) → EXCLUDE (X+A, Y-A), (A)=GMI, Q(G,X-A), Q(G).
+    fn mc_toin(&mut self, now: Instant, key: MdbKey, no: PortNo, srcs: &[IpAddr]) {
+        let gmi = self.mc.arm(now + self.mc.cfg.membership_interval);
+        let pg = self.mc_pg_mut(key, no).expect("checked");
+        let incl = pg.filter_mode == FilterMode::Include;
+        let mut to_send = pg.srcs.len();
+        pg.srcs
+            .iter_mut()
+            .for_each(|x| x.send = incl || x.timer.is_some());
+        for a in srcs {
+            if let (Some(i), new) = Self::mc_src(pg, *a, true) {
+                let x = &mut pg.srcs[i];
+                if !new && (incl || x.timer.is_some()) {
+                    x.send = false;
+                    to_send -= 1;
+                }
+                x.timer = gmi;
+            }
+        }
+        if to_send > 0 {
+            self.mc_query_marked(now, key, no);
+        }
+        if !incl {
+            self.mc_group_query(now, key, no);
+        }
+    }
+
+    /// INCLUDE (A) TO_EX (B) → EXCLUDE (A*B, B-A), (B-A)=0, delete (A-B),
+    /// Q(G,A*B); EXCLUDE (X,Y) TO_EX (A) → EXCLUDE (A-Y, Y*A),
+    /// (A-X-Y)=group timer, delete (X-A) and (Y-A), Q(G,A-Y); group timer GMI.
+    fn mc_toex(&mut self, now: Instant, key: MdbKey, no: PortNo, srcs: &[IpAddr]) {
+        let gmi = self.mc.arm(now + self.mc.cfg.membership_interval);
+        let pg = self.mc_pg_mut(key, no).expect("checked");
+        let incl = pg.filter_mode == FilterMode::Include;
+        let group_timer = pg.timer;
+        pg.srcs.iter_mut().for_each(|x| {
+            x.send = false;
+            x.delete = true;
+        });
+        let mut to_send = 0;
+        for a in srcs {
+            if let (Some(i), new) = Self::mc_src(pg, *a, true) {
+                let x = &mut pg.srcs[i];
+                x.delete = false;
+                if incl {
+                    if !new {
+                        x.send = true;
+                        to_send += 1;
+                    }
+                } else {
+                    if new {
+                        x.timer = group_timer;
+                    }
+                    if x.timer.is_some() {
+                        x.send = true;
+                        to_send += 1;
+                    }
+                }
+            }
+        }
+        pg.srcs.retain(|x| !x.delete);
+        pg.filter_mode = FilterMode::Exclude;
+        pg.timer = gmi;
+        if to_send > 0 {
+            self.mc_query_marked(now, key, no);
+        }
+    }
+
+    /// INCLUDE (A) BLOCK (B) → INCLUDE (A), Q(G,A*B); EXCLUDE (X,Y) BLOCK
+    /// (A) → EXCLUDE (X+(A-Y), Y), (A-X-Y)=group timer, Q(G,A-Y). An
+    /// INCLUDE group left with no source goes.
+    fn mc_block(&mut self, now: Instant, key: MdbKey, no: PortNo, srcs: &[IpAddr]) {
+        let pg = self.mc_pg_mut(key, no).expect("checked");
+        let incl = pg.filter_mode == FilterMode::Include;
+        let group_timer = pg.timer;
+        pg.srcs.iter_mut().for_each(|x| x.send = false);
+        let mut to_send = 0;
+        for a in srcs {
+            if let (Some(i), new) = Self::mc_src(pg, *a, !incl) {
+                let x = &mut pg.srcs[i];
+                if new {
+                    x.timer = group_timer;
+                }
+                if incl || x.timer.is_some() {
+                    x.send = true;
+                    to_send += 1;
+                }
+            }
+        }
+        if to_send > 0 {
+            self.mc_query_marked(now, key, no);
+        }
+        let pg = self.mc_pg(key, no).expect("checked");
+        if pg.filter_mode == FilterMode::Include && pg.srcs.is_empty() {
+            self.mc_del_pg(key, no);
+        }
+    }
+
+    /// Whether we query now: our querier is on and no other is heard.
+    fn mc_we_query(&self, p: Proto) -> bool {
+        self.mc.cfg.querier && self.mc.q[p as usize].other_timer.is_none()
+    }
+
+    /// `__grp_src_query_marked_and_rexmit`: the marked sources' timers
+    /// drop to the last member time and, as querier, a group-and-source
+    /// query asks for them (sources still past it with the S flag, the
+    /// rest without), retransmitted every last_member_interval.
+    fn mc_query_marked(&mut self, now: Instant, key: MdbKey, no: PortNo) {
+        let p = Proto::of(key.group);
+        let ask = self.mc_we_query(p);
+        let lmqt = now + self.mc.lmqt();
+        let lmc = self.mc.cfg.last_member_count;
+        let pg = self.mc_pg_mut(key, no).expect("checked");
+        let mut lowered = false;
+        for x in &mut pg.srcs {
+            if std::mem::take(&mut x.send) && x.timer.is_some_and(|t| t > lmqt) {
+                if ask {
+                    x.rexmit_left = lmc;
+                }
+                x.timer = Some(lmqt);
+                lowered = true;
+            }
+        }
+        if lowered {
+            self.mc.arm(lmqt);
+        }
+        if !ask {
+            return;
+        }
+        self.mc_send_src_query(now, key, no, true);
+        self.mc_send_src_query(now, key, no, false);
+        let lmi = now + self.mc.cfg.last_member_interval;
+        let pg = self.mc_pg_mut(key, no).expect("checked");
+        if pg.rexmit.is_none_or(|t| t > lmi) {
+            pg.rexmit = Some(lmi);
+            self.mc.arm(lmi);
+        }
+    }
+
+    /// A group-and-source query for the sources whose timers are past
+    /// (`over`, sent with the S flag) or within the last member time, each
+    /// counted off its retransmissions; nothing when none. Whether some
+    /// source still has retransmissions left.
+    fn mc_send_src_query(&mut self, now: Instant, key: MdbKey, no: PortNo, over: bool) -> bool {
+        let lmqt = now + self.mc.lmqt();
+        let pg = self.mc_pg_mut(key, no).expect("checked");
+        let mut list = Vec::new();
+        let mut again = false;
+        for x in &mut pg.srcs {
+            if x.timer.is_some_and(|t| t > lmqt) == over && x.rexmit_left > 0 {
+                list.push(x.addr);
+                x.rexmit_left -= 1;
+                again |= x.rexmit_left > 0;
+            }
+        }
+        if !list.is_empty() {
+            let p = Proto::of(key.group);
+            self.mc_query_to(p, Some(no), Some(key.group), Some(key.group), &list, over);
+        }
+        again
+    }
+
+    /// `__grp_send_query_and_rexmit`: a group-specific query (as querier,
+    /// last_member_count of them), and an EXCLUDE group's timer drops to
+    /// the last member time.
+    fn mc_group_query(&mut self, now: Instant, key: MdbKey, no: PortNo) {
+        let p = Proto::of(key.group);
+        let lmi = now + self.mc.cfg.last_member_interval;
+        let lmqt = now + self.mc.lmqt();
+        let lmc = self.mc.cfg.last_member_count;
+        if self.mc_we_query(p) {
+            self.mc_query_to(p, Some(no), Some(key.group), Some(key.group), &[], false);
+            let pg = self.mc_pg_mut(key, no).expect("checked");
+            pg.grp_rexmit_left = lmc.saturating_sub(1);
+            if pg.rexmit.is_none_or(|t| t > lmi) {
+                pg.rexmit = Some(lmi);
+            }
+            self.mc.arm(lmi);
+        }
+        let pg = self.mc_pg_mut(key, no).expect("checked");
+        if pg.filter_mode == FilterMode::Exclude && pg.timer.is_none_or(|t| t > lmqt) {
+            pg.timer = Some(lmqt);
+            self.mc.arm(lmqt);
+        }
+    }
+
+    /// `br_multicast_port_group_rexmit`: the retransmissions due.
+    fn mc_rexmit(&mut self, now: Instant, key: MdbKey, no: PortNo) {
+        let p = Proto::of(key.group);
+        if !self.mc_we_query(p) {
+            return;
+        }
+        let pg = self.mc_pg_mut(key, no).expect("checked");
+        let grp = pg.grp_rexmit_left > 0;
+        if grp {
+            pg.grp_rexmit_left -= 1;
+            self.mc_query_to(p, Some(no), Some(key.group), Some(key.group), &[], true);
+        }
+        let again = self.mc_send_src_query(now, key, no, false);
+        let lmi = now + self.mc.cfg.last_member_interval;
+        let pg = self.mc_pg_mut(key, no).expect("checked");
+        if pg.grp_rexmit_left > 0 || again {
+            pg.rexmit = Some(lmi);
+            self.mc.arm(lmi);
+        }
+    }
+
+    /// The (S,G) entries of a group, made to say what its *,G port groups
+    /// say (`br_multicast_fwd_src_handle`, `br_multicast_star_g_handle_mode`,
+    /// `br_multicast_sg_add_exclude_ports`/`_del_exclude_ports`): a port
+    /// with source S has (S,G) on it, blocked when S is excluded; a port in
+    /// EXCLUDE mode is on every (S,G) of the group it has no word on
+    /// (added by *,G exclude). Entries added with `bridge mdb add` stay.
+    fn mc_rebuild_sg(&mut self, vid: u16, group: IpAddr) {
+        let star = MdbKey::star_g(vid, group);
+        let mut want: std::collections::BTreeMap<(IpAddr, PortNo), (bool, bool)> =
+            std::collections::BTreeMap::new();
+        let mut host = false;
+        if let Some(e) = self.mc.mdb.get(&star) {
+            host = e.host_joined;
+            for pg in &e.ports {
+                for x in &pg.srcs {
+                    want.insert((x.addr, pg.port), (x.timer.is_none(), false));
+                }
+            }
+            let all: std::collections::BTreeSet<IpAddr> = want.keys().map(|k| k.0).collect();
+            for pg in e
+                .ports
+                .iter()
+                .filter(|g| g.filter_mode == FilterMode::Exclude)
+            {
+                for a in &all {
+                    want.entry((*a, pg.port)).or_insert((false, true));
+                }
+            }
+        }
+        let existing: Vec<MdbKey> = self
+            .mc
+            .mdb
+            .keys()
+            .filter(|k| k.vid == vid && k.group == group && k.src.is_some())
+            .copied()
+            .collect();
+        for k in existing {
+            let e = self.mc.mdb.get_mut(&k).expect("listed");
+            let src = k.src.expect("an (S,G) key");
+            e.ports
+                .retain(|g| g.origin == Origin::Static || want.contains_key(&(src, g.port)));
+            if e.ports.is_empty() {
+                self.mc.mdb.remove(&k);
+            }
+        }
+        for ((src, no), (blocked, star_excl)) in want {
+            let k = MdbKey {
+                vid,
+                group,
+                src: Some(src),
+            };
+            let Ok(e) = self.mc_new_group(k) else { return };
+            e.host_joined = host;
+            match e.ports.binary_search_by_key(&no, |g| g.port) {
+                Ok(i) => {
+                    let g = &mut e.ports[i];
+                    if g.origin == Origin::Kernel {
+                        g.blocked = blocked;
+                        g.star_excl = star_excl;
+                    }
+                }
+                Err(i) => e.ports.insert(
+                    i,
+                    PortGroup {
+                        blocked,
+                        star_excl,
+                        ..PortGroup::new(no, Origin::Kernel, FilterMode::Include)
+                    },
+                ),
+            }
+        }
+    }
+
     /// `__br_multicast_add_group` for a v2/MLDv1 join (`igmpv2_mldv1`).
     fn mc_add_group(
         &mut self,
@@ -628,21 +1067,13 @@ impl Bridge {
                 let i = match e.ports.binary_search_by_key(&no, |g| g.port) {
                     Ok(i) => i,
                     Err(i) => {
-                        e.ports.insert(
-                            i,
-                            PortGroup {
-                                port: no,
-                                permanent: false,
-                                origin: Origin::Kernel,
-                                filter_mode: mode,
-                                timer: None,
-                                fast_leave: false,
-                            },
-                        );
+                        e.ports.insert(i, PortGroup::new(no, Origin::Kernel, mode));
                         i
                     }
                 };
-                e.ports[i].timer = t;
+                if mode == FilterMode::Exclude {
+                    e.ports[i].timer = t;
+                }
             }
         }
         Ok(())
@@ -680,6 +1111,9 @@ impl Bridge {
         e.ports.retain(|g| g.port != no);
         if e.ports.is_empty() && !e.host_joined {
             self.mc.mdb.remove(&key);
+        }
+        if key.src.is_none() {
+            self.mc_rebuild_sg(key.vid, key.group);
         }
     }
 
@@ -834,6 +1268,21 @@ impl Bridge {
     /// member interval), to all hosts/nodes, and queues it out `port` or
     /// up to the host.
     fn mc_send_query(&mut self, p: Proto, port: Option<PortNo>, group: Option<IpAddr>) {
+        self.mc_query_to(p, port, None, group, &[], false);
+    }
+
+    /// A query to `dst` (all hosts/nodes when `None`), for `group` (general
+    /// when `None`), with `sources` and the S flag: v3/MLDv2 at those
+    /// versions.
+    fn mc_query_to(
+        &mut self,
+        p: Proto,
+        port: Option<PortNo>,
+        dst: Option<IpAddr>,
+        group: Option<IpAddr>,
+        sources: &[IpAddr],
+        sflag: bool,
+    ) {
         let c = &self.mc.cfg;
         let interval = if group.is_some() {
             c.last_member_interval
@@ -848,28 +1297,41 @@ impl Bridge {
                     Some(IpAddr::V4(g)) => g.octets(),
                     _ => [0; 4],
                 };
+                let srcs: Vec<[u8; 4]> = sources
+                    .iter()
+                    .filter_map(|s| match s {
+                        IpAddr::V4(a) => Some(a.octets()),
+                        IpAddr::V6(_) => None,
+                    })
+                    .collect();
+                let d = match dst {
+                    Some(IpAddr::V4(d)) => d.octets(),
+                    _ => igmp::ALL_HOSTS,
+                };
                 let code = (interval.as_millis() / 100) as u8;
-                let ip = igmp::query(
-                    [0; 4],
-                    igmp::ALL_HOSTS,
-                    c.igmp_version,
-                    g,
-                    code,
-                    qqic,
-                    false,
-                    &[],
-                );
-                (IpAddr::V4(Ipv4Addr::from(igmp::ALL_HOSTS)), ip)
+                let ip = igmp::query([0; 4], d, c.igmp_version, g, code, qqic, sflag, &srcs);
+                (IpAddr::V4(Ipv4Addr::from(d)), ip)
             }
             Proto::V6 => {
                 let g = match group {
                     Some(IpAddr::V6(g)) => g.octets(),
                     _ => [0; 16],
                 };
+                let srcs: Vec<[u8; 16]> = sources
+                    .iter()
+                    .filter_map(|s| match s {
+                        IpAddr::V6(a) => Some(a.octets()),
+                        IpAddr::V4(_) => None,
+                    })
+                    .collect();
+                let d = match dst {
+                    Some(IpAddr::V6(d)) => d.octets(),
+                    _ => mld::ALL_NODES,
+                };
                 let mrc = interval.as_millis() as u16;
                 let src = crate::wire::host::link_local(mac);
-                let ip = mld::query(src, mld::ALL_NODES, c.mld_version, g, mrc, qqic, false, &[]);
-                (IpAddr::V6(Ipv6Addr::from(mld::ALL_NODES)), ip)
+                let ip = mld::query(src, d, c.mld_version, g, mrc, qqic, sflag, &srcs);
+                (IpAddr::V6(Ipv6Addr::from(d)), ip)
             }
         };
         let ethertype = match p {
@@ -1029,25 +1491,66 @@ impl Bridge {
         }
         self.mc.next = None;
         let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
-        // Port groups and host memberships.
-        let mut gone = Vec::new();
+        // Host memberships, port groups (`br_multicast_port_group_expired`:
+        // INCLUDE mode, the sources without a timer gone, the group gone
+        // with its last source), sources (`br_multicast_group_src_expired`:
+        // gone in INCLUDE mode, blocked in EXCLUDE), retransmissions.
+        let mut dead = Vec::new();
+        let mut rexmits = Vec::new();
+        let mut touched = std::collections::BTreeSet::new();
         for (k, e) in self.mc.mdb.iter_mut() {
             if due(e.timer) {
                 e.timer = None;
                 e.host_joined = false;
+                touched.insert((k.vid, k.group));
             }
-            e.ports.retain(|g| !due(g.timer) || g.permanent);
             for g in &mut e.ports {
+                if due(g.rexmit) {
+                    g.rexmit = None;
+                    rexmits.push((*k, g.port));
+                }
+                let mut gone = false;
+                let mut expired = false;
+                for x in &mut g.srcs {
+                    if due(x.timer) {
+                        x.timer = None;
+                        expired = true;
+                    }
+                }
+                if expired && g.filter_mode == FilterMode::Include {
+                    g.srcs.retain(|x| x.timer.is_some());
+                    gone = g.srcs.is_empty();
+                }
                 if due(g.timer) {
                     g.timer = None;
+                    if !g.permanent {
+                        g.filter_mode = FilterMode::Include;
+                        g.srcs.retain(|x| x.timer.is_some());
+                        gone = g.srcs.is_empty();
+                        expired = true;
+                    }
+                }
+                if expired {
+                    touched.insert((k.vid, k.group));
+                }
+                if gone {
+                    dead.push((*k, g.port));
                 }
             }
             if e.ports.is_empty() && !e.host_joined {
-                gone.push(*k);
+                dead.push((*k, 0));
             }
         }
-        for k in gone {
-            self.mc.mdb.remove(&k);
+        for (k, no) in dead {
+            self.mc_del_pg(k, no);
+        }
+        for (k, no) in rexmits {
+            if self.mc_pg(k, no).is_some() {
+                self.mc_rexmit(now, k, no);
+            }
+        }
+        for (vid, g) in touched {
+            self.mc_rebuild_sg(vid, g);
         }
         for p in Proto::BOTH {
             let i = p as usize;
@@ -1126,6 +1629,10 @@ impl Bridge {
             see(e.timer);
             for g in &e.ports {
                 see(g.timer);
+                see(g.rexmit);
+                for x in &g.srcs {
+                    see(x.timer);
+                }
             }
         }
         for q in &self.mc.q {
@@ -1159,14 +1666,34 @@ impl Bridge {
         }
         let dst = s.dst?;
         let p = Proto::of(dst);
-        let key = MdbKey { vid, group: dst };
-        let entry = if s.igmp { None } else { self.mc.mdb.get(&key) };
+        let v3 = self.mc_v3(p);
+        // `br_mdb_get`: at IGMPv3/MLDv2 an (S,G) entry first.
+        let sg = MdbKey {
+            vid,
+            group: dst,
+            src: s.src,
+        };
+        let star = MdbKey::star_g(vid, dst);
+        let (key, entry) = match (s.igmp, v3) {
+            (true, _) => (star, None),
+            (false, true) if self.mc.mdb.contains_key(&sg) => (sg, self.mc.mdb.get(&sg)),
+            _ => (star, self.mc.mdb.get(&star)),
+        };
         if !(entry.is_some() || s.mrouters_only) || !self.mc.querier_exists(p, now) {
             return None;
         }
+        // `br_multicast_flood`: a *,G entry's INCLUDE ports (at v3) and
+        // blocked port groups are skipped; routers always get it.
+        let allow_include = !(v3 && key.src.is_none());
         for port in self.ports() {
             let router = port.mc.v[p as usize].is_router;
-            let member = entry.is_some_and(|e| e.ports.iter().any(|g| g.port == port.port_no));
+            let member = entry.is_some_and(|e| {
+                e.ports.iter().any(|g| {
+                    g.port == port.port_no
+                        && !g.blocked
+                        && (allow_include || g.filter_mode == FilterMode::Exclude)
+                })
+            });
             if (router || member) && self.should_deliver(port, from, vid) {
                 egress.push(self.egress(port, vid, pcp));
             }
@@ -1230,12 +1757,9 @@ impl Bridge {
             Err(i) => e.ports.insert(
                 i,
                 PortGroup {
-                    port: no,
                     permanent,
-                    origin: Origin::Static,
-                    filter_mode: FilterMode::Exclude,
                     timer,
-                    fast_leave: false,
+                    ..PortGroup::new(no, Origin::Static, FilterMode::Exclude)
                 },
             ),
         }

@@ -157,9 +157,6 @@ pub(super) fn config(
         }
         return Err(err(cmd, "mcast_vlan_snooping 1 (a querier and router ports per VLAN) is not emulated yet; without it the MDB is still kept per VLAN"));
     }
-    if o.igmp_version == Some(3) || o.mld_version == Some(2) {
-        return Err(err(cmd, "mcast_igmp_version 3 and mcast_mld_version 2 (source-specific tracking) are not emulated yet; at the default versions v3/MLDv2 reports join and leave whole groups, as the kernel's do"));
-    }
     if o.stats_enabled == Some(true) {
         return Err(err(cmd, "mcast_stats_enabled 1 is not emulated yet; `patchbay stats` counts malformed IGMP/MLD by name"));
     }
@@ -170,6 +167,12 @@ pub(super) fn config(
     };
     if let Some(v) = o.router {
         c.router = v;
+    }
+    if let Some(v) = o.igmp_version {
+        c.igmp_version = v;
+    }
+    if let Some(v) = o.mld_version {
+        c.mld_version = v;
     }
     if let Some(v) = o.query_use_ifaddr {
         c.query_use_ifaddr = v;
@@ -308,6 +311,8 @@ pub struct MdbChange {
     pub dev: String,
     pub port: String,
     pub grp: IpAddr,
+    /// An (S,G) entry's source.
+    pub src: Option<IpAddr>,
     pub permanent: bool,
     pub vid: Option<u16>,
     pub replace: bool,
@@ -330,7 +335,7 @@ pub(super) fn parse(w: &[String]) -> Result<Command, CmdError> {
             Ok(Command::MdbShow { dev })
         }
         "add" | "replace" | "del" | "delete" => {
-            let (mut dev, mut port, mut grp, mut vid) = (None, None, None, None);
+            let (mut dev, mut port, mut grp, mut vid, mut src) = (None, None, None, None, None);
             let mut permanent = false;
             while let Some(x) = a.next() {
                 match x {
@@ -362,8 +367,21 @@ pub(super) fn parse(w: &[String]) -> Result<Command, CmdError> {
                         }
                         vid = Some(v);
                     }
-                    "src" | "filter_mode" | "source_list" => {
-                        return Err(err(&cmd, format!("{x}: source-specific entries need mcast_igmp_version 3 / mcast_mld_version 2, which patchbay does not emulate yet")));
+                    "src" => {
+                        let v = a.value(x)?;
+                        let s: IpAddr = v
+                            .parse()
+                            .map_err(|_| a.bad(x, v, "an IPv4 or IPv6 source address"))?;
+                        if s.is_multicast() || s.is_unspecified() {
+                            return Err(err(
+                                &cmd,
+                                format!("src {s}: a source is a unicast address (EINVAL)"),
+                            ));
+                        }
+                        src = Some(s);
+                    }
+                    "filter_mode" | "source_list" => {
+                        return Err(err(&cmd, format!("{x}: a *,G entry's filter mode and source list are set by the hosts' reports; patchbay does not take them by hand yet (an (S,G) entry: src SOURCE)")));
                     }
                     "proto" => {
                         a.value(x)?;
@@ -383,6 +401,7 @@ pub(super) fn parse(w: &[String]) -> Result<Command, CmdError> {
                 dev: need(dev, "dev")?,
                 port: need(port, "port")?,
                 grp: grp.ok_or_else(|| err(&cmd, "argument \"grp\" is required"))?,
+                src,
                 permanent,
                 vid,
                 replace: verb == "replace",
@@ -424,6 +443,7 @@ fn key(c: &MdbChange) -> MdbKey {
     MdbKey {
         vid: c.vid.unwrap_or(0),
         group: c.grp,
+        src: c.src,
     }
 }
 
@@ -477,37 +497,75 @@ pub(super) fn show(
         }
         let mut rows = Vec::new();
         for (k, e) in b.mc.entries() {
-            let mut members: Vec<(String, bool, Option<Origin>, Option<Instant>)> = e
+            let v3 = b.mc_v3(mcast::Proto::of(k.group));
+            let mut members: Vec<(String, Option<&mcast::PortGroup>, Option<Instant>)> = e
                 .ports
                 .iter()
                 .filter_map(|pg| {
                     let p = b.port(pg.port)?;
-                    Some((
-                        g.iface(p.ifid).name.clone(),
-                        pg.permanent,
-                        Some(pg.origin),
-                        pg.timer,
-                    ))
+                    Some((g.iface(p.ifid).name.clone(), Some(pg), pg.timer))
                 })
                 .collect();
             if e.host_joined {
-                members.push((f.name.clone(), false, None, e.timer));
+                members.push((f.name.clone(), None, e.timer));
             }
-            for (port, permanent, origin, t) in members {
-                let state = if permanent { "permanent" } else { "temp" };
-                let mut line = format!("dev {} port {port} grp {} {state} ", f.name, k.group);
+            for (port, pg, t) in members {
+                let state = if pg.is_some_and(|pg| pg.permanent) {
+                    "permanent"
+                } else {
+                    "temp"
+                };
+                let mut line = format!("dev {} port {port} grp {} ", f.name, k.group);
                 let mut row = json!({
                     "index": f.ifindex, "dev": f.name, "port": port,
-                    "grp": k.group.to_string(), "state": state, "flags": [],
+                    "grp": k.group.to_string(),
                 });
-                if let (true, Some(o)) = (opts.details, origin) {
-                    let o = match o {
+                if let Some(src) = k.src {
+                    line.push_str(&format!("src {src} "));
+                    row["src"] = src.to_string().into();
+                }
+                line.push_str(&format!("{state} "));
+                row["state"] = state.into();
+                if let (true, Some(pg)) = (opts.details, pg) {
+                    if v3 && k.src.is_none() {
+                        let mode = pg.filter_mode.name();
+                        line.push_str(&format!("filter_mode {mode} "));
+                        row["filter_mode"] = mode.into();
+                        if !pg.srcs.is_empty() {
+                            let list: Vec<String> = pg
+                                .srcs
+                                .iter()
+                                .map(|x| format!("{}/{}", x.addr, timer(now, x.timer).trim()))
+                                .collect();
+                            line.push_str(&format!("source_list {} ", list.join(",")));
+                            row["source_list"] = pg
+                                .srcs
+                                .iter()
+                                .map(|x| json!({"address": x.addr.to_string(), "timer": timer(now, x.timer).trim()}))
+                                .collect::<Vec<_>>()
+                                .into();
+                        }
+                    }
+                    let o = match pg.origin {
                         Origin::Kernel => "kernel",
                         Origin::Static => "static",
                     };
                     line.push_str(&format!("proto {o} "));
                     row["protocol"] = o.into();
                 }
+                let mut flags = Vec::new();
+                if let Some(pg) = pg {
+                    if pg.star_excl {
+                        flags.push("added_by_star_ex");
+                    }
+                    if pg.blocked {
+                        flags.push("blocked");
+                    }
+                }
+                for fl in &flags {
+                    line.push_str(&format!("{fl} "));
+                }
+                row["flags"] = flags.into();
                 if k.vid != 0 {
                     line.push_str(&format!(" vid {}", k.vid));
                     row["vid"] = k.vid.into();
