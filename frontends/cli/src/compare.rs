@@ -162,12 +162,14 @@ impl Column {
     }
 }
 
-/// What a switch ended with: its FDB entries for the hosts, its bridge
-/// ports' states and, with spanning tree, their roles (root, designated,
-/// alternate, disabled), each as a line of text to compare.
+/// What a switch ended with: its FDB entries for the hosts, its MDB's
+/// port entries, its bridge ports' states and, with spanning tree, their
+/// roles (root, designated, alternate, disabled), each as a line of text
+/// to compare.
 #[derive(Default)]
 struct Behaviour {
     fdb: BTreeSet<String>,
+    mdb: BTreeSet<String>,
     states: BTreeSet<String>,
     roles: BTreeSet<String>,
 }
@@ -178,6 +180,7 @@ impl Behaviour {
         let mut v = Vec::new();
         for (what, a, b) in [
             ("fdb", &self.fdb, &other.fdb),
+            ("mdb", &self.mdb, &other.mdb),
             ("port state", &self.states, &other.states),
             ("port role", &self.roles, &other.roles),
         ] {
@@ -192,7 +195,7 @@ impl Behaviour {
     }
 
     fn json(&self) -> Value {
-        json!({"fdb": self.fdb, "port_states": self.states, "port_roles": self.roles})
+        json!({"fdb": self.fdb, "mdb": self.mdb, "port_states": self.states, "port_roles": self.roles})
     }
 }
 
@@ -238,9 +241,55 @@ fn behaviour(fdb: &str, links: &str, details: &str, hosts: &[String]) -> Behavio
     }
     Behaviour {
         fdb: f,
+        mdb: BTreeSet::new(),
         states: s,
         roles: roles(details),
     }
+}
+
+/// The MDB's port entries from the JSON of `bridge -j mdb show`, as "grp
+/// G [src S] on PORT [flags]"; the bridge's own joins left out (a kernel
+/// bridge joins groups of its own IPv6 stack), and solicited-node groups
+/// named as such (they follow a host's MAC).
+fn mdb_entries(json: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let Ok(Value::Array(bridges)) = serde_json::from_str::<Value>(json) else {
+        return out;
+    };
+    for b in bridges {
+        for e in b["mdb"].as_array().into_iter().flatten() {
+            let (dev, port) = (
+                e["dev"].as_str().unwrap_or(""),
+                e["port"].as_str().unwrap_or(""),
+            );
+            if dev == port {
+                continue;
+            }
+            let g = e["grp"].as_str().unwrap_or("?");
+            let g = if g.starts_with("ff02::1:ff") {
+                "a solicited-node group"
+            } else {
+                g
+            };
+            let src = e["src"]
+                .as_str()
+                .map(|s| format!(" src {s}"))
+                .unwrap_or_default();
+            let flags: Vec<&str> = e["flags"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let flags = if flags.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", flags.join(","))
+            };
+            out.insert(format!("grp {g}{src} on {port}{flags}"));
+        }
+    }
+    out
 }
 
 /// The spanning-tree role of every port of a bridge that runs STP, from
@@ -466,6 +515,13 @@ fn compare(a: &Args, o: Opts) -> Result<(), String> {
                         &kernel(&["-d", "link", "show"]),
                         &macs,
                     );
+                    // The kernel backend does not carry `bridge mdb`: the
+                    // kernel's own bridge(8) reads it.
+                    let mdb = lab
+                        .exec(&sw, &["bridge", "-j", "mdb", "show"])
+                        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                        .unwrap_or_default();
+                    c.seen.mdb = mdb_entries(&mdb);
                     for d in made(&text).iter().rev() {
                         let _ = lab.ip(&["-n", &sw, "link", "del", d]);
                     }
@@ -490,6 +546,8 @@ fn compare(a: &Args, o: Opts) -> Result<(), String> {
                         .unwrap_or_default();
                     let details = lab.pb(&["-d", "-j", "link", "show"]).unwrap_or_default();
                     c.seen = behaviour(&fdb, &links, &details, &macs);
+                    let mdb = lab.pb(&["-j", "bridge", "mdb", "show"]).unwrap_or_default();
+                    c.seen.mdb = mdb_entries(&mdb);
                     lab.stop_daemon();
                     s
                 }
@@ -761,7 +819,14 @@ fn ovs_behaviour(ovs: &patchbay_lab::Ovs, p: &OvsPlan, hosts: &[String]) -> Beha
             states.insert(format!("{port} forwarding"));
         }
     }
-    Behaviour { fdb, states, roles }
+    // Open vSwitch snoops only with mcast_snooping_enable, which the plan
+    // does not set: no MDB.
+    Behaviour {
+        fdb,
+        mdb: BTreeSet::new(),
+        states,
+        roles,
+    }
 }
 
 /// A row of the report: its JSON key, its label in the text table, its
@@ -1095,11 +1160,18 @@ fn report(a: &Args, cols: &[Column], o: Opts) -> Result<(), String> {
         }
         println!();
     }
-    let counts =
-        |b: &Behaviour| format!("{} / {} / {}", b.fdb.len(), b.states.len(), b.roles.len());
+    let counts = |b: &Behaviour| {
+        format!(
+            "{} / {} / {} / {}",
+            b.fdb.len(),
+            b.mdb.len(),
+            b.states.len(),
+            b.roles.len()
+        )
+    };
     print!(
         "{:<30} {:>10}",
-        "FDB / port states / roles",
+        "FDB / MDB / states / roles",
         counts(&k.seen)
     );
     for c in others {
@@ -1140,6 +1212,32 @@ fn num(x: f64) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `bridge -j mdb show` as Linux 6.18's bridge printed it (a member on
+    /// p1, the bridge's own joins), and an (S,G) entry: port entries
+    /// compare, the bridge's own do not, solicited-node groups by name.
+    #[test]
+    fn mdb_port_entries_are_compared() {
+        let kernel = r#"[{"mdb":[{"index":2,"dev":"br0","port":"p1","grp":"239.1.2.3","state":"temp","flags":[]},{"index":2,"dev":"br0","port":"p1","grp":"ff02::1:ffe9:8cd4","state":"temp","flags":[]},{"index":2,"dev":"br0","port":"br0","grp":"ff02::6a","state":"temp","flags":[]}],"router":{}}]"#;
+        let ours = r#"[{"mdb":[{"index":9,"dev":"br0","port":"p1","grp":"239.1.2.3","state":"temp","flags":[]},{"index":9,"dev":"br0","port":"p1","grp":"ff02::1:ff00:1","state":"temp","flags":[]},{"index":9,"dev":"br0","port":"p2","grp":"239.1.2.3","src":"198.18.0.1","state":"temp","flags":["blocked"]}],"router":{}}]"#;
+        let (k, p) = (mdb_entries(kernel), mdb_entries(ours));
+        assert_eq!(
+            k.iter().cloned().collect::<Vec<_>>(),
+            ["grp 239.1.2.3 on p1", "grp a solicited-node group on p1"]
+        );
+        let a = Behaviour {
+            mdb: k,
+            ..Default::default()
+        };
+        let b = Behaviour {
+            mdb: p,
+            ..Default::default()
+        };
+        assert_eq!(
+            a.differences(&b, "kernel", "patchbay"),
+            ["mdb: patchbay has \"grp 239.1.2.3 src 198.18.0.1 on p2 blocked\", kernel does not"]
+        );
+    }
 
     /// `-j` keeps every round's values beside the median, and marks a
     /// median inside its rounds' noise (a negative switch cost, one
