@@ -46,6 +46,7 @@ use super::{Bridge, Egress, PortState};
 use crate::counters::DropReason;
 use crate::fdb::PortNo;
 use crate::time::Instant;
+use crate::wire::mcast as mcast_wire;
 use crate::wire::{igmp, mld, Frame, Mac};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use hashbrown::HashMap;
@@ -525,12 +526,9 @@ impl Bridge {
                 self.mc_add_group(now, port, group(g), FilterMode::Exclude)?;
             }
             igmp::Message::V3Report { records } => {
-                for r in records {
-                    let r = r.map_err(|e| igmp_drop(e.into()))?;
-                    let srcs: Vec<IpAddr> =
-                        r.sources.iter().map(|a| IpAddr::V4(a.into())).collect();
-                    self.mc_record(now, port, group(r.group), r.kind, &srcs)?;
-                }
+                let ip = |a: [u8; 4]| IpAddr::V4(a.into());
+                let bad = |e: mcast_wire::Overrun| igmp_drop(e.into());
+                self.mc_records(now, port, vid, records, ip, bad)?;
             }
             igmp::Message::Leave { group: g } => self.mc_leave_group(now, port, group(g)),
             igmp::Message::Query {
@@ -598,12 +596,9 @@ impl Bridge {
                 self.mc_add_group(now, port, group(g), FilterMode::Exclude)?;
             }
             mld::Message::V2Report { records } => {
-                for r in records {
-                    let r = r.map_err(|e| mld_drop(e.into()))?;
-                    let srcs: Vec<IpAddr> =
-                        r.sources.iter().map(|a| IpAddr::V6(a.into())).collect();
-                    self.mc_record(now, port, group(r.group), r.kind, &srcs)?;
-                }
+                let ip = |a: [u8; 16]| IpAddr::V6(a.into());
+                let bad = |e: mcast_wire::Overrun| mld_drop(e.into());
+                self.mc_records(now, port, vid, records, ip, bad)?;
             }
             mld::Message::Done { group: g } => self.mc_leave_group(now, port, group(g)),
             mld::Message::Query {
@@ -644,6 +639,26 @@ impl Bridge {
             }
         }
         Ok(s)
+    }
+
+    /// A v3 report's or MLDv2 report's records, one by one as the kernel
+    /// applies them: a record that runs past the message drops the frame
+    /// after the records before it took effect.
+    fn mc_records<const A: usize>(
+        &mut self,
+        now: Instant,
+        port: Option<PortNo>,
+        vid: u16,
+        records: mcast_wire::Records<'_, A>,
+        ip: impl Fn([u8; A]) -> IpAddr,
+        bad: impl Fn(mcast_wire::Overrun) -> DropReason,
+    ) -> Result<(), DropReason> {
+        for r in records {
+            let r = r.map_err(&bad)?;
+            let srcs: Vec<IpAddr> = r.sources.iter().map(&ip).collect();
+            self.mc_record(now, port, MdbKey::star_g(vid, ip(r.group)), r.kind, &srcs)?;
+        }
+        Ok(())
     }
 
     /// Whether the bridge tracks sources for `p`: `mcast_igmp_version 3`

@@ -251,10 +251,7 @@ pub fn query(
     if version == 3 {
         m.push(u8::from(suppress) << 3 | 2);
         m.push(qqic);
-        m.extend_from_slice(&(sources.len() as u16).to_be_bytes());
-        for s in sources {
-            m.extend_from_slice(s);
-        }
+        mcast::write_sources(&mut m, sources, false);
     }
     packet(src, dst, &m)
 }
@@ -277,15 +274,7 @@ pub fn leave(src: [u8; 4], group: [u8; 4]) -> Vec<u8> {
 /// A v3 report of `(kind, group, sources)` records, sent to 224.0.0.22.
 pub fn report_v3(src: [u8; 4], records: &[mcast::RecordSpec<'_, 4>]) -> Vec<u8> {
     let mut m = vec![V3_REPORT, 0, 0, 0, 0, 0];
-    m.extend_from_slice(&(records.len() as u16).to_be_bytes());
-    for (kind, group, sources) in records {
-        m.extend_from_slice(&[*kind, 0]);
-        m.extend_from_slice(&(sources.len() as u16).to_be_bytes());
-        m.extend_from_slice(group);
-        for s in *sources {
-            m.extend_from_slice(s);
-        }
-    }
+    mcast::write_records(&mut m, records);
     packet(src, [224, 0, 0, 22], &m)
 }
 

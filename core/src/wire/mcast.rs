@@ -25,6 +25,34 @@ impl<'a, const A: usize> Addrs<'a, A> {
 /// A record to write: (kind, group, sources).
 pub type RecordSpec<'a, const A: usize> = (u8, [u8; A], &'a [[u8; A]]);
 
+/// Writes a report's record count and records (the IGMPv3 and MLDv2
+/// layout: kind, no auxiliary data, source count, group, sources).
+pub(super) fn write_records<const A: usize>(m: &mut Vec<u8>, records: &[RecordSpec<'_, A>]) {
+    m.extend_from_slice(&(records.len() as u16).to_be_bytes());
+    for (kind, group, sources) in records {
+        m.extend_from_slice(&[*kind, 0]);
+        write_sources(m, sources, true);
+        m.extend_from_slice(group);
+        for s in *sources {
+            m.extend_from_slice(s);
+        }
+    }
+}
+
+/// A source count, and the sources unless `count_only`.
+pub(super) fn write_sources<const A: usize>(
+    m: &mut Vec<u8>,
+    sources: &[[u8; A]],
+    count_only: bool,
+) {
+    m.extend_from_slice(&(sources.len() as u16).to_be_bytes());
+    if !count_only {
+        for s in sources {
+            m.extend_from_slice(s);
+        }
+    }
+}
+
 /// One group record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Record<'a, const A: usize> {

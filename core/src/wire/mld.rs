@@ -288,10 +288,7 @@ pub fn query(
     if version == 2 {
         m.push(u8::from(suppress) << 3 | 2);
         m.push(qqic);
-        m.extend_from_slice(&(sources.len() as u16).to_be_bytes());
-        for s in sources {
-            m.extend_from_slice(s);
-        }
+        mcast::write_sources(&mut m, sources, false);
     }
     packet(src, dst, &m, [0, 0])
 }
@@ -320,15 +317,7 @@ pub fn done(src: [u8; 16], group: [u8; 16]) -> Vec<u8> {
 /// A v2 report of `(kind, group, sources)` records, sent to ff02::16.
 pub fn report_v2(src: [u8; 16], records: &[mcast::RecordSpec<'_, 16>]) -> Vec<u8> {
     let mut m = vec![V2_REPORT, 0, 0, 0, 0, 0];
-    m.extend_from_slice(&(records.len() as u16).to_be_bytes());
-    for (kind, group, sources) in records {
-        m.extend_from_slice(&[*kind, 0]);
-        m.extend_from_slice(&(sources.len() as u16).to_be_bytes());
-        m.extend_from_slice(group);
-        for s in *sources {
-            m.extend_from_slice(s);
-        }
-    }
+    mcast::write_records(&mut m, records);
     let mut dst = ALL_NODES;
     dst[15] = 0x16;
     packet(src, dst, &m, HOST_PAD)

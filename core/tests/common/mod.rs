@@ -98,6 +98,11 @@ impl Lab {
             Offload::NONE,
             &mut self.out,
         );
+        self.sent()
+    }
+
+    /// What left where since the last look, sorted.
+    fn sent(&mut self) -> Vec<(u32, Vec<u8>)> {
         let mut got = Vec::new();
         self.out.flush(|a, b| {
             for (f, _) in b.iter() {
@@ -113,14 +118,7 @@ impl Lab {
     pub fn tick(&mut self, t: Instant) -> Vec<(u32, Vec<u8>)> {
         self.now = t;
         self.g.handle_timeout(t, &mut self.out);
-        let mut got = Vec::new();
-        self.out.flush(|a, b| {
-            for (f, _) in b.iter() {
-                got.push((a.0, f.to_vec()));
-            }
-        });
-        got.sort();
-        got
+        self.sent()
     }
 
     pub fn ports_reached(&mut self, port: u32, frame: &[u8]) -> Vec<u32> {
