@@ -1556,7 +1556,7 @@ impl Graph {
         }
     }
 
-    pub fn note_bridge_timer(&mut self, br: IfId) {
+    fn note_bridge_timer(&mut self, br: IfId) {
         let t = self
             .get(br)
             .and_then(Iface::bridge)

@@ -1123,11 +1123,14 @@ impl Bridge {
         let Some(e) = self.mc.mdb.get_mut(&key) else {
             return;
         };
+        let had_srcs = e.ports.iter().any(|g| g.port == no && !g.srcs.is_empty());
         e.ports.retain(|g| g.port != no);
         if e.ports.is_empty() && !e.host_joined {
             self.mc.mdb.remove(&key);
         }
-        if key.src.is_none() {
+        // (S,G) entries exist only under source tracking: at v2 there is
+        // nothing to rebuild (and no O(MDB) scan per deleted group).
+        if key.src.is_none() && (had_srcs || self.mc_v3(Proto::of(key.group))) {
             self.mc_rebuild_sg(key.vid, key.group);
         }
     }
@@ -1513,13 +1516,18 @@ impl Bridge {
         let mut dead = Vec::new();
         let mut rexmits = Vec::new();
         let mut touched = std::collections::BTreeSet::new();
+        let v3 = [self.mc_v3(Proto::V4), self.mc_v3(Proto::V6)];
         for (k, e) in self.mc.mdb.iter_mut() {
+            let tracked = v3[Proto::of(k.group) as usize];
             if due(e.timer) {
                 e.timer = None;
                 e.host_joined = false;
-                touched.insert((k.vid, k.group));
+                if tracked {
+                    touched.insert((k.vid, k.group));
+                }
             }
             for g in &mut e.ports {
+                let had_srcs = !g.srcs.is_empty();
                 if due(g.rexmit) {
                     g.rexmit = None;
                     rexmits.push((*k, g.port));
@@ -1545,7 +1553,7 @@ impl Bridge {
                         expired = true;
                     }
                 }
-                if expired {
+                if expired && (tracked || had_srcs) {
                     touched.insert((k.vid, k.group));
                 }
                 if gone {

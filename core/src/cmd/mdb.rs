@@ -459,9 +459,7 @@ pub(super) fn add(g: &mut Graph, now: Instant, c: &MdbChange) -> Result<(), CmdE
     }
     let b = g.iface_mut(br).bridge_mut().expect("checked");
     b.mdb_add(now, port, key(c), c.permanent, c.replace)
-        .map_err(|e| err(cmd, e.0))?;
-    g.note_bridge_timer(br);
-    Ok(())
+        .map_err(|e| err(cmd, e.0))
 }
 
 pub(super) fn del(g: &mut Graph, c: &MdbChange) -> Result<(), CmdError> {
