@@ -108,6 +108,21 @@ pub enum Event {
         nud: u16,
         added: bool,
     },
+    /// The MDB changed: a port group (or, `port` the bridge, the bridge's
+    /// host membership) added, changed or deleted (RTM_NEWMDB/RTM_DELMDB).
+    Mdb {
+        bridge: IfId,
+        bridge_ifindex: u32,
+        port: IfId,
+        note: crate::bridge::mcast::MdbNote,
+    },
+    /// A port joined or left the bridge's multicast router ports.
+    MdbRouter {
+        bridge: IfId,
+        bridge_ifindex: u32,
+        port: IfId,
+        added: bool,
+    },
     /// A device became a bridge's port (RTM_NEWLINK, then the port's
     /// AF_BRIDGE RTM_NEWLINK).
     PortJoined {
@@ -1231,6 +1246,32 @@ impl Graph {
                         bridge: br,
                         port,
                         role,
+                    },
+                    None => continue,
+                },
+                FdbEvent::Mdb(note) => match note.port {
+                    None => Event::Mdb {
+                        bridge: br,
+                        bridge_ifindex,
+                        port: br,
+                        note,
+                    },
+                    Some(no) => match ifid(b, no) {
+                        Some(port) => Event::Mdb {
+                            bridge: br,
+                            bridge_ifindex,
+                            port,
+                            note,
+                        },
+                        None => continue,
+                    },
+                },
+                FdbEvent::MdbRouter { port, added } => match ifid(b, port) {
+                    Some(port) => Event::MdbRouter {
+                        bridge: br,
+                        bridge_ifindex,
+                        port,
+                        added,
                     },
                     None => continue,
                 },

@@ -1277,6 +1277,34 @@ impl Sim {
                         format!("miss {ip} dev {}", name(&self.graph, dev))
                     }
                 },
+                Event::Mdb {
+                    bridge, port, note, ..
+                } => {
+                    let src = note
+                        .key
+                        .src
+                        .map(|s| format!(" src {s}"))
+                        .unwrap_or_default();
+                    format!(
+                        "{}: mdb {} {} {}{src}{}",
+                        name(&self.graph, bridge),
+                        if note.added { "+" } else { "-" },
+                        name(&self.graph, port),
+                        note.key.group,
+                        vlan(note.key.vid)
+                    )
+                }
+                Event::MdbRouter {
+                    bridge,
+                    port,
+                    added,
+                    ..
+                } => format!(
+                    "{}: multicast router port {} {}",
+                    name(&self.graph, bridge),
+                    if added { "+" } else { "-" },
+                    name(&self.graph, port)
+                ),
                 Event::FdbExpired { bridge, count } => format!(
                     "{}: {count} fdb entries aged out",
                     name(&self.graph, bridge)

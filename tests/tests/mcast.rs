@@ -260,6 +260,86 @@ impl Side {
         set
     }
 
+    /// `bridge monitor mdb` on the bridge, running (the kernel's line
+    /// buffered: it is killed at the end).
+    fn monitor(&self, lab: &Lab) -> patchbay_lab::Proc {
+        match &self.ks {
+            Some(ks) => lab
+                .spawn(ks, &["stdbuf", "-oL", "bridge", "monitor", "mdb"])
+                .unwrap(),
+            None => patchbay_lab::Proc::new(
+                std::process::Command::new(&lab.patchbay)
+                    .arg("--socket")
+                    .arg(&lab.socket)
+                    .args(["bridge", "monitor", "mdb"])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            ),
+        }
+    }
+
+    /// What a monitor printed, sorted, in words both sides share: the
+    /// bridge as BR, ports by host (`port b`); the bridge's own entries
+    /// and the hosts' solicited-node groups (joined as their addresses
+    /// came up, perhaps before the monitor started) left out.
+    fn monitored(&self, mut p: patchbay_lab::Proc) -> Vec<String> {
+        p.terminate();
+        let out = p.wait_with_output().unwrap();
+        let mut lines = Vec::new();
+        'line: for l in String::from_utf8_lossy(&out.stdout).lines() {
+            let mut w: Vec<String> = l.split_whitespace().map(str::to_string).collect();
+            for i in 0..w.len().saturating_sub(1) {
+                let next = w[i + 1].clone();
+                match w[i].as_str() {
+                    "port" | "dev" | "master" => {
+                        if let Some(h) = self.hosts.iter().position(|h| h.1 == next) {
+                            w[i + 1] = ["a", "b", "c"][h].into();
+                        } else if w[i] == "port" {
+                            continue 'line;
+                        } else {
+                            w[i + 1] = "BR".into();
+                        }
+                    }
+                    "grp" if next.starts_with("ff02::1:ff") => continue 'line,
+                    _ => {}
+                }
+            }
+            lines.push(w.join(" "));
+        }
+        lines.sort();
+        lines
+    }
+
+    /// `bridge mdb add|del` on the bridge.
+    fn mdb_cmd(&self, lab: &Lab, verb: &str, host: usize, group: &str) {
+        let port = &self.hosts[host].1;
+        let mut w = vec!["mdb", verb, "dev"];
+        let br = lab.name("br");
+        w.push(if self.kernel { "br0" } else { &br });
+        w.extend(["port", port, "grp", group]);
+        if verb == "add" {
+            w.push("permanent");
+        }
+        match &self.ks {
+            Some(ks) => {
+                let mut a = vec!["-n", ks.as_str()];
+                a.extend(&w);
+                let o = std::process::Command::new("bridge")
+                    .args(&a)
+                    .output()
+                    .unwrap();
+                assert!(o.status.success(), "bridge {a:?}: {o:?}");
+            }
+            None => {
+                let mut a = vec!["bridge"];
+                a.extend(&w);
+                lab.pb(&a).unwrap();
+            }
+        }
+    }
+
     fn set_fastleave(&self, lab: &Lab, host: usize) {
         let port = &self.hosts[host].1;
         match &self.ks {
@@ -358,6 +438,8 @@ fn ab(fam: &str, group: &str) {
         Side::kernel(&mut lab, v6, &[]),
         Side::patchbay(&mut lab, v6, &[]),
     ];
+    let monitors: Vec<_> = sides.iter().map(|s| s.monitor(&lab)).collect();
+    std::thread::sleep(Duration::from_millis(300));
     // Wait out the querier's start-up delay (3 s) on both; b joins.
     let mut members: Vec<_> = sides
         .iter()
@@ -428,6 +510,34 @@ fn ab(fam: &str, group: &str) {
         let (b, c) = deliver(&lab, s, fam, group, false, 20);
         assert_eq!((b, c), (0, 0), "{}: after the leave", s.name());
     }
+    // A permanent entry by hand, and its deletion.
+    let fixed = if v6 { "ff0e::1299" } else { "239.1.2.99" };
+    for s in &sides {
+        s.mdb_cmd(&lab, "add", 2, fixed);
+        s.mdb_cmd(&lab, "del", 2, fixed);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // `bridge monitor mdb` printed the same on both: b's join and leave,
+    // its join and fast leave, c's permanent entry added and deleted.
+    let seen: Vec<Vec<String>> = sides
+        .iter()
+        .zip(monitors)
+        .map(|(s, m)| s.monitored(m))
+        .collect();
+    let want = |l: &str| seen[0].iter().any(|x| x == l);
+    assert!(
+        want(&format!("dev BR port b grp {group} temp"))
+            && want(&format!(
+                "Deleted dev BR port b grp {group} temp fast_leave"
+            ))
+            && want(&format!("Deleted dev BR port c grp {fixed} permanent")),
+        "the kernel's bridge monitor mdb: {:?}",
+        seen[0]
+    );
+    assert_eq!(
+        seen[0], seen[1],
+        "bridge monitor mdb: the kernel's, then patchbay's"
+    );
 }
 
 #[test]
@@ -456,6 +566,8 @@ fn igmpv3_source_filtering_matches_the_kernel_bridge() {
         Side::patchbay(&mut lab, false, &v3),
     ];
     let group = "239.5.6.7";
+    let monitors: Vec<_> = sides.iter().map(|s| s.monitor(&lab)).collect();
+    std::thread::sleep(Duration::from_millis(300));
     let mut members: Vec<_> = sides
         .iter()
         .map(|s| {
@@ -503,4 +615,29 @@ fn igmpv3_source_filtering_matches_the_kernel_bridge() {
     for m in &mut members {
         m.kill();
     }
+    // The leave: b's group and source entries go.
+    assert!(
+        wait_both(Duration::from_secs(4), || sides
+            .iter()
+            .all(|s| s.mdb_sg(&lab).is_empty())),
+        "the entries go on both"
+    );
+    // `bridge monitor mdb` printed the same on both, announcement by
+    // announcement (a new *,G, its sources changing, the (S,G) entry).
+    let seen: Vec<Vec<String>> = sides
+        .iter()
+        .zip(monitors)
+        .map(|(s, m)| s.monitored(m))
+        .collect();
+    assert!(
+        seen[0]
+            .iter()
+            .any(|l| l == &format!("dev BR port b grp {group} src 198.18.40.1 temp")),
+        "the kernel's bridge monitor mdb: {:?}",
+        seen[0]
+    );
+    assert_eq!(
+        seen[0], seen[1],
+        "bridge monitor mdb: the kernel's, then patchbay's"
+    );
 }

@@ -38,11 +38,14 @@
 //!   go from 0.0.0.0 (the kernel's choice without `mcast_query_use_ifaddr`,
 //!   or with it and no address), IPv6 queries from the EUI-64 link-local of
 //!   the bridge's MAC (the kernel's default address once the bridge is up).
-//! - IGMPv3/MLDv2 source tracking (`mcast_igmp_version 3`,
-//!   `mcast_mld_version 2`), per-VLAN contexts (`mcast_vlan_snooping`) and
+//! - per-VLAN contexts (`mcast_vlan_snooping`), EHT and
 //!   `mcast_stats_enabled` are not emulated yet; the commands say so.
+//!
+//! Changes of the MDB and of the router ports are announced as the kernel's
+//! `br_mdb_notify` and `br_rtr_notify` announce them ([`MdbNote`],
+//! `FdbEvent::MdbRouter`), for `patchbay monitor` and nlmon.
 
-use super::{Bridge, Egress, PortState};
+use super::{Bridge, Egress, FdbEvent, PortState};
 use crate::counters::DropReason;
 use crate::fdb::PortNo;
 use crate::time::Instant;
@@ -289,6 +292,53 @@ fn unspecified(p: Proto) -> IpAddr {
     }
 }
 
+/// `MDB_FLAGS_FAST_LEAVE`: a port group deleted by fast leave.
+pub const MDB_FLAGS_FAST_LEAVE: u8 = 2;
+/// `MDB_FLAGS_STAR_EXCL`: an (S,G) port group added by a *,G EXCLUDE port.
+pub const MDB_FLAGS_STAR_EXCL: u8 = 4;
+/// `MDB_FLAGS_BLOCKED`: an (S,G) port group of an excluded source.
+pub const MDB_FLAGS_BLOCKED: u8 = 8;
+
+/// A change of the MDB as the kernel announces it (`br_mdb_notify`,
+/// RTM_NEWMDB/RTM_DELMDB): a port group added, changed or deleted, or the
+/// bridge's host joining or leaving.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MdbNote {
+    pub key: MdbKey,
+    /// The port; `None` for the bridge's own host.
+    pub port: Option<PortNo>,
+    pub permanent: bool,
+    /// `MDB_FLAGS_*`.
+    pub flags: u8,
+    /// Who made it (`MDBA_MDB_EATTR_RTPROT`); `None` for the host.
+    pub origin: Option<Origin>,
+    /// The timer's remaining time in centiseconds when it was announced
+    /// (`br_timer_value`: 0 for a new learned group, whose timer starts
+    /// after the announcement).
+    pub timer_cs: u32,
+    /// The filter mode, where the bridge tracks sources
+    /// (`MDBA_MDB_EATTR_GROUP_MODE`).
+    pub mode: Option<FilterMode>,
+    pub added: bool,
+}
+
+impl PortGroup {
+    /// Its `MDB_FLAGS_*`.
+    pub fn flags(&self) -> u8 {
+        let mut f = 0;
+        if self.fast_leave {
+            f |= MDB_FLAGS_FAST_LEAVE;
+        }
+        if self.star_excl {
+            f |= MDB_FLAGS_STAR_EXCL;
+        }
+        if self.blocked {
+            f |= MDB_FLAGS_BLOCKED;
+        }
+        f
+    }
+}
+
 /// A port's multicast state (`net_bridge_mcast_port`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PortMcast {
@@ -297,6 +347,9 @@ pub struct PortMcast {
     /// `mcast_fast_leave` (`BR_MULTICAST_FAST_LEAVE`).
     pub fast_leave: bool,
     pub v: [PortProto; 2],
+    /// Announced as a router port (`br_rtr_notify`): on either router
+    /// list.
+    pub announced_router: bool,
 }
 
 impl Default for PortMcast {
@@ -305,6 +358,7 @@ impl Default for PortMcast {
             router: ROUTER_TEMP_QUERY,
             fast_leave: false,
             v: [PortProto::default(); 2],
+            announced_router: false,
         }
     }
 }
@@ -344,6 +398,8 @@ pub struct Mcast {
     /// No timer is due before this (a lower bound; recomputed when
     /// timers run).
     next: Option<Instant>,
+    /// The time of the last input, for the timers announcements carry.
+    now: Instant,
 }
 
 impl Default for Mcast {
@@ -356,6 +412,7 @@ impl Default for Mcast {
             hash_max_reached: false,
             seq: 0,
             next: None,
+            now: Instant::ZERO,
         }
     }
 }
@@ -385,6 +442,12 @@ impl Mcast {
     /// last_member_count × last_member_interval (`br_multicast_lmqt`).
     fn lmqt(&self) -> Duration {
         self.cfg.last_member_interval * self.cfg.last_member_count
+    }
+
+    /// The time of the last input the snooping saw (what the timers of
+    /// announcements are counted from).
+    pub fn now(&self) -> Instant {
+        self.now
     }
 
     /// Entries in `bridge mdb show` order (newest first).
@@ -477,6 +540,7 @@ impl Bridge {
         if !self.mc.cfg.snooping || !frame.tags().is_empty() || frame.body().len() < 2 {
             return Ok(Snooped::default());
         }
+        self.mc.now = now;
         let ip = &frame.body()[2..];
         match frame.ethertype() {
             0x0800 => self.mc_ipv4_rcv(now, port, ip, vid),
@@ -703,6 +767,12 @@ impl Bridge {
         if !v3 || !self.mc_port_ok(port) || self.mc_pg(key, no).is_none_or(|g| g.permanent) {
             return Ok(());
         }
+        let seen = |g: &PortGroup| {
+            let mut a: Vec<IpAddr> = g.srcs.iter().map(|x| x.addr).collect();
+            a.sort();
+            (g.filter_mode, a)
+        };
+        let before = self.mc_pg(key, no).map(seen);
         match kind {
             1 | 5 => self.mc_isinc_allow(now, key, no, srcs),
             2 => self.mc_isexc(now, key, no, srcs),
@@ -710,8 +780,76 @@ impl Bridge {
             4 => self.mc_toex(now, key, no, srcs),
             _ => self.mc_block(now, key, no, srcs),
         }
+        // `if (changed) br_mdb_notify(...)`: a new mode or source set.
+        if self.mc_pg(key, no).map(seen) != before {
+            self.mc_note(key, port, true);
+        }
         self.mc_rebuild_sg(key.vid, key.group);
         Ok(())
+    }
+
+    /// Announces (`br_mdb_notify`) the state of `key`'s port group on
+    /// `port`, or with `None` the host's membership; nothing when the
+    /// bridge records no events or there is no such member.
+    fn mc_note(&mut self, key: MdbKey, port: Option<PortNo>, added: bool) {
+        if !self.record {
+            return;
+        }
+        let Some(e) = self.mc.mdb.get(&key) else {
+            return;
+        };
+        let now = self.mc.now;
+        let cs = |t: Option<Instant>| {
+            t.map_or(0, |t| {
+                u32::try_from(t.saturating_duration_since(now).as_millis() / 10).unwrap_or(u32::MAX)
+            })
+        };
+        let note = match port {
+            None => MdbNote {
+                key,
+                port,
+                permanent: false,
+                flags: 0,
+                origin: None,
+                timer_cs: cs(e.timer),
+                mode: None,
+                added,
+            },
+            Some(no) => {
+                let Some(g) = e.ports.iter().find(|g| g.port == no) else {
+                    return;
+                };
+                MdbNote {
+                    key,
+                    port,
+                    permanent: g.permanent,
+                    flags: g.flags(),
+                    origin: Some(g.origin),
+                    timer_cs: cs(g.timer),
+                    mode: self.mc_v3(Proto::of(key.group)).then_some(g.filter_mode),
+                    added,
+                }
+            }
+        };
+        self.events.push(FdbEvent::Mdb(note));
+    }
+
+    /// Announces a port that joined or left the router lists
+    /// (`br_rtr_notify`: only on the change from neither list to one, and
+    /// back).
+    fn mc_note_router(&mut self, no: PortNo) {
+        let record = self.record;
+        let Some(p) = self.port_mut(no) else { return };
+        let router = p.mc.v.iter().any(|v| v.is_router);
+        if router == std::mem::replace(&mut p.mc.announced_router, router) {
+            return;
+        }
+        if record {
+            self.events.push(FdbEvent::MdbRouter {
+                port: no,
+                added: router,
+            });
+        }
     }
 
     fn mc_pg(&self, key: MdbKey, no: PortNo) -> Option<&PortGroup> {
@@ -1023,10 +1161,18 @@ impl Bridge {
             .copied()
             .collect();
         for k in existing {
-            let e = self.mc.mdb.get_mut(&k).expect("listed");
             let src = k.src.expect("an (S,G) key");
-            e.ports
-                .retain(|g| g.origin == Origin::Static || want.contains_key(&(src, g.port)));
+            let stale: Vec<PortNo> = self.mc.mdb[&k]
+                .ports
+                .iter()
+                .filter(|g| g.origin != Origin::Static && !want.contains_key(&(src, g.port)))
+                .map(|g| g.port)
+                .collect();
+            for no in &stale {
+                self.mc_note(k, Some(*no), false);
+            }
+            let e = self.mc.mdb.get_mut(&k).expect("listed");
+            e.ports.retain(|g| !stale.contains(&g.port));
             if e.ports.is_empty() {
                 self.mc.mdb.remove(&k);
             }
@@ -1039,22 +1185,30 @@ impl Bridge {
             };
             let Ok(e) = self.mc_new_group(k) else { return };
             e.host_joined = host;
-            match e.ports.binary_search_by_key(&no, |g| g.port) {
+            let changed = match e.ports.binary_search_by_key(&no, |g| g.port) {
                 Ok(i) => {
                     let g = &mut e.ports[i];
+                    let was = (g.blocked, g.star_excl);
                     if g.origin == Origin::Kernel {
                         g.blocked = blocked;
                         g.star_excl = star_excl;
                     }
+                    was != (g.blocked, g.star_excl)
                 }
-                Err(i) => e.ports.insert(
-                    i,
-                    PortGroup {
-                        blocked,
-                        star_excl,
-                        ..PortGroup::new(no, Origin::Kernel, FilterMode::Include)
-                    },
-                ),
+                Err(i) => {
+                    e.ports.insert(
+                        i,
+                        PortGroup {
+                            blocked,
+                            star_excl,
+                            ..PortGroup::new(no, Origin::Kernel, FilterMode::Include)
+                        },
+                    );
+                    true
+                }
+            };
+            if changed {
+                self.mc_note(k, Some(no), true);
             }
         }
     }
@@ -1073,21 +1227,28 @@ impl Bridge {
         let gmi = self.mc.cfg.membership_interval;
         let t = self.mc.arm(now + gmi);
         let e = self.mc_new_group(key)?;
+        // A new member is announced before its timer starts.
+        let new = match port {
+            None => !std::mem::replace(&mut e.host_joined, true),
+            Some(no) => match e.ports.binary_search_by_key(&no, |g| g.port) {
+                Ok(_) => false,
+                Err(i) => {
+                    e.ports.insert(i, PortGroup::new(no, Origin::Kernel, mode));
+                    true
+                }
+            },
+        };
+        if new {
+            self.mc_note(key, port, true);
+        }
+        let e = self.mc.mdb.get_mut(&key).expect("made");
         match port {
-            None => {
-                e.host_joined = true;
-                e.timer = t;
-            }
+            None => e.timer = t,
             Some(no) => {
-                let i = match e.ports.binary_search_by_key(&no, |g| g.port) {
-                    Ok(i) => i,
-                    Err(i) => {
-                        e.ports.insert(i, PortGroup::new(no, Origin::Kernel, mode));
-                        i
-                    }
-                };
                 if mode == FilterMode::Exclude {
-                    e.ports[i].timer = t;
+                    if let Some(g) = e.ports.iter_mut().find(|g| g.port == no) {
+                        g.timer = t;
+                    }
                 }
             }
         }
@@ -1120,9 +1281,11 @@ impl Bridge {
 
     /// Deletes a port group; the entry goes with its last member.
     fn mc_del_pg(&mut self, key: MdbKey, no: PortNo) {
-        let Some(e) = self.mc.mdb.get_mut(&key) else {
+        if !self.mc.mdb.contains_key(&key) {
             return;
-        };
+        }
+        self.mc_note(key, Some(no), false);
+        let e = self.mc.mdb.get_mut(&key).expect("checked");
         let had_srcs = e.ports.iter().any(|g| g.port == no && !g.srcs.is_empty());
         e.ports.retain(|g| g.port != no);
         if e.ports.is_empty() && !e.host_joined {
@@ -1143,8 +1306,8 @@ impl Bridge {
         let p = Proto::of(key.group);
         if let Some(no) = port {
             if self.port(no).is_some_and(|pt| pt.mc.fast_leave) {
-                let e = &self.mc.mdb[&key];
-                if e.ports.iter().any(|g| g.port == no && !g.permanent) {
+                if let Some(g) = self.mc_pg_mut(key, no).filter(|g| !g.permanent) {
+                    g.fast_leave = true;
                     self.mc_del_pg(key, no);
                 }
                 return;
@@ -1277,6 +1440,7 @@ impl Bridge {
                 let pp = &mut self.port_mut(no).expect("checked").mc.v[p as usize];
                 pp.is_router = true;
                 pp.router_timer = t;
+                self.mc_note_router(no);
             }
         }
     }
@@ -1459,6 +1623,7 @@ impl Bridge {
             for p in Proto::BOTH {
                 self.port_mut(no).expect("checked").mc.v[p as usize].is_router = true;
             }
+            self.mc_note_router(no);
         }
     }
 
@@ -1482,6 +1647,7 @@ impl Bridge {
                 v.own.timer = None;
             }
         }
+        self.mc_note_router(no);
     }
 
     /// A port left the bridge: every group it had goes, permanent ones too.
@@ -1496,6 +1662,12 @@ impl Bridge {
         for k in keys {
             self.mc_del_pg(k, no);
         }
+        if let Some(pt) = self.port_mut(no) {
+            for v in &mut pt.mc.v {
+                v.is_router = false;
+            }
+        }
+        self.mc_note_router(no);
     }
 
     pub(super) fn mc_poll_timeout(&self) -> Option<Instant> {
@@ -1513,7 +1685,9 @@ impl Bridge {
         // INCLUDE mode, the sources without a timer gone, the group gone
         // with its last source), sources (`br_multicast_group_src_expired`:
         // gone in INCLUDE mode, blocked in EXCLUDE), retransmissions.
+        self.mc.now = now;
         let mut dead = Vec::new();
+        let mut host_left = Vec::new();
         let mut rexmits = Vec::new();
         let mut touched = std::collections::BTreeSet::new();
         let v3 = [self.mc_v3(Proto::V4), self.mc_v3(Proto::V6)];
@@ -1521,7 +1695,9 @@ impl Bridge {
             let tracked = v3[Proto::of(k.group) as usize];
             if due(e.timer) {
                 e.timer = None;
-                e.host_joined = false;
+                if std::mem::take(&mut e.host_joined) {
+                    host_left.push(*k);
+                }
                 if tracked {
                     touched.insert((k.vid, k.group));
                 }
@@ -1563,6 +1739,9 @@ impl Bridge {
             if e.ports.is_empty() && !e.host_joined {
                 dead.push((*k, 0));
             }
+        }
+        for k in host_left {
+            self.mc_note(k, None, false);
         }
         for (k, no) in dead {
             self.mc_del_pg(k, no);
@@ -1621,6 +1800,7 @@ impl Bridge {
                         if router == ROUTER_TEMP && !pt.mc.v.iter().any(|v| v.is_router) {
                             pt.mc.router = ROUTER_TEMP_QUERY;
                         }
+                        self.mc_note_router(no);
                     }
                 }
                 let pt = self.port_mut(no).expect("live");
@@ -1763,6 +1943,8 @@ impl Bridge {
             e.host_joined = true;
             e.timer = Some(now + gmi);
             self.mc.arm(now + gmi);
+            self.mc.now = now;
+            self.mc_note(key, None, true);
             return Ok(());
         };
         match e.ports.binary_search_by_key(&no, |g| g.port) {
@@ -1786,6 +1968,8 @@ impl Bridge {
                 },
             ),
         }
+        self.mc.now = now;
+        self.mc_note(key, port, true);
         Ok(())
     }
 
@@ -1799,6 +1983,8 @@ impl Bridge {
                 if !e.host_joined {
                     return Err(MdbError("Could not find MDB entry".into()));
                 }
+                self.mc_note(key, None, false);
+                let e = self.mc.mdb.get_mut(&key).expect("found");
                 e.host_joined = false;
                 e.timer = None;
                 if e.ports.is_empty() {
@@ -1932,6 +2118,7 @@ impl Bridge {
                 self.mc.arm(now + qi);
             }
         }
+        self.mc_note_router(no);
         Ok(())
     }
 }

@@ -183,6 +183,13 @@ pub enum FdbEvent {
     },
     /// A topology change was detected.
     TopologyChange,
+    /// The MDB changed (RTM_NEWMDB/RTM_DELMDB).
+    Mdb(mcast::MdbNote),
+    /// A port joined or left the multicast router lists.
+    MdbRouter {
+        port: PortNo,
+        added: bool,
+    },
 }
 
 /// A new port's priority (`BR_PORT_PRIORITY`... as `br_make_port` sets it).

@@ -472,8 +472,169 @@ pub(super) fn del(g: &mut Graph, c: &MdbChange) -> Result<(), CmdError> {
 
 /// ` %4u.%.2u`, iproute2's aligned timer.
 fn timer(now: Instant, t: Option<Instant>) -> String {
-    let cs = t.map_or(0, |t| to_centis(t.saturating_duration_since(now)));
+    aligned(t.map_or(0, |t| to_centis(t.saturating_duration_since(now))))
+}
+
+/// iproute2's `format_timer(cs, 1)`: `%4u.%.2u`.
+fn aligned(cs: u64) -> String {
     format!("{:4}.{:02}", cs / 100, cs % 100)
+}
+
+/// One MDB entry as bridge(8) prints it (`print_mdb_entry`), for `bridge
+/// mdb show` from a bridge's MDB and for `bridge monitor mdb` from an
+/// RTM_NEWMDB/RTM_DELMDB message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MdbRow {
+    pub dev_index: u32,
+    pub dev: String,
+    pub port: String,
+    pub group: IpAddr,
+    pub src: Option<IpAddr>,
+    pub permanent: bool,
+    /// `MDBA_MDB_EATTR_GROUP_MODE`, where the bridge tracks sources.
+    pub mode: Option<mcast::FilterMode>,
+    /// Sources with their timers in centiseconds.
+    pub sources: Vec<(IpAddr, u64)>,
+    /// `MDBA_MDB_EATTR_RTPROT` (`RTPROT_KERNEL`, `RTPROT_STATIC`, ...);
+    /// none for the bridge's host.
+    pub proto: Option<u8>,
+    /// `MDB_FLAGS_*`.
+    pub flags: u8,
+    pub vid: u16,
+    /// The timer in centiseconds.
+    pub timer_cs: u64,
+}
+
+/// `RTPROT_KERNEL`: learned by snooping.
+pub const RTPROT_KERNEL: u8 = 2;
+/// `RTPROT_STATIC`: `bridge mdb add`.
+pub const RTPROT_STATIC: u8 = 4;
+
+/// iproute2's name of a route protocol (`rtnl_rtprot_n2a`).
+fn rtprot_name(p: u8) -> String {
+    match p {
+        0 => "unspec".into(),
+        1 => "redirect".into(),
+        2 => "kernel".into(),
+        3 => "boot".into(),
+        4 => "static".into(),
+        n => n.to_string(),
+    }
+}
+
+impl MdbRow {
+    /// The line (without its newline) and the JSON object; `details` and
+    /// `stats` as `-d` and `-s`.
+    pub fn render(&self, details: bool, stats: bool) -> (String, Value) {
+        let mut line = format!("dev {} port {} grp {} ", self.dev, self.port, self.group);
+        let mut row = json!({
+            "index": self.dev_index, "dev": self.dev, "port": self.port,
+            "grp": self.group.to_string(),
+        });
+        if let Some(src) = self.src {
+            line.push_str(&format!("src {src} "));
+            row["src"] = src.to_string().into();
+        }
+        let state = if self.permanent { "permanent" } else { "temp" };
+        line.push_str(&format!("{state} "));
+        row["state"] = state.into();
+        if details {
+            if let Some(m) = self.mode {
+                line.push_str(&format!("filter_mode {} ", m.name()));
+                row["filter_mode"] = m.name().into();
+            }
+            if !self.sources.is_empty() {
+                let list: Vec<String> = self
+                    .sources
+                    .iter()
+                    .map(|(a, t)| format!("{a}/{}", aligned(*t).trim()))
+                    .collect();
+                line.push_str(&format!("source_list {} ", list.join(",")));
+                row["source_list"] = self
+                    .sources
+                    .iter()
+                    .map(|(a, t)| json!({"address": a.to_string(), "timer": aligned(*t).trim()}))
+                    .collect::<Vec<_>>()
+                    .into();
+            }
+            if let Some(p) = self.proto {
+                let o = rtprot_name(p);
+                line.push_str(&format!("proto {o} "));
+                row["protocol"] = o.into();
+            }
+        }
+        let mut flags = Vec::new();
+        for (bit, name) in [
+            (1, "offload"),
+            (mcast::MDB_FLAGS_FAST_LEAVE, "fast_leave"),
+            (mcast::MDB_FLAGS_STAR_EXCL, "added_by_star_ex"),
+            (mcast::MDB_FLAGS_BLOCKED, "blocked"),
+        ] {
+            if self.flags & bit != 0 {
+                flags.push(name);
+                line.push_str(&format!("{name} "));
+            }
+        }
+        row["flags"] = flags.into();
+        if self.vid != 0 {
+            line.push_str(&format!(" vid {}", self.vid));
+            row["vid"] = self.vid.into();
+        }
+        if stats {
+            let tm = aligned(self.timer_cs);
+            line.push_str(&format!(" {tm}"));
+            row["timer"] = tm.into();
+        }
+        (line.trim_end().to_string(), row)
+    }
+}
+
+/// A bridge's MDB as rows, in `bridge mdb show` order (newest entry first;
+/// the ports of an entry in port order, then the bridge's host).
+pub fn rows(g: &Graph, now: Instant, br: IfId) -> Vec<MdbRow> {
+    let f = g.iface(br);
+    let Some(b) = f.bridge() else {
+        return Vec::new();
+    };
+    let cs = |t: Option<Instant>| t.map_or(0, |t| to_centis(t.saturating_duration_since(now)));
+    let mut out = Vec::new();
+    for (k, e) in b.mc.entries() {
+        let v3 = b.mc_v3(mcast::Proto::of(k.group));
+        let base = MdbRow {
+            dev_index: f.ifindex,
+            dev: f.name.clone(),
+            port: f.name.clone(),
+            group: k.group,
+            src: k.src,
+            permanent: false,
+            mode: None,
+            sources: Vec::new(),
+            proto: None,
+            flags: 0,
+            vid: k.vid,
+            timer_cs: cs(e.timer),
+        };
+        for pg in &e.ports {
+            let Some(p) = b.port(pg.port) else { continue };
+            out.push(MdbRow {
+                port: g.iface(p.ifid).name.clone(),
+                permanent: pg.permanent,
+                mode: v3.then_some(pg.filter_mode),
+                sources: pg.srcs.iter().map(|x| (x.addr, cs(x.timer))).collect(),
+                proto: Some(match pg.origin {
+                    Origin::Kernel => RTPROT_KERNEL,
+                    Origin::Static => RTPROT_STATIC,
+                }),
+                flags: pg.flags(),
+                timer_cs: cs(pg.timer),
+                ..base.clone()
+            });
+        }
+        if e.host_joined {
+            out.push(base);
+        }
+    }
+    out
 }
 
 /// `bridge mdb show`: per bridge its entries, newest first (ports of an
@@ -494,89 +655,11 @@ pub(super) fn show(
             continue;
         }
         let mut rows = Vec::new();
-        for (k, e) in b.mc.entries() {
-            let v3 = b.mc_v3(mcast::Proto::of(k.group));
-            let mut members: Vec<(String, Option<&mcast::PortGroup>, Option<Instant>)> = e
-                .ports
-                .iter()
-                .filter_map(|pg| {
-                    let p = b.port(pg.port)?;
-                    Some((g.iface(p.ifid).name.clone(), Some(pg), pg.timer))
-                })
-                .collect();
-            if e.host_joined {
-                members.push((f.name.clone(), None, e.timer));
-            }
-            for (port, pg, t) in members {
-                let state = if pg.is_some_and(|pg| pg.permanent) {
-                    "permanent"
-                } else {
-                    "temp"
-                };
-                let mut line = format!("dev {} port {port} grp {} ", f.name, k.group);
-                let mut row = json!({
-                    "index": f.ifindex, "dev": f.name, "port": port,
-                    "grp": k.group.to_string(),
-                });
-                if let Some(src) = k.src {
-                    line.push_str(&format!("src {src} "));
-                    row["src"] = src.to_string().into();
-                }
-                line.push_str(&format!("{state} "));
-                row["state"] = state.into();
-                if let (true, Some(pg)) = (opts.details, pg) {
-                    if v3 && k.src.is_none() {
-                        let mode = pg.filter_mode.name();
-                        line.push_str(&format!("filter_mode {mode} "));
-                        row["filter_mode"] = mode.into();
-                        if !pg.srcs.is_empty() {
-                            let list: Vec<String> = pg
-                                .srcs
-                                .iter()
-                                .map(|x| format!("{}/{}", x.addr, timer(now, x.timer).trim()))
-                                .collect();
-                            line.push_str(&format!("source_list {} ", list.join(",")));
-                            row["source_list"] = pg
-                                .srcs
-                                .iter()
-                                .map(|x| json!({"address": x.addr.to_string(), "timer": timer(now, x.timer).trim()}))
-                                .collect::<Vec<_>>()
-                                .into();
-                        }
-                    }
-                    let o = match pg.origin {
-                        Origin::Kernel => "kernel",
-                        Origin::Static => "static",
-                    };
-                    line.push_str(&format!("proto {o} "));
-                    row["protocol"] = o.into();
-                }
-                let mut flags = Vec::new();
-                if let Some(pg) = pg {
-                    if pg.star_excl {
-                        flags.push("added_by_star_ex");
-                    }
-                    if pg.blocked {
-                        flags.push("blocked");
-                    }
-                }
-                for fl in &flags {
-                    line.push_str(&format!("{fl} "));
-                }
-                row["flags"] = flags.into();
-                if k.vid != 0 {
-                    line.push_str(&format!(" vid {}", k.vid));
-                    row["vid"] = k.vid.into();
-                }
-                if opts.stats {
-                    let tm = timer(now, t);
-                    line.push_str(&format!(" {tm}"));
-                    row["timer"] = tm.into();
-                }
-                text.push_str(line.trim_end());
-                text.push('\n');
-                rows.push(row);
-            }
+        for r in self::rows(g, now, id) {
+            let (line, row) = r.render(opts.details, opts.stats);
+            text.push_str(&line);
+            text.push('\n');
+            rows.push(row);
         }
         let routers: Vec<_> = b
             .ports()

@@ -393,35 +393,45 @@ pub struct MonitorPrinter {
     pub names: std::collections::HashMap<u32, String>,
     link: bool,
     neigh: bool,
-    json: bool,
+    mdb: bool,
+    opts: Opts,
     style: Style,
 }
 
 impl MonitorPrinter {
     /// `monitor [all|link|neigh]` (`ip monitor`'s words) or, with
-    /// [`Style::Bridge`], `bridge monitor [all|link|fdb]`.
-    pub fn new(args: &[String], json: bool, style: Style) -> Result<MonitorPrinter, ExitCode> {
-        let (mut link, mut neigh) = (true, true);
+    /// [`Style::Bridge`], `bridge monitor [all|link|fdb|mdb]`; `-d` and
+    /// `-s` add to MDB entries what they add to `bridge mdb show`.
+    pub fn new(args: &[String], opts: Opts, style: Style) -> Result<MonitorPrinter, ExitCode> {
         let (what, objects) = match style {
             Style::Ip => ("monitor", "all, link or neigh"),
-            Style::Bridge => ("bridge monitor", "all, link or fdb"),
+            Style::Bridge => ("bridge monitor", "all, link, fdb or mdb"),
         };
+        // As iproute2: naming objects shows those only.
+        let (mut link, mut neigh, mut mdb) = (false, false, false);
+        let mut any = false;
         for a in args {
             match (a.as_str(), style) {
-                ("all", _) => {}
-                ("link", _) => neigh = false,
-                ("neigh", Style::Ip) | ("fdb", _) => link = false,
+                ("all", _) => (link, neigh, mdb) = (true, true, true),
+                ("link", _) => link = true,
+                ("neigh", Style::Ip) | ("fdb", Style::Bridge) => neigh = true,
+                ("mdb", Style::Bridge) => mdb = true,
                 (x, _) => {
                     eprintln!("Error: {what}: unknown object \"{x}\" (expected {objects})");
                     return Err(ExitCode::from(2));
                 }
             }
+            any = true;
+        }
+        if !any {
+            (link, neigh, mdb) = (true, true, true);
         }
         Ok(MonitorPrinter {
             names: std::collections::HashMap::new(),
             link,
             neigh,
-            json,
+            mdb,
+            opts,
             style,
         })
     }
@@ -433,17 +443,30 @@ impl MonitorPrinter {
         let Some((t, tname)) = patchbay_io::rtnl::message_type(msg) else {
             return;
         };
-        let is_link = matches!(t, 16 | 17);
-        if (is_link && !self.link) || (!is_link && !self.neigh) {
+        let show = match t {
+            16 | 17 => self.link,
+            84..=86 => self.mdb,
+            _ => self.neigh,
+        };
+        if !show {
             return;
         }
         let names = &self.names;
         let lookup = |i: u32| names.get(&i).cloned().unwrap_or_else(|| format!("if{i}"));
-        let Some(text) = patchbay_io::rtnl::describe(msg, &lookup, self.style) else {
+        let text = match patchbay_io::rtnl::mdb::parse(msg) {
+            Some(m) if self.style == Style::Bridge => Some(patchbay_io::rtnl::mdb::describe(
+                &m,
+                &lookup,
+                self.opts.details,
+                self.opts.stats,
+            )),
+            _ => patchbay_io::rtnl::describe(msg, &lookup, self.style),
+        };
+        let Some(text) = text else {
             return;
         };
         let mut out = std::io::stdout().lock();
-        let _ = if self.json {
+        let _ = if self.opts.json {
             writeln!(out, "{}", serde_json::json!({"type": tname, "text": text}))
         } else {
             writeln!(out, "{text}")
@@ -458,7 +481,7 @@ impl MonitorPrinter {
 /// them as rtnetlink messages, the same ones an nlmon device carries);
 /// `-j` prints one JSON object per message.
 pub fn monitor(socket: &Path, args: &[String], o: Opts, style: Style) -> ExitCode {
-    let mut printer = match MonitorPrinter::new(args, o.json, style) {
+    let mut printer = match MonitorPrinter::new(args, o, style) {
         Ok(p) => p,
         Err(x) => return x,
     };

@@ -102,7 +102,7 @@ pub fn batch(file: &str, o: Opts) -> ExitCode {
 /// monitor`): the kernel's own events, printed as `patchbay monitor`
 /// prints patchbay's.
 pub fn monitor(args: &[String], o: Opts, style: patchbay_io::rtnl::Style) -> ExitCode {
-    let mut printer = match crate::client::MonitorPrinter::new(args, o.json, style) {
+    let mut printer = match crate::client::MonitorPrinter::new(args, o, style) {
         Ok(p) => p,
         Err(x) => return x,
     };

@@ -1,7 +1,8 @@
 //! What patchbay's control plane does, as the rtnetlink messages the kernel
 //! would send for it (RTM_NEWLINK, RTM_DELLINK, RTM_NEWNEIGH, RTM_DELNEIGH,
-//! RTM_GETNEIGH for VXLAN misses): built with netlink-packet-route from the
-//! graph's [`Event`]s, carried on an nlmon device (`LINKTYPE_NETLINK`
+//! RTM_GETNEIGH for VXLAN misses, and RTM_NEWMDB/RTM_DELMDB, which [`mdb`]
+//! builds by hand): built with netlink-packet-route from the graph's
+//! [`Event`]s, carried on an nlmon device (`LINKTYPE_NETLINK`
 //! captures that tshark decodes) and printed by `patchbay monitor` the way
 //! `ip monitor` and `bridge monitor` print them ([`describe`]).
 
@@ -20,6 +21,8 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use patchbay_core::graph::{Event, Graph, IfId, Kind};
 use patchbay_core::wire::Mac;
+
+pub mod mdb;
 
 /// `ARPHRD_NETLINK`: an nlmon device's link type.
 pub const ARPHRD_NETLINK: u16 = 824;
@@ -372,6 +375,44 @@ pub fn encode(g: &Graph, e: &Event) -> Vec<Vec<u8>> {
             vid,
             NeighbourState::Stale,
         )),
+        Event::Mdb {
+            bridge,
+            bridge_ifindex,
+            port,
+            note,
+        } => {
+            let port_ifindex = if port == bridge {
+                bridge_ifindex
+            } else {
+                g.get(port).map_or(0, |f| f.ifindex)
+            };
+            return vec![mdb::notify(
+                if note.added {
+                    mdb::RTM_NEWMDB
+                } else {
+                    mdb::RTM_DELMDB
+                },
+                bridge_ifindex,
+                &mdb_entry(g, bridge, port_ifindex, &note),
+            )];
+        }
+        Event::MdbRouter {
+            bridge_ifindex,
+            port,
+            added,
+            ..
+        } => {
+            return vec![mdb::notify_router(
+                if added {
+                    mdb::RTM_NEWMDB
+                } else {
+                    mdb::RTM_DELMDB
+                },
+                bridge_ifindex,
+                g.get(port).map_or(0, |f| f.ifindex),
+                0,
+            )];
+        }
         Event::VxlanMiss { dev, miss } => {
             let ifindex = g.get(dev).map_or(0, |f| f.ifindex);
             let mut m = NeighbourMessage::default();
@@ -400,6 +441,58 @@ pub fn encode(g: &Graph, e: &Event) -> Vec<Vec<u8>> {
         _ => return Vec::new(),
     };
     vec![serialize(m)]
+}
+
+/// The `br_mdb_entry` of an MDB change; a port group still there brings
+/// its sources (a deleted one has none: the kernel drops them first).
+fn mdb_entry(
+    g: &Graph,
+    bridge: IfId,
+    port_ifindex: u32,
+    note: &patchbay_core::bridge::mcast::MdbNote,
+) -> mdb::Entry {
+    use patchbay_core::bridge::mcast::Origin;
+    use patchbay_core::cmd::mdb::{RTPROT_KERNEL, RTPROT_STATIC};
+    let mut sources = Vec::new();
+    if let (true, Some(no), Some(b)) = (
+        note.added,
+        note.port,
+        g.get(bridge).and_then(|f| f.bridge()),
+    ) {
+        let now = b.mc.now();
+        if let Some(pg) =
+            b.mc.mdb
+                .get(&note.key)
+                .and_then(|e| e.ports.iter().find(|pg| pg.port == no))
+        {
+            sources = pg
+                .srcs
+                .iter()
+                .map(|x| {
+                    let cs = x.timer.map_or(0, |t| {
+                        u32::try_from(t.saturating_duration_since(now).as_millis() / 10)
+                            .unwrap_or(u32::MAX)
+                    });
+                    (x.addr, cs)
+                })
+                .collect();
+        }
+    }
+    mdb::Entry {
+        ifindex: port_ifindex,
+        permanent: note.permanent,
+        flags: note.flags,
+        vid: note.key.vid,
+        group: note.key.group,
+        src: note.key.src,
+        timer: Some(note.timer_cs),
+        proto: note.origin.map(|o| match o {
+            Origin::Kernel => RTPROT_KERNEL,
+            Origin::Static => RTPROT_STATIC,
+        }),
+        mode: note.mode,
+        sources,
+    }
 }
 
 /// Whose words a message is printed in.
@@ -554,6 +647,10 @@ fn nud_name(s: NeighbourState) -> Option<&'static str> {
 /// monitor`), with its spacing; `name` maps an ifindex to a device name.
 /// `None` for what that tool does not print or this cannot read.
 pub fn describe(bytes: &[u8], name: &dyn Fn(u32) -> String, style: Style) -> Option<String> {
+    if let Some(m) = mdb::parse(bytes) {
+        // `ip monitor` has no MDB; `bridge monitor` prints it.
+        return (style == Style::Bridge).then(|| mdb::describe(&m, name, false, false));
+    }
     let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes).ok()?;
     let NetlinkPayload::InnerMessage(m) = msg.payload else {
         return None;
@@ -699,6 +796,9 @@ pub fn message_type(bytes: &[u8]) -> Option<(u16, &'static str)> {
             28 => "RTM_NEWNEIGH",
             29 => "RTM_DELNEIGH",
             30 => "RTM_GETNEIGH",
+            mdb::RTM_NEWMDB => "RTM_NEWMDB",
+            mdb::RTM_DELMDB => "RTM_DELMDB",
+            mdb::RTM_GETMDB => "RTM_GETMDB",
             _ => "RTM_OTHER",
         },
     ))

@@ -2204,8 +2204,8 @@ fn tuntap(name: &str, add: bool) -> Result<(), String> {
     tap.set_persist(add).map_err(|e| format!("{c} {name}: {e}"))
 }
 
-/// The kernel's own rtnetlink notifications (RTMGRP_LINK, RTMGRP_NEIGH):
-/// what `ip monitor link neigh` reads.
+/// The kernel's own rtnetlink notifications (RTMGRP_LINK, RTMGRP_NEIGH,
+/// RTMGRP_MDB): what `ip monitor link neigh` and `bridge monitor` read.
 #[derive(Debug)]
 pub struct Monitor {
     sock: Socket,
@@ -2214,7 +2214,8 @@ pub struct Monitor {
 impl Monitor {
     pub fn open() -> io::Result<Monitor> {
         let mut sock = Socket::new(NETLINK_ROUTE)?;
-        let groups = (libc::RTMGRP_LINK | libc::RTMGRP_NEIGH) as u32;
+        let mdb = 1 << (patchbay_io::rtnl::mdb::RTNLGRP_MDB - 1);
+        let groups = (libc::RTMGRP_LINK | libc::RTMGRP_NEIGH) as u32 | mdb;
         sock.bind(&SocketAddr::new(0, groups))?;
         Ok(Monitor { sock })
     }
