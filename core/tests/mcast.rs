@@ -616,12 +616,12 @@ fn igmpv3_source_filtering_follows_rfc_3376s_tables() {
     let d = lab.details("bridge mdb show");
     assert!(d.contains("port p2 grp 239.1.1.1 temp filter_mode exclude source_list 198.18.7.2/0.00 proto kernel"), "{d}");
     assert!(
-        d.contains("port p2 grp 239.1.1.1 src 198.18.7.1 temp filter_mode include proto kernel added_by_star_ex"),
+        d.contains("port p2 grp 239.1.1.1 src 198.18.7.1 temp filter_mode include proto kernel  added_by_star_ex"),
         "{d}"
     );
     assert!(
         d.contains(
-            "port p2 grp 239.1.1.1 src 198.18.7.2 temp filter_mode include proto kernel blocked"
+            "port p2 grp 239.1.1.1 src 198.18.7.2 temp filter_mode include proto kernel  blocked"
         ),
         "{d}"
     );

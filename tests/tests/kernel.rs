@@ -971,3 +971,138 @@ fn patchbays_details_have_the_kernels_keys_in_its_order() {
         assert_eq!(pick(&pt), pick(&kt), "{dev}: text");
     }
 }
+
+/// `bridge mdb add|del|show` through the kernel backend: the entries it
+/// adds are the ones bridge(8) lists, `show` prints what bridge(8) prints
+/// (`-j`, and `-d` text), the kernel's reason comes with a refusal, and
+/// `patchbay --backend kernel bridge monitor mdb` prints the kernel's
+/// announcements as `bridge monitor mdb` does.
+#[test]
+fn bridge_mdb_through_the_kernel_backend_reads_as_bridge_reads_it() {
+    if !patchbay_tests::require(&["bridge", "stdbuf"], "iproute2 coreutils") {
+        return;
+    }
+    let Some(mut lab) = lab("kd") else { return };
+    let k = lab.netns("k").unwrap();
+    for c in [
+        "link add br0 type bridge mcast_querier 1",
+        "link add n1 type veth peer name n2",
+        "link set n1 master br0",
+        "link set n2 up",
+        "link set n1 up",
+        "link set br0 up",
+    ] {
+        backend(&k, &lab.patchbay, &c.split(' ').collect::<Vec<_>>());
+    }
+    let mon = |argv: &[&str]| lab.spawn(&k, argv).unwrap();
+    let pbin = lab.patchbay.to_str().unwrap().to_string();
+    let mons = [
+        mon(&["stdbuf", "-oL", "bridge", "monitor", "mdb"]),
+        mon(&[&pbin, "--backend", "kernel", "bridge", "monitor", "mdb"]),
+    ];
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    for c in [
+        "bridge mdb add dev br0 port n1 grp 239.1.1.9 permanent",
+        "bridge mdb add dev br0 port n1 grp 239.1.1.10",
+        "bridge mdb add dev br0 port n1 grp 239.1.1.11 src 198.18.0.1 permanent",
+        "bridge mdb add dev br0 port n1 grp ff0e::9 permanent",
+    ] {
+        backend(&k, &lab.patchbay, &c.split(' ').collect::<Vec<_>>());
+    }
+    let theirs = |args: &[&str]| {
+        let mut a = vec!["-n", k.as_str()];
+        a.extend_from_slice(args);
+        let o = std::process::Command::new("bridge")
+            .args(&a)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "bridge {a:?}: {o:?}");
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let listed = theirs(&["mdb", "show"]);
+    for g in [
+        "239.1.1.9 permanent",
+        "239.1.1.10 temp",
+        "ff0e::9 permanent",
+    ] {
+        assert!(listed.contains(&format!("port n1 grp {g}")), "{listed}");
+    }
+    assert!(
+        listed.contains("grp 239.1.1.11 src 198.18.0.1 permanent"),
+        "{listed}"
+    );
+    // The same JSON, and the same -d text (the bridge's own entries'
+    // timers run on, so -s is left out).
+    let ours = backend(&k, &lab.patchbay, &["-j", "bridge", "mdb", "show"]);
+    let a: serde_json::Value = serde_json::from_str(&ours).unwrap();
+    let b: serde_json::Value = serde_json::from_str(&theirs(&["-j", "mdb", "show"])).unwrap();
+    assert_eq!(a, b, "patchbay's -j bridge mdb show, then bridge(8)'s");
+    let trim = |s: String| {
+        s.lines()
+            .map(|l| l.trim_end().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        trim(backend(&k, &lab.patchbay, &["-d", "bridge", "mdb", "show"])),
+        trim(theirs(&["-d", "mdb", "show"]))
+    );
+    // A second add of the same entry: the kernel's own reason.
+    let o = run(
+        &k,
+        &lab.patchbay,
+        &[
+            "--backend",
+            "kernel",
+            "bridge",
+            "mdb",
+            "add",
+            "dev",
+            "br0",
+            "port",
+            "n1",
+            "grp",
+            "239.1.1.9",
+            "permanent",
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("already joined") && err.contains("(EEXIST)"),
+        "{err}"
+    );
+    backend(
+        &k,
+        &lab.patchbay,
+        &[
+            "bridge",
+            "mdb",
+            "del",
+            "dev",
+            "br0",
+            "port",
+            "n1",
+            "grp",
+            "239.1.1.9",
+        ],
+    );
+    assert!(!theirs(&["mdb", "show"]).contains("239.1.1.9 "));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let [k_mon, p_mon] = mons.map(|mut m| {
+        m.terminate();
+        let s = String::from_utf8(m.wait_with_output().unwrap().stdout).unwrap();
+        // The kernel's own solicited-node and ff02::6a joins may come
+        // while the monitors start: the commands' entries are compared.
+        s.lines()
+            .filter(|l| !l.contains("grp ff02::"))
+            .map(|l| l.trim_end().to_string())
+            .collect::<Vec<_>>()
+    });
+    assert!(
+        k_mon.contains(&"Deleted dev br0 port n1 grp 239.1.1.9 permanent".to_string()),
+        "{k_mon:?}"
+    );
+    assert_eq!(
+        p_mon, k_mon,
+        "patchbay's bridge monitor mdb, then bridge(8)'s"
+    );
+}

@@ -470,11 +470,6 @@ pub(super) fn del(g: &mut Graph, c: &MdbChange) -> Result<(), CmdError> {
         .map_err(|e| err(cmd, format!("{} (EINVAL)", e.0)))
 }
 
-/// ` %4u.%.2u`, iproute2's aligned timer.
-fn timer(now: Instant, t: Option<Instant>) -> String {
-    aligned(t.map_or(0, |t| to_centis(t.saturating_duration_since(now))))
-}
-
 /// iproute2's `format_timer(cs, 1)`: `%4u.%.2u`.
 fn aligned(cs: u64) -> String {
     format!("{:4}.{:02}", cs / 100, cs % 100)
@@ -526,21 +521,23 @@ impl MdbRow {
     /// The line (without its newline) and the JSON object; `details` and
     /// `stats` as `-d` and `-s`.
     pub fn render(&self, details: bool, stats: bool) -> (String, Value) {
-        let mut line = format!("dev {} port {} grp {} ", self.dev, self.port, self.group);
+        // iproute2 6.1's spacing: each field with a space before it, and
+        // one after the protocol (so `proto kernel  vid 10`).
+        let mut line = format!("dev {} port {} grp {}", self.dev, self.port, self.group);
         let mut row = json!({
             "index": self.dev_index, "dev": self.dev, "port": self.port,
             "grp": self.group.to_string(),
         });
         if let Some(src) = self.src {
-            line.push_str(&format!("src {src} "));
+            line.push_str(&format!(" src {src}"));
             row["src"] = src.to_string().into();
         }
         let state = if self.permanent { "permanent" } else { "temp" };
-        line.push_str(&format!("{state} "));
+        line.push_str(&format!(" {state}"));
         row["state"] = state.into();
         if details {
             if let Some(m) = self.mode {
-                line.push_str(&format!("filter_mode {} ", m.name()));
+                line.push_str(&format!(" filter_mode {}", m.name()));
                 row["filter_mode"] = m.name().into();
             }
             if !self.sources.is_empty() {
@@ -549,7 +546,7 @@ impl MdbRow {
                     .iter()
                     .map(|(a, t)| format!("{a}/{}", aligned(*t).trim()))
                     .collect();
-                line.push_str(&format!("source_list {} ", list.join(",")));
+                line.push_str(&format!(" source_list {}", list.join(",")));
                 row["source_list"] = self
                     .sources
                     .iter()
@@ -559,7 +556,7 @@ impl MdbRow {
             }
             if let Some(p) = self.proto {
                 let o = rtprot_name(p);
-                line.push_str(&format!("proto {o} "));
+                line.push_str(&format!(" proto {o} "));
                 row["protocol"] = o.into();
             }
         }
@@ -572,7 +569,7 @@ impl MdbRow {
         ] {
             if self.flags & bit != 0 {
                 flags.push(name);
-                line.push_str(&format!("{name} "));
+                line.push_str(&format!(" {name}"));
             }
         }
         row["flags"] = flags.into();
@@ -590,7 +587,7 @@ impl MdbRow {
 }
 
 /// A bridge's MDB as rows, in `bridge mdb show` order (newest entry first;
-/// the ports of an entry in port order, then the bridge's host).
+/// of an entry the bridge's host, then the ports in port order).
 pub fn rows(g: &Graph, now: Instant, br: IfId) -> Vec<MdbRow> {
     let f = g.iface(br);
     let Some(b) = f.bridge() else {
@@ -614,6 +611,10 @@ pub fn rows(g: &Graph, now: Instant, br: IfId) -> Vec<MdbRow> {
             vid: k.vid,
             timer_cs: cs(e.timer),
         };
+        // The host first, as the kernel dumps it (`br_mdb_fill_info`).
+        if e.host_joined {
+            out.push(base.clone());
+        }
         for pg in &e.ports {
             let Some(p) = b.port(pg.port) else { continue };
             out.push(MdbRow {
@@ -630,15 +631,92 @@ pub fn rows(g: &Graph, now: Instant, br: IfId) -> Vec<MdbRow> {
                 ..base.clone()
             });
         }
-        if e.host_joined {
-            out.push(base);
-        }
     }
     out
 }
 
-/// `bridge mdb show`: per bridge its entries, newest first (ports of an
-/// entry in port order), then with `-d` its router ports.
+/// A router port as `bridge -d mdb show` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouterRow {
+    pub port: String,
+    /// Centiseconds.
+    pub timer_cs: u64,
+    /// Its `mcast_router` (2: permanent; otherwise temp).
+    pub kind: u8,
+}
+
+/// One bridge's part of `bridge mdb show`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MdbShow {
+    pub dev: String,
+    pub rows: Vec<MdbRow>,
+    pub routers: Vec<RouterRow>,
+}
+
+/// `bridge mdb show` as bridge(8) prints it: per bridge its entries, then
+/// with `-d` its router ports (with `-s` their timers and types).
+pub fn render_show(bridges: &[MdbShow], opts: Opts) -> String {
+    let mut text = String::new();
+    let mut json = Vec::new();
+    for b in bridges {
+        let mut rows = Vec::new();
+        for r in &b.rows {
+            let (line, row) = r.render(opts.details, opts.stats);
+            text.push_str(&line);
+            text.push('\n');
+            rows.push(row);
+        }
+        let mut router = serde_json::Map::new();
+        if opts.details && !b.routers.is_empty() {
+            let kind = |r: &RouterRow| {
+                if r.kind == mcast::ROUTER_PERM {
+                    "permanent"
+                } else {
+                    "temp"
+                }
+            };
+            if opts.stats {
+                for r in &b.routers {
+                    text.push_str(&format!(
+                        "router ports on {}: {} {} {}\n",
+                        b.dev,
+                        r.port,
+                        aligned(r.timer_cs),
+                        kind(r)
+                    ));
+                }
+            } else {
+                let names: Vec<&str> = b.routers.iter().map(|r| r.port.as_str()).collect();
+                text.push_str(&format!(
+                    "router ports on {}: {} \n",
+                    b.dev,
+                    names.join(" ")
+                ));
+            }
+            let list: Vec<Value> = b
+                .routers
+                .iter()
+                .map(|r| {
+                    if opts.stats {
+                        json!({"port": r.port, "timer": aligned(r.timer_cs), "type": kind(r)})
+                    } else {
+                        json!({"port": r.port})
+                    }
+                })
+                .collect();
+            router.insert(b.dev.clone(), Value::Array(list));
+        }
+        json.push(json!({"mdb": rows, "router": router}));
+    }
+    if opts.json {
+        to_json(Value::Array(json))
+    } else {
+        text
+    }
+}
+
+/// `bridge mdb show`: per bridge its entries ([`rows`]), then with `-d`
+/// its router ports.
 pub(super) fn show(
     g: &Graph,
     now: Instant,
@@ -647,68 +725,32 @@ pub(super) fn show(
 ) -> Result<String, CmdError> {
     let cmd = "bridge mdb show";
     let only = dev.map(|d| lookup(g, cmd, d)).transpose()?;
-    let mut text = String::new();
-    let mut json = Vec::new();
+    let mut bridges = Vec::new();
     for (id, f) in g.iter() {
         let Some(b) = f.bridge() else { continue };
         if only.is_some_and(|o| o != id) {
             continue;
         }
-        let mut rows = Vec::new();
-        for r in self::rows(g, now, id) {
-            let (line, row) = r.render(opts.details, opts.stats);
-            text.push_str(&line);
-            text.push('\n');
-            rows.push(row);
-        }
-        let routers: Vec<_> = b
+        let routers = b
             .ports()
             .filter(|p| p.mc.v.iter().any(|v| v.is_router))
-            .map(|p| {
-                let t = p.mc.v.iter().filter_map(|v| v.router_timer).max();
-                let kind = if p.mc.router == mcast::ROUTER_PERM {
-                    "permanent"
-                } else {
-                    "temp"
-                };
-                (g.iface(p.ifid).name.clone(), t, kind)
+            .map(|p| RouterRow {
+                port: g.iface(p.ifid).name.clone(),
+                timer_cs: p
+                    .mc
+                    .v
+                    .iter()
+                    .filter_map(|v| v.router_timer)
+                    .max()
+                    .map_or(0, |t| to_centis(t.saturating_duration_since(now))),
+                kind: p.mc.router,
             })
             .collect();
-        let mut router = serde_json::Map::new();
-        if opts.details && !routers.is_empty() {
-            if opts.stats {
-                for (n, t, kind) in &routers {
-                    text.push_str(&format!(
-                        "router ports on {}: {n} {} {kind}\n",
-                        f.name,
-                        timer(now, *t)
-                    ));
-                }
-            } else {
-                let names: Vec<&str> = routers.iter().map(|r| r.0.as_str()).collect();
-                text.push_str(&format!(
-                    "router ports on {}: {} \n",
-                    f.name,
-                    names.join(" ")
-                ));
-            }
-            let list: Vec<Value> = routers
-                .iter()
-                .map(|(n, t, kind)| {
-                    if opts.stats {
-                        json!({"port": n, "timer": timer(now, *t), "type": kind})
-                    } else {
-                        json!({"port": n})
-                    }
-                })
-                .collect();
-            router.insert(f.name.clone(), Value::Array(list));
-        }
-        json.push(json!({"mdb": rows, "router": router}));
+        bridges.push(MdbShow {
+            dev: f.name.clone(),
+            rows: rows(g, now, id),
+            routers,
+        });
     }
-    Ok(if opts.json {
-        to_json(Value::Array(json))
-    } else {
-        text
-    })
+    Ok(render_show(&bridges, opts))
 }

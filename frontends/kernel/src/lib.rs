@@ -97,11 +97,74 @@ fn errno_text(e: &io::Error) -> String {
     }
 }
 
+/// A request the kernel refused: its errno, and the reason it gave
+/// (NLMSGERR_ATTR_MSG) when it gave one.
+#[derive(Debug)]
+struct NlError {
+    error: io::Error,
+    msg: Option<String>,
+}
+
+impl NlError {
+    /// `REASON (ERRNO)`, or the errno's words alone.
+    fn text(&self) -> String {
+        let name = match self.error.raw_os_error() {
+            Some(libc::EINVAL) => "EINVAL",
+            Some(libc::EEXIST) => "EEXIST",
+            Some(libc::ENOENT) => "ENOENT",
+            Some(libc::EBUSY) => "EBUSY",
+            Some(libc::ENOSPC) => "ENOSPC",
+            Some(libc::E2BIG) => "E2BIG",
+            Some(libc::EOPNOTSUPP) => "EOPNOTSUPP",
+            _ => "",
+        };
+        match &self.msg {
+            Some(m) if !name.is_empty() => format!("{m} ({name})"),
+            Some(m) => format!("{m} ({})", errno_text(&self.error)),
+            None => errno_text(&self.error),
+        }
+    }
+}
+
+/// The NLMSGERR_ATTR_MSG of an NLMSG_ERROR with NLM_F_ACK_TLVS: after the
+/// errno and the request's header (all of the request without
+/// NLM_F_CAPPED).
+fn extack_message(m: &[u8]) -> Option<String> {
+    let flags = u16::from_ne_bytes([m[6], m[7]]);
+    if flags & 0x200 == 0 || m.len() < 36 {
+        return None;
+    }
+    let echoed = if flags & 0x100 != 0 {
+        16
+    } else {
+        u32::from_ne_bytes(m[20..24].try_into().ok()?) as usize
+    };
+    let mut i = (20 + echoed).next_multiple_of(4);
+    while i + 4 <= m.len() {
+        let l = usize::from(u16::from_ne_bytes([m[i], m[i + 1]]));
+        let t = u16::from_ne_bytes([m[i + 2], m[i + 3]]);
+        if l < 4 || i + l > m.len() {
+            return None;
+        }
+        if t == 1 {
+            let v = &m[i + 4..i + l];
+            let v = v.split(|b| *b == 0).next().unwrap_or(v);
+            return Some(String::from_utf8_lossy(v).into_owned());
+        }
+        i += l.next_multiple_of(4);
+    }
+    None
+}
+
 impl Kernel {
     pub fn open() -> io::Result<Kernel> {
         let mut sock = Socket::new(NETLINK_ROUTE)?;
         sock.bind_auto()?;
         sock.connect(&SocketAddr::new(0, 0))?;
+        // The kernel's reasons with its errors (`bridge mdb` gives most of
+        // its answers so), without the request echoed back.
+        sock.set_ext_ack(true)?;
+        sock.set_cap_ack(true)?;
         Ok(Kernel {
             sock,
             seq: 0,
@@ -116,43 +179,73 @@ impl Kernel {
         m: RouteNetlinkMessage,
         flags: u16,
     ) -> io::Result<Vec<RouteNetlinkMessage>> {
-        self.seq += 1;
         let mut hdr = NetlinkHeader::default();
         hdr.flags = NLM_F_REQUEST | flags;
-        hdr.sequence_number = self.seq;
         let mut msg = NetlinkMessage::new(hdr, NetlinkPayload::from(m));
         msg.finalize();
         let mut buf = vec![0u8; msg.buffer_len()];
         msg.serialize(&mut buf);
-        self.sock.send(&buf, 0)?;
-        let mut out = Vec::new();
+        self.request_raw(buf)
+            .map_err(|e| e.error)?
+            .iter()
+            .map(|b| {
+                let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(b)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                match m.payload {
+                    NetlinkPayload::InnerMessage(i) => Ok(i),
+                    _ => Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "an answer that is not a message",
+                    )),
+                }
+            })
+            .collect()
+    }
+
+    /// Sends a request (its sequence number set here) as bytes and reads
+    /// the answer: each message of a dump as bytes, or the acknowledgement;
+    /// an error comes with the kernel's extended-ack message, if any.
+    fn request_raw(&mut self, mut buf: Vec<u8>) -> Result<Vec<Vec<u8>>, NlError> {
+        self.seq += 1;
+        buf[8..12].copy_from_slice(&self.seq.to_ne_bytes());
+        let flags = u16::from_ne_bytes([buf[6], buf[7]]);
         let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
+        let plain = |error: io::Error| NlError { error, msg: None };
+        self.sock.send(&buf, 0).map_err(plain)?;
+        let mut out = Vec::new();
         loop {
-            let (data, _) = self.sock.recv_from_full()?;
+            let (data, _) = self.sock.recv_from_full().map_err(plain)?;
             let mut off = 0;
             while off + 16 <= data.len() {
-                let len = u32::from_ne_bytes(data[off..off + 4].try_into().expect("4")) as usize;
-                if len < 16 || off + len > data.len() {
+                let m = &data[off..];
+                let len = u32::from_ne_bytes(m[..4].try_into().expect("4")) as usize;
+                if len < 16 || len > m.len() {
                     break;
                 }
-                let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&data[off..off + len])
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                let m = &m[..len];
                 off += (len + 3) & !3;
-                match m.payload {
-                    NetlinkPayload::Done(_) => return Ok(out),
-                    NetlinkPayload::Error(e) => {
-                        return match e.code {
-                            None => Ok(out),
-                            Some(c) => Err(io::Error::from_raw_os_error(-c.get())),
-                        };
+                match u16::from_ne_bytes([m[4], m[5]]) {
+                    // NLMSG_DONE
+                    3 => return Ok(out),
+                    // NLMSG_ERROR: 0 acknowledges.
+                    2 if len >= 20 => {
+                        let code = i32::from_ne_bytes(m[16..20].try_into().expect("4"));
+                        if code == 0 {
+                            return Ok(out);
+                        }
+                        return Err(NlError {
+                            error: io::Error::from_raw_os_error(-code),
+                            msg: extack_message(m),
+                        });
                     }
-                    NetlinkPayload::InnerMessage(i) => {
-                        out.push(i);
+                    // NLMSG_NOOP, NLMSG_OVERRUN
+                    1 | 4 => {}
+                    _ => {
+                        out.push(m.to_vec());
                         if !dump {
                             return Ok(out);
                         }
                     }
-                    _ => {}
                 }
             }
         }
@@ -282,7 +375,10 @@ impl Kernel {
                 | Command::VlanDel(_)
                 | Command::VlanShow { .. }
                 | Command::BridgeLinkSet { .. }
-                | Command::BridgeLinkShow { .. } => {}
+                | Command::BridgeLinkShow { .. }
+                | Command::MdbAdd(_)
+                | Command::MdbDel(_)
+                | Command::MdbShow { .. } => {}
                 other => {
                     return Err(format!(
                     "the kernel backend does not carry this command yet ({}); nothing was changed",
@@ -609,11 +705,92 @@ impl Kernel {
             Command::VlanShow { dev } => self.vlan_show(dev.as_deref(), opts),
             Command::TuntapAdd { name } => tuntap(name, true).map(|_| String::new()),
             Command::TuntapDel { name } => tuntap(name, false).map(|_| String::new()),
+            Command::MdbAdd(c) => self.mdb_change(c, true).map(|_| String::new()),
+            Command::MdbDel(c) => self.mdb_change(c, false).map(|_| String::new()),
+            Command::MdbShow { dev } => self.mdb_show(dev.as_deref(), opts),
             other => Err(format!(
                 "the kernel backend does not carry {} yet",
                 command_name(other)
             )),
         }
+    }
+
+    /// `bridge mdb add|replace|del` (RTM_NEWMDB, RTM_DELMDB with
+    /// MDBA_SET_ENTRY, as bridge(8) sends them); the kernel's reason when
+    /// it refuses.
+    fn mdb_change(&mut self, c: &cmd::mdb::MdbChange, add: bool) -> Result<(), String> {
+        use patchbay_io::rtnl::mdb;
+        let verb = match (add, c.replace) {
+            (false, _) => "del",
+            (true, true) => "replace",
+            (true, false) => "add",
+        };
+        let what = format!(
+            "bridge mdb {verb} dev {} port {} grp {}",
+            c.dev, c.port, c.grp
+        );
+        let br = self.need_index(&what, &c.dev)?;
+        let port = self.need_index(&what, &c.port)?;
+        let (ty, flags) = if add {
+            let how = if c.replace { NLM_F_REPLACE } else { NLM_F_EXCL };
+            (mdb::RTM_NEWMDB, NLM_F_CREATE | how)
+        } else {
+            (mdb::RTM_DELMDB, 0)
+        };
+        let req = mdb::request(
+            ty,
+            NLM_F_REQUEST | NLM_F_ACK | flags,
+            0,
+            br,
+            port,
+            c.permanent,
+            c.vid.unwrap_or(0),
+            c.grp,
+            c.src,
+        );
+        self.request_raw(req)
+            .map(drop)
+            .map_err(|e| format!("{what}: {}", e.text()))
+    }
+
+    /// `bridge mdb show [dev BRIDGE]` from an RTM_GETMDB dump, printed as
+    /// patchbay's (and bridge(8)) print it.
+    fn mdb_show(&mut self, dev: Option<&str>, opts: Opts) -> Result<String, String> {
+        use patchbay_core::cmd::mdb::{render_show, MdbShow, RouterRow};
+        use patchbay_io::rtnl::mdb;
+        let what = "bridge mdb show";
+        let only = dev.map(|d| self.need_index(what, d)).transpose()?;
+        let names = self
+            .names()
+            .map_err(|e| format!("{what}: {}", errno_text(&e)))?;
+        let name = |i: u32| names.get(&i).cloned().unwrap_or_else(|| format!("if{i}"));
+        let msgs = self
+            .request_raw(mdb::dump_request(NLM_F_REQUEST | NLM_F_DUMP, 0))
+            .map_err(|e| format!("{what}: {}", e.text()))?;
+        let mut bridges: Vec<MdbShow> = Vec::new();
+        for m in msgs.iter().filter_map(|m| mdb::parse(m)) {
+            if only.is_some_and(|o| o != m.bridge) {
+                continue;
+            }
+            let dev = name(m.bridge);
+            // A large MDB comes in several messages: one bridge each.
+            if bridges.last().is_none_or(|b| b.dev != dev) {
+                bridges.push(MdbShow {
+                    dev,
+                    rows: Vec::new(),
+                    routers: Vec::new(),
+                });
+            }
+            let b = bridges.last_mut().expect("pushed");
+            b.rows
+                .extend(m.entries.iter().map(|e| e.row(m.bridge, &name)));
+            b.routers.extend(m.routers.iter().map(|r| RouterRow {
+                port: name(r.ifindex),
+                timer_cs: u64::from(r.timer.unwrap_or(0)),
+                kind: r.kind.unwrap_or(1),
+            }));
+        }
+        Ok(render_show(&bridges, opts))
     }
 
     /// A device's kind as the kernel reports it (`vxlan`, `bridge`, ...).
@@ -1179,9 +1356,6 @@ fn port_data(p: &cmd::PortChanges) -> Vec<InfoBridgePort> {
 fn command_name(c: &Command) -> &'static str {
     match c {
         Command::FdbAdd(_) | Command::FdbDel { .. } | Command::FdbShow { .. } => "bridge fdb",
-        Command::MdbAdd(_) | Command::MdbDel(_) | Command::MdbShow { .. } => {
-            "bridge mdb (use the kernel's own: bridge mdb show)"
-        }
         Command::VlanAdd(_) | Command::VlanDel(_) | Command::VlanShow { .. } => "bridge vlan",
         Command::BridgeLinkSet { .. } | Command::BridgeLinkShow { .. } => "bridge link",
         Command::Stats { .. } => "stats",

@@ -491,7 +491,7 @@ mod tests {
         assert_eq!(back.entries, vec![v3]);
         assert_eq!(
             describe(&back, &names, true, true),
-            "dev br0 port n1 grp 239.1.1.1 temp filter_mode exclude source_list 198.18.7.2/0.00 proto kernel fast_leave  vid 10    1.00"
+            "dev br0 port n1 grp 239.1.1.1 temp filter_mode exclude source_list 198.18.7.2/0.00 proto kernel  fast_leave vid 10    1.00"
         );
         // Requests: a (S,G) add carries its source in MDBA_SET_ENTRY_ATTRS.
         let req = request(
