@@ -334,6 +334,58 @@ fn fast_leave_deletes_at_once() {
     assert!(!igmp_sent(&out).iter().any(|q| q.1 == igmp::QUERY));
 }
 
+/// What the bridge announces (RTM_NEWMDB/RTM_DELMDB, `br_mdb_notify` and
+/// `br_rtr_notify`): a new member before its timer starts, a fast leave
+/// with its flag, a member that timed out, and a router port that came
+/// and went; a refreshing report announces nothing.
+#[test]
+fn mdb_changes_and_router_ports_are_announced_as_the_kernel_does() {
+    use patchbay_core::bridge::mcast::MDB_FLAGS_FAST_LEAVE;
+    use patchbay_core::graph::Event;
+    let mut lab = querier_lab(3);
+    lab.g.record_events(true);
+    lab.run("bridge link set dev p1 fastleave on");
+    lab.now = at(20_000);
+    lab.send(1, &join(1, G));
+    lab.send(1, &join(1, G));
+    lab.send(2, &join(2, G));
+    lab.send(1, &leave(1, G));
+    lab.send(3, &general_query(3, [198, 18, 0, 9]));
+    // The router port times out at 255 s, p2's membership at 260 s.
+    lab.tick(at(20_000 + 255_000));
+    lab.tick(at(20_000 + 260_000));
+    let mut seen = Vec::new();
+    while let Some(e) = lab.g.poll_event() {
+        match e {
+            Event::Mdb { port, note, .. } => seen.push(format!(
+                "{} {} {} flags {} timer {}",
+                if note.added { "new" } else { "del" },
+                lab.g.iface(port).name,
+                note.key.group,
+                note.flags,
+                note.timer_cs
+            )),
+            Event::MdbRouter { port, added, .. } => seen.push(format!(
+                "router {} {}",
+                if added { "new" } else { "del" },
+                lab.g.iface(port).name
+            )),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "new p1 239.1.1.1 flags 0 timer 0".to_string(),
+            "new p2 239.1.1.1 flags 0 timer 0".into(),
+            format!("del p1 239.1.1.1 flags {MDB_FLAGS_FAST_LEAVE} timer 26000"),
+            "router new p3".into(),
+            "router del p3".into(),
+            "del p2 239.1.1.1 flags 0 timer 0".into(),
+        ]
+    );
+}
+
 #[test]
 fn another_querier_is_elected_by_lowest_address_and_marks_a_router_port() {
     let mut lab = querier_lab(4);
@@ -538,6 +590,17 @@ fn bridge_mdb_add_del_show() {
     assert_eq!(rows[2]["vid"], 5);
     assert_eq!(rows[2]["state"], "permanent");
     assert_eq!(rows[0]["port"], "br0");
+    // `save` keeps the entries added by hand, as comments to run once
+    // the ports forward (the bridge's host entry is not a port's).
+    let saved = lab.run("save");
+    assert!(
+        saved.ends_with(
+            "# MDB entries added by hand: run these once the ports forward\n\
+             # bridge mdb add dev br0 port p1 grp 239.9.9.9 permanent vid 5\n\
+             # bridge mdb add dev br0 port p2 grp 239.9.9.9 permanent\n"
+        ),
+        "{saved}"
+    );
     // A permanent entry outlives every timer; a leave does not end it.
     lab.now = at(20_000);
     lab.send(2, &leave(2, [239, 9, 9, 9]));

@@ -161,6 +161,48 @@ pub fn save(g: &Graph, netns: &dyn Fn(IfId) -> Option<String>) -> String {
             line(words(&["link", "set", &f.name, "up"]));
         }
     }
+    // MDB entries added by hand, as comments: an entry needs its port
+    // forwarding (the kernel refuses one on a disabled port too), which a
+    // replay at start cannot promise, so they are kept to run by hand.
+    let mut first = true;
+    for &(_, f) in &devs {
+        let Some(b) = f.bridge() else { continue };
+        let mut entries: Vec<_> = b.mc.entries();
+        entries.reverse();
+        for (k, e) in entries {
+            for pg in e
+                .ports
+                .iter()
+                .filter(|pg| pg.origin == crate::bridge::mcast::Origin::Static)
+            {
+                let Some(p) = b.port(pg.port) else { continue };
+                if std::mem::take(&mut first) {
+                    out.push_str("# MDB entries added by hand: run these once the ports forward\n");
+                }
+                let mut w = words(&[
+                    "bridge",
+                    "mdb",
+                    "add",
+                    "dev",
+                    &f.name,
+                    "port",
+                    &g.iface(p.ifid).name,
+                    "grp",
+                    &k.group.to_string(),
+                ]);
+                if let Some(src) = k.src {
+                    w.extend(words(&["src", &src.to_string()]));
+                }
+                w.push(if pg.permanent { "permanent" } else { "temp" }.into());
+                if k.vid != 0 {
+                    w.extend(words(&["vid", &k.vid.to_string()]));
+                }
+                out.push_str("# ");
+                out.push_str(&w.iter().map(|x| quote(x)).collect::<Vec<_>>().join(" "));
+                out.push('\n');
+            }
+        }
+    }
     out
 }
 
