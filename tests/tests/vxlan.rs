@@ -307,6 +307,10 @@ fn three_patchbay_instances_form_one_segment_by_head_end_replication() {
         )
         .unwrap_or_else(|e| panic!("h{} to h{}: {e}", x + 1, y + 1));
     }
+    // TCP with the hosts' default offloads, patchbay to patchbay: a TSO
+    // packet leaves as one UDP GSO send and arrives as one GRO read (the
+    // kernel bridge between carries it whole); every byte arrives intact.
+    tcp_transfer(&hosts[0], &hosts[1], "198.18.50.2", 4 << 20);
     // A broadcast arrives once at each other host: h1 pings the subnet's
     // broadcast address; h2 and h3 count the echo requests they receive.
     let counters: Vec<_> = hosts[1..]

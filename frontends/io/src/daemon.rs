@@ -721,7 +721,7 @@ impl Daemon {
         // port, as a burst from a port does.
         let mut burst = 0;
         while let Some(u) = self.underlays.get(i) {
-            let (n, from) = match u.udp.recv_from(&mut buf) {
+            let (n, src, seg) = match u.recv(&mut buf) {
                 Ok(r) => r,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => {
@@ -729,27 +729,25 @@ impl Daemon {
                     break;
                 }
             };
-            let vni = buf
-                .get(4..7)
-                .map(|b| u32::from_be_bytes([0, b[0], b[1], b[2]]));
-            let dev = u.devs.iter().copied().find(|d| {
-                matches!(self.graph.get(*d).map(|f| &f.kind), Some(Kind::Vxlan(v)) if Some(v.cfg.vni) == vni)
-            });
-            let Some(dev) = dev else { continue };
-            let now = self.now();
-            // A dual-stack socket reports IPv4 senders as ::ffff:a.b.c.d.
-            let src = match from.ip() {
-                std::net::IpAddr::V6(a) => a
-                    .to_ipv4_mapped()
-                    .map_or(std::net::IpAddr::V6(a), std::net::IpAddr::V4),
-                a => a,
-            };
-            self.graph
-                .receive_underlay(now, dev, src, &buf[..n], &mut self.out);
-            burst += 1;
-            if burst == BURST {
-                self.flush();
-                burst = 0;
+            // A coalesced run (UDP GRO) is its datagrams back to back.
+            for d in buf[..n].chunks(seg.unwrap_or(n).max(1)) {
+                let vni = d
+                    .get(4..7)
+                    .map(|b| u32::from_be_bytes([0, b[0], b[1], b[2]]));
+                let Some(u) = self.underlays.get(i) else {
+                    break;
+                };
+                let dev = u.devs.iter().copied().find(|d| {
+                    matches!(self.graph.get(*d).map(|f| &f.kind), Some(Kind::Vxlan(v)) if Some(v.cfg.vni) == vni)
+                });
+                let Some(dev) = dev else { continue };
+                let now = self.now();
+                self.graph.receive_underlay(now, dev, src, d, &mut self.out);
+                burst += 1;
+                if burst == BURST {
+                    self.flush();
+                    burst = 0;
+                }
             }
         }
         self.flush();
@@ -859,21 +857,56 @@ impl Daemon {
         }
     }
 
-    /// Sends the VXLAN datagrams of this burst.
+    /// Sends the VXLAN datagrams of this burst: a run of one flow's
+    /// datagrams of one size (a TSO packet the core segmented) in one UDP
+    /// GSO send where it can, the rest one by one.
     fn underlay_send(&mut self) {
-        for d in &self.out.datagrams {
+        let ds = &self.out.datagrams;
+        let mut i = 0;
+        while i < ds.len() {
+            let d = &ds[i];
             let Some(Kind::Vxlan(v)) = self.graph.get(d.dev).map(|f| &f.kind) else {
+                i += 1;
                 continue;
             };
             let Some(u) = self.underlays.iter_mut().find(|u| u.devs.contains(&d.dev)) else {
+                i += 1;
                 continue;
             };
-            if let Err(e) = u.send(&v.cfg, &d.encap, self.out.datagram(d)) {
-                debug!(dst = %d.encap.dst, "underlay send: {e}");
+            // The run: same device and outer fields, the first's size (the
+            // last may be shorter), within one GSO send's limits.
+            let mut end = i + 1;
+            let mut bytes = d.len as usize;
+            while end < ds.len()
+                && end - i < crate::underlay::GSO_MAX_SEGS
+                && ds[end].dev == d.dev
+                && ds[end].encap == d.encap
+                && ds[end].len <= d.len
+                && ds[end - 1].len == d.len
+                && bytes + ds[end].len as usize <= crate::underlay::GSO_MAX_BYTES
+            {
+                bytes += ds[end].len as usize;
+                end += 1;
+            }
+            let mut run: [&[u8]; crate::underlay::GSO_MAX_SEGS] =
+                [&[]; crate::underlay::GSO_MAX_SEGS];
+            for (r, x) in run.iter_mut().zip(&ds[i..end]) {
+                *r = self.out.datagram(x);
+            }
+            let run = &run[..end - i];
+            if !u.send_gso(&v.cfg, &d.encap, run) {
+                let mut failed = 0;
+                for p in run {
+                    if let Err(e) = u.send(&v.cfg, &d.encap, p) {
+                        debug!(dst = %d.encap.dst, "underlay send: {e}");
+                        failed += 1;
+                    }
+                }
                 if let Some(f) = self.graph.get_mut(d.dev) {
-                    f.counters.drops[DropReason::TxError as usize] += 1;
+                    f.counters.drops[DropReason::TxError as usize] += failed;
                 }
             }
+            i = end;
         }
     }
 
