@@ -1823,6 +1823,56 @@ impl Graph {
         self.fate(id, before, out);
     }
 
+    /// A run of datagrams that arrived together on the underlay for VXLAN
+    /// device `id` (one UDP GRO read): where their inner frames are one
+    /// TCP flow's segments in order, they go on as one segmentation-offload
+    /// frame (`wire::gro::coalesce`, as the kernel's GRO would merge them),
+    /// the rest one by one as [`Graph::receive_underlay`] takes them.
+    pub fn receive_underlay_run(
+        &mut self,
+        now: Instant,
+        id: IfId,
+        src: core::net::IpAddr,
+        run: &[&[u8]],
+        out: &mut Outputs,
+    ) {
+        let Some(f) = self.get(id) else { return };
+        if !matches!(f.kind, Kind::Vxlan(_)) {
+            return;
+        }
+        let before = self.fate_mark(out);
+        let mut inner: smallvec::SmallVec<[&[u8]; 64]> = smallvec::SmallVec::new();
+        let mut i = 0;
+        while i < run.len() {
+            // The inner frames of the datagrams from i on with one VNI.
+            inner.clear();
+            let mut vni0 = None;
+            for d in &run[i..] {
+                match crate::wire::vxlan::parse(d) {
+                    Ok((vni, f)) if vni0.is_none_or(|v| v == vni) => {
+                        vni0 = Some(vni);
+                        inner.push(f);
+                    }
+                    _ => break,
+                }
+            }
+            match (vni0, crate::wire::gro::coalesce(&inner)) {
+                (Some(vni), Some((merged, off, n))) => {
+                    match Frame::parse(&merged, None, off) {
+                        Ok(frame) => self.underlay_frame(now, id, src, vni, frame, out),
+                        Err(r) => dropped!(self, self.iface_mut(id).counters, r),
+                    }
+                    i += n;
+                }
+                _ => {
+                    self.underlay_in(now, id, src, run[i], out);
+                    i += 1;
+                }
+            }
+        }
+        self.fate(id, before, out);
+    }
+
     fn underlay_in(
         &mut self,
         now: Instant,
@@ -1839,6 +1889,20 @@ impl Graph {
             Ok(f) => f,
             Err(r) => return dropped!(self, iface.counters, r),
         };
+        self.underlay_frame(now, id, src, vni, frame, out);
+    }
+
+    /// A decapsulated frame into VXLAN device `id` (`vxlan_rcv`).
+    fn underlay_frame(
+        &mut self,
+        now: Instant,
+        id: IfId,
+        src: core::net::IpAddr,
+        vni: u32,
+        frame: Frame<'_>,
+        out: &mut Outputs,
+    ) {
+        let iface = self.iface_mut(id);
         let Kind::Vxlan(v) = &mut iface.kind else {
             unreachable!("checked")
         };

@@ -8,6 +8,7 @@
 
 pub mod bpdu;
 pub mod csum;
+pub mod gro;
 pub mod gso;
 pub mod host;
 pub mod igmp;

@@ -729,11 +729,21 @@ impl Daemon {
                     break;
                 }
             };
-            // A coalesced run (UDP GRO) is its datagrams back to back.
-            for d in buf[..n].chunks(seg.unwrap_or(n).max(1)) {
-                let vni = d
-                    .get(4..7)
-                    .map(|b| u32::from_be_bytes([0, b[0], b[1], b[2]]));
+            // A coalesced run (UDP GRO) is its datagrams back to back: each
+            // stretch of one VNI goes to its device as a run (whose TCP
+            // segments the core may coalesce in turn).
+            let seg = seg.unwrap_or(n).max(1);
+            let mut chunks = buf[..n].chunks(seg).peekable();
+            while let Some(first) = chunks.next() {
+                let vni_of = |d: &[u8]| {
+                    d.get(4..7)
+                        .map(|b| u32::from_be_bytes([0, b[0], b[1], b[2]]))
+                };
+                let vni = vni_of(first);
+                let mut run: smallvec::SmallVec<[&[u8]; 64]> = smallvec::smallvec![first];
+                while let Some(d) = chunks.next_if(|d| vni_of(d) == vni) {
+                    run.push(d);
+                }
                 let Some(u) = self.underlays.get(i) else {
                     break;
                 };
@@ -742,9 +752,15 @@ impl Daemon {
                 });
                 let Some(dev) = dev else { continue };
                 let now = self.now();
-                self.graph.receive_underlay(now, dev, src, d, &mut self.out);
-                burst += 1;
-                if burst == BURST {
+                if run.len() == 1 {
+                    self.graph
+                        .receive_underlay(now, dev, src, first, &mut self.out);
+                } else {
+                    self.graph
+                        .receive_underlay_run(now, dev, src, &run, &mut self.out);
+                }
+                burst += run.len();
+                if burst >= BURST {
                     self.flush();
                     burst = 0;
                 }
