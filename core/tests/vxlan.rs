@@ -410,3 +410,74 @@ fn proxy_answers_from_the_neighbour_table_and_misses_are_reported() {
         "flush keeps permanent entries, as ip neigh flush does"
     );
 }
+
+/// A run of datagrams from one UDP GRO read (`Graph::receive_underlay_run`):
+/// one TCP flow's segments in order reach the host as one
+/// segmentation-offload frame, as the kernel's GRO would hand them up; a
+/// corrupt segment in the run is never merged, and its neighbours go on
+/// one by one.
+#[test]
+fn a_run_of_tcp_segments_arrives_as_one_offload_frame() {
+    let mut g = Graph::new();
+    ok(
+        &mut g,
+        "link add vx0 type vxlan id 100 local 198.18.0.1 dstport 4789",
+    );
+    let vx = g.by_name("vx0").unwrap();
+    g.attach(
+        vx,
+        Attachment {
+            id: AttachId(1),
+            role: Role::Host,
+        },
+    );
+    ok(&mut g, "link set vx0 up");
+    let dst = g.iface(vx).mac;
+    let payload: Vec<u8> = (0..4000u32).map(|i| (i * 13) as u8).collect();
+    let mut tso = Vec::new();
+    etherparse::PacketBuilder::ethernet2(Mac::local(7).0, dst.0)
+        .ipv4([198, 18, 9, 1], [198, 18, 9, 2], 64)
+        .tcp(40000, 5001, 1000, 64240)
+        .ack(7)
+        .write(&mut tso, &payload)
+        .unwrap();
+    let off = Offload {
+        flags: Offload::NEEDS_CSUM,
+        gso_type: 1,
+        hdr_len: 54,
+        gso_size: 1400,
+        csum_start: 34,
+        csum_offset: 16,
+    };
+    let segs = patchbay_core::wire::gso::segment(
+        &patchbay_core::wire::Frame::parse(&tso, None, off).unwrap(),
+    )
+    .unwrap();
+    let dgrams: Vec<Vec<u8>> = segs
+        .iter()
+        .map(|s| {
+            let mut d = vec![0x08, 0, 0, 0, 0, 0, 100, 0];
+            d.extend_from_slice(s);
+            d
+        })
+        .collect();
+    let run: Vec<&[u8]> = dgrams.iter().map(Vec::as_slice).collect();
+    let src = "198.18.0.2".parse().unwrap();
+    let mut out = Outputs::new();
+    g.receive_underlay_run(Instant::ZERO, vx, src, &run, &mut out);
+    let b = out.batch(AttachId(1)).expect("the host got it");
+    assert_eq!(b.frames.len(), 1, "one frame for three segments");
+    let o = b.frames[0].offload;
+    assert_eq!((o.gso_type, o.gso_size, o.csum_start), (1, 1400, 34));
+    assert_eq!(b.frames[0].len as usize, 54 + 4000);
+    out.flush(|_, _| {});
+    // The middle segment corrupt: three frames, none merged.
+    let mut bad = dgrams.clone();
+    let l = bad[1].len();
+    bad[1][l - 1] ^= 0xff;
+    let run: Vec<&[u8]> = bad.iter().map(Vec::as_slice).collect();
+    g.receive_underlay_run(Instant::ZERO, vx, src, &run, &mut out);
+    let b = out.batch(AttachId(1)).expect("the host got them");
+    assert_eq!(b.frames.len(), 3);
+    assert!(b.frames.iter().all(|f| !f.offload.is_gso()));
+}

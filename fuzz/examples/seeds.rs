@@ -8,7 +8,7 @@
 use patchbay_core::wire::bpdu::{Bpdu, BridgeId, ConfigBpdu, RstBpdu, RstRole};
 use patchbay_core::wire::host;
 use patchbay_core::wire::lacp::{self, Lacpdu, Marker, PortInfo};
-use patchbay_core::wire::{build_frame, Mac, Tag};
+use patchbay_core::wire::{build_frame, Frame, Mac, Offload, Tag};
 use patchbay_fuzz::{op, ATTACHED};
 use std::time::Duration;
 
@@ -50,6 +50,14 @@ impl Prog {
     }
     fn underlay(mut self, src: u8, p: &[u8]) -> Self {
         self.0.extend([op::UNDERLAY, src]);
+        self.0.extend((p.len() as u16).to_le_bytes());
+        self.0.extend(p);
+        self
+    }
+    /// A UDP GRO read: datagrams `seg` bytes apart.
+    fn underlay_run(mut self, src: u8, seg: u16, p: &[u8]) -> Self {
+        self.0.extend([op::UNDERLAY, src | 0x80]);
+        self.0.extend(seg.to_le_bytes());
         self.0.extend((p.len() as u16).to_le_bytes());
         self.0.extend(p);
         self
@@ -203,6 +211,25 @@ fn main() {
     vnet[6..8].copy_from_slice(&34u16.to_le_bytes());
     vnet[8..10].copy_from_slice(&16u16.to_le_bytes());
 
+    // The same TCP frame segmented and encapsulated: a run of VXLAN
+    // datagrams as one UDP GRO read hands them over.
+    let off = Offload {
+        flags: 1,
+        gso_type: 1,
+        hdr_len: 54,
+        gso_size: 1448,
+        csum_start: 34,
+        csum_offset: 16,
+    };
+    let mut gro_run = Vec::new();
+    for seg in patchbay_core::wire::gso::segment(&Frame::parse(&gso, None, off).expect("gso"))
+        .expect("segments")
+    {
+        gro_run.extend(patchbay_core::wire::vxlan::header(100));
+        gro_run.extend(seg);
+    }
+    let gro_seg = (8 + 14 + 20 + 20 + 1448) as u16;
+
     let frames: Vec<(&str, Prog)> = vec![
         (
             "stp-config",
@@ -288,6 +315,14 @@ fn main() {
                 .underlay(3, &vx_udp)
                 .underlay(2, &[8, 0, 0, 0])
                 .time(255)
+                .time(255),
+        ),
+        (
+            "vxlan-gro",
+            Prog::default()
+                .underlay_run(2, gro_seg, &gro_run)
+                .underlay_run(2, 7, &gro_run)
+                .underlay_run(3, gro_seg - 1, &gro_run)
                 .time(255),
         ),
         (

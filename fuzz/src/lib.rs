@@ -169,7 +169,10 @@ pub mod op {
     pub const FRAME: u8 = 0;
     /// `[1, t]`: the clock moves `t` × 50 ms and the timers run.
     pub const TIME: u8 = 1;
-    /// `[2, src, len u16 le, payload]`: a UDP payload vx0's underlay received from 198.18.0.src.
+    /// `[2, src, len u16 le, payload]`: a UDP payload vx0's underlay
+    /// received from 198.18.0.src; with `src` ≥ 128, `[2, src, seg u16
+    /// le, len u16 le, payload]`: a UDP GRO read of datagrams `seg` bytes apart
+    /// (`Graph::receive_underlay_run`), from 198.18.0.(src − 128).
     pub const UNDERLAY: u8 = 2;
     /// `[3, port]`: the port's carrier flips.
     pub const CARRIER: u8 = 3;
@@ -235,12 +238,23 @@ pub fn frames(data: &[u8]) {
                 timers(&mut g, now, &mut out);
             }
             op::UNDERLAY => {
-                let (Some(src), Some(len)) = (r.byte(), r.u16()) else {
-                    break;
+                let Some(src) = r.byte() else { break };
+                let seg = if src >= 128 {
+                    let Some(s) = r.u16() else { break };
+                    Some(usize::from(s).max(1))
+                } else {
+                    None
                 };
+                let Some(len) = r.u16() else { break };
                 let payload = r.take(usize::from(len));
-                let src = core::net::IpAddr::from([198, 18, 0, src]);
-                g.receive_underlay(now, vx0, src, payload, &mut out);
+                let from = core::net::IpAddr::from([198, 18, 0, src & 0x7f]);
+                match seg {
+                    Some(seg) => {
+                        let run: Vec<&[u8]> = payload.chunks(seg).collect();
+                        g.receive_underlay_run(now, vx0, from, &run, &mut out);
+                    }
+                    None => g.receive_underlay(now, vx0, from, payload, &mut out),
+                }
             }
             op::CARRIER => {
                 let Some(p) = r.byte() else { break };
