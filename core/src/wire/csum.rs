@@ -52,6 +52,22 @@ impl Sum {
     }
 }
 
+/// The TCP pseudo-header of an IPv4 (`ip` from its header's start) or
+/// IPv6 packet, for a transport segment of `l4_len` bytes.
+pub fn tcp_pseudo(v6: bool, ip: &[u8], l4_len: usize) -> Sum {
+    let mut s = Sum::default();
+    if v6 {
+        s.add(&ip[8..40]);
+        s.add(&(l4_len as u32).to_be_bytes());
+        s.add(&[0, 0, 0, 6]);
+    } else {
+        s.add(&ip[12..20]);
+        s.add(&[0, 6]);
+        s.add(&(l4_len as u16).to_be_bytes());
+    }
+    s
+}
+
 /// The checksum of `pieces` summed in order.
 pub fn checksum(pieces: &[&[u8]]) -> u16 {
     let mut s = Sum::default();

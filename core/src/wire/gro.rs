@@ -14,7 +14,7 @@
 //! checksum and TCP checksum (a corrupt segment is never hidden inside a
 //! frame whose checksum the receiver will not check).
 
-use super::csum::Sum;
+use super::csum::{tcp_pseudo, Sum};
 use super::{ethertype, Offload};
 
 const FIN: u8 = 0x01;
@@ -38,17 +38,7 @@ struct Seg<'a> {
 }
 
 fn tcp_sum(v6: bool, ip: &[u8], l4: &[u8]) -> Sum {
-    let mut s = Sum::default();
-    if v6 {
-        s.add(&ip[8..40]);
-        s.add(&(l4.len() as u32).to_be_bytes());
-        s.add(&[0, 0, 0, 6]);
-    } else {
-        s.add(&ip[12..20]);
-        s.add(&[0, 6]);
-        s.add(&(l4.len() as u16).to_be_bytes());
-    }
-    s
+    tcp_pseudo(v6, ip, l4.len())
 }
 
 /// Reads an untagged IPv4 (no options, not a fragment) or IPv6 (no

@@ -5,7 +5,7 @@
 //! checksum, TCP sequence number, flags (FIN and PSH on the last segment
 //! only, CWR on the first only) and a full TCP checksum.
 
-use super::csum::{checksum, Sum};
+use super::csum::{checksum, tcp_pseudo};
 use super::{build_frame, ethertype, Frame};
 
 /// Why a GSO frame cannot be segmented here.
@@ -72,17 +72,7 @@ pub fn segment(frame: &Frame<'_>) -> Result<Vec<Vec<u8>>, GsoError> {
         }
         h[t + 13] = flags;
         h[t + 16..t + 18].copy_from_slice(&[0, 0]);
-        let l4_len = (thl + chunk.len()) as u32;
-        let mut s = Sum::default();
-        if v6 {
-            s.add(&h[8..40]);
-            s.add(&l4_len.to_be_bytes());
-            s.add(&[0, 0, 0, 6]);
-        } else {
-            s.add(&h[12..20]);
-            s.add(&[0, 6]);
-            s.add(&(l4_len as u16).to_be_bytes());
-        }
+        let mut s = tcp_pseudo(v6, &h, thl + chunk.len());
         s.add(&h[t..]);
         h[t + 16..t + 18].copy_from_slice(&s.checksum().to_be_bytes());
         out.push(build_frame(frame.dst(), frame.src(), frame.tags(), et, &h));
