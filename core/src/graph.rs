@@ -1841,22 +1841,23 @@ impl Graph {
             return;
         }
         let before = self.fate_mark(out);
-        let mut inner: smallvec::SmallVec<[&[u8]; 64]> = smallvec::SmallVec::new();
+        // Each datagram's VNI and inner frame, read once (`None`: not
+        // VXLAN; `underlay_in` counts it).
+        let mut vnis: SmallVec<[Option<u32>; 64]> = SmallVec::with_capacity(run.len());
+        let mut inner: SmallVec<[&[u8]; 64]> = SmallVec::with_capacity(run.len());
+        for d in run {
+            let p = crate::wire::vxlan::parse(d).ok();
+            vnis.push(p.map(|(v, _)| v));
+            inner.push(p.map_or(&[][..], |(_, f)| f));
+        }
         let mut i = 0;
         while i < run.len() {
-            // The inner frames of the datagrams from i on with one VNI.
-            inner.clear();
-            let mut vni0 = None;
-            for d in &run[i..] {
-                match crate::wire::vxlan::parse(d) {
-                    Ok((vni, f)) if vni0.is_none_or(|v| v == vni) => {
-                        vni0 = Some(vni);
-                        inner.push(f);
-                    }
-                    _ => break,
-                }
+            // The stretch of one VNI from i on.
+            let mut end = i;
+            while end < run.len() && vnis[end].is_some() && vnis[end] == vnis[i] {
+                end += 1;
             }
-            match (vni0, crate::wire::gro::coalesce(&inner)) {
+            match (vnis[i], crate::wire::gro::coalesce(&inner[i..end])) {
                 (Some(vni), Some((merged, off, n))) => {
                     match Frame::parse(&merged, None, off) {
                         Ok(frame) => self.underlay_frame(now, id, src, vni, frame, out),

@@ -429,7 +429,7 @@ fn member(
 }
 
 fn ab(fam: &str, group: &str) {
-    if !patchbay_tests::require(&["bridge", PY], "iproute2 python3") {
+    if !patchbay_tests::require(&["bridge", "stdbuf", PY], "iproute2 coreutils python3") {
         return;
     }
     let Some(mut lab) = lab("mc") else { return };
@@ -556,7 +556,7 @@ fn mld_snooping_matches_the_kernel_bridge() {
 /// (S,G) entries.
 #[test]
 fn igmpv3_source_filtering_matches_the_kernel_bridge() {
-    if !patchbay_tests::require(&["bridge", PY], "iproute2 python3") {
+    if !patchbay_tests::require(&["bridge", "stdbuf", PY], "iproute2 coreutils python3") {
         return;
     }
     let Some(mut lab) = lab("m3") else { return };

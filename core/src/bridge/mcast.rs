@@ -458,6 +458,14 @@ impl Mcast {
     }
 }
 
+/// What is left of timer `t` at `now` in centiseconds, as the kernel's
+/// `br_timer_value` reports it (0 for none or one that has run out).
+pub fn timer_cs(now: Instant, t: Option<Instant>) -> u32 {
+    t.map_or(0, |t| {
+        u32::try_from(t.saturating_duration_since(now).as_millis() / 10).unwrap_or(u32::MAX)
+    })
+}
+
 /// 224.0.0.0/24: never snooped, always flooded (`ipv4_is_local_multicast`).
 fn v4_local(a: Ipv4Addr) -> bool {
     a.octets()[..3] == [224, 0, 0]
@@ -799,11 +807,7 @@ impl Bridge {
             return;
         };
         let now = self.mc.now;
-        let cs = |t: Option<Instant>| {
-            t.map_or(0, |t| {
-                u32::try_from(t.saturating_duration_since(now).as_millis() / 10).unwrap_or(u32::MAX)
-            })
-        };
+        let cs = |t: Option<Instant>| timer_cs(now, t);
         let note = match port {
             None => MdbNote {
                 key,

@@ -593,7 +593,7 @@ pub fn rows(g: &Graph, now: Instant, br: IfId) -> Vec<MdbRow> {
     let Some(b) = f.bridge() else {
         return Vec::new();
     };
-    let cs = |t: Option<Instant>| t.map_or(0, |t| to_centis(t.saturating_duration_since(now)));
+    let cs = |t: Option<Instant>| u64::from(mcast::timer_cs(now, t));
     let mut out = Vec::new();
     for (k, e) in b.mc.entries() {
         let v3 = b.mc_v3(mcast::Proto::of(k.group));
@@ -740,9 +740,9 @@ pub(super) fn show(
                     .mc
                     .v
                     .iter()
-                    .filter_map(|v| v.router_timer)
+                    .map(|v| mcast::timer_cs(now, v.router_timer))
                     .max()
-                    .map_or(0, |t| to_centis(t.saturating_duration_since(now))),
+                    .map_or(0, u64::from),
                 kind: p.mc.router,
             })
             .collect();

@@ -25,6 +25,7 @@ const URG: u8 = 0x20;
 const CWR: u8 = 0x80;
 
 /// One segment, read.
+#[derive(Clone, Copy)]
 struct Seg<'a> {
     frame: &'a [u8],
     /// IP header length (20 for IPv4 without options, 40 for IPv6).
@@ -138,10 +139,10 @@ pub fn coalesce(segs: &[&[u8]]) -> Option<(Vec<u8>, Offload, usize)> {
         return None;
     }
     let head = 14 + first.ihl + first.thl;
+    let mut payloads: smallvec::SmallVec<[&[u8]; 64]> = smallvec::smallvec![first.payload];
     let mut total = first.payload.len();
     let mut last = first.flags;
-    let mut n = 1;
-    let mut prev = read(segs[0])?;
+    let mut prev = first;
     for s in &segs[1..] {
         let Some(b) = read(s) else { break };
         if !follows(&first, &prev, &b) || head + total + b.payload.len() > 65_535 {
@@ -149,16 +150,17 @@ pub fn coalesce(segs: &[&[u8]]) -> Option<(Vec<u8>, Offload, usize)> {
         }
         total += b.payload.len();
         last = b.flags;
-        n += 1;
+        payloads.push(b.payload);
         prev = b;
     }
+    let n = payloads.len();
     if n < 2 {
         return None;
     }
     let mut f = Vec::with_capacity(head + total);
     f.extend_from_slice(&first.frame[..head]);
-    for s in &segs[..n] {
-        f.extend_from_slice(read(s).expect("read above").payload);
+    for p in &payloads {
+        f.extend_from_slice(p);
     }
     let l4_len = first.thl + total;
     let t = 14 + first.ihl;

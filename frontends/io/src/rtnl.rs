@@ -468,13 +468,7 @@ fn mdb_entry(
             sources = pg
                 .srcs
                 .iter()
-                .map(|x| {
-                    let cs = x.timer.map_or(0, |t| {
-                        u32::try_from(t.saturating_duration_since(now).as_millis() / 10)
-                            .unwrap_or(u32::MAX)
-                    });
-                    (x.addr, cs)
-                })
+                .map(|x| (x.addr, patchbay_core::bridge::mcast::timer_cs(now, x.timer)))
                 .collect();
         }
     }
